@@ -1,0 +1,56 @@
+/**
+ * The model registry: one entry per model, so configs, the CLI, the runner and the server can
+ * create a model by name or load a saved one. Add one line to {@link ENTRIES} per model.
+ */
+import type { Recommender } from './recommender.ts';
+import { readCheckpointMeta } from './checkpoint.ts';
+
+/** How to create and load one kind of model. */
+export interface ModelEntry {
+  /** Registry name used in configs and checkpoints (lowercase, e.g. `ease`). */
+  name: string;
+  /** One line for `reclab models` and docs. */
+  description: string;
+  /** True for models that score raw item sequences (SequentialRecommender). */
+  sequential: boolean;
+  /** A new untrained model; unknown config keys are an error, missing ones take defaults. */
+  create(config: Record<string, unknown>): Recommender;
+  /** Loads a model saved with `save(dir)`. */
+  load(dir: string): Promise<Recommender>;
+}
+
+const ENTRIES: ModelEntry[] = [
+  // one line per model, e.g. popEntry,
+];
+
+const BY_NAME = new Map<string, ModelEntry>();
+for (const entry of ENTRIES) registerModel(entry);
+
+/** Adds a model kind (used by ENTRIES, and by tests or plugins). Throws if the name is taken. */
+export function registerModel(entry: ModelEntry): void {
+  if (BY_NAME.has(entry.name)) throw new Error(`model "${entry.name}" is already registered`);
+  BY_NAME.set(entry.name, entry);
+}
+
+/** All registered model kinds, in registration order. */
+export function listModels(): ModelEntry[] {
+  return [...BY_NAME.values()];
+}
+
+/** The entry for `name`, or a clear error listing the known names. */
+export function modelEntry(name: string): ModelEntry {
+  const entry = BY_NAME.get(name.toLowerCase());
+  if (!entry) throw new Error(`unknown model "${name}"; known models: ${[...BY_NAME.keys()].join(', ') || '(none)'}`);
+  return entry;
+}
+
+/** Creates an untrained model by registry name. */
+export function createModel(name: string, config: Record<string, unknown> = {}): Recommender {
+  return modelEntry(name).create(config);
+}
+
+/** Loads any saved model from its directory, dispatching on the name in model.json. */
+export async function loadModel(dir: string): Promise<Recommender> {
+  const meta = await readCheckpointMeta(dir);
+  return modelEntry(meta.name).load(dir);
+}
