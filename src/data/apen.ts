@@ -6,7 +6,11 @@
  *
  *   C_i^m(r) = #{ j : max_k |x[i+k] − x[j+k]| ≤ r, k = 0..m−1 } / (N − m + 1)   (self-match j = i counted)
  *   Φ^m(r)   = (1 / (N − m + 1)) · Σ_i ln C_i^m(r)
- *   ApEn     = Φ^m(r) − Φ^{m+1}(r)
+ *   ApEn     = | Φ^m(r) − Φ^{m+1}(r) |
+ *
+ * The absolute value follows the widely used reference implementation (the one on Wikipedia's
+ * "Approximate entropy" page) and the issue's test vectors; Pincus's signed difference only goes
+ * negative for short, irregular sequences (e.g. all-distinct ids: Φ^m = ln 1/(N−m+1) < Φ^{m+1}).
  *
  * With r = 0 a match means equal ids at every position (ids are categorical); this is computed
  * in O(N·m) by ranking windows. With r > 0 the Chebyshev distance on the raw ids is used, in
@@ -17,7 +21,7 @@
  */
 import type { Interactions } from './types.ts';
 
-/** Pincus ApEn of one sequence; self-matches counted. NaN when `sequence.length < m + 1`. */
+/** Pincus ApEn of one sequence (absolute value); self-matches counted. NaN when `sequence.length < m + 1`. */
 export function apen(sequence: ArrayLike<number>, m = 2, r = 0): number {
   if (!Number.isInteger(m) || m < 1) throw new RangeError(`apen: m must be a positive integer, got ${m}`);
   if (!(r >= 0)) throw new RangeError(`apen: r must be ≥ 0, got ${r}`);
@@ -72,7 +76,7 @@ function apenExact(x: ArrayLike<number>, m: number): number {
       }
       const phi = sum / windows;
       if (k === m) phiM = phi;
-      else return phiM - phi;
+      else return Math.abs(phiM - phi);
     }
   }
   return NaN; // unreachable
@@ -98,7 +102,7 @@ function apenTolerance(x: ArrayLike<number>, m: number, r: number): number {
     }
     return sum / windows;
   };
-  return phi(m) - phi(m + 1);
+  return Math.abs(phi(m) - phi(m + 1));
 }
 
 /**
