@@ -4,6 +4,7 @@
  */
 import type { Recommender } from './recommender.ts';
 import { readCheckpointMeta } from './checkpoint.ts';
+import { popEntry } from './pop.ts';
 
 /** How to create and load one kind of model. */
 export interface ModelEntry {
@@ -21,6 +22,7 @@ export interface ModelEntry {
 
 const ENTRIES: ModelEntry[] = [
   // one line per model, e.g. popEntry,
+  popEntry,
 ];
 
 const BY_NAME = new Map<string, ModelEntry>();
