@@ -5,6 +5,7 @@
 import type { Recommender } from './recommender.ts';
 import { readCheckpointMeta } from './checkpoint.ts';
 import { popEntry } from './pop.ts';
+import { easeEntry } from './ease.ts';
 
 /** How to create and load one kind of model. */
 export interface ModelEntry {
@@ -23,6 +24,7 @@ export interface ModelEntry {
 const ENTRIES: ModelEntry[] = [
   // one line per model, e.g. popEntry,
   popEntry,
+  easeEntry,
 ];
 
 const BY_NAME = new Map<string, ModelEntry>();

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { choleskyInPlace, choleskySolveInPlace, gramBinary, spdInverse } from './linalg.ts';
+import { Rng } from './rng.ts';
+
+function randomSpd(n: number, seed: number): Float64Array {
+  const rng = new Rng(seed);
+  const x = Array.from({ length: n * n }, () => rng.normal());
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < n; p++) s += x[i * n + p] * x[j * n + p];
+      a[i * n + j] = s + (i === j ? 0.5 : 0);
+    }
+  }
+  return a;
+}
+
+describe('spdInverse', () => {
+  for (const [n, block] of [[1, 64], [7, 4], [37, 8], [70, 64], [130, 32]] as const) {
+    it(`A·A⁻¹ = I for n=${n}, block=${block}`, () => {
+      const a = randomSpd(n, n);
+      const p = spdInverse(a, n, { block });
+      let err = 0;
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let k = 0; k < n; k++) s += a[i * n + k] * p[k * n + j];
+          err = Math.max(err, Math.abs(s - (i === j ? 1 : 0)));
+          expect(p[i * n + j]).toBe(p[j * n + i]);
+        }
+      }
+      expect(err).toBeLessThan(1e-8);
+    });
+  }
+
+  it('inverts a 2×2 by hand', () => {
+    // [[4,2],[2,3]]⁻¹ = 1/8 [[3,−2],[−2,4]]
+    const p = spdInverse(Float64Array.of(4, 2, 2, 3), 2);
+    expect(Array.from(p)).toEqual([0.375, -0.25, -0.25, 0.5]);
+  });
+
+  it('rejects a matrix that is not positive definite', () => {
+    expect(() => spdInverse(Float64Array.of(1, 2, 2, 1), 2)).toThrow(/not positive definite.*row 1/);
+  });
+});
+
+describe('gramBinary', () => {
+  it('equals XᵀX of the dense binary matrix', () => {
+    const rng = new Rng(3);
+    const nRows = 40;
+    const nCols = 23;
+    const dense: number[][] = [];
+    const offsets = [0];
+    const cols: number[] = [];
+    for (let r = 0; r < nRows; r++) {
+      const row = Array.from({ length: nCols }, () => (rng.next() < 0.3 ? 1 : 0));
+      dense.push(row);
+      row.forEach((v, c) => v && cols.push(c));
+      offsets.push(cols.length);
+    }
+    const g = gramBinary({ nRows, nCols, offsets: Int32Array.from(offsets), cols: Int32Array.from(cols) });
+    for (let i = 0; i < nCols; i++) {
+      for (let j = 0; j < nCols; j++) {
+        let s = 0;
+        for (let r = 0; r < nRows; r++) s += dense[r][i] * dense[r][j];
+        expect(g[i * nCols + j]).toBe(s);
+      }
+    }
+  });
+});
+
+describe('cholesky', () => {
+  it('solves an SPD system', () => {
+    const n = 9;
+    const a = randomSpd(n, 5);
+    const l = a.slice();
+    choleskyInPlace(l, n);
+    const xTrue = Array.from({ length: n }, (_, i) => i - 4);
+    const b = new Float64Array(n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) b[i] += a[i * n + j] * xTrue[j];
+    choleskySolveInPlace(l, n, b);
+    for (let i = 0; i < n; i++) expect(b[i]).toBeCloseTo(xTrue[i], 9);
+  });
+});
