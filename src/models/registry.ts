@@ -6,6 +6,8 @@ import type { Recommender } from './recommender.ts';
 import { readCheckpointMeta } from './checkpoint.ts';
 import { popEntry } from './pop.ts';
 import { easeEntry } from './ease.ts';
+import { itemKnnEntry } from './itemknn.ts';
+import { userKnnEntry } from './userknn.ts';
 
 /** How to create and load one kind of model. */
 export interface ModelEntry {
@@ -25,6 +27,8 @@ const ENTRIES: ModelEntry[] = [
   // one line per model, e.g. popEntry,
   popEntry,
   easeEntry,
+  itemKnnEntry,
+  userKnnEntry,
 ];
 
 const BY_NAME = new Map<string, ModelEntry>();
