@@ -1,0 +1,457 @@
+// AssemblyScript source: the engine's non-matmul kernels — dropout, activations, layer norm,
+// embedding gather/scatter, fused losses, optimizers, reductions. Each forward sits beside its
+// backward. Row-major float32, pointers are byte offsets; counts are elements.
+//
+// Dropout masks are counter-based: keep(seed, index) hashes the element's batch-global index,
+// so the backward pass regenerates the forward mask instead of storing it, and the mask does not
+// depend on how the batch was split across threads.
+
+// @ts-ignore: decorator
+@inline function fp(base: usize, i: i32): usize { return base + (<usize>i << 2); }
+
+// @ts-ignore: decorator
+@inline export function hash32(x: u32): u32 {
+  // lowbias32 (Chris Wellons): a fast integer hash with good avalanche.
+  x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15; x *= 0x846ca68b; x ^= x >> 16;
+  return x;
+}
+
+// @ts-ignore: decorator
+@inline export function keepMask(seed: u32, index: u32, thr: u32): bool {
+  return hash32(index * 0x9E3779B1 + seed) >= thr;
+}
+
+/** e^x for four lanes: 2^n · poly(f), |relative error| < 2e-7 on [-87, 88]. */
+// @ts-ignore: decorator
+@inline export function exp4(x: v128): v128 {
+  x = f32x4.max(f32x4.min(x, f32x4.splat(88.0)), f32x4.splat(-87.0));
+  const t = f32x4.mul(x, f32x4.splat(1.4426950408889634));
+  const n = f32x4.nearest(t);
+  const g = f32x4.mul(f32x4.sub(t, n), f32x4.splat(0.6931471805599453)); // |g| ≤ ln2/2
+  // Taylor series of e^g to degree 6 (Horner).
+  let p = f32x4.add(f32x4.mul(g, f32x4.splat(1.0 / 720.0)), f32x4.splat(1.0 / 120.0));
+  p = f32x4.add(f32x4.mul(p, g), f32x4.splat(1.0 / 24.0));
+  p = f32x4.add(f32x4.mul(p, g), f32x4.splat(1.0 / 6.0));
+  p = f32x4.add(f32x4.mul(p, g), f32x4.splat(0.5));
+  p = f32x4.add(f32x4.mul(p, g), f32x4.splat(1.0));
+  p = f32x4.add(f32x4.mul(p, g), f32x4.splat(1.0));
+  const e = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(p, e);
+}
+
+/** Scalar e^x through {@link exp4} (same accuracy everywhere). */
+export function expf(x: f32): f32 {
+  return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
+}
+
+// @ts-ignore: decorator
+@inline function sigmoid(x: f32): f32 {
+  return 1 / (1 + expf(-x));
+}
+
+// @ts-ignore: decorator
+@inline function softplus(x: f32): f32 {
+  // log(1 + e^x) without overflow
+  return x > 0 ? x + <f32>Math.log1p(<f64>expf(-x)) : <f32>Math.log1p(<f64>expf(x));
+}
+
+// ---------------------------------------------------------------- elementwise
+
+/**
+ * Y = dropout(X) with keep probability 1 − p and scale 1/(1 − p); element i uses mask index
+ * base + i. Backward is the same call on the gradients (same seed and base).
+ */
+export function dropout(Y: usize, X: usize, n: i32, p: f32, seed: u32, base: u32): void {
+  if (p <= 0) { if (Y != X) memory.copy(Y, X, <usize>n << 2); return; }
+  const thr = <u32>(<f64>p * 4294967296.0);
+  const sc: f32 = 1 / (1 - p);
+  for (let i = 0; i < n; i++) {
+    const keep = keepMask(seed, base + <u32>i, thr);
+    store<f32>(fp(Y, i), keep ? load<f32>(fp(X, i)) * sc : 0);
+  }
+}
+
+/** A = relu(dropout(H)) (the point-wise FFN's hidden activation). */
+export function relu_dropout_fwd(A: usize, H: usize, n: i32, p: f32, seed: u32, base: u32): void {
+  const thr = <u32>(<f64>p * 4294967296.0);
+  const sc: f32 = p > 0 ? 1 / (1 - p) : 1;
+  for (let i = 0; i < n; i++) {
+    const h = load<f32>(fp(H, i));
+    const keep = p <= 0 || keepMask(seed, base + <u32>i, thr);
+    store<f32>(fp(A, i), keep && h > 0 ? h * sc : 0);
+  }
+}
+
+/** dH = dA ⊙ [A > 0] / (1 − p): A > 0 exactly where the unit was kept and active. */
+export function relu_dropout_bwd(dH: usize, dA: usize, A: usize, n: i32, p: f32): void {
+  const sc: f32 = p > 0 ? 1 / (1 - p) : 1;
+  for (let i = 0; i < n; i++) {
+    store<f32>(fp(dH, i), load<f32>(fp(A, i)) > 0 ? load<f32>(fp(dA, i)) * sc : 0);
+  }
+}
+
+/** GELU, tanh form: y = x/2 · (1 + tanh(√(2/π)(x + 0.044715x³))). */
+export function gelu_fwd(Y: usize, X: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const x = load<f32>(fp(X, i));
+    const u: f32 = 0.7978845608 * (x + 0.044715 * x * x * x);
+    const th: f32 = 2 * sigmoid(2 * u) - 1;
+    store<f32>(fp(Y, i), 0.5 * x * (1 + th));
+  }
+}
+
+/** dX = dY · GELU'(X) (accumulate = 1 adds into dX). */
+export function gelu_bwd(dX: usize, dY: usize, X: usize, n: i32, accumulate: i32): void {
+  for (let i = 0; i < n; i++) {
+    const x = load<f32>(fp(X, i));
+    const u: f32 = 0.7978845608 * (x + 0.044715 * x * x * x);
+    const th: f32 = 2 * sigmoid(2 * u) - 1;
+    const du: f32 = 0.7978845608 * (1 + 3 * 0.044715 * x * x);
+    const g: f32 = 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * du;
+    const v = load<f32>(fp(dY, i)) * g;
+    store<f32>(fp(dX, i), accumulate ? load<f32>(fp(dX, i)) + v : v);
+  }
+}
+
+/** SiLU (swish): y = x · σ(x). */
+export function silu_fwd(Y: usize, X: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const x = load<f32>(fp(X, i));
+    store<f32>(fp(Y, i), x * sigmoid(x));
+  }
+}
+
+/** dX = dY · σ(x)(1 + x(1 − σ(x))). */
+export function silu_bwd(dX: usize, dY: usize, X: usize, n: i32, accumulate: i32): void {
+  for (let i = 0; i < n; i++) {
+    const x = load<f32>(fp(X, i));
+    const s = sigmoid(x);
+    const v = load<f32>(fp(dY, i)) * s * (1 + x * (1 - s));
+    store<f32>(fp(dX, i), accumulate ? load<f32>(fp(dX, i)) + v : v);
+  }
+}
+
+/** Y = relu(X). */
+export function relu_fwd(Y: usize, X: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(fp(Y, i), max<f32>(load<f32>(fp(X, i)), 0));
+}
+
+/** dX (+)= dY ⊙ [X > 0]. */
+export function relu_bwd(dX: usize, dY: usize, X: usize, n: i32, accumulate: i32): void {
+  for (let i = 0; i < n; i++) {
+    const v: f32 = load<f32>(fp(X, i)) > 0 ? load<f32>(fp(dY, i)) : 0;
+    store<f32>(fp(dX, i), accumulate ? load<f32>(fp(dX, i)) + v : v);
+  }
+}
+
+/** Y = X (n elements); SIMD copy. */
+export function copy(Y: usize, X: usize, n: i32): void {
+  memory.copy(Y, X, <usize>n << 2);
+}
+
+/** X = 0 (n elements). */
+export function zero(X: usize, n: i32): void {
+  memory.fill(X, 0, <usize>n << 2);
+}
+
+/** Y += alpha · X (n elements). */
+export function axpy(Y: usize, X: usize, n: i32, alpha: f32): void {
+  const av = f32x4.splat(alpha);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(fp(Y, i), f32x4.add(v128.load(fp(Y, i)), f32x4.mul(av, v128.load(fp(X, i)))));
+  for (; i < n; i++) store<f32>(fp(Y, i), load<f32>(fp(Y, i)) + alpha * load<f32>(fp(X, i)));
+}
+
+/** Z = X + Y (n elements). */
+export function add(Z: usize, X: usize, Y: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(fp(Z, i), f32x4.add(v128.load(fp(X, i)), v128.load(fp(Y, i))));
+  for (; i < n; i++) store<f32>(fp(Z, i), load<f32>(fp(X, i)) + load<f32>(fp(Y, i)));
+}
+
+/** Σ x² in float64 (for gradient clipping). */
+export function sumsq(X: usize, n: i32): f64 {
+  let s: f64 = 0;
+  for (let i = 0; i < n; i++) { const x = <f64>load<f32>(fp(X, i)); s += x * x; }
+  return s;
+}
+
+/** X *= alpha. */
+export function scale(X: usize, n: i32, alpha: f32): void {
+  for (let i = 0; i < n; i++) store<f32>(fp(X, i), load<f32>(fp(X, i)) * alpha);
+}
+
+/** Y[i, :] += b for each of M rows (row stride ld). */
+export function add_bias(Y: usize, b: usize, M: i32, N: i32, ld: i32): void {
+  for (let i = 0; i < M; i++) {
+    const row = Y + (<usize>(i * ld) << 2);
+    let j = 0;
+    for (; j + 4 <= N; j += 4) v128.store(fp(row, j), f32x4.add(v128.load(fp(row, j)), v128.load(fp(b, j))));
+    for (; j < N; j++) store<f32>(fp(row, j), load<f32>(fp(row, j)) + load<f32>(fp(b, j)));
+  }
+}
+
+/** db += Σ_i dY[i, :] (the bias gradient). */
+export function col_sum(db: usize, dY: usize, M: i32, N: i32, ld: i32): void {
+  for (let i = 0; i < M; i++) {
+    const row = dY + (<usize>(i * ld) << 2);
+    let j = 0;
+    for (; j + 4 <= N; j += 4) v128.store(fp(db, j), f32x4.add(v128.load(fp(db, j)), v128.load(fp(row, j))));
+    for (; j < N; j++) store<f32>(fp(db, j), load<f32>(fp(db, j)) + load<f32>(fp(row, j)));
+  }
+}
+
+// ---------------------------------------------------------------- layer norm
+
+/** Y = (X − μ)/σ · γ + β row-wise over d features; saves μ and 1/σ per row for the backward. */
+export function layernorm_fwd(Y: usize, X: usize, gamma: usize, beta: usize, mean: usize, rstd: usize,
+  M: i32, d: i32, eps: f32): void {
+  for (let i = 0; i < M; i++) {
+    const x = X + (<usize>(i * d) << 2), y = Y + (<usize>(i * d) << 2);
+    let s: f32 = 0;
+    for (let j = 0; j < d; j++) s += load<f32>(fp(x, j));
+    const mu = s / <f32>d;
+    let v: f32 = 0;
+    for (let j = 0; j < d; j++) { const c = load<f32>(fp(x, j)) - mu; v += c * c; }
+    const r: f32 = 1 / Mathf.sqrt(v / <f32>d + eps);
+    for (let j = 0; j < d; j++) {
+      store<f32>(fp(y, j), (load<f32>(fp(x, j)) - mu) * r * load<f32>(fp(gamma, j)) + load<f32>(fp(beta, j)));
+    }
+    store<f32>(fp(mean, i), mu);
+    store<f32>(fp(rstd, i), r);
+  }
+}
+
+/**
+ * Layer-norm backward: dX (+)= r·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) with dx̂ = dY·γ;
+ * dγ += Σ dY·x̂, dβ += Σ dY.
+ */
+export function layernorm_bwd(dX: usize, dY: usize, X: usize, gamma: usize, mean: usize, rstd: usize,
+  dgamma: usize, dbeta: usize, M: i32, d: i32, accumulate: i32): void {
+  const invd: f32 = 1 / <f32>d;
+  for (let i = 0; i < M; i++) {
+    const x = X + (<usize>(i * d) << 2), dy = dY + (<usize>(i * d) << 2), dx = dX + (<usize>(i * d) << 2);
+    const mu = load<f32>(fp(mean, i)), r = load<f32>(fp(rstd, i));
+    let a: f32 = 0, b: f32 = 0;
+    for (let j = 0; j < d; j++) {
+      const xh = (load<f32>(fp(x, j)) - mu) * r;
+      const g = load<f32>(fp(dy, j));
+      const dxh = g * load<f32>(fp(gamma, j));
+      a += dxh; b += dxh * xh;
+      store<f32>(fp(dgamma, j), load<f32>(fp(dgamma, j)) + g * xh);
+      store<f32>(fp(dbeta, j), load<f32>(fp(dbeta, j)) + g);
+    }
+    a *= invd; b *= invd;
+    for (let j = 0; j < d; j++) {
+      const xh = (load<f32>(fp(x, j)) - mu) * r;
+      const v = r * (load<f32>(fp(dy, j)) * load<f32>(fp(gamma, j)) - a - xh * b);
+      store<f32>(fp(dx, j), accumulate ? load<f32>(fp(dx, j)) + v : v);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- embeddings
+
+/**
+ * X[t] = E[ids[t]]·scale + Pos[pos[t]] (Pos may be 0 = none). Rows are d floats.
+ */
+export function embed_fwd(X: usize, E: usize, ids: usize, Pos: usize, pos: usize, T: i32, d: i32, scale: f32): void {
+  for (let t = 0; t < T; t++) {
+    const e = E + (<usize>(load<i32>(ids + (<usize>t << 2)) * d) << 2);
+    const x = X + (<usize>(t * d) << 2);
+    if (Pos) {
+      const pp = Pos + (<usize>(load<i32>(pos + (<usize>t << 2)) * d) << 2);
+      for (let j = 0; j < d; j++) store<f32>(fp(x, j), load<f32>(fp(e, j)) * scale + load<f32>(fp(pp, j)));
+    } else {
+      for (let j = 0; j < d; j++) store<f32>(fp(x, j), load<f32>(fp(e, j)) * scale);
+    }
+  }
+}
+
+/** Sparse scatter-add: dE[ids[t]] += scale·dX[t], dPos[pos[t]] += dX[t] (dPos may be 0). */
+export function embed_bwd(dE: usize, dPos: usize, dX: usize, ids: usize, pos: usize, T: i32, d: i32, scale: f32): void {
+  for (let t = 0; t < T; t++) {
+    const e = dE + (<usize>(load<i32>(ids + (<usize>t << 2)) * d) << 2);
+    const x = dX + (<usize>(t * d) << 2);
+    for (let j = 0; j < d; j++) store<f32>(fp(e, j), load<f32>(fp(e, j)) + scale * load<f32>(fp(x, j)));
+    if (dPos) {
+      const pp = dPos + (<usize>(load<i32>(pos + (<usize>t << 2)) * d) << 2);
+      for (let j = 0; j < d; j++) store<f32>(fp(pp, j), load<f32>(fp(pp, j)) + load<f32>(fp(x, j)));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- losses
+
+// @ts-ignore: decorator
+@inline function dotRow(a: usize, b: usize, d: i32): f32 {
+  let s4 = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= d; j += 4) s4 = f32x4.add(s4, f32x4.mul(v128.load(fp(a, j)), v128.load(fp(b, j))));
+  let s: f32 = f32x4.extract_lane(s4, 0) + f32x4.extract_lane(s4, 1) + f32x4.extract_lane(s4, 2) + f32x4.extract_lane(s4, 3);
+  for (; j < d; j++) s += load<f32>(fp(a, j)) * load<f32>(fp(b, j));
+  return s;
+}
+
+/**
+ * BCE with logits against sampled negatives (SASRec, gBCE). Token t (weight w = `weight`, e.g.
+ * 1/total tokens) has hidden state H[t], one positive item pos[t] and `nNeg` negatives
+ * neg[t*nNeg + k]; logits are dot products with rows of E. Loss per token:
+ *   −log σ(β-calibrated) … = β·softplus(−s⁺)·… see below; with beta = 1 it is plain BCE:
+ *   softplus(−s⁺) + Σ_k softplus(s⁻_k).
+ * gBCE (Petrov & Macdonald 2023) replaces σ(s⁺) by σ(s⁺)^β: loss term β·softplus(−s⁺).
+ * Writes dH[t] (overwrite) and adds into dE; adds w·loss into out[0] (f64).
+ */
+export function bce_neg_loss(H: usize, E: usize, pos: usize, neg: usize, T: i32, nNeg: i32, d: i32, weight: f32,
+  beta: f32, dH: usize, dE: usize, out: usize): void {
+  let total: f64 = 0;
+  for (let t = 0; t < T; t++) {
+    const h = H + (<usize>(t * d) << 2), dh = dH + (<usize>(t * d) << 2);
+    const ep = E + (<usize>(load<i32>(pos + (<usize>t << 2)) * d) << 2);
+    const dep = dE + (<usize>(load<i32>(pos + (<usize>t << 2)) * d) << 2);
+    const sp = dotRow(h, ep, d);
+    total += <f64>(beta * softplus(-sp));
+    const gp: f32 = weight * beta * (sigmoid(sp) - 1);
+    for (let j = 0; j < d; j++) {
+      store<f32>(fp(dh, j), gp * load<f32>(fp(ep, j)));
+      store<f32>(fp(dep, j), load<f32>(fp(dep, j)) + gp * load<f32>(fp(h, j)));
+    }
+    for (let k = 0; k < nNeg; k++) {
+      const id = load<i32>(neg + (<usize>(t * nNeg + k) << 2));
+      const en = E + (<usize>(id * d) << 2), den = dE + (<usize>(id * d) << 2);
+      const sn = dotRow(h, en, d);
+      total += <f64>softplus(sn);
+      const gn: f32 = weight * sigmoid(sn);
+      for (let j = 0; j < d; j++) {
+        store<f32>(fp(dh, j), load<f32>(fp(dh, j)) + gn * load<f32>(fp(en, j)));
+        store<f32>(fp(den, j), load<f32>(fp(den, j)) + gn * load<f32>(fp(h, j)));
+      }
+    }
+  }
+  store<f64>(out, load<f64>(out) + total * <f64>weight);
+}
+
+/**
+ * Sampled softmax cross-entropy with temperature τ: per token the candidates are the positive
+ * followed by nNeg negatives, logits z = (h·e)/τ, loss = −z₀ + log Σ exp z. (Full softmax CE is
+ * the same kernel with every item as a candidate, done in chunks by the caller.) Writes dH,
+ * adds into dE and w·loss into out[0]. `scratch` holds 1 + nNeg floats.
+ */
+export function sampled_softmax_loss(H: usize, E: usize, pos: usize, neg: usize, T: i32, nNeg: i32, d: i32,
+  weight: f32, tau: f32, dH: usize, dE: usize, out: usize, scratch: usize): void {
+  let total: f64 = 0;
+  const invTau: f32 = 1 / tau;
+  for (let t = 0; t < T; t++) {
+    const h = H + (<usize>(t * d) << 2), dh = dH + (<usize>(t * d) << 2);
+    let m: f32 = -Infinity;
+    for (let c = 0; c <= nNeg; c++) {
+      const id = c == 0 ? load<i32>(pos + (<usize>t << 2)) : load<i32>(neg + (<usize>(t * nNeg + c - 1) << 2));
+      const z = dotRow(h, E + (<usize>(id * d) << 2), d) * invTau;
+      store<f32>(fp(scratch, c), z);
+      m = max(m, z);
+    }
+    let sum: f32 = 0;
+    for (let c = 0; c <= nNeg; c++) { const e = expf(load<f32>(fp(scratch, c)) - m); store<f32>(fp(scratch, c), e); sum += e; }
+    // loss = log Σ e^z − z0 = m + log(sum) − z0; z0 − m = log(e0)
+    total += <f64>(Mathf.log(sum) - Mathf.log(load<f32>(fp(scratch, 0))));
+    for (let j = 0; j < d; j++) store<f32>(fp(dh, j), 0);
+    const inv: f32 = 1 / sum;
+    for (let c = 0; c <= nNeg; c++) {
+      const id = c == 0 ? load<i32>(pos + (<usize>t << 2)) : load<i32>(neg + (<usize>(t * nNeg + c - 1) << 2));
+      const g: f32 = weight * invTau * (load<f32>(fp(scratch, c)) * inv - (c == 0 ? 1 : 0));
+      const e = E + (<usize>(id * d) << 2), de = dE + (<usize>(id * d) << 2);
+      for (let j = 0; j < d; j++) {
+        store<f32>(fp(dh, j), load<f32>(fp(dh, j)) + g * load<f32>(fp(e, j)));
+        store<f32>(fp(de, j), load<f32>(fp(de, j)) + g * load<f32>(fp(h, j)));
+      }
+    }
+  }
+  store<f64>(out, load<f64>(out) + total * <f64>weight);
+}
+
+/**
+ * Softmax cross-entropy over precomputed logits Z[T × n] (row stride ld), targets y[t]:
+ * loss = log Σ exp z − z_y. Overwrites Z with w·(softmax − onehot) = dZ and adds w·loss into out.
+ */
+export function softmax_ce(Z: usize, y: usize, T: i32, n: i32, ld: i32, weight: f32, out: usize): void {
+  let total: f64 = 0;
+  for (let t = 0; t < T; t++) {
+    const z = Z + (<usize>(t * ld) << 2);
+    let m: f32 = -Infinity;
+    for (let j = 0; j < n; j++) m = max(m, load<f32>(fp(z, j)));
+    let sum: f32 = 0;
+    const mv = f32x4.splat(m);
+    let j = 0;
+    let s4 = f32x4.splat(0);
+    for (; j + 4 <= n; j += 4) { const e = exp4(f32x4.sub(v128.load(fp(z, j)), mv)); v128.store(fp(z, j), e); s4 = f32x4.add(s4, e); }
+    sum = f32x4.extract_lane(s4, 0) + f32x4.extract_lane(s4, 1) + f32x4.extract_lane(s4, 2) + f32x4.extract_lane(s4, 3);
+    for (; j < n; j++) { const e = expf(load<f32>(fp(z, j)) - m); store<f32>(fp(z, j), e); sum += e; }
+    const target = load<i32>(y + (<usize>t << 2));
+    total += <f64>(Mathf.log(sum) - Mathf.log(load<f32>(fp(z, target))));
+    const inv: f32 = weight / sum;
+    for (j = 0; j < n; j++) store<f32>(fp(z, j), load<f32>(fp(z, j)) * inv);
+    store<f32>(fp(z, target), load<f32>(fp(z, target)) - weight);
+  }
+  store<f64>(out, load<f64>(out) + total * <f64>weight);
+}
+
+// ---------------------------------------------------------------- optimizers
+
+/**
+ * Adam / AdamW step on n parameters (PyTorch semantics):
+ *   g ← g + wd·p (mode 0, L2 "Adam" decay) or p ← p − lr·wd·p (mode 1, decoupled "AdamW");
+ *   m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;  p ← p − lr/bc1 · m / (√v/√bc2 + eps)
+ * with bc1 = 1 − β1^t, bc2 = 1 − β2^t.
+ */
+export function adam(P: usize, G: usize, Mo: usize, V: usize, n: i32, lr: f32, b1: f32, b2: f32, eps: f32,
+  wd: f32, mode: i32, bc1: f32, bc2: f32): void {
+  const step: f32 = lr / bc1;
+  const sbc2: f32 = Mathf.sqrt(bc2);
+  for (let i = 0; i < n; i++) {
+    let p = load<f32>(fp(P, i));
+    let g = load<f32>(fp(G, i));
+    if (mode == 0) g += wd * p; else p -= lr * wd * p;
+    const m = b1 * load<f32>(fp(Mo, i)) + (1 - b1) * g;
+    const v = b2 * load<f32>(fp(V, i)) + (1 - b2) * g * g;
+    store<f32>(fp(Mo, i), m);
+    store<f32>(fp(V, i), v);
+    store<f32>(fp(P, i), p - step * m / (Mathf.sqrt(v) / sbc2 + eps));
+  }
+}
+
+/** Lazy (sparse) Adam: the same update applied only to the listed rows (d floats each). */
+export function adam_rows(P: usize, G: usize, Mo: usize, V: usize, rows: usize, nRows: i32, d: i32, lr: f32,
+  b1: f32, b2: f32, eps: f32, wd: f32, mode: i32, bc1: f32, bc2: f32): void {
+  for (let r = 0; r < nRows; r++) {
+    const off = load<i32>(rows + (<usize>r << 2)) * d;
+    adam(fp(P, off), fp(G, off), fp(Mo, off), fp(V, off), d, lr, b1, b2, eps, wd, mode, bc1, bc2);
+  }
+}
+
+/** For each listed row: Dst[row] += Src[row] (the deterministic reduction of worker gradients). */
+export function add_rows(Dst: usize, Src: usize, rows: usize, nRows: i32, d: i32): void {
+  for (let r = 0; r < nRows; r++) {
+    const off = load<i32>(rows + (<usize>r << 2)) * d;
+    axpy(fp(Dst, off), fp(Src, off), d, 1);
+  }
+}
+
+/** For each listed row: X[row] = 0. */
+export function zero_rows(X: usize, rows: usize, nRows: i32, d: i32): void {
+  for (let r = 0; r < nRows; r++) {
+    const off = load<i32>(rows + (<usize>r << 2)) * d;
+    memory.fill(fp(X, off), 0, <usize>d << 2);
+  }
+}
+
+/** Σ over listed rows of x² (f64), for clipping sparse gradients. */
+export function sumsq_rows(X: usize, rows: usize, nRows: i32, d: i32): f64 {
+  let s: f64 = 0;
+  for (let r = 0; r < nRows; r++) s += sumsq(fp(X, load<i32>(rows + (<usize>r << 2)) * d), d);
+  return s;
+}
+
+/** Scale listed rows by alpha. */
+export function scale_rows(X: usize, rows: usize, nRows: i32, d: i32, alpha: f32): void {
+  for (let r = 0; r < nRows; r++) scale(fp(X, load<i32>(rows + (<usize>r << 2)) * d), d, alpha);
+}

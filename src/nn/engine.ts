@@ -1,0 +1,355 @@
+/**
+ * The numerical engine's runtime: one WebAssembly module of SIMD kernels (built from asm/ with
+ * AssemblyScript), one shared WebAssembly.Memory holding every tensor, and a pool of
+ * worker_threads that run kernels on the same memory.
+ *
+ * Design (argued): layers do not execute eagerly. A layer's forward and backward, written side by
+ * side, *record* kernel calls into a {@link Program} — a flat list of (kernel, arguments) over
+ * buffers that already live in the shared memory. A training step records one program per shard of
+ * the batch (a contiguous group of whole sequences), sends each to a thread, and reduces the
+ * per-thread gradients in a fixed order. This is a tape over coarse fused ops: no autograd graph,
+ * no per-op allocation, no per-op dispatch cost worth measuring (a step is a few hundred calls),
+ * and the kernels themselves (gemm, ragged attention, layer norm…) are the units of work. Since
+ * each thread owns its sequences end to end, the only synchronisation is one barrier per step.
+ *
+ * Memory: every tensor is a {@link Buf} — a typed view at a byte offset of the shared memory,
+ * handed out by a first-fit free-list allocator with 16-byte alignment and 64 bytes of slack
+ * (SIMD tails may read a few floats past a row's end). Views stay valid when the memory grows
+ * (shared memories are never detached).
+ */
+import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+
+/** The kernels exported by src/nn/kernels.wasm (pointers are byte offsets into the memory). */
+export interface WasmKernels {
+  gemm(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number,
+    transA: number, accumulate: number, causal: number, alpha: number): void;
+  transpose(Out: number, In: number, M: number, N: number, ldi: number, ldo: number): void;
+  attn_fwd(Q: number, K: number, V: number, O: number, ldq: number, ldk: number, ldv: number, ldo: number,
+    P: number, P2: number, seqOff: number, pOff: number, s0: number, s1: number, heads: number, dh: number,
+    causal: number, kind: number, p: number, seed: number, seqIdBase: number, scratch: number): void;
+  attn_bwd(Q: number, K: number, V: number, dO: number, dQ: number, dK: number, dV: number,
+    ldq: number, ldk: number, ldv: number, ldo: number, P: number, P2: number, seqOff: number, pOff: number,
+    s0: number, s1: number, heads: number, dh: number, causal: number, kind: number, p: number, seed: number,
+    seqIdBase: number, scratch: number, maxL: number): void;
+  expf(x: number): number;
+  dropout(Y: number, X: number, n: number, p: number, seed: number, base: number): void;
+  relu_dropout_fwd(A: number, H: number, n: number, p: number, seed: number, base: number): void;
+  relu_dropout_bwd(dH: number, dA: number, A: number, n: number, p: number): void;
+  gelu_fwd(Y: number, X: number, n: number): void;
+  gelu_bwd(dX: number, dY: number, X: number, n: number, accumulate: number): void;
+  silu_fwd(Y: number, X: number, n: number): void;
+  silu_bwd(dX: number, dY: number, X: number, n: number, accumulate: number): void;
+  relu_fwd(Y: number, X: number, n: number): void;
+  relu_bwd(dX: number, dY: number, X: number, n: number, accumulate: number): void;
+  copy(Y: number, X: number, n: number): void;
+  zero(X: number, n: number): void;
+  axpy(Y: number, X: number, n: number, alpha: number): void;
+  add(Z: number, X: number, Y: number, n: number): void;
+  sumsq(X: number, n: number): number;
+  scale(X: number, n: number, alpha: number): void;
+  add_bias(Y: number, b: number, M: number, N: number, ld: number): void;
+  col_sum(db: number, dY: number, M: number, N: number, ld: number): void;
+  layernorm_fwd(Y: number, X: number, gamma: number, beta: number, mean: number, rstd: number, M: number, d: number, eps: number): void;
+  layernorm_bwd(dX: number, dY: number, X: number, gamma: number, mean: number, rstd: number, dgamma: number, dbeta: number,
+    M: number, d: number, accumulate: number): void;
+  embed_fwd(X: number, E: number, ids: number, Pos: number, pos: number, T: number, d: number, scale: number): void;
+  embed_bwd(dE: number, dPos: number, dX: number, ids: number, pos: number, T: number, d: number, scale: number): void;
+  bce_neg_loss(H: number, E: number, pos: number, neg: number, T: number, nNeg: number, d: number, weight: number,
+    beta: number, dH: number, dE: number, out: number): void;
+  sampled_softmax_loss(H: number, E: number, pos: number, neg: number, T: number, nNeg: number, d: number, weight: number,
+    tau: number, dH: number, dE: number, out: number, scratch: number): void;
+  softmax_ce(Z: number, y: number, T: number, n: number, ld: number, weight: number, out: number): void;
+  adam(P: number, G: number, M: number, V: number, n: number, lr: number, b1: number, b2: number, eps: number,
+    wd: number, mode: number, bc1: number, bc2: number): void;
+  adam_rows(P: number, G: number, M: number, V: number, rows: number, nRows: number, d: number, lr: number,
+    b1: number, b2: number, eps: number, wd: number, mode: number, bc1: number, bc2: number): void;
+  add_rows(Dst: number, Src: number, rows: number, nRows: number, d: number): void;
+  zero_rows(X: number, rows: number, nRows: number, d: number): void;
+  sumsq_rows(X: number, rows: number, nRows: number, d: number): number;
+  scale_rows(X: number, rows: number, nRows: number, d: number, alpha: number): void;
+  gru_fwd(...args: number[]): void;
+  gru_bwd(...args: number[]): void;
+}
+
+/** Name of a kernel. */
+export type KernelName = keyof WasmKernels;
+
+/** A typed view of a region of the engine memory. `ptr` is its byte offset (for kernels). */
+export interface Buf<T extends Float32Array | Int32Array = Float32Array> {
+  readonly ptr: number;
+  /** Number of elements. */
+  readonly length: number;
+  /** The view (valid for the engine's lifetime, also after the memory grows). */
+  readonly a: T;
+}
+
+const PAGE = 65536;
+const HEAP_BASE = 1 << 20; // static data of the module lives below 1 MiB (memoryBase 1024)
+const SLACK = 64;
+const MAX_PAGES = 65536; // 4 GiB of address space; only touched pages count as resident memory
+
+const wasmPath = new URL('./kernels.wasm', import.meta.url);
+let compiled: WebAssembly.Module | null = null;
+
+/** The compiled kernel module (compiled once per thread). */
+export function kernelModule(): WebAssembly.Module {
+  if (!compiled) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(wasmPath);
+    } catch (e) {
+      throw new Error(`${wasmPath.pathname}: the engine's WebAssembly kernels are missing; run "npm run build:wasm" (${(e as Error).message})`);
+    }
+    compiled = new WebAssembly.Module(bytes);
+  }
+  return compiled;
+}
+
+/** Names of the exported functions, in module order: the op codes of a {@link Program}. */
+function functionNames(instance: WebAssembly.Instance): string[] {
+  return Object.keys(instance.exports).filter((k) => typeof instance.exports[k] === 'function');
+}
+
+/**
+ * A recorded sequence of kernel calls. Recording is cheap (numbers pushed onto an array); the
+ * program runs on any thread that has the engine's memory.
+ */
+export class Program {
+  /** Flat encoding: [opcode, argc, ...args] per call. */
+  readonly code: number[] = [];
+  constructor(private readonly opcodes: Map<string, number>) {}
+
+  /** Appends a call of kernel `name`. */
+  call<K extends KernelName>(name: K, ...args: Parameters<WasmKernels[K]>): void {
+    const op = this.opcodes.get(name);
+    if (op === undefined) throw new Error(`Program: unknown kernel "${name}"`);
+    this.code.push(op, args.length, ...(args as number[]));
+  }
+
+  /** Number of recorded calls. */
+  get length(): number {
+    let n = 0;
+    for (let i = 0; i < this.code.length; i += 2 + this.code[i + 1]) n++;
+    return n;
+  }
+}
+
+/** Runs an encoded program against a function table (the worker source below repeats it verbatim). */
+function runCode(fns: ((...a: number[]) => unknown)[], code: ArrayLike<number>): void {
+  const args: number[] = [];
+  for (let i = 0; i < code.length; ) {
+    const fn = fns[code[i]];
+    const argc = code[i + 1];
+    args.length = argc;
+    for (let j = 0; j < argc; j++) args[j] = code[i + 2 + j];
+    fn(...args);
+    i += 2 + argc;
+  }
+}
+
+// The worker: instantiates the module on the shared memory, runs programs it is sent, and
+// signals completion through an Int32 slot with Atomics (the main thread blocks on it).
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { module, memory, ctl, slot } = workerData;
+const inst = new WebAssembly.Instance(module, { env: { memory } });
+const fns = Object.keys(inst.exports).filter((k) => typeof inst.exports[k] === 'function').map((k) => inst.exports[k]);
+function runCode(fns, code) {
+  const args = [];
+  for (let i = 0; i < code.length; ) {
+    const fn = fns[code[i]];
+    const argc = code[i + 1];
+    args.length = argc;
+    for (let j = 0; j < argc; j++) args[j] = code[i + 2 + j];
+    fn(...args);
+    i += 2 + argc;
+  }
+}
+parentPort.on('message', (code) => {
+  let status = 1;
+  try { runCode(fns, code); } catch (e) { status = 2; process.stderr.write('reclab nn worker: ' + (e && e.stack || e) + '\\n'); }
+  Atomics.store(ctl, slot, status);
+  Atomics.notify(ctl, slot);
+});
+`;
+
+/** Options of {@link Engine}. */
+export interface EngineOptions {
+  /** Threads used by {@link Engine.runParallel} (main thread included). Default: the machine's cores. */
+  threads?: number;
+}
+
+/**
+ * One engine per process is usual ({@link defaultEngine}); each owns its memory and workers.
+ */
+export class Engine {
+  readonly memory: WebAssembly.Memory;
+  /** Kernels bound to the main thread's instance (for direct calls outside programs). */
+  readonly k: WasmKernels;
+  /** Threads used for parallel programs (main thread included). */
+  readonly threads: number;
+  private readonly fns: ((...a: number[]) => unknown)[];
+  private readonly opcodes = new Map<string, number>();
+  private readonly free: { ptr: number; bytes: number }[] = [];
+  private top = HEAP_BASE;
+  private workers: Worker[] = [];
+  private ctl: Int32Array | null = null;
+  private readonly finalizer = new FinalizationRegistry<{ ptr: number; bytes: number }>((b) => this.release(b.ptr, b.bytes));
+
+  constructor(options: EngineOptions = {}) {
+    this.threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
+    this.memory = new WebAssembly.Memory({ initial: 32, maximum: MAX_PAGES, shared: true });
+    const instance = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } });
+    const names = functionNames(instance);
+    names.forEach((n, i) => this.opcodes.set(n, i));
+    this.fns = names.map((n) => instance.exports[n] as (...a: number[]) => unknown);
+    this.k = instance.exports as unknown as WasmKernels;
+  }
+
+  /** A new empty program for this engine. */
+  program(): Program {
+    return new Program(this.opcodes);
+  }
+
+  /** Runs a program on the calling (main) thread. */
+  run(program: Program): void {
+    runCode(this.fns, program.code);
+  }
+
+  /**
+   * Runs `programs[i]` on thread i (program 0 on the main thread) and returns when all are done.
+   * At most {@link threads} programs. Throws if any worker failed.
+   */
+  runParallel(programs: Program[]): void {
+    if (programs.length > this.threads) throw new Error(`runParallel: ${programs.length} programs for ${this.threads} threads`);
+    if (programs.length === 1) return this.run(programs[0]);
+    this.ensureWorkers(programs.length - 1);
+    const ctl = this.ctl!;
+    for (let w = 1; w < programs.length; w++) {
+      Atomics.store(ctl, w, 0);
+      this.workers[w - 1].postMessage(Float64Array.from(programs[w].code));
+    }
+    let failed = false;
+    try {
+      this.run(programs[0]);
+    } finally {
+      for (let w = 1; w < programs.length; w++) {
+        while (Atomics.load(ctl, w) === 0) Atomics.wait(ctl, w, 0, 1000);
+        if (Atomics.load(ctl, w) === 2) failed = true;
+      }
+    }
+    if (failed) throw new Error('runParallel: a worker thread failed (see its message on stderr)');
+  }
+
+  private ensureWorkers(n: number): void {
+    if (!this.ctl) this.ctl = new Int32Array(new SharedArrayBuffer(4 * Math.max(16, this.threads + 1)));
+    while (this.workers.length < n) {
+      const slot = this.workers.length + 1;
+      const worker = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { module: kernelModule(), memory: this.memory, ctl: this.ctl, slot },
+      });
+      worker.unref(); // idle workers never keep the process alive
+      this.workers.push(worker);
+    }
+  }
+
+  /** Stops the worker threads (the engine can still run programs; workers restart on demand). */
+  async close(): Promise<void> {
+    const ws = this.workers;
+    this.workers = [];
+    await Promise.all(ws.map((w) => w.terminate()));
+  }
+
+  /** Allocates `n` float32 elements (zeroed). Freed when `owner` is garbage-collected, or by {@link freeBuf}. */
+  f32(n: number, owner?: object): Buf<Float32Array> {
+    const ptr = this.allocBytes(n * 4, owner);
+    return { ptr, length: n, a: new Float32Array(this.memory.buffer, ptr, n) };
+  }
+
+  /** Allocates `n` int32 elements (zeroed). */
+  i32(n: number, owner?: object): Buf<Int32Array> {
+    const ptr = this.allocBytes(n * 4, owner);
+    return { ptr, length: n, a: new Int32Array(this.memory.buffer, ptr, n) };
+  }
+
+  /** Allocates `n` float64 elements (zeroed); returns the byte offset and a view. */
+  f64(n: number, owner?: object): { ptr: number; length: number; a: Float64Array } {
+    const ptr = this.allocBytes(n * 8, owner);
+    return { ptr, length: n, a: new Float64Array(this.memory.buffer, ptr, n) };
+  }
+
+  /** Returns a buffer to the allocator now (it must not be used afterwards). */
+  freeBuf(buf: { ptr: number; length: number; a: { byteLength: number } }, owner?: object): void {
+    if (owner) this.finalizer.unregister(owner);
+    this.release(buf.ptr, roundBytes(buf.a.byteLength));
+  }
+
+  /** Bytes of the memory currently reserved (pages grown), for diagnostics. */
+  get reservedBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  private allocBytes(bytes: number, owner?: object): number {
+    const size = roundBytes(bytes);
+    let ptr = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const f = this.free[i];
+      if (f.bytes >= size) {
+        ptr = f.ptr;
+        if (f.bytes === size) this.free.splice(i, 1);
+        else {
+          f.ptr += size;
+          f.bytes -= size;
+        }
+        break;
+      }
+    }
+    if (ptr < 0) {
+      ptr = this.top;
+      this.top += size;
+      const need = Math.ceil(this.top / PAGE) - this.memory.buffer.byteLength / PAGE;
+      if (need > 0) {
+        if (this.top > MAX_PAGES * PAGE) throw new RangeError(`engine memory exhausted: ${this.top} bytes requested`);
+        this.memory.grow(need);
+      }
+    }
+    new Uint8Array(this.memory.buffer, ptr, size).fill(0);
+    if (owner) this.finalizer.register(owner, { ptr, bytes: size }, owner);
+    return ptr;
+  }
+
+  private release(ptr: number, bytes: number): void {
+    // Insert sorted and merge neighbours, so freed model-sized blocks are reusable.
+    let i = 0;
+    while (i < this.free.length && this.free[i].ptr < ptr) i++;
+    this.free.splice(i, 0, { ptr, bytes });
+    if (i + 1 < this.free.length && ptr + bytes === this.free[i + 1].ptr) {
+      this.free[i].bytes += this.free[i + 1].bytes;
+      this.free.splice(i + 1, 1);
+    }
+    if (i > 0 && this.free[i - 1].ptr + this.free[i - 1].bytes === ptr) {
+      this.free[i - 1].bytes += this.free[i].bytes;
+      this.free.splice(i, 1);
+    }
+  }
+}
+
+function roundBytes(bytes: number): number {
+  return Math.ceil((bytes + SLACK) / 16) * 16;
+}
+
+const engines = new Map<number, Engine>();
+
+/** A process-wide engine per thread count (created on first use). */
+export function defaultEngine(threads?: number): Engine {
+  const t = Math.max(1, Math.floor(threads ?? availableParallelism()));
+  let e = engines.get(t);
+  if (!e) {
+    e = new Engine({ threads: t });
+    engines.set(t, e);
+  }
+  return e;
+}
