@@ -1,0 +1,389 @@
+/**
+ * The evaluator: scores users in blocks, removes what the protocol excludes, finds the rank of
+ * each held-out item (and the top-k list when a metric needs it), and keeps one value per user
+ * and metric so significance tests can pair users across models.
+ *
+ * Ranking rules (stated with every result):
+ * - Exclusion: under `full`, the items of the `exclude` views (train; train + valid at test time)
+ *   are not candidates. A held-out item is never excluded, even if it also occurs in the history
+ *   (repeat consumption): the model must still rank it.
+ * - Ties (default `pessimistic`): a relevant item is ranked below every non-relevant candidate
+ *   with an equal score, so constant scores give the worst rank, never the best. `optimistic`
+ *   ranks it above them (what `(S > t).sum()` in NumPy evaluators does). Among relevant items,
+ *   equal scores are ordered by item id.
+ * - NaN scores count as −∞. Top-k lists (for list metrics) break ties by lower item id.
+ *
+ * Speed: one block of users (default 256) × nItems scores lives in a reused buffer in the kernel
+ * arena; single-target rows (leave-one-out) get their rank from a vectorised count, and top-k uses
+ * a bounded heap (partial selection). Memory stays O(block × nItems + nUsers × metrics).
+ */
+import type { Interactions } from '../data/types.ts';
+import type { Recommender } from '../models/recommender.ts';
+import { topK } from '../models/topk.ts';
+import { progress } from '../util/progress.ts';
+import { countAbove, sharedArena } from './kernels.ts';
+import {
+  catalogueStats,
+  CATALOGUE_METRICS,
+  dpd,
+  exposureMetric,
+  LIST_METRICS,
+  listMetric,
+  nanMean,
+  parseMetric,
+  rankMetric,
+  RANK_METRICS,
+  reo,
+  type CatalogueStats,
+  type ItemFeatures,
+  type MetricSpec,
+  type UserOutcome,
+} from './metrics.ts';
+import { parseProtocol, protocolName, sampleCandidates, type CandidateLists, type Protocol } from './protocol.ts';
+
+/** How a relevant item is ranked against non-relevant candidates with the same score. */
+export type TieRule = 'pessimistic' | 'optimistic';
+
+/** The data one evaluation reads. All views share nUsers and nItems. */
+export interface EvalData {
+  /** What the model sees as each user's history (passed to `scoreUsers`). */
+  history: Interactions;
+  /** Views whose items are removed from each user's candidates under `full`. */
+  exclude: readonly Interactions[];
+  /** Held-out events: each user's relevant items. Users with none are skipped. */
+  targets: Interactions;
+  /** Train view, for popularity statistics (list metrics, popularity sampling). */
+  train: Interactions;
+  /** Every view of the user's history, for drawing sampled negatives (default: exclude ∪ targets). */
+  seen?: readonly Interactions[];
+}
+
+/** Options of {@link evaluate}. */
+export interface EvalOptions {
+  /** `full` (default), `uni100`, `pop100`, … or a Protocol object. */
+  protocol?: Protocol | string;
+  /** Metric names, e.g. `['hr@10', 'ndcg@10', 'coverage@10']`. */
+  metrics: readonly string[];
+  ties?: TieRule;
+  /** Users scored per block (default 256). */
+  blockSize?: number;
+  /** Users to evaluate (default: all with at least one relevant item). */
+  users?: Int32Array;
+  /** Seed for sampled protocols (default 0); ignored when `candidates` is given. */
+  seed?: number;
+  /** Pre-drawn candidates for sampled protocols (so several models share them). */
+  candidates?: CandidateLists;
+  /** Item features for `ild@k`. */
+  features?: ItemFeatures;
+  /** Share of train interactions that defines the short head (default 0.2). */
+  headShare?: number;
+  /** Share of most active users for `dpd@k` (default 0.05). */
+  activeShare?: number;
+  /** Progress bar on stderr (default: when a TTY). */
+  progress?: boolean;
+  /** Title of the progress bar. */
+  label?: string;
+}
+
+/** The protocol facts recorded with every result. */
+export interface ProtocolRecord {
+  /** `full`, `uni100`, `pop100`, `rerank`. */
+  candidates: string;
+  ties: TieRule;
+  /** What was excluded from the candidates, in words. */
+  excluded: string;
+  seed?: number;
+  nUsers: number;
+  nItems: number;
+}
+
+/** What {@link evaluate} returns. */
+export interface EvalResult {
+  protocol: ProtocolRecord;
+  /** Evaluated users, in order; per-user arrays are aligned with it. */
+  users: Int32Array;
+  /** Per-user values of each per-user metric (NaN = undefined for that user). */
+  perUser: Record<string, Float64Array>;
+  /** Summary value of every metric asked for. */
+  metrics: Record<string, number>;
+  /** Candidates used (sampled and rerank protocols), for the record. */
+  candidates?: CandidateLists;
+  /** Wall time in seconds (scoring + ranking + metrics). */
+  seconds: number;
+}
+
+/** Distinct relevant items of user u. */
+function relevantOf(targets: Interactions, u: number): Int32Array {
+  const s = targets.items.subarray(targets.offsets[u], targets.offsets[u + 1]);
+  if (s.length <= 1) return s;
+  return Int32Array.from(new Set(s));
+}
+
+/**
+ * 0-based ranks of `relevant` among the candidates `cand` (all items when null, minus those with
+ * `stamp[i] === excl`) under `ties`, sorted ascending; also returns N. Relevant items that are
+ * not candidates are placed after every candidate. This is the general path; the evaluator uses
+ * a vectorised count for the common one-target full-ranking case, and the tests check the two
+ * agree.
+ */
+export function rankRelevant(
+  row: Float32Array,
+  relevant: Int32Array,
+  cand: Int32Array | null,
+  isExcluded: (i: number) => boolean,
+  ties: TieRule,
+): { ranks: Float64Array; nCandidates: number } {
+  const m = relevant.length;
+  const score = (i: number): number => {
+    const s = row[i];
+    return s === s ? s : -Infinity;
+  };
+  const relSet = new Set(relevant);
+  // Which relevant items are candidates.
+  const present = new Set<number>();
+  if (cand === null) for (const t of relevant) present.add(t);
+  else for (const i of cand) if (relSet.has(i)) present.add(i);
+  const inList = [...present].sort((a, b) => score(b) - score(a) || a - b);
+  const ts = inList.map(score);
+  const diff = new Int32Array(inList.length + 1);
+  let nNeg = 0;
+  const visit = (j: number): void => {
+    if (relSet.has(j)) return;
+    nNeg++;
+    const s = score(j);
+    // First position q whose target is beaten by j: s_t < s (optimistic) or s_t <= s (pessimistic).
+    let lo = 0;
+    let hi = ts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ties === 'pessimistic' ? ts[mid] <= s : ts[mid] < s) hi = mid;
+      else lo = mid + 1;
+    }
+    diff[lo]++;
+  };
+  if (cand === null) {
+    for (let j = 0; j < row.length; j++) if (!isExcluded(j)) visit(j);
+  } else {
+    const seen = new Set<number>();
+    for (const j of cand) {
+      if (seen.has(j)) continue; // duplicate candidates count once
+      seen.add(j);
+      visit(j);
+    }
+  }
+  const ranks = new Float64Array(m);
+  let above = 0;
+  for (let q = 0; q < inList.length; q++) {
+    above += diff[q];
+    ranks[q] = q + above;
+  }
+  const nCandidates = nNeg + inList.length;
+  // Relevant items missing from the candidates: after everything.
+  for (let q = inList.length; q < m; q++) ranks[q] = nCandidates + (q - inList.length);
+  return { ranks, nCandidates: nCandidates + (m - inList.length) };
+}
+
+/** Users with at least one relevant item. */
+export function usersWithTargets(targets: Interactions): Int32Array {
+  const out: number[] = [];
+  for (let u = 0; u < targets.nUsers; u++) if (targets.offsets[u + 1] > targets.offsets[u]) out.push(u);
+  return Int32Array.from(out);
+}
+
+/**
+ * Evaluates `model` on `data` under `options.protocol`. Returns per-user values (aligned with
+ * `result.users`) and summaries: the mean over users for per-user metrics (NaN users left out),
+ * `gauc` weighted by each user's number of relevant items, and catalogue metrics computed over
+ * all users' top-k lists.
+ */
+export async function evaluate(model: Recommender, data: EvalData, options: EvalOptions): Promise<EvalResult> {
+  const t0 = performance.now();
+  const { history, targets } = data;
+  const nItems = targets.nItems;
+  if (model.nItems !== nItems) throw new Error(`evaluate: model "${model.name}" scores ${model.nItems} items but the data has ${nItems}`);
+  const ties = options.ties ?? 'pessimistic';
+  const seed = options.seed ?? 0;
+  const protocol = typeof options.protocol === 'string' || options.protocol === undefined ? parseProtocol(options.protocol ?? 'full', seed) : options.protocol;
+  const specs = options.metrics.map(parseMetric);
+  if (specs.length === 0) throw new Error('evaluate: no metrics asked for');
+  const fileOnly = specs.find((s) => s.name === 'hallucination');
+  if (fileOnly) throw new Error('evaluate: "hallucination" applies to recommendation files (reclab eval --recs), not to models');
+  const users = options.users ?? usersWithTargets(targets);
+  const nU = users.length;
+
+  const rankSpecs = specs.filter((s) => (RANK_METRICS as readonly string[]).includes(s.name));
+  const listSpecs = specs.filter((s) => (LIST_METRICS as readonly string[]).includes(s.name));
+  const catSpecs = specs.filter((s) => (CATALOGUE_METRICS as readonly string[]).includes(s.name));
+  const listCut = Math.max(0, ...listSpecs.map((s) => s.k!), ...catSpecs.filter((s) => s.name !== 'dpd').map((s) => s.k!));
+  const needList = listCut > 0;
+  const needStats = listSpecs.length > 0 || catSpecs.length > 0 || (protocol.kind === 'sampled' && protocol.sampler === 'popularity');
+  const stats: CatalogueStats | null = needStats ? catalogueStats(data.train, options.headShare) : null;
+  // dpd@k needs per-user ndcg@k even if not asked for.
+  const extraNdcg = catSpecs.filter((s) => s.name === 'dpd').map((s) => ({ name: 'ndcg', k: s.k, label: `ndcg@${s.k}` }) as MetricSpec);
+  const perUserSpecs = [...rankSpecs, ...extraNdcg.filter((e) => !rankSpecs.some((r) => r.label === e.label)), ...listSpecs];
+  const perUser: Record<string, Float64Array> = {};
+  for (const s of perUserSpecs) perUser[s.label] = new Float64Array(nU).fill(NaN);
+  const nRelevant = new Float64Array(nU);
+
+  // Catalogue accumulators, one per distinct cutoff.
+  const exposure = new Map<number, Float64Array>();
+  const reoAcc = new Map<number, { hits: Float64Array; rel: Float64Array }>();
+  for (const s of catSpecs) {
+    if ((s.name === 'coverage' || s.name === 'gini' || s.name === 'entropy') && !exposure.has(s.k!)) exposure.set(s.k!, new Float64Array(nItems));
+    if (s.name === 'reo' && !reoAcc.has(s.k!)) reoAcc.set(s.k!, { hits: new Float64Array(2), rel: new Float64Array(2) });
+  }
+
+  let candidates: CandidateLists | undefined;
+  if (protocol.kind === 'sampled') {
+    candidates = options.candidates ?? sampleCandidates(protocol, users, targets, data.seen ?? [...data.exclude, targets], data.train);
+  } else if (protocol.kind === 'rerank') candidates = protocol.candidates;
+
+  const arena = sharedArena();
+  const block = Math.max(1, Math.min(options.blockSize ?? 256, nU || 1));
+  const scoresOff = arena.region('eval-scores', block * nItems * 4);
+  const stamp = new Int32Array(nItems);
+  let stampId = 0;
+  const rowTargets = new Int32Array(block);
+  const counts = new Int32Array(block * 2);
+  const saved: number[] = [];
+  const bar = progress(options.label ?? `eval ${model.name}`, nU, { enabled: options.progress, unit: 'users' });
+
+  for (let b0 = 0; b0 < nU; b0 += block) {
+    const b1 = Math.min(nU, b0 + block);
+    const nb = b1 - b0;
+    const blockUsers = users.subarray(b0, b1);
+    const scores = arena.f32(scoresOff, nb * nItems);
+    model.scoreUsers(blockUsers, history, scores);
+    const rowStamps = new Int32Array(nb);
+    const rels: Int32Array[] = [];
+    const nExcl = new Int32Array(nb);
+    for (let r = 0; r < nb; r++) {
+      const u = blockUsers[r];
+      const rel = relevantOf(targets, u);
+      rels.push(rel);
+      rowTargets[r] = rel.length ? rel[0] : 0;
+      if (protocol.kind !== 'full') continue;
+      // Mark and mask the excluded items (never the relevant ones).
+      const id = (stampId += 2);
+      rowStamps[r] = id;
+      for (const t of rel) stamp[t] = id + 1;
+      const row = scores.subarray(r * nItems, (r + 1) * nItems);
+      saved.length = 0;
+      for (const t of rel) saved.push(row[t]);
+      for (const v of data.exclude) {
+        for (let p = v.offsets[u]; p < v.offsets[u + 1]; p++) {
+          const i = v.items[p];
+          if (stamp[i] !== id && stamp[i] !== id + 1) {
+            stamp[i] = id;
+            nExcl[r]++;
+          }
+          row[i] = -Infinity;
+        }
+      }
+      rel.forEach((t, j) => (row[t] = saved[j]));
+    }
+    const fast = protocol.kind === 'full';
+    if (fast) countAbove(scores, nb, nItems, rowTargets, counts, arena);
+
+    for (let r = 0; r < nb; r++) {
+      const idx = b0 + r;
+      const u = blockUsers[r];
+      const rel = rels[r];
+      nRelevant[idx] = rel.length;
+      if (rel.length === 0) continue;
+      const row = scores.subarray(r * nItems, (r + 1) * nItems);
+      const id = rowStamps[r];
+      const isExcluded = (i: number): boolean => stamp[i] === id;
+      let outcome: UserOutcome;
+      if (protocol.kind === 'full') {
+        const ts = row[rel[0]];
+        const nCandidates = nItems - nExcl[r];
+        if (rel.length === 1 && ts > -Infinity) {
+          // Vectorised count: masked items are −∞ and never above or equal to a finite target.
+          const rank = counts[2 * r] + (ties === 'pessimistic' ? counts[2 * r + 1] - 1 : 0);
+          outcome = { ranks: [rank], nRelevant: 1, nCandidates };
+        } else {
+          const rr = rankRelevant(row, rel, null, isExcluded, ties);
+          outcome = { ranks: rr.ranks, nRelevant: rel.length, nCandidates: rr.nCandidates };
+        }
+        if (needList) outcome.list = topK(row, listCut, isExcluded).items;
+      } else {
+        const cand = candidates!.items.subarray(candidates!.offsets[u], candidates!.offsets[u + 1]);
+        const rr = rankRelevant(row, rel, cand, () => false, ties);
+        outcome = { ranks: rr.ranks, nRelevant: rel.length, nCandidates: rr.nCandidates };
+        if (needList) {
+          const cs = Float32Array.from(cand, (i) => row[i]);
+          outcome.list = Int32Array.from(topK(cs, listCut).items, (j) => cand[j]);
+        }
+      }
+      for (const s of perUserSpecs) {
+        if ((RANK_METRICS as readonly string[]).includes(s.name)) perUser[s.label][idx] = rankMetric(s, outcome);
+      }
+      if (outcome.list) {
+        const relSet = new Set(rel);
+        let primitive: Set<number> | undefined;
+        if (listSpecs.some((s) => s.name === 'serendipity')) {
+          // The popularity recommender's top-k for this user under the same exclusions.
+          primitive = new Set();
+          const kS = Math.max(...listSpecs.filter((s) => s.name === 'serendipity').map((s) => s.k!));
+          const allowed = protocol.kind === 'full' ? null : new Set(candidates!.items.subarray(candidates!.offsets[u], candidates!.offsets[u + 1]));
+          for (const i of stats!.byPopularity) {
+            if (primitive.size >= kS) break;
+            if (allowed ? allowed.has(i) : !isExcluded(i)) primitive.add(i);
+          }
+        }
+        for (const s of listSpecs) perUser[s.label][idx] = listMetric(s, outcome.list, { stats: stats!, relevant: relSet, primitive, features: options.features });
+        for (const [k, acc] of exposure) for (let j = 0; j < Math.min(k, outcome.list.length); j++) acc[outcome.list[j]]++;
+        for (const [k, acc] of reoAcc) {
+          const top = new Set(outcome.list.subarray(0, k));
+          for (const t of rel) {
+            const g = stats!.head[t] ? 0 : 1;
+            acc.rel[g]++;
+            if (top.has(t)) acc.hits[g]++;
+          }
+        }
+      }
+    }
+    bar.tick(nb);
+  }
+  bar.stop();
+
+  const metrics: Record<string, number> = {};
+  for (const s of specs) {
+    if (s.name === 'gauc') {
+      let num = 0;
+      let den = 0;
+      for (let j = 0; j < nU; j++) {
+        const v = perUser[s.label][j];
+        if (Number.isFinite(v)) {
+          num += v * nRelevant[j];
+          den += nRelevant[j];
+        }
+      }
+      metrics[s.label] = den ? num / den : NaN;
+    } else if (perUser[s.label]) metrics[s.label] = nanMean(perUser[s.label]);
+    else if (s.name === 'coverage' || s.name === 'gini' || s.name === 'entropy') metrics[s.label] = exposureMetric(s.name, exposure.get(s.k!)!);
+    else if (s.name === 'reo') metrics[s.label] = reo(reoAcc.get(s.k!)!.hits, reoAcc.get(s.k!)!.rel);
+    else if (s.name === 'dpd') {
+      const activity = Float64Array.from(users, (u) => stats!.userCount[u]);
+      metrics[s.label] = dpd(perUser[`ndcg@${s.k}`], activity, options.activeShare);
+    }
+  }
+  // Keep only per-user arrays the caller asked for.
+  for (const key of Object.keys(perUser)) if (!specs.some((s) => s.label === key)) delete perUser[key];
+  return {
+    protocol: {
+      candidates: protocolName(protocol),
+      ties,
+      excluded: protocol.kind === 'full' ? `${data.exclude.length === 2 ? 'train + valid' : data.exclude.length === 1 ? 'train' : `${data.exclude.length} views`} items of each user` : 'candidates: relevant items + negatives never interacted with',
+      seed: protocol.kind === 'sampled' ? protocol.seed : undefined,
+      nUsers: nU,
+      nItems,
+    },
+    users,
+    perUser,
+    metrics,
+    candidates,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
