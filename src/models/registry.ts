@@ -8,6 +8,7 @@ import { popEntry } from './pop.ts';
 import { easeEntry } from './ease.ts';
 import { itemKnnEntry } from './itemknn.ts';
 import { userKnnEntry } from './userknn.ts';
+import { bprEntry } from './bpr.ts';
 
 /** How to create and load one kind of model. */
 export interface ModelEntry {
@@ -29,6 +30,7 @@ const ENTRIES: ModelEntry[] = [
   easeEntry,
   itemKnnEntry,
   userKnnEntry,
+  bprEntry,
 ];
 
 const BY_NAME = new Map<string, ModelEntry>();

@@ -1,0 +1,226 @@
+/**
+ * BPR-MF — "BPR: Bayesian Personalized Ranking from Implicit Feedback" (Rendle et al., UAI 2009).
+ *
+ * Model: x̂_ui = p_u · q_i + b_i. For a user u, an item i they interacted with and an item j they
+ * did not, BPR maximises ln σ(x̂_uij) with x̂_uij = x̂_ui − x̂_uj, minus L2 regularisation:
+ *   ℓ(u,i,j) = −ln σ(x̂_uij) + (reg/2)(‖p_u‖² + ‖q_i‖² + ‖q_j‖² + b_i² + b_j²).
+ * LearnBPR (Rendle, Fig. 4): draw (u, i) uniformly from the training pairs (bootstrap), draw a
+ * negative j, take an SGD step. Negatives are uniform over items, or proportional to popularity
+ * (`negatives: popularity`: harder negatives, as in Rendle & Freudenthaler 2014); either way
+ * items the user has seen are redrawn. One epoch = as many steps as training pairs.
+ *
+ * Gradients (σ' = σ(1−σ), so ∂(−ln σ(x))/∂x = −σ(−x)), with e = σ(−x̂_uij):
+ *   ∂ℓ/∂p_u = −e (q_i − q_j) + reg p_u,  ∂ℓ/∂q_i = −e p_u + reg q_i,  ∂ℓ/∂q_j = e p_u + reg q_j,
+ *   ∂ℓ/∂b_i = −e + reg b_i,  ∂ℓ/∂b_j = e + reg b_j.
+ * Users unseen in training are folded in by averaging their history items' factors.
+ */
+import type { Interactions } from '../data/types.ts';
+import type { FitOptions, FitReport, Recommender } from './recommender.ts';
+import type { ModelEntry } from './registry.ts';
+import { Rng } from '../nn/rng.ts';
+import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { binaryRows, checkScoreArgs, isNonNegative, isPositive, isPositiveInt, oneOf, resolveConfig, type BinaryCsr } from './cf/common.ts';
+import { byteTensor, floatTensor, meanFoldIn, normalFactors, scoreAllItems, trainedUsers } from './cf/mf.ts';
+import { trainEpochs } from './cf/train.ts';
+
+/** Hyperparameters of {@link Bpr}. */
+export interface BprConfig extends Record<string, number | string> {
+  dim: number;
+  epochs: number;
+  lr: number;
+  reg: number;
+  negatives: 'uniform' | 'popularity';
+  /** Standard deviation of the initial factors. */
+  initStd: number;
+}
+
+/** Defaults tuned on ML-1M (leave-one-out, full ranking). */
+export const BPR_DEFAULTS: BprConfig = { dim: 64, epochs: 30, lr: 0.05, reg: 0.005, negatives: 'uniform', initStd: 0.1 };
+
+/** The BPR loss ℓ(u,i,j) of one triple (for tests and monitoring). */
+export function bprLoss(p: ArrayLike<number>, qi: ArrayLike<number>, qj: ArrayLike<number>, bi: number, bj: number, reg: number): number {
+  let x = bi - bj;
+  let sq = bi * bi + bj * bj;
+  for (let k = 0; k < p.length; k++) {
+    x += p[k] * (qi[k] - qj[k]);
+    sq += p[k] * p[k] + qi[k] * qi[k] + qj[k] * qj[k];
+  }
+  return softplus(-x) + 0.5 * reg * sq;
+}
+
+/** Gradient of {@link bprLoss}: returns [∂p, ∂qi, ∂qj, ∂bi, ∂bj]. */
+export function bprGrad(p: ArrayLike<number>, qi: ArrayLike<number>, qj: ArrayLike<number>, bi: number, bj: number, reg: number): [number[], number[], number[], number, number] {
+  let x = bi - bj;
+  for (let k = 0; k < p.length; k++) x += p[k] * (qi[k] - qj[k]);
+  const e = sigmoid(-x);
+  const gp: number[] = [];
+  const gi: number[] = [];
+  const gj: number[] = [];
+  for (let k = 0; k < p.length; k++) {
+    gp.push(-e * (qi[k] - qj[k]) + reg * p[k]);
+    gi.push(-e * p[k] + reg * qi[k]);
+    gj.push(e * p[k] + reg * qj[k]);
+  }
+  return [gp, gi, gj, -e + reg * bi, e + reg * bj];
+}
+
+/** σ(x) = 1 / (1 + e^−x), computed without overflow. */
+export function sigmoid(x: number): number {
+  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+}
+
+/** ln(1 + e^x) without overflow (= −ln σ(−x)). */
+export function softplus(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+}
+
+/** True when sorted `row` (a slice of cols) contains `item` (binary search). */
+export function rowHas(x: BinaryCsr, u: number, item: number): boolean {
+  let lo = x.offsets[u];
+  let hi = x.offsets[u + 1] - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = x.cols[mid];
+    if (v === item) return true;
+    if (v < item) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+/** BPR matrix factorisation. */
+export class Bpr implements Recommender {
+  readonly name = 'bpr';
+  readonly config: BprConfig;
+  users: Float32Array = new Float32Array(0);
+  items: Float32Array = new Float32Array(0);
+  bias: Float32Array = new Float32Array(0);
+  /** 1 for users with a learned vector. */
+  seen: Uint8Array = new Uint8Array(0);
+
+  constructor(config: Record<string, unknown> = {}) {
+    this.config = resolveConfig('bpr', BPR_DEFAULTS, config, {
+      dim: isPositiveInt,
+      epochs: isPositiveInt,
+      lr: isPositive,
+      reg: isNonNegative,
+      negatives: oneOf('uniform', 'popularity'),
+      initStd: isPositive,
+    });
+  }
+
+  get nItems(): number {
+    return this.bias.length;
+  }
+
+  /** LearnBPR with bootstrap sampling of (u, i) and the configured negative sampler. */
+  async fit(train: Interactions, options: FitOptions): Promise<FitReport> {
+    const { dim: d, epochs, lr, reg, negatives, initStd } = this.config;
+    const rng = new Rng(options.seed);
+    const nU = train.nUsers;
+    const nI = train.nItems;
+    this.users = normalFactors(rng, nU, d, initStd);
+    this.items = normalFactors(rng, nI, d, initStd);
+    this.bias = new Float32Array(nI);
+    this.seen = trainedUsers(train);
+    const x = binaryRows(train);
+    // Pair owner of each CSR position, so a uniform pair is one random index.
+    const owner = new Int32Array(x.cols.length);
+    for (let u = 0; u < nU; u++) owner.fill(u, x.offsets[u], x.offsets[u + 1]);
+    const nPairs = x.cols.length;
+    if (nPairs === 0) throw new Error('bpr: training data has no interactions');
+    const P = this.users;
+    const Q = this.items;
+    const b = this.bias;
+    const gu = new Float64Array(d);
+    return trainEpochs('bpr', epochs, options, () => {
+      let loss = 0;
+      for (let step = 0; step < nPairs; step++) {
+        const pos = rng.int(nPairs);
+        const u = owner[pos];
+        const i = x.cols[pos];
+        if (x.offsets[u + 1] - x.offsets[u] >= nI) continue; // user saw everything: no negative exists
+        let j: number;
+        do j = negatives === 'uniform' ? rng.int(nI) : x.cols[rng.int(nPairs)];
+        while (rowHas(x, u, j));
+        const pu = u * d;
+        const qi = i * d;
+        const qj = j * d;
+        let s = b[i] - b[j];
+        for (let k = 0; k < d; k++) s += P[pu + k] * (Q[qi + k] - Q[qj + k]);
+        const e = sigmoid(-s);
+        loss += softplus(-s);
+        for (let k = 0; k < d; k++) {
+          const pk = P[pu + k];
+          const qik = Q[qi + k];
+          const qjk = Q[qj + k];
+          gu[k] = -e * (qik - qjk) + reg * pk;
+          Q[qi + k] = qik - lr * (-e * pk + reg * qik);
+          Q[qj + k] = qjk - lr * (e * pk + reg * qjk);
+        }
+        for (let k = 0; k < d; k++) P[pu + k] -= lr * gu[k];
+        b[i] -= lr * (-e + reg * b[i]);
+        b[j] -= lr * (e + reg * b[j]);
+      }
+      return loss / nPairs;
+    });
+  }
+
+  /** x̂_uj = p_u · q_j + b_j, with p_u folded in for users unseen in training. */
+  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
+    checkScoreArgs('bpr', this.nItems, users, history, out);
+    const d = this.config.dim;
+    const n = this.nItems;
+    const vec = new Float64Array(d);
+    for (let r = 0; r < users.length; r++) {
+      const u = users[r];
+      if (u < this.seen.length && this.seen[u]) for (let k = 0; k < d; k++) vec[k] = this.users[u * d + k];
+      else meanFoldIn(history, u, this.items, d, vec);
+      scoreAllItems(vec, this.items, n, d, out, r * n, this.bias);
+    }
+  }
+
+  snapshot(): unknown {
+    return { users: this.users.slice(), items: this.items.slice(), bias: this.bias.slice() };
+  }
+
+  restore(state: unknown): void {
+    const s = state as { users: Float32Array; items: Float32Array; bias: Float32Array };
+    this.users.set(s.users);
+    this.items.set(s.items);
+    this.bias.set(s.bias);
+  }
+
+  async save(dir: string): Promise<void> {
+    const d = this.config.dim;
+    const nU = this.seen.length;
+    await writeCheckpoint(dir, { name: this.name, config: this.config, nItems: this.nItems, state: { nUsers: nU } }, {
+      users: { data: this.users, shape: [nU, d] },
+      items: { data: this.items, shape: [this.nItems, d] },
+      bias: { data: this.bias, shape: [this.nItems] },
+      seen: { data: this.seen, shape: [nU] },
+    });
+  }
+
+  /** Loads a model written by {@link save}. */
+  static async load(dir: string): Promise<Bpr> {
+    const { meta, tensors } = await readCheckpoint(dir);
+    const m = new Bpr(meta.config);
+    const nU = Number(meta.state?.nUsers);
+    const d = m.config.dim;
+    m.users = floatTensor(dir, tensors, 'users', nU * d);
+    m.items = floatTensor(dir, tensors, 'items', meta.nItems * d);
+    m.bias = floatTensor(dir, tensors, 'bias', meta.nItems);
+    m.seen = byteTensor(dir, tensors, 'seen', nU);
+    return m;
+  }
+}
+
+/** Registry entry. */
+export const bprEntry: ModelEntry = {
+  name: 'bpr',
+  description: 'BPR-MF (Rendle 2009): pairwise ranking MF, uniform or popularity negatives',
+  sequential: false,
+  create: (config) => new Bpr(config),
+  load: (dir) => Bpr.load(dir),
+};
