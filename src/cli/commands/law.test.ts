@@ -21,3 +21,31 @@ describe('reclab law llm', () => {
     expect(() => execFileSync(process.execPath, [BIN, 'law', 'llm', '--layers', 'x', '--hidden', '1', '--ffn', '1', '--tokens', '1', '--params', '1'], { encoding: 'utf8', stdio: 'pipe' })).toThrow(/--layers/);
   });
 });
+
+describe('reclab law fit / predict', () => {
+  it('fits a CSV, writes the report and plots, and predicts from fit.json', async () => {
+    const { mkdtempSync, writeFileSync, existsSync, readFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { lawValue } = await import('../../laws/law.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'reclab-law-cli-'));
+    try {
+      // Exact law data: the refit must reproduce it and predict an untrained size exactly.
+      const truth = { w1: 1, w2: 4, w3: -0.35, w4: -0.18, w5: -0.1, D: 1, b: 2.5 };
+      const rows = ['layers,hidden,ndcg@10'];
+      for (const N of [2, 4, 8, 16]) for (const h of [16, 32, 64, 128]) rows.push(`${N},${h},${lawValue(truth, N, h)}`);
+      writeFileSync(join(dir, 'r.csv'), `${rows.join('\n')}\n`);
+      const out = join(dir, 'out');
+      const md = reclab(['law', 'fit', join(dir, 'r.csv'), '--out', out]);
+      expect(md).toMatch(/R² = 1\b/);
+      for (const f of ['fit.json', 'fit.md', 'curves.svg']) expect(existsSync(join(out, f))).toBe(true);
+      expect(readFileSync(join(out, 'curves.svg'), 'utf8')).toMatch(/^<svg/);
+      const lines = reclab(['law', 'predict', join(out, 'fit.json'), '--layers', '6', '--hidden', '48', '--json']).trim().split('\n');
+      const p = JSON.parse(lines[0]);
+      expect(p.layers).toBe(6);
+      expect(p['ndcg@10']).toBeCloseTo(lawValue(truth, 6, 48), 5);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
