@@ -1,0 +1,248 @@
+/**
+ * What a recommendation request computes, independent of HTTP.
+ *
+ * A user's history is their training events (from the bundle) followed by their feedback in the
+ * store, in time order — so an event posted a moment ago counts in the next answer:
+ *
+ * - sequential models score the whole history as a sequence (`scoreSequence`);
+ * - other models get the history as the user's row of an Interactions view (`scoreUsers`): models
+ *   that compute from history (EASE, ItemKNN, Pop) fold the new events in exactly; a user unknown
+ *   to the model is scored from their events alone;
+ * - a user with no usable history (cold) gets the popular items.
+ *
+ * Items the user has seen are excluded by default, hidden items always, and `category` keeps only
+ * items of that category. Every answer names the model and version that produced it.
+ */
+import type { Interactions } from '../data/types.ts';
+import { topK } from '../models/topk.ts';
+import type { ServedModel } from './bundle.ts';
+import type { Catalog } from './catalog.ts';
+import type { ModelSlot } from './slot.ts';
+import type { Store } from './store.ts';
+
+/** One recommended item. */
+export interface Scored {
+  id: string;
+  score: number;
+}
+
+/** How an answer was produced. */
+export type Strategy = 'model' | 'popular' | 'latest';
+
+/** A list of items plus where it came from. */
+export interface Answer {
+  items: Scored[];
+  strategy: Strategy;
+  model?: { name: string; version: string };
+}
+
+/** Filters of a listing request. */
+export interface ListOptions {
+  n: number;
+  offset: number;
+  category?: string;
+  /** Raw item ids never to return. */
+  exclude?: readonly string[];
+  /** Exclude items already in the user's history (default true). */
+  excludeSeen?: boolean;
+}
+
+/** Engine settings. */
+export interface EngineOptions {
+  /** Feedback types that count as positive interactions (undefined: every type). */
+  positiveTypes?: string[];
+  /** Newest store events read per request (bounds work for very active users). */
+  historyLimit: number;
+  /** Seconds between recomputations of the popular list. */
+  popularTtl: number;
+}
+
+/** Default engine settings. */
+export const ENGINE_DEFAULTS: EngineOptions = { historyLimit: 1000, popularTtl: 10 };
+
+/** Computes recommendations over the served model, the store and the catalogue. */
+export class Engine {
+  readonly options: EngineOptions;
+  private scores = new Float32Array(0);
+  private popularCache?: { model: ServedModel | undefined; at: number; list: Scored[] };
+  private popularRefresh?: Promise<Scored[]>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly slot: ModelSlot,
+    private readonly catalog: Catalog,
+    options: Partial<EngineOptions> = {},
+  ) {
+    this.options = { ...ENGINE_DEFAULTS, ...options };
+  }
+
+  /** Reusable score buffer (scoring is synchronous, so one per process suffices). */
+  private buffer(n: number): Float32Array {
+    if (this.scores.length < n) this.scores = new Float32Array(n);
+    return this.scores.subarray(0, n);
+  }
+
+  /** Recommendations for a user (known to the model, known only to the store, or new). */
+  async recommendUser(user: string, opts: ListOptions): Promise<Answer> {
+    const served = this.slot.current;
+    const events = await this.store.userFeedback(user, this.options.positiveTypes, this.options.historyLimit);
+    const seenRaw = new Set(events.map((e) => e.item));
+    if (!served) return this.popularAnswer(opts, seenRaw);
+    const dense = served.users.get(user);
+    const past = dense === undefined ? new Int32Array(0) : served.history.items.subarray(served.history.offsets[dense], served.history.offsets[dense + 1]);
+    const fresh: number[] = [];
+    for (const e of events) {
+      const i = served.items.get(e.item);
+      if (i !== undefined) fresh.push(i);
+    }
+    if (past.length + fresh.length === 0) return this.popularAnswer(opts, seenRaw, served);
+    const sequence = new Int32Array(past.length + fresh.length);
+    sequence.set(past);
+    sequence.set(fresh, past.length);
+    const scores = this.buffer(served.model.nItems);
+    if (served.sequential) {
+      (served.model as unknown as { scoreSequence(s: Int32Array, o: Float32Array): void }).scoreSequence(sequence, scores);
+    } else if (dense !== undefined && fresh.length === 0) {
+      served.model.scoreUsers(Int32Array.of(dense), served.history, scores);
+    } else {
+      // The user's row with the new events appended; other rows empty (they are not read).
+      const row = dense ?? 0;
+      const nUsers = dense === undefined ? 1 : served.history.nUsers;
+      const offsets = new Int32Array(nUsers + 1);
+      offsets.fill(sequence.length, row + 1);
+      const view: Interactions = { nUsers, nItems: served.model.nItems, offsets, items: sequence, times: new Float64Array(sequence.length) };
+      served.model.scoreUsers(Int32Array.of(row), view, scores);
+    }
+    const seen = opts.excludeSeen === false ? undefined : sequence;
+    return { items: this.rank(served, scores, opts, seen), strategy: 'model', model: { name: served.name, version: served.version } };
+  }
+
+  /** Recommendations for an anonymous sequence of raw item ids (oldest first). */
+  async recommendSession(itemsRaw: readonly string[], opts: ListOptions): Promise<Answer> {
+    const served = this.slot.current;
+    const seenRaw = new Set(itemsRaw);
+    if (!served) return this.popularAnswer(opts, seenRaw);
+    const seq: number[] = [];
+    for (const raw of itemsRaw) {
+      const i = served.items.get(raw);
+      if (i !== undefined) seq.push(i);
+    }
+    if (seq.length === 0) return this.popularAnswer(opts, seenRaw, served);
+    const sequence = Int32Array.from(seq);
+    const scores = this.buffer(served.model.nItems);
+    this.scoreSequence(served, sequence, scores);
+    const seen = opts.excludeSeen === false ? undefined : sequence;
+    return { items: this.rank(served, scores, opts, seen), strategy: 'model', model: { name: served.name, version: served.version } };
+  }
+
+  /**
+   * Items that follow or go with `item`: the model's scores for a history of that one item
+   * (for EASE the item's row of B, for a sequential model its next-item distribution).
+   * Undefined when the model does not know the item.
+   */
+  neighbors(item: string, opts: ListOptions): Answer | undefined {
+    const served = this.slot.current;
+    const i = served?.items.get(item);
+    if (!served || i === undefined) return undefined;
+    const scores = this.buffer(served.model.nItems);
+    this.scoreSequence(served, Int32Array.of(i), scores);
+    return { items: this.rank(served, scores, opts, Int32Array.of(i)), strategy: 'model', model: { name: served.name, version: served.version } };
+  }
+
+  /** Scores a sequence with any model: natively when sequential, as a one-user history otherwise. */
+  private scoreSequence(served: ServedModel, sequence: Int32Array, scores: Float32Array): void {
+    if (served.sequential) {
+      (served.model as unknown as { scoreSequence(s: Int32Array, o: Float32Array): void }).scoreSequence(sequence, scores);
+      return;
+    }
+    const view: Interactions = {
+      nUsers: 1,
+      nItems: served.model.nItems,
+      offsets: Int32Array.of(0, sequence.length),
+      items: sequence,
+      times: new Float64Array(sequence.length),
+    };
+    served.model.scoreUsers(Int32Array.of(0), view, scores);
+  }
+
+  /** Top `offset + n` over the model's scores with every filter applied, then the page. */
+  private rank(served: ServedModel, scores: Float32Array, opts: ListOptions, seen?: Int32Array): Scored[] {
+    const { hidden, outside } = this.catalog.masksFor(served, opts.category);
+    const skip = new Uint8Array(served.model.nItems);
+    if (seen) for (const i of seen) skip[i] = 1;
+    for (const raw of opts.exclude ?? []) {
+      const i = served.items.get(raw);
+      if (i !== undefined) skip[i] = 1;
+    }
+    const top = topK(scores, opts.offset + opts.n, (i) => skip[i] === 1 || hidden[i] === 1 || (outside !== undefined && outside[i] === 1));
+    const out: Scored[] = [];
+    for (let r = opts.offset; r < top.items.length; r++) out.push({ id: served.items.toRaw(top.items[r]), score: top.scores[r] });
+    return out;
+  }
+
+  /** The popular list as a cold-start answer, filtered like any recommendation. */
+  private async popularAnswer(opts: ListOptions, seen: Set<string>, served?: ServedModel): Promise<Answer> {
+    const excluded = new Set(opts.exclude ?? []);
+    if (opts.excludeSeen !== false) for (const s of seen) excluded.add(s);
+    const items = this.filterList(await this.popularList(), opts, excluded);
+    return { items, strategy: 'popular', model: served ? { name: served.name, version: served.version } : undefined };
+  }
+
+  /** Popular items (training counts of the served model plus feedback counts in the store). */
+  async popular(opts: ListOptions): Promise<Answer> {
+    return { items: this.filterList(await this.popularList(), opts, new Set(opts.exclude ?? [])), strategy: 'popular' };
+  }
+
+  /** Newest visible items of the catalogue, score = publication time. */
+  latest(opts: ListOptions): Answer {
+    const list = this.catalog.latest().map((it) => ({ id: it.id, score: it.time }));
+    return { items: this.filterList(list, opts, new Set(opts.exclude ?? [])), strategy: 'latest' };
+  }
+
+  /** Drops hidden, excluded and off-category items from a ranked list, then takes the page. */
+  private filterList(list: readonly Scored[], opts: ListOptions, excluded: Set<string>): Scored[] {
+    const served = this.slot.current;
+    const out: Scored[] = [];
+    let skipped = 0;
+    for (const s of list) {
+      if (excluded.has(s.id) || !this.catalog.visible(s.id)) continue;
+      if (opts.category !== undefined) {
+        const dense = served?.items.get(s.id);
+        if (!this.catalog.inCategory(s.id, opts.category, dense === undefined ? undefined : served?.itemCategories[dense])) continue;
+      }
+      if (skipped < opts.offset) {
+        skipped++;
+        continue;
+      }
+      out.push(s);
+      if (out.length >= opts.n) break;
+    }
+    return out;
+  }
+
+  /** The cached popular list, recomputed at most every `popularTtl` seconds (or on model swap). */
+  async popularList(force = false): Promise<Scored[]> {
+    const served = this.slot.current;
+    const now = Date.now() / 1000;
+    const c = this.popularCache;
+    if (!force && c && c.model === served && now - c.at < this.options.popularTtl) return c.list;
+    this.popularRefresh ??= (async () => {
+      try {
+        const counts = await this.store.itemCounts(this.options.positiveTypes);
+        if (served) {
+          for (let i = 0; i < served.popularity.length; i++) {
+            const raw = served.items.toRaw(i);
+            counts.set(raw, (counts.get(raw) ?? 0) + served.popularity[i]);
+          }
+        }
+        const list = [...counts].map(([id, score]) => ({ id, score }));
+        list.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        this.popularCache = { model: served, at: now, list };
+        return list;
+      } finally {
+        this.popularRefresh = undefined;
+      }
+    })();
+    return this.popularRefresh;
+  }
+}

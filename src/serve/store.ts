@@ -1,0 +1,121 @@
+/**
+ * The storage adapter of the recommendation service: everything the server keeps between
+ * requests (feedback events, users, items) goes through this interface, so the same routes run
+ * over SQLite (one process, the default) or PostgreSQL (several stateless replicas).
+ *
+ * Semantics every implementation keeps:
+ * - a promise returned by {@link Store.insertFeedback} resolves only after the events are
+ *   committed durably (the HTTP layer acknowledges after it), and rejects if they are not;
+ * - writes of one call are atomic: all rows or none;
+ * - times are seconds since the Unix epoch (as in `Interactions.times`).
+ */
+
+/** One feedback event: user `user` did `type` on `item` at `time`. */
+export interface FeedbackEvent {
+  type: string;
+  user: string;
+  item: string;
+  /** Weight or rating of the event (1 when the client gives none). */
+  value: number;
+  /** Seconds since the Unix epoch. */
+  time: number;
+}
+
+/** A user record. */
+export interface UserRecord {
+  id: string;
+  labels: string[];
+  comment: string;
+}
+
+/** An item record. */
+export interface ItemRecord {
+  id: string;
+  /** Hidden items are never recommended (but their feedback is kept). */
+  hidden: boolean;
+  categories: string[];
+  labels: string[];
+  /** Publication time, seconds since the Unix epoch (drives `/api/latest`). */
+  time: number;
+  comment: string;
+}
+
+/** An item record with its change revision (for catalogue caches in every replica). */
+export interface ItemRevision {
+  /** Monotonic revision of the last change; deletions leave a tombstone (`deleted`). */
+  rev: number;
+  item: ItemRecord;
+  deleted: boolean;
+}
+
+/** How {@link Store.insertFeedback} treats an event whose (type, user, item) already exists. */
+export type WriteMode = 'insert' | 'upsert';
+
+/** A page of a listing: rows and the cursor of the next page (empty string at the end). */
+export interface Page<T> {
+  rows: T[];
+  cursor: string;
+}
+
+/** The storage adapter. */
+export interface Store {
+  /** `sqlite` or `postgres`, for /health and logs. */
+  readonly kind: string;
+
+  /**
+   * Writes feedback events in one transaction and resolves once they are durable.
+   * `insert` appends every event (an event log: repeated plays are kept, as sequential models
+   * need); `upsert` replaces value and time of the latest existing (type, user, item) event, or
+   * appends when there is none. Users and items named by the events are created if missing.
+   * Returns the number of events written.
+   */
+  insertFeedback(events: readonly FeedbackEvent[], mode: WriteMode): Promise<number>;
+  /** The user's events in time order (oldest first), optionally only of `types`, at most the `limit` newest. */
+  userFeedback(user: string, types?: readonly string[], limit?: number): Promise<FeedbackEvent[]>;
+  /** Number of feedback events stored (all users). */
+  countFeedback(): Promise<number>;
+  /** Event count per item (optionally only events of `types` at or after `since`). */
+  itemCounts(types?: readonly string[], since?: number): Promise<Map<string, number>>;
+
+  /** Inserts or replaces users. */
+  upsertUsers(users: readonly UserRecord[]): Promise<void>;
+  /** One user, or undefined. */
+  getUser(id: string): Promise<UserRecord | undefined>;
+  /** Deletes a user and their feedback; false when the user did not exist. */
+  deleteUser(id: string): Promise<boolean>;
+  /** Users ordered by id, after `cursor`. */
+  listUsers(cursor: string, n: number): Promise<Page<UserRecord>>;
+
+  /** Inserts or replaces items. */
+  upsertItems(items: readonly ItemRecord[]): Promise<void>;
+  /** Inserts items that do not exist yet, leaving existing ones untouched (seeding from a model). */
+  insertMissingItems(items: readonly ItemRecord[]): Promise<number>;
+  /** One item, or undefined. */
+  getItem(id: string): Promise<ItemRecord | undefined>;
+  /** Deletes an item (its feedback stays); false when it did not exist. */
+  deleteItem(id: string): Promise<boolean>;
+  /** Items ordered by id, after `cursor`. */
+  listItems(cursor: string, n: number): Promise<Page<ItemRecord>>;
+  /** Item changes with revision greater than `rev`, oldest first. */
+  itemsChangedSince(rev: number): Promise<ItemRevision[]>;
+
+  /** Cheap round trip that fails when the store is unusable (readiness probe). */
+  ping(): Promise<void>;
+  /** Flushes pending work and closes connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the store named by a URL: `sqlite:<path>` (or a bare path ending in .db/.sqlite),
+ * `sqlite::memory:`, or `postgres://…` / `postgresql://…`.
+ */
+export async function openStore(url: string): Promise<Store> {
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const { PostgresStore } = await import('./store-postgres.ts');
+    return PostgresStore.open(url);
+  }
+  const path = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
+  if (!path) throw new Error(`--db "${url}": expected sqlite:<path> or postgres://…`);
+  const { SqliteStore } = await import('./store-sqlite.ts');
+  return SqliteStore.open(path);
+}

@@ -1,0 +1,100 @@
+/**
+ * Test fixtures for the service: a tiny first-order Markov model (a real SequentialRecommender:
+ * the score of item j after a sequence ending in i is the number of training transitions i → j),
+ * registered under `test-markov`, and a small bundle built from hand-written sequences so the
+ * expected recommendations can be worked out by hand.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IdMap, type Interactions } from '../../src/data/types.ts';
+import { fromSequences } from '../../src/data/interactions.ts';
+import type { FitOptions, FitReport, SequentialRecommender } from '../../src/models/recommender.ts';
+import { listModels, registerModel } from '../../src/models/registry.ts';
+import { readCheckpoint, writeCheckpoint } from '../../src/models/checkpoint.ts';
+import { saveBundle } from '../../src/serve/bundle.ts';
+import { Pop } from '../../src/models/pop.ts';
+
+/** Transition-count model: P(next = j | last = i) ∝ count(i → j). */
+export class Markov implements SequentialRecommender {
+  readonly name = 'test-markov';
+  readonly config = {};
+  nItems = 0;
+  counts = new Float32Array(0);
+
+  async fit(train: Interactions, _options: FitOptions): Promise<FitReport> {
+    const n = train.nItems;
+    this.nItems = n;
+    this.counts = new Float32Array(n * n);
+    for (let u = 0; u < train.nUsers; u++) {
+      for (let p = train.offsets[u] + 1; p < train.offsets[u + 1]; p++) this.counts[train.items[p - 1] * n + train.items[p]]++;
+    }
+    return { epochs: 0, seconds: 0, history: [] };
+  }
+
+  scoreSequence(sequence: Int32Array, out: Float32Array): void {
+    if (sequence.length === 0) out.fill(0, 0, this.nItems);
+    else out.set(this.counts.subarray(sequence[sequence.length - 1] * this.nItems, (sequence[sequence.length - 1] + 1) * this.nItems));
+  }
+
+  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
+    users.forEach((u, r) => this.scoreSequence(history.items.subarray(history.offsets[u], history.offsets[u + 1]), out.subarray(r * this.nItems)));
+  }
+
+  async save(dir: string): Promise<void> {
+    await writeCheckpoint(dir, { name: this.name, config: {}, nItems: this.nItems }, { counts: { data: this.counts, shape: [this.nItems, this.nItems] } });
+  }
+
+  static async load(dir: string): Promise<Markov> {
+    const { meta, tensors } = await readCheckpoint(dir);
+    const m = new Markov();
+    m.nItems = meta.nItems;
+    m.counts = tensors.counts.data as Float32Array;
+    return m;
+  }
+}
+
+/** Registers `test-markov` once per process. */
+export function registerMarkov(): void {
+  if (listModels().some((e) => e.name === 'test-markov')) return;
+  registerModel({ name: 'test-markov', description: 'test fixture', sequential: true, create: () => new Markov(), load: (dir) => Markov.load(dir) });
+}
+
+/** Raw item ids of the fixture catalogue. */
+export const ITEMS = ['a', 'b', 'c', 'd', 'e', 'f'];
+
+/**
+ * Training sequences (raw ids). Transitions by hand:
+ *   a→b ×3, b→c ×2, c→d ×2, c→e ×1, d→e ×1, e→f ×1, b→a ×1
+ * Popularity: a 4, b 4, c 3, d 2, e 2, f 1.
+ */
+export const SEQUENCES: Record<string, string[]> = {
+  u1: ['a', 'b', 'c', 'd'],
+  u2: ['a', 'b', 'c', 'e', 'f'],
+  u3: ['a', 'b', 'a'],
+  u4: ['c', 'd', 'e'],
+};
+
+/** The fixture dataset's maps and history. */
+export function fixtureData(): { userIds: IdMap; itemIds: IdMap; history: Interactions } {
+  const itemIds = IdMap.fromRaw(ITEMS);
+  const userIds = IdMap.fromRaw(Object.keys(SEQUENCES));
+  const history = fromSequences(Object.values(SEQUENCES).map((s) => s.map((raw) => itemIds.get(raw)!)), ITEMS.length);
+  return { userIds, itemIds, history };
+}
+
+/** A fresh temporary directory. */
+export function tempDir(prefix = 'reclab-serve-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Trains `kind` on the fixture data and writes a servable bundle into `dir`. */
+export async function writeFixtureBundle(dir: string, kind: 'markov' | 'pop' = 'markov'): Promise<void> {
+  registerMarkov();
+  const { userIds, itemIds, history } = fixtureData();
+  const model = kind === 'markov' ? new Markov() : new Pop();
+  await model.fit(history, { seed: 1 });
+  await model.save(dir);
+  const categories = ITEMS.map((id) => (['a', 'c', 'e'].includes(id) ? ['odd'] : ['even']));
+  await saveBundle(dir, { name: 'fixture', fingerprint: 'fixture', userIds, itemIds, history, itemCategories: categories });
+}
