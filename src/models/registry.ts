@@ -9,6 +9,7 @@ import { easeEntry } from './ease.ts';
 import { itemKnnEntry } from './itemknn.ts';
 import { userKnnEntry } from './userknn.ts';
 import { bprEntry } from './bpr.ts';
+import { ialsEntry } from './ials.ts';
 
 /** How to create and load one kind of model. */
 export interface ModelEntry {
@@ -31,6 +32,7 @@ const ENTRIES: ModelEntry[] = [
   itemKnnEntry,
   userKnnEntry,
   bprEntry,
+  ialsEntry,
 ];
 
 const BY_NAME = new Map<string, ModelEntry>();
