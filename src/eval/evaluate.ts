@@ -266,21 +266,29 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
       // Mark and mask the excluded items (never the relevant ones).
       const id = (stampId += 2);
       rowStamps[r] = id;
-      for (const t of rel) stamp[t] = id + 1;
-      const row = scores.subarray(r * nItems, (r + 1) * nItems);
+      const base = r * nItems;
       saved.length = 0;
-      for (const t of rel) saved.push(row[t]);
-      for (const v of data.exclude) {
-        for (let p = v.offsets[u]; p < v.offsets[u + 1]; p++) {
-          const i = v.items[p];
-          if (stamp[i] !== id && stamp[i] !== id + 1) {
+      for (let j = 0; j < rel.length; j++) {
+        stamp[rel[j]] = id + 1;
+        saved.push(scores[base + rel[j]]);
+      }
+      let excluded = 0;
+      for (let e = 0; e < data.exclude.length; e++) {
+        const v = data.exclude[e];
+        const items = v.items;
+        const end = v.offsets[u + 1];
+        for (let p = v.offsets[u]; p < end; p++) {
+          const i = items[p];
+          const st = stamp[i];
+          if (st !== id && st !== id + 1) {
             stamp[i] = id;
-            nExcl[r]++;
+            excluded++;
           }
-          row[i] = -Infinity;
+          scores[base + i] = -Infinity;
         }
       }
-      rel.forEach((t, j) => (row[t] = saved[j]));
+      nExcl[r] = excluded;
+      for (let j = 0; j < rel.length; j++) scores[base + rel[j]] = saved[j];
     }
     const fast = protocol.kind === 'full';
     if (fast) countAbove(scores, nb, nItems, rowTargets, counts, arena);

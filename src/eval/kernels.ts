@@ -12,14 +12,16 @@
  * Float32Array / Int32Array views, so the same buffers pass through `Recommender.scoreUsers`.
  */
 import v8 from 'node:v8';
-import { encodeModule, F32, FnBuilder, I32, V128 } from './wasm.ts';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { encodeModule, F32, FnBuilder, I32, V128, Wasm, type WasmMemory, type WasmModule } from './wasm.ts';
 
 const PAGE = 65536;
 const MAX_PAGES = 32768; // 2 GiB of address space, reserved lazily by the engine.
 
 /** A named-region allocator over one shared wasm memory. Regions only grow; views never detach. */
 export class KernelArena {
-  readonly memory: WebAssembly.Memory;
+  readonly memory: WasmMemory;
   private readonly regions = new Map<string, { offset: number; bytes: number }>();
   private top = 64; // byte 0.. kept unused so a zero pointer is never a valid region.
   // Every SharedArrayBuffer object this memory has handed out (a grow yields a new object for
@@ -27,7 +29,7 @@ export class KernelArena {
   private readonly buffers = new WeakSet<ArrayBufferLike>();
 
   constructor(initialPages = 16) {
-    this.memory = new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: true });
+    this.memory = new Wasm.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: true });
   }
 
   /**
@@ -244,6 +246,7 @@ function buildCount(): FnBuilder {
 interface Kernels {
   gemm: GemmFn;
   count: CountFn;
+  module: WasmModule;
 }
 
 const compiled = new Map<string, Kernels>();
@@ -254,10 +257,10 @@ const compiled = new Map<string, Kernels>();
  * calls, so they would stay on baseline code that runs about half as fast. The flag is read at
  * compile time only, so it is switched back on right after.
  */
-function compileOptimised(bytes: Uint8Array): WebAssembly.Module {
+function compileOptimised(bytes: Uint8Array): WasmModule {
   v8.setFlagsFromString('--no-liftoff');
   try {
-    return new WebAssembly.Module(bytes);
+    return new Wasm.Module(bytes);
   } finally {
     v8.setFlagsFromString('--liftoff');
   }
@@ -268,11 +271,101 @@ function kernels(arena: KernelArena, d: number): Kernels {
   let k = compiled.get(key);
   if (!k) {
     const bytes = encodeModule({ gemm: buildGemm(d), count: buildCount() }, { minPages: 1, maxPages: MAX_PAGES });
-    const instance = new WebAssembly.Instance(compileOptimised(bytes), { env: { memory: arena.memory } });
-    k = instance.exports as unknown as Kernels;
+    const module = compileOptimised(bytes);
+    const instance = new Wasm.Instance(module, { env: { memory: arena.memory } });
+    k = { ...(instance.exports as unknown as Omit<Kernels, 'module'>), module };
     compiled.set(key, k);
   }
   return k;
+}
+
+/**
+ * Helper threads for the GEMM. Each worker instantiates the same compiled module on the same
+ * shared memory and waits on a control block in that memory; the caller posts a row range, does
+ * its own share, then waits for the workers (Atomics), so `dotScores` stays synchronous as
+ * `Recommender.scoreUsers` requires. Workers are unref'd: they never keep the process alive.
+ */
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, ctlOff } = workerData;
+const gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm;
+const ctl = new Int32Array(memory.buffer, ctlOff, 16);
+let seq = 0;
+for (;;) {
+  Atomics.wait(ctl, 0, seq);
+  seq = Atomics.load(ctl, 0);
+  gemm(ctl[2], ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8]);
+  Atomics.store(ctl, 1, seq);
+  Atomics.notify(ctl, 1);
+}`;
+
+interface Helper {
+  ctl: Int32Array;
+  seq: number;
+}
+
+const helpers = new Map<string, Helper[]>();
+
+/** Threads used by the GEMM: RECLAB_THREADS, else min(2, cores). */
+export function gemmThreads(): number {
+  const env = Number(process.env.RECLAB_THREADS);
+  return Number.isInteger(env) && env >= 1 ? env : Math.min(2, availableParallelism());
+}
+
+function helpersFor(arena: KernelArena, d: number, k: Kernels, n: number): Helper[] {
+  const key = `${d}`;
+  let hs = helpers.get(key);
+  if (!hs) {
+    hs = [];
+    helpers.set(key, hs);
+  }
+  while (hs.length < n) {
+    const ctlOff = arena.region(`gemm-ctl-${d}-${hs.length}`, 64);
+    const ctl = arena.i32(ctlOff, 16);
+    ctl.fill(0);
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module: k.module, memory: arena.memory, ctlOff } });
+    w.unref();
+    hs.push({ ctl, seq: 0 });
+  }
+  return hs.slice(0, n);
+}
+
+/** Rows below which threading costs more than it saves. */
+const MIN_ROWS_PER_THREAD = 32;
+
+/** Runs the GEMM over `rows` (a multiple of MR) rows, split across the calling thread and helpers. */
+function gemmParallel(arena: KernelArena, d: number, k: Kernels, uOff: number, pOff: number, oOff: number, rows: number, nItems: number, nPanels: number): void {
+  const threads = Math.min(gemmThreads(), Math.floor(rows / MIN_ROWS_PER_THREAD));
+  if (threads <= 1) {
+    k.gemm(uOff, pOff, oOff, rows, nItems, nItems, nPanels);
+    return;
+  }
+  const hs = helpersFor(arena, d, k, threads - 1);
+  const per = Math.ceil(rows / threads / MR) * MR;
+  let start = per; // the calling thread takes rows [0, per)
+  for (const h of hs) {
+    const n = Math.min(per, rows - start);
+    if (n <= 0) break;
+    h.ctl[2] = uOff + start * d * 4;
+    h.ctl[3] = pOff;
+    h.ctl[4] = oOff + start * nItems * 4;
+    h.ctl[5] = n;
+    h.ctl[6] = nItems;
+    h.ctl[7] = nItems;
+    h.ctl[8] = nPanels;
+    h.seq++;
+    Atomics.store(h.ctl, 0, h.seq);
+    Atomics.notify(h.ctl, 0);
+    start += n;
+  }
+  k.gemm(uOff, pOff, oOff, Math.min(per, rows), nItems, nItems, nPanels);
+  for (const h of hs) {
+    for (;;) {
+      const done = Atomics.load(h.ctl, 1);
+      if (done === h.seq) break;
+      Atomics.wait(h.ctl, 1, done);
+    }
+  }
 }
 
 /** Item embeddings packed for {@link dotScores}: panels of 8 items, each d × 8 floats. */
@@ -325,7 +418,7 @@ export function dotScores(userEmb: Float32Array, users: Int32Array, items: Packe
   const nPanels = Math.ceil(nItems / PANEL);
   if (n >= MR) {
     const main = n - (n % MR);
-    k.gemm(uOff, items.offset, oOff, main, nItems, nItems, nPanels);
+    gemmParallel(arena, dim, k, uOff, items.offset, oOff, main, nItems, nPanels);
     // The last n mod 4 rows: rerun the final 4 rows (overlap recomputes identical values).
     if (main < n) k.gemm(uOff + (n - MR) * dim * 4, items.offset, oOff + (n - MR) * nItems * 4, MR, nItems, nItems, nPanels);
   } else {

@@ -247,3 +247,19 @@ export function encodeModule(functions: Record<string, FnBuilder>, memory: { min
   ];
   return Uint8Array.from(bytes);
 }
+
+/** The part of the WebAssembly JS API we use (TypeScript's ES libs do not declare it without DOM). */
+export interface WasmMemory {
+  readonly buffer: ArrayBufferLike;
+  grow(pages: number): number;
+}
+/** A compiled module (opaque; cloneable to workers). */
+export type WasmModule = object;
+interface WasmApi {
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };
+  validate(bytes: Uint8Array): boolean;
+}
+/** The global `WebAssembly` object, typed. */
+export const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
