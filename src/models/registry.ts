@@ -10,6 +10,7 @@ import { itemKnnEntry } from './itemknn.ts';
 import { userKnnEntry } from './userknn.ts';
 import { bprEntry } from './bpr.ts';
 import { ialsEntry } from './ials.ts';
+import { transitionEntry } from './transition.ts';
 
 /** How to create and load one kind of model. */
 export interface ModelEntry {
@@ -33,6 +34,7 @@ const ENTRIES: ModelEntry[] = [
   userKnnEntry,
   bprEntry,
   ialsEntry,
+  transitionEntry,
 ];
 
 const BY_NAME = new Map<string, ModelEntry>();
