@@ -1,0 +1,336 @@
+/**
+ * The dataset registry: known public datasets, where their official copy lives, its SHA-256,
+ * and how to fetch, verify, unpack and cache it under `<cacheDir>/datasets/<name>/`.
+ *
+ * SHA-256 sums: MovieLens ml-100k, ml-1m, ml-20m, ml-25m and ml-latest-small are the sums
+ * recorded for the files.grouplens.org zips in TensorFlow Datasets' URL checksums. No published
+ * SHA-256 was found for ml-32m or the Amazon files: those are marked unverified — the first
+ * download's sum is computed, stored beside the data (`.reclab-fetch.json`) and printed, and a
+ * warning says it could not be checked.
+ *
+ * With no network the download fails at once with a message that shows how to use `--from`
+ * with a local copy (the zip, or the unpacked folder).
+ */
+import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { homedir, tmpdir } from 'node:os';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { Unzip, UnzipInflate } from 'fflate';
+import type { FileFormat } from './readers/index.ts';
+
+/** One fetchable dataset. */
+export interface CatalogEntry {
+  name: string;
+  description: string;
+  url: string;
+  /** Expected SHA-256 of the downloaded file, or null when none is published (unverified). */
+  sha256: string | null;
+  /** Size in bytes of the download, when known. */
+  size?: number;
+  /** `zip`: unpack; `file`: store as is (gzip stays gzip; readers gunzip). */
+  archive: 'zip' | 'file';
+  /** Reader format of the fetched data. */
+  format: FileFormat;
+  /** For zips: the folder inside the archive holding the files. */
+  root?: string;
+  /** Files that must be present after fetching (relative to the dataset folder). */
+  required: string[];
+  /** Files also kept when present (side information). */
+  optional?: string[];
+  /** What to pass as the source to the reader (relative; default: the folder). */
+  entry?: string;
+  terms: string;
+}
+
+const GROUPLENS = 'https://files.grouplens.org/datasets/movielens';
+const ML_TERMS = 'GroupLens terms: research use, cite Harper & Konstan 2015, no redistribution, no commercial use without permission.';
+
+function movielens(name: string, sha256: string | null, size: number | undefined, format: FileFormat, required: string[], optional: string[], description: string): CatalogEntry {
+  return { name, description, url: `${GROUPLENS}/${name}.zip`, sha256, size, archive: 'zip', format, root: name, required, optional, terms: ML_TERMS };
+}
+
+const AMAZON_2014 = 'http://snap.stanford.edu/data/amazon/productGraph/categoryFiles';
+const AMAZON_CATEGORIES = [
+  'Beauty', 'Sports_and_Outdoors', 'Toys_and_Games', 'Video_Games', 'Cell_Phones_and_Accessories', 'Clothing_Shoes_and_Jewelry',
+  'Home_and_Kitchen', 'Digital_Music', 'Office_Products', 'Musical_Instruments', 'Grocery_and_Gourmet_Food', 'Tools_and_Home_Improvement',
+  'Movies_and_TV', 'CDs_and_Vinyl', 'Electronics', 'Books', 'Kindle_Store', 'Health_and_Personal_Care', 'Pet_Supplies',
+  'Patio_Lawn_and_Garden', 'Automotive', 'Baby', 'Apps_for_Android', 'Amazon_Instant_Video',
+];
+const AMAZON_TERMS = 'Amazon review data (McAuley et al.): no licence stated; cite He & McAuley (WWW 2016) and McAuley et al. (SIGIR 2015).';
+
+/** Every fetchable dataset by name. */
+export const CATALOG: Record<string, CatalogEntry> = Object.fromEntries(
+  [
+    movielens('ml-100k', '50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229', 4924029, 'ml-100k', ['u.data'], ['u.item', 'u.user', 'u.genre', 'u.info', 'u.occupation', 'README'], 'MovieLens 100K: 100,000 ratings, 943 users, 1,682 movies (1998)'),
+    movielens('ml-1m', 'a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20', 5917549, 'ml-1m', ['ratings.dat'], ['movies.dat', 'users.dat', 'README'], 'MovieLens 1M: 1,000,209 ratings, 6,040 users, 3,706 movies (2003)'),
+    movielens('ml-20m', '96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3', 198702078, 'ml-20m', ['ratings.csv'], ['movies.csv', 'links.csv', 'tags.csv', 'README.txt'], 'MovieLens 20M: 20,000,263 ratings, 138,493 users (2015)'),
+    movielens('ml-25m', '8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa', 261978986, 'ml-20m', ['ratings.csv'], ['movies.csv', 'links.csv', 'tags.csv', 'README.txt'], 'MovieLens 25M: 25,000,095 ratings, 162,541 users (2019)'),
+    movielens('ml-32m', null, undefined, 'ml-20m', ['ratings.csv'], ['movies.csv', 'links.csv', 'tags.csv', 'README.txt'], 'MovieLens 32M: 32,000,204 ratings, 200,948 users (2023)'),
+    movielens('ml-latest-small', '696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436', 978202, 'ml-20m', ['ratings.csv'], ['movies.csv', 'links.csv', 'tags.csv', 'README.txt'], 'MovieLens latest small: ~100,000 ratings, 610 users (changes over time)'),
+    ...AMAZON_CATEGORIES.map((cat): CatalogEntry => {
+      const file = `reviews_${cat}_5.json.gz`;
+      return {
+        name: `amazon-${cat.toLowerCase().replace(/_/g, '-')}`,
+        description: `Amazon 2014 ${cat.replace(/_/g, ' ')} 5-core reviews (McAuley et al.)`,
+        url: `${AMAZON_2014}/${file}`,
+        sha256: null,
+        archive: 'file',
+        format: 'amazon',
+        required: [file],
+        entry: file,
+        terms: AMAZON_TERMS,
+      };
+    }),
+  ].map((e) => [e.name, e]),
+);
+
+/** The cache directory: `$RECLAB_CACHE_DIR`, else `$XDG_CACHE_HOME/reclab`, else `~/.cache/reclab`. */
+export function defaultCacheDir(): string {
+  if (process.env.RECLAB_CACHE_DIR) return resolve(process.env.RECLAB_CACHE_DIR);
+  const base = process.env.XDG_CACHE_HOME ?? join(homedir() || tmpdir(), '.cache');
+  return join(base, 'reclab');
+}
+
+/** Folder of a fetched dataset. */
+export function datasetDir(name: string, cacheDir = defaultCacheDir()): string {
+  return join(cacheDir, 'datasets', name);
+}
+
+const MARKER = '.reclab-fetch.json';
+
+/** What a fetch recorded. */
+export interface FetchRecord {
+  name: string;
+  url: string;
+  /** SHA-256 of the downloaded (or given) archive/file, when there was one. */
+  sha256: string | null;
+  /** `verified`: matched the catalog; `unverified`: no published sum, computed and stored; `local-folder`: copied from an unpacked folder, nothing to hash. */
+  check: 'verified' | 'unverified' | 'local-folder';
+  origin: 'download' | 'local';
+  from?: string;
+  fetchedAt: string;
+}
+
+/** The record of a fetched dataset, or undefined when it has not been fetched. */
+export function fetchedRecord(name: string, cacheDir = defaultCacheDir()): FetchRecord | undefined {
+  const marker = join(datasetDir(name, cacheDir), MARKER);
+  if (!existsSync(marker)) return undefined;
+  try {
+    return JSON.parse(readFileSync(marker, 'utf8')) as FetchRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The reader source (path) and format of a fetched dataset. */
+export function fetchedSource(name: string, cacheDir = defaultCacheDir()): { source: string; format: FileFormat } | undefined {
+  const entry = CATALOG[name];
+  if (!entry || !fetchedRecord(name, cacheDir)) return undefined;
+  const dir = datasetDir(name, cacheDir);
+  return { source: entry.entry ? join(dir, entry.entry) : dir, format: entry.format };
+}
+
+/** A fetch that could not complete; the message says what to do. */
+export class FetchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FetchError';
+  }
+}
+
+export interface FetchOptions {
+  /** A local copy to use instead of downloading: the archive/file, or the unpacked folder. */
+  from?: string;
+  cacheDir?: string;
+  /** Fetch again even when cached. */
+  force?: boolean;
+  /** Accept a local archive whose SHA-256 differs from the catalog's. */
+  allowMismatch?: boolean;
+  /** Seconds to wait for the server to answer (default 20). */
+  timeoutSeconds?: number;
+  /** Called with human-readable progress lines. */
+  log?: (line: string) => void;
+}
+
+/** Names of every catalog entry. */
+export function catalogNames(): string[] {
+  return Object.keys(CATALOG);
+}
+
+function entryOf(name: string): CatalogEntry {
+  const entry = CATALOG[name];
+  if (!entry) throw new FetchError(`unknown dataset "${name}". Known: ${catalogNames().join(', ')}`);
+  return entry;
+}
+
+function fromHint(entry: CatalogEntry): string {
+  const what = entry.archive === 'zip' ? `${basename(entry.url)} or its unpacked ${entry.root ?? entry.name}/ folder` : basename(entry.url);
+  return `If you have a copy, run: reclab data fetch ${entry.name} --from <path to ${what}>`;
+}
+
+/**
+ * Makes `name` available under the cache: already there (unless `force`), from a local copy
+ * (`from`), or downloaded from the official source. Returns the dataset folder and the record.
+ */
+export async function fetchDataset(name: string, options: FetchOptions = {}): Promise<{ dir: string; record: FetchRecord; cached: boolean }> {
+  const entry = entryOf(name);
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const dir = datasetDir(name, cacheDir);
+  const log = options.log ?? (() => {});
+  const existing = fetchedRecord(name, cacheDir);
+  if (existing && !options.force && !options.from) return { dir, record: existing, cached: true };
+  const staging = `${dir}.partial-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  try {
+    let record: FetchRecord;
+    if (options.from) {
+      record = await fromLocal(entry, resolve(options.from), staging, options, log);
+    } else {
+      const download = join(staging, `.download-${basename(entry.url)}`);
+      const sha = await downloadTo(entry, download, options.timeoutSeconds ?? 20, log);
+      const check = verify(entry, sha, false, `downloaded ${basename(entry.url)}`);
+      if (check === 'unverified') log(`warning: no published SHA-256 for ${entry.name}; stored the sum of this download (${sha}) — unverified`);
+      await unpack(entry, download, staging);
+      rmSync(download, { force: true });
+      record = { name, url: entry.url, sha256: sha, check, origin: 'download', fetchedAt: new Date().toISOString() };
+    }
+    for (const f of entry.required) {
+      if (!existsSync(join(staging, f))) throw new FetchError(`${entry.name}: ${f} is missing after fetching${options.from ? ` from ${options.from}` : ''}`);
+    }
+    writeFileSync(join(staging, MARKER), `${JSON.stringify(record, null, 2)}\n`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dirname(dir), { recursive: true });
+    renameSync(staging, dir);
+    log(`${entry.name}: ready in ${dir} (${record.check})`);
+    return { dir, record, cached: false };
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function verify(entry: CatalogEntry, sha: string, allowMismatch: boolean, what: string): 'verified' | 'unverified' {
+  if (entry.sha256 === null) return 'unverified';
+  if (sha === entry.sha256) return 'verified';
+  if (allowMismatch) return 'unverified';
+  throw new FetchError(`${what}: SHA-256 mismatch for ${entry.name}: expected ${entry.sha256}, got ${sha} (corrupt or a different release; pass --allow-mismatch to accept it)`);
+}
+
+async function fromLocal(entry: CatalogEntry, from: string, staging: string, options: FetchOptions, log: (l: string) => void): Promise<FetchRecord> {
+  if (!existsSync(from)) throw new FetchError(`--from ${from}: not found`);
+  const base = { name: entry.name, url: entry.url, origin: 'local' as const, from, fetchedAt: new Date().toISOString() };
+  if (statSync(from).isDirectory()) {
+    // An unpacked copy: take the files we know (or the archive inside it).
+    const folder = entry.root && existsSync(join(from, entry.root, entry.required[0])) ? join(from, entry.root) : from;
+    const archive = join(from, basename(entry.url));
+    if (!existsSync(join(folder, entry.required[0])) && existsSync(archive)) return fromLocal(entry, archive, staging, options, log);
+    for (const f of [...entry.required, ...(entry.optional ?? [])]) {
+      const src = join(folder, f);
+      if (existsSync(src)) copyFileSync(src, join(staging, f));
+      else if (entry.required.includes(f)) throw new FetchError(`--from ${from}: ${f} not found there (expected the unpacked ${entry.name} folder or ${basename(entry.url)})`);
+    }
+    log(`${entry.name}: copied from ${folder} (an unpacked folder cannot be checked against the archive's SHA-256)`);
+    return { ...base, sha256: null, check: 'local-folder' };
+  }
+  const sha = await sha256Of(from);
+  const check = verify(entry, sha, options.allowMismatch ?? false, `--from ${from}`);
+  if (check === 'unverified') log(`warning: ${entry.sha256 === null ? `no published SHA-256 for ${entry.name}` : 'SHA-256 mismatch accepted'}; stored ${sha} — unverified`);
+  if (entry.archive === 'zip' && !from.toLowerCase().endsWith('.zip')) {
+    // A single data file given for a zip dataset (e.g. u.data): copy it and its known siblings.
+    return fromLocal(entry, dirname(from), staging, options, log);
+  }
+  await unpack(entry, from, staging);
+  return { ...base, sha256: sha, check };
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Downloads `entry.url` to `target`, returning its SHA-256. Fails fast without network. */
+async function downloadTo(entry: CatalogEntry, target: string, timeoutSeconds: number, log: (l: string) => void): Promise<string> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutSeconds * 1000);
+  let response: Response;
+  try {
+    response = await fetch(entry.url, { signal: controller.signal, redirect: 'follow' });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    const why = controller.signal.aborted ? `no answer within ${timeoutSeconds} s` : (cause?.code ?? cause?.message ?? (error as Error).message);
+    throw new FetchError(`cannot download ${entry.name} from ${entry.url}: ${why} (offline?). ${fromHint(entry)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!response.ok || !response.body) throw new FetchError(`cannot download ${entry.name}: HTTP ${response.status} from ${entry.url}. ${fromHint(entry)}`);
+  const total = Number(response.headers.get('content-length') ?? entry.size ?? 0);
+  log(`downloading ${entry.url}${total ? ` (${(total / 1e6).toFixed(1)} MB)` : ''}`);
+  const hash = createHash('sha256');
+  const out = createWriteStream(target);
+  let got = 0;
+  let lastReport = 0;
+  try {
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      hash.update(chunk);
+      got += chunk.length;
+      if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+      if (total && got - lastReport > total / 10) {
+        lastReport = got;
+        log(`  ${Math.round((100 * got) / total)} %`);
+      }
+    }
+  } catch (error) {
+    out.destroy();
+    throw new FetchError(`download of ${entry.name} interrupted after ${got} bytes: ${(error as Error).message}. ${fromHint(entry)}`);
+  }
+  await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
+  if (entry.size && got !== entry.size) throw new FetchError(`download of ${entry.name} has ${got} bytes, expected ${entry.size}. ${fromHint(entry)}`);
+  return hash.digest('hex');
+}
+
+/** Unpacks a zip (streaming, with fflate) or copies a plain file into `staging`. */
+async function unpack(entry: CatalogEntry, file: string, staging: string): Promise<void> {
+  if (entry.archive === 'file') {
+    copyFileSync(file, join(staging, entry.required[0]));
+    return;
+  }
+  const wanted = new Set([...entry.required, ...(entry.optional ?? [])]);
+  const root = entry.root ? `${entry.root}/` : '';
+  let failure: Error | null = null;
+  const unzip = new Unzip((f) => {
+    const name = f.name;
+    if (name.endsWith('/') || name.includes('..') || name.startsWith('/')) return;
+    const rel = name.startsWith(root) ? name.slice(root.length) : name;
+    if (!wanted.has(rel) && !wanted.has(basename(rel))) return;
+    const target = join(staging, wanted.has(rel) ? rel : basename(rel));
+    if (!resolve(target).startsWith(resolve(staging) + sep)) return;
+    const fd = openSync(target, 'w');
+    f.ondata = (err, data, final) => {
+      if (err) {
+        failure ??= new FetchError(`${basename(file)}: cannot unzip ${name}: ${err.message}`);
+        closeSync(fd);
+        return;
+      }
+      writeSync(fd, data);
+      if (final) closeSync(fd);
+    };
+    f.start();
+  });
+  unzip.register(UnzipInflate);
+  try {
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+      unzip.push(chunk as Uint8Array);
+      if (failure) throw failure;
+    }
+    unzip.push(new Uint8Array(0), true);
+  } catch (error) {
+    if (error instanceof FetchError) throw error;
+    throw new FetchError(`${basename(file)}: not a readable zip (${(error as Error).message})`);
+  }
+  if (failure) throw failure;
+  if (readdirSync(staging).filter((f) => !f.startsWith('.')).length === 0) {
+    throw new FetchError(`${basename(file)}: none of the expected files (${[...wanted].join(', ')}) in the archive`);
+  }
+}

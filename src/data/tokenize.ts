@@ -1,0 +1,380 @@
+/**
+ * Streaming tokenizers for line-oriented files.
+ *
+ * `tokenizeFile` is the fast path for simple unquoted delimited files (`u.data`, `ratings.dat`,
+ * SASRec files, most CSV logs): it scans raw bytes chunk by chunk, splits lines with the native
+ * `indexOf`, splits fields in place (no strings are made unless a field is asked for as text)
+ * and parses numbers straight from the bytes. A row is handed to the caller as a reused
+ * {@link Fields} view. `tokenizeCsv` handles quoted CSV through `csv-parse` with the same
+ * interface. Both report 1-based line numbers.
+ */
+import { once } from 'node:events';
+import { parse as csvParse } from 'csv-parse';
+import { readChunks, displayName } from './source.ts';
+import { DataError } from './errors.ts';
+
+/** A field separator: one or more literal characters, or `whitespace` (runs of spaces/tabs). */
+export type Delimiter = string;
+
+/** One row's fields. Valid only during the callback that received it. */
+export interface Fields {
+  /** Number of fields in the row. */
+  readonly count: number;
+  /** Field `i` as text (decoded with the file's encoding). */
+  text(i: number): string;
+  /** Field `i` as a number; NaN when it is empty or not a decimal number. */
+  number(i: number): number;
+  /**
+   * Field `i` as a canonical non-negative integer (digits only, no leading zero, < 2^53), or -1.
+   * Ids that pass are interned as numbers (fast); others as text.
+   */
+  canonicalInt(i: number): number;
+  /** True when field `i` is empty. */
+  isEmpty(i: number): boolean;
+}
+
+/** Called once per non-empty line; return `false` to stop reading. */
+export type RowHandler = (fields: Fields, line: number) => void | boolean;
+
+export interface TokenizeOptions {
+  delimiter: Delimiter;
+  /** Text decoding of fields asked for as text. Default utf8. */
+  encoding?: 'utf8' | 'latin1';
+  /** Name used in error messages (default: the file's base name). */
+  label?: string;
+  /** When set, a `"` anywhere makes the tokenizer stop and throw {@link QuotedInput}. */
+  rejectQuotes?: boolean;
+}
+
+/** Thrown by the fast path when it meets a quote and `rejectQuotes` is set; the caller switches to csv-parse. */
+export class QuotedInput extends Error {
+  constructor(readonly line: number) {
+    super(`quoted field at line ${line}`);
+  }
+}
+
+const MAX_FIELDS = 4096;
+const CR = 13;
+const LF = 10;
+const QUOTE = 34;
+
+class ByteFields implements Fields {
+  buf: Buffer = Buffer.alloc(0);
+  starts: Int32Array = new Int32Array(64);
+  ends: Int32Array = new Int32Array(64);
+  count = 0;
+  constructor(readonly encoding: 'utf8' | 'latin1') {}
+
+  text(i: number): string {
+    if (i >= this.count) return '';
+    return this.buf.toString(this.encoding, this.starts[i], this.ends[i]);
+  }
+
+  isEmpty(i: number): boolean {
+    return i >= this.count || this.starts[i] === this.ends[i];
+  }
+
+  canonicalInt(i: number): number {
+    if (i >= this.count) return -1;
+    const buf = this.buf;
+    const s = this.starts[i];
+    const e = this.ends[i];
+    const len = e - s;
+    if (len === 0 || len > 15) return -1;
+    if (buf[s] === 48 /* 0 */ && len > 1) return -1;
+    let v = 0;
+    for (let j = s; j < e; j++) {
+      const d = buf[j] - 48;
+      if (d < 0 || d > 9) return -1;
+      v = v * 10 + d;
+    }
+    return v;
+  }
+
+  number(i: number): number {
+    if (i >= this.count) return NaN;
+    const buf = this.buf;
+    let j = this.starts[i];
+    const e = this.ends[i];
+    if (j === e) return NaN;
+    let sign = 1;
+    if (buf[j] === 45 /* - */) {
+      sign = -1;
+      j++;
+    } else if (buf[j] === 43 /* + */) j++;
+    let v = 0;
+    let digits = 0;
+    while (j < e) {
+      const d = buf[j] - 48;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+      digits++;
+      j++;
+    }
+    if (j === e) return digits > 0 && digits <= 15 ? sign * v : digits > 0 ? slowNumber(this.text(i)) : NaN;
+    if (buf[j] === 46 /* . */) {
+      j++;
+      let scale = 1;
+      let frac = 0;
+      let fracDigits = 0;
+      while (j < e) {
+        const d = buf[j] - 48;
+        if (d < 0 || d > 9) break;
+        frac = frac * 10 + d;
+        scale *= 10;
+        fracDigits++;
+        j++;
+      }
+      if (j === e && digits + fracDigits > 0 && digits + fracDigits <= 15) return sign * (v + frac / scale);
+    }
+    return slowNumber(this.text(i));
+  }
+}
+
+const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** Parses a decimal number strictly (no hex, no empty, no spaces); NaN otherwise. */
+export function slowNumber(text: string): number {
+  return NUMBER_RE.test(text) ? Number(text) : NaN;
+}
+
+/** Canonical non-negative integer of a string (see {@link Fields.canonicalInt}), or -1. */
+export function canonicalIntOf(text: string): number {
+  const len = text.length;
+  if (len === 0 || len > 15) return -1;
+  if (len > 1 && text.charCodeAt(0) === 48) return -1;
+  let v = 0;
+  for (let j = 0; j < len; j++) {
+    const d = text.charCodeAt(j) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/** Fields over an array of strings (csv-parse records, JSON values). */
+export class StringFields implements Fields {
+  values: string[] = [];
+  get count(): number {
+    return this.values.length;
+  }
+  text(i: number): string {
+    return this.values[i] ?? '';
+  }
+  isEmpty(i: number): boolean {
+    return (this.values[i] ?? '') === '';
+  }
+  canonicalInt(i: number): number {
+    return canonicalIntOf(this.values[i] ?? '');
+  }
+  number(i: number): number {
+    return slowNumber(this.values[i] ?? '');
+  }
+}
+
+/**
+ * Reads `path` line by line with the byte-level fast path, calling `onRow` for each non-empty
+ * line. Returns the number of lines read. A UTF-8 BOM and trailing CR are ignored.
+ */
+export async function tokenizeFile(path: string, options: TokenizeOptions, onRow: RowHandler): Promise<number> {
+  const label = options.label ?? displayName(path);
+  const fields = new ByteFields(options.encoding ?? 'utf8');
+  const delim = options.delimiter;
+  const whitespace = delim === 'whitespace';
+  const d0 = whitespace ? -1 : delim.charCodeAt(0);
+  const d1 = !whitespace && delim.length > 1 ? delim.charCodeAt(1) : -1;
+  if (!whitespace && (delim.length === 0 || delim.length > 2)) throw new Error(`tokenizeFile: unsupported delimiter ${JSON.stringify(delim)}`);
+  const rejectQuotes = options.rejectQuotes ?? false;
+  let line = 0;
+  let stopped = false;
+  let first = true;
+
+  /** Splits [ls, le) (without the newline) into fields and calls onRow. */
+  const handleLine = (buf: Buffer, ls: number, le: number): void => {
+    line++;
+    if (le > ls && buf[le - 1] === CR) le--;
+    if (first) {
+      first = false;
+      if (le - ls >= 3 && buf[ls] === 0xef && buf[ls + 1] === 0xbb && buf[ls + 2] === 0xbf) ls += 3;
+    }
+    let n = 0;
+    let starts: Int32Array = fields.starts;
+    let ends: Int32Array = fields.ends;
+    if (whitespace) {
+      let j = ls;
+      for (;;) {
+        while (j < le && (buf[j] === 32 || buf[j] === 9)) j++;
+        if (j >= le) break;
+        const s = j;
+        while (j < le && buf[j] !== 32 && buf[j] !== 9) {
+          if (rejectQuotes && buf[j] === QUOTE) throw new QuotedInput(line);
+          j++;
+        }
+        if (n === starts.length) ({ starts, ends } = grow(fields, label, line));
+        starts[n] = s;
+        ends[n] = j;
+        n++;
+      }
+      if (n === 0) return; // blank line
+    } else {
+      if (le === ls) return; // blank line
+      let s = ls;
+      let j = ls;
+      while (j < le) {
+        const c = buf[j];
+        if (c === d0 && (d1 < 0 || (j + 1 < le && buf[j + 1] === d1))) {
+          if (n === starts.length) ({ starts, ends } = grow(fields, label, line));
+          starts[n] = s;
+          ends[n] = j;
+          n++;
+          j += d1 < 0 ? 1 : 2;
+          s = j;
+          continue;
+        }
+        if (rejectQuotes && c === QUOTE) throw new QuotedInput(line);
+        j++;
+      }
+      if (n === starts.length) ({ starts, ends } = grow(fields, label, line));
+      starts[n] = s;
+      ends[n] = le;
+      n++;
+    }
+    fields.buf = buf;
+    fields.count = n;
+    if (onRow(fields, line) === false) stopped = true;
+  };
+
+  /** Processes every complete line in buf[start, end); returns the index after the last newline. */
+  const handleBlock = (buf: Buffer, start: number, end: number): number => {
+    let pos = start;
+    while (pos < end && !stopped) {
+      const nl = buf.indexOf(LF, pos);
+      if (nl < 0 || nl >= end) break;
+      handleLine(buf, pos, nl);
+      pos = nl + 1;
+    }
+    return pos;
+  };
+
+  let carry = Buffer.allocUnsafe(1 << 16);
+  let carryLen = 0;
+  const appendCarry = (chunk: Uint8Array, from: number, to: number): void => {
+    const need = carryLen + (to - from);
+    if (need > carry.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(need, carry.length * 2));
+      carry.copy(bigger, 0, 0, carryLen);
+      carry = bigger;
+    }
+    carry.set(chunk.subarray(from, to), carryLen);
+    carryLen = need;
+  };
+
+  try {
+    for await (const raw of readChunks(path)) {
+      const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+      let pos = 0;
+      if (carryLen > 0) {
+        const nl = chunk.indexOf(LF);
+        if (nl < 0) {
+          appendCarry(chunk, 0, chunk.length);
+          continue;
+        }
+        appendCarry(chunk, 0, nl + 1);
+        handleBlock(carry, 0, carryLen);
+        carryLen = 0;
+        pos = nl + 1;
+      }
+      if (stopped) break;
+      pos = handleBlock(chunk, pos, chunk.length);
+      if (stopped) break;
+      if (pos < chunk.length) appendCarry(chunk, pos, chunk.length);
+    }
+    if (!stopped && carryLen > 0) handleLine(carry, 0, carryLen);
+  } catch (error) {
+    if (error instanceof DataError || error instanceof QuotedInput) throw error;
+    throw streamError(error, label, line);
+  }
+  return line;
+}
+
+function grow(fields: ByteFields, label: string, line: number): { starts: Int32Array; ends: Int32Array } {
+  if (fields.starts.length >= MAX_FIELDS) {
+    throw new DataError(label, line, undefined, `more than ${MAX_FIELDS} fields on one line: is the separator right?`);
+  }
+  const starts = new Int32Array(fields.starts.length * 2);
+  const ends = new Int32Array(fields.ends.length * 2);
+  starts.set(fields.starts);
+  ends.set(fields.ends);
+  fields.starts = starts;
+  fields.ends = ends;
+  return { starts, ends };
+}
+
+/** Wraps a stream/decompression error with the place it happened. */
+function streamError(error: unknown, label: string, line: number): Error {
+  const code = (error as { code?: string }).code ?? '';
+  const message = (error as Error).message ?? String(error);
+  if (code.startsWith('Z_') || /unexpected end of file|incorrect header|invalid|zlib/i.test(message)) {
+    return new DataError(label, line + 1, undefined, `gzip data is corrupt or cut short after line ${line} (${message})`);
+  }
+  if (error instanceof Error && !(error instanceof TypeError) && !(error instanceof RangeError)) {
+    return new DataError(label, line + 1, undefined, message);
+  }
+  return error as Error;
+}
+
+/**
+ * Reads a CSV file that may contain quoted fields (RFC 4180), through csv-parse. Same callback
+ * contract as {@link tokenizeFile}; `line` is the line where the record ends.
+ */
+export async function tokenizeCsv(
+  path: string,
+  options: { delimiter: string; label?: string; encoding?: 'utf8' | 'latin1' },
+  onRow: RowHandler,
+): Promise<number> {
+  const label = options.label ?? displayName(path);
+  const parser = csvParse({
+    delimiter: options.delimiter,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    bom: true,
+    info: true,
+    encoding: options.encoding ?? 'utf8',
+  });
+  let producerError: unknown = null;
+  const producer = (async () => {
+    try {
+      for await (const chunk of readChunks(path)) {
+        if (!parser.write(Buffer.from(chunk))) await once(parser, 'drain');
+      }
+      parser.end();
+    } catch (error) {
+      producerError = error;
+      parser.destroy(error as Error);
+    }
+  })();
+  const fields = new StringFields();
+  let line = 0;
+  try {
+    for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      line = rec.info.lines;
+      fields.values = rec.record;
+      if (onRow(fields, line) === false) {
+        parser.destroy();
+        break;
+      }
+    }
+  } catch (error) {
+    if (error instanceof DataError) throw error;
+    const cause = producerError ?? error;
+    if (cause instanceof DataError) throw cause;
+    const csvLine = (error as { lines?: number }).lines;
+    if (producerError === null && (error as { code?: string }).code?.startsWith('CSV_')) {
+      throw new DataError(label, csvLine ?? line + 1, undefined, `malformed CSV: ${(error as Error).message}`);
+    }
+    throw streamError(cause, label, line);
+  } finally {
+    await producer.catch(() => undefined);
+  }
+  return line;
+}
