@@ -3,7 +3,14 @@
  * `sweep` and `quality` work on sequential-recommendation sweeps (see docs/laws.md).
  */
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { readSource, detectFormat, canonicalFormat } from '../../data/readers/index.ts';
+import { splitDataset } from '../../data/split.ts';
+import type { Dataset } from '../../data/types.ts';
+import { barChart } from '../../util/plot.ts';
+import { dataQuality } from '../../laws/quality.ts';
+import { runSweep } from '../../laws/sweep.ts';
+import { loadSweepFile } from '../../laws/spec.ts';
 import { llmPerformanceLaw } from '../../laws/llm.ts';
 import { PARAM_NAMES, type ParamName } from '../../laws/law.ts';
 import { predictLaw, type FitOptions } from '../../laws/fit.ts';
@@ -46,6 +53,16 @@ function readFitReport(path: string): FitReport {
   const r = data as Partial<FitReport>;
   if (r.kind !== 'reclab-law-fit' || r.version !== 1 || !r.fit) throw new Error(`${path}: not a reclab law fit report (expected "kind": "reclab-law-fit", "version": 1)`);
   return r as FitReport;
+}
+
+/** Loads a dataset file with a named reader format, or detects it (`auto`). */
+async function loadData(path: string, format = 'auto'): Promise<Dataset> {
+  return readSource(path, format === 'auto' ? await detectFormat(path) : canonicalFormat(format));
+}
+
+/** Collects repeatable option values. */
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }
 
 /** Rounds to `d` decimals for display (JSON numbers people compare by eye). */
@@ -100,6 +117,92 @@ export function register(program: Command): void {
       process.stdout.write(`predicted ${report.metric} (${o.D !== undefined ? `D = ${o.D}` : `group ${o.group ?? Object.keys(report.fit.groupD)[0]}`})\n`);
       process.stdout.write(`${'N'.padStart(6)} ${'h'.padStart(6)} ${report.metric.padStart(10)}\n`);
       for (const row of rows) process.stdout.write(`${String(row.layers).padStart(6)} ${String(row.hidden).padStart(6)} ${(row[report.metric] as number).toFixed(4).padStart(10)}\n`);
+    });
+
+  law
+    .command('sweep')
+    .description('run (or resume) a scaling sweep from a YAML file: train each (layers, hidden[, fraction]) point, append results to JSONL, then fit the law')
+    .argument('<spec>', 'sweep YAML (see examples/law-*.yaml)')
+    .option('--set <key=value>', 'override a key of the file (repeatable), e.g. --set config.epochs=5', collect)
+    .option('--no-fit', 'only run the grid; do not fit the law afterwards')
+    .action(async (file: string, o: { set?: string[]; fit: boolean }) => {
+      const spec = loadSweepFile(file, o.set ?? []);
+      const dataset = await loadData(spec.dataset.path, spec.dataset.format);
+      const split = splitDataset(dataset, { kind: spec.split });
+      await runSweep(
+        {
+          model: spec.model,
+          config: spec.config,
+          layersKey: spec.layersKey,
+          hiddenKey: spec.hiddenKey,
+          layers: spec.grid.layers,
+          hidden: spec.grid.hidden,
+          fractions: spec.grid.fractions,
+          seeds: spec.grid.seeds,
+          protocol: spec.protocol,
+          metrics: spec.metrics,
+          validEvery: spec.validEvery,
+          maxEvalUsers: spec.maxEvalUsers,
+          apen: spec.apen,
+        },
+        dataset,
+        split,
+        spec.out,
+      );
+      if (o.fit && spec.fit) {
+        const points = readLawPoints(spec.out, spec.fit.metric);
+        const report = buildFitReport(points, { metric: spec.fit.metric, source: spec.out, loco: spec.fit.loco });
+        const written = writeFitReport(report, spec.fit.outDir);
+        process.stderr.write(`wrote ${written.join(', ')}\n`);
+        process.stdout.write(fitReportMarkdown(report));
+      }
+    });
+
+  law
+    .command('quality')
+    .description('data quality for the law: per-user and dataset Approximate Entropy, D′ = #tokens·ApEn, and item-popularity Shannon entropy')
+    .argument('<dataset>', 'dataset file or folder')
+    .option('--format <name>', 'reader format, or auto', 'auto')
+    .option('--m <m>', 'ApEn window length', num('m'), 2)
+    .option('--r <r>', 'ApEn tolerance (0 = equal item ids)', num('r'), 0)
+    .option('--max-len <n>', 'use only each user\'s last n events (as the model would)', num('max-len'))
+    .option('--per-user <csv>', 'write user,length,apen per user to this CSV')
+    .option('--plot <svg>', 'write a histogram of per-user ApEn')
+    .option('--json', 'print one JSON object')
+    .action(async (path: string, o: { format: string; m: number; r: number; maxLen?: number; perUser?: string; plot?: string; json?: boolean }) => {
+      const data = await loadData(path, o.format);
+      const q = dataQuality(data, { m: o.m, r: o.r, maxLen: o.maxLen });
+      const { perUserApen, ...summary } = q;
+      if (o.perUser) {
+        const lines = ['user,length,apen'];
+        for (let u = 0; u < data.nUsers; u++) {
+          const len = Math.min(data.offsets[u + 1] - data.offsets[u], o.maxLen ?? Infinity);
+          lines.push(`${JSON.stringify(data.userIds.toRaw(u))},${len},${Number.isNaN(perUserApen[u]) ? '' : perUserApen[u]}`);
+        }
+        writeFileSync(o.perUser, `${lines.join('\n')}\n`);
+      }
+      if (o.plot) {
+        const values = Array.from(perUserApen).filter((v) => !Number.isNaN(v));
+        const bins = 20;
+        const hi = Math.max(...values, 1e-9);
+        const counts = new Array<number>(bins).fill(0);
+        for (const v of values) counts[Math.min(bins - 1, Math.floor((v / hi) * bins))]++;
+        const groups = counts.map((c, i) => ({ label: ((hi * (i + 0.5)) / bins).toFixed(3), values: [c] }));
+        writeFileSync(o.plot, barChart(groups, ['users'], { title: `Per-user ApEn (m=${o.m}, r=${o.r}) of ${data.name}: mean ${q.apen.mean.toFixed(4)}`, xLabel: 'ApEn (bin centre)', yLabel: 'users', width: 900 }));
+      }
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ dataset: data.name, fingerprint: data.fingerprint, ...summary })}\n`);
+        return;
+      }
+      const a = q.apen;
+      const f = (x: number) => x.toFixed(4);
+      process.stdout.write(
+        `${data.name}: ${q.users} users, ${q.items} items, ${q.interactions} interactions\n` +
+          `ApEn (m=${a.options.m}, r=${a.options.r}${a.options.maxLen ? `, last ${a.options.maxLen} events` : ''}): mean ${f(a.mean)} over ${a.usersCounted} users\n` +
+          `  per user: min ${f(a.perUser.min)}  p10 ${f(a.perUser.p10)}  p25 ${f(a.perUser.p25)}  median ${f(a.perUser.median)}  p75 ${f(a.perUser.p75)}  p90 ${f(a.perUser.p90)}  max ${f(a.perUser.max)}\n` +
+          `D′ = interactions/10⁶ · ApEn = ${q.D.toPrecision(4)}\n` +
+          `item popularity entropy: ${f(q.popularityEntropy.nats)} nats (${f(q.popularityEntropy.bits)} bits), normalised ${f(q.popularityEntropy.normalized)}\n`,
+      );
     });
 
   law
