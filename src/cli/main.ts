@@ -20,7 +20,11 @@ async function loadCommands(): Promise<CommandModule[]> {
 
 const COMMANDS: (() => Promise<{ register: CommandModule }>)[] = [
   // verbs are added here, e.g. () => import('./commands/data.ts'),
+  () => import('./commands/quickstart.ts'),
+  () => import('./commands/data.ts'),
   () => import('./commands/law.ts'),
+  () => import('./commands/train.ts'),
+  () => import('./commands/serve.ts'),
 ];
 
 /** Runs the CLI on `argv` (process.argv shape). Exits non-zero with a one-line message on error. */

@@ -60,6 +60,23 @@ export interface EngineOptions {
 /** Default engine settings. */
 export const ENGINE_DEFAULTS: EngineOptions = { historyLimit: 1000, popularTtl: 10 };
 
+/**
+ * An Interactions view in which one user's row holds `sequence` and every other row is empty
+ * (they are not read). A user unknown to the model gets the row just past the trained users, so
+ * embedding models (BPR, iALS) see an unseen user and fold the history in, instead of mistaking
+ * the request for trained user 0; history models (EASE, ItemKNN) read the row either way.
+ */
+export function userView(served: ServedModel, dense: number | undefined, sequence: Int32Array): { users: Int32Array; view: Interactions } {
+  const row = dense ?? served.history.nUsers;
+  const nUsers = dense === undefined ? served.history.nUsers + 1 : served.history.nUsers;
+  const offsets = new Int32Array(nUsers + 1);
+  offsets.fill(sequence.length, row + 1);
+  return {
+    users: Int32Array.of(row),
+    view: { nUsers, nItems: served.model.nItems, offsets, items: sequence, times: new Float64Array(sequence.length) },
+  };
+}
+
 /** Computes recommendations over the served model, the store and the catalogue. */
 export class Engine {
   readonly options: EngineOptions;
@@ -105,13 +122,8 @@ export class Engine {
     } else if (dense !== undefined && fresh.length === 0) {
       served.model.scoreUsers(Int32Array.of(dense), served.history, scores);
     } else {
-      // The user's row with the new events appended; other rows empty (they are not read).
-      const row = dense ?? 0;
-      const nUsers = dense === undefined ? 1 : served.history.nUsers;
-      const offsets = new Int32Array(nUsers + 1);
-      offsets.fill(sequence.length, row + 1);
-      const view: Interactions = { nUsers, nItems: served.model.nItems, offsets, items: sequence, times: new Float64Array(sequence.length) };
-      served.model.scoreUsers(Int32Array.of(row), view, scores);
+      const { users, view } = userView(served, dense, sequence);
+      served.model.scoreUsers(users, view, scores);
     }
     const seen = opts.excludeSeen === false ? undefined : sequence;
     return { items: this.rank(served, scores, opts, seen), strategy: 'model', model: { name: served.name, version: served.version } };
@@ -155,14 +167,8 @@ export class Engine {
       (served.model as unknown as { scoreSequence(s: Int32Array, o: Float32Array): void }).scoreSequence(sequence, scores);
       return;
     }
-    const view: Interactions = {
-      nUsers: 1,
-      nItems: served.model.nItems,
-      offsets: Int32Array.of(0, sequence.length),
-      items: sequence,
-      times: new Float64Array(sequence.length),
-    };
-    served.model.scoreUsers(Int32Array.of(0), view, scores);
+    const { users, view } = userView(served, undefined, sequence);
+    served.model.scoreUsers(users, view, scores);
   }
 
   /** Top `offset + n` over the model's scores with every filter applied, then the page. */

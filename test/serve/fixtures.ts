@@ -20,7 +20,7 @@ export class Markov implements SequentialRecommender {
   readonly name = 'test-markov';
   readonly config = {};
   nItems = 0;
-  counts = new Float32Array(0);
+  counts: Float32Array = new Float32Array(0);
 
   async fit(train: Interactions, _options: FitOptions): Promise<FitReport> {
     const n = train.nItems;

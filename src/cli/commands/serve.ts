@@ -1,0 +1,59 @@
+/**
+ * `reclab serve`: the recommendation service over trained models (see docs/serve.md).
+ */
+import type { Command } from 'commander';
+import { runServer } from '../../serve/server.ts';
+
+/** Parses a non-negative integer flag, naming it on error. */
+function int(flag: string, min = 0): (value: string) => number {
+  return (value: string) => {
+    const x = Number(value);
+    if (!Number.isInteger(x) || x < min) throw new Error(`--${flag}: expected an integer ≥ ${min}, got "${value}"`);
+    return x;
+  };
+}
+
+/** Registers `reclab serve`. */
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('HTTP recommendation service: feedback in, recommendations out (OpenAPI at /docs)')
+    .requiredOption('--models <dir>', 'a model trained with `reclab train`, or a directory of them (CURRENT names the served one)')
+    .option('--model <name>', 'bundle under --models to serve first (default: CURRENT, else the newest)')
+    .option('--db <url>', 'store: sqlite:<path> or postgres://user@host:port/db', 'sqlite:reclab.db')
+    .option('--port <n>', 'port', int('port'), 8087)
+    .option('--host <addr>', 'interface to bind', '127.0.0.1')
+    .option('--api-key <key>', 'require this X-API-Key on /api routes (default: $RECLAB_API_KEY; none = open)')
+    .option('--rate-limit <n>', 'requests per minute per client (0 = off)', int('rate-limit'), 60_000)
+    .option('--body-limit <bytes>', 'largest request body', int('body-limit', 1), 4 * 1024 * 1024)
+    .option('--workers <n>', 'server processes sharing the port (node:cluster)', int('workers', 1), 1)
+    .option('--positive-types <list>', 'comma-separated feedback types that count as positive (default: all)')
+    .option('--log', 'log every request (pino JSON on stdout)', false)
+    .action(async (o: {
+      models: string;
+      model?: string;
+      db: string;
+      port: number;
+      host: string;
+      apiKey?: string;
+      rateLimit: number;
+      bodyLimit: number;
+      workers: number;
+      positiveTypes?: string;
+      log: boolean;
+    }) => {
+      await runServer({
+        models: o.models,
+        model: o.model,
+        db: o.db,
+        port: o.port,
+        host: o.host,
+        apiKey: o.apiKey ?? process.env.RECLAB_API_KEY,
+        rateLimit: o.rateLimit,
+        bodyLimit: o.bodyLimit,
+        workers: o.workers,
+        logger: o.log,
+        engine: o.positiveTypes ? { positiveTypes: o.positiveTypes.split(',').filter(Boolean) } : {},
+      });
+    });
+}
