@@ -1,0 +1,6 @@
+/** Pairwise judging: the Recommendation Arena, its statistics and its report. */
+export * from './arena.ts';
+export * from './stats.ts';
+export * from './summary.ts';
+export * from './report.ts';
+export { genreOverlapVerdict, genreShares } from './scripts.ts';

@@ -1,0 +1,99 @@
+/**
+ * Writes an Arena run as a report folder: `arena.json` (every match with both raw verdicts, the
+ * summary, usage and provenance), `arena.md` (tables a person reads) and two SVG plots — win /
+ * tie / loss rates per pair on the overall dimension, and Bradley–Terry ratings per dimension.
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { UsageTotals } from '../llm/index.ts';
+import { barChart } from '../util/plot.ts';
+import { DIMENSIONS, type ArenaRun } from './arena.ts';
+import type { ArenaSummary } from './summary.ts';
+import type { Interval } from './stats.ts';
+
+/** Provenance and settings recorded with the report. */
+export interface ArenaReportContext {
+  /** Free-form description of data, split and systems (JSON). */
+  setup: Record<string, unknown>;
+  usage: UsageTotals;
+  /** Usage per prompt template (profile, judge). */
+  usageByTemplate?: Record<string, UsageTotals>;
+  /** Template ids used besides the judge's (e.g. `profile@1`). */
+  templates?: string[];
+}
+
+const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '–');
+const ci = (i: Interval): string => `${pct(i.estimate)} [${pct(i.lo)}, ${pct(i.hi)}]`;
+
+/** The Markdown page. */
+export function arenaMarkdown(run: ArenaRun, s: ArenaSummary, ctx: ArenaReportContext): string {
+  const L: string[] = [];
+  L.push(`# Recommendation Arena`, '');
+  L.push(`Judge \`${run.judge}\`, template \`${run.template}\`${ctx.templates?.length ? ` (also ${ctx.templates.map((t) => `\`${t}\``).join(', ')})` : ''}, top-${run.k} lists, ${new Set(run.matches.map((m) => m.user)).size} users, ${run.matches.length} matches.`);
+  L.push('', 'Each pair is judged in both orders; a dimension is a win only when both orders pick the same system, otherwise a tie. Intervals are 95 % Wilson intervals.', '');
+  L.push(`## Overall verdict`, '', '| A | B | n | A wins | B wins | ties | invalid |', '|---|---|---|---|---|---|---|');
+  for (const p of s.pairs) {
+    const o = p.dimensions.overall;
+    L.push(`| ${p.a} | ${p.b} | ${o.n} | ${ci(o.winRateA)} | ${ci(o.winRateB)} | ${ci(o.tieRate)} | ${o.invalid} |`);
+  }
+  L.push('', `## Per dimension (A wins / B wins / ties)`, '', `| A | B | ${DIMENSIONS.join(' | ')} |`, `|---|---|${DIMENSIONS.map(() => '---').join('|')}|`);
+  for (const p of s.pairs) L.push(`| ${p.a} | ${p.b} | ${DIMENSIONS.map((d) => `${p.dimensions[d].winsA} / ${p.dimensions[d].winsB} / ${p.dimensions[d].ties}`).join(' | ')} |`);
+  L.push('', `## Bradley–Terry ratings (Elo scale, ties ½, one virtual tie per pair)`, '', `| system | ${DIMENSIONS.join(' | ')} |`, `|---|${DIMENSIONS.map(() => '---').join('|')}|`);
+  for (const [i, name] of run.systems.entries()) L.push(`| ${name} | ${DIMENSIONS.map((d) => s.ratings[d].rating[i].toFixed(0)).join(' | ')} |`);
+  L.push('', `Overall ranking: ${s.ratings.overall.order.join(' > ')}`, '');
+  if (s.agreement) {
+    const a = s.agreement;
+    L.push(`## Agreement with offline ${a.metric}`, '', `| system | arena rating | ${a.metric} |`, '|---|---|---|');
+    a.systems.forEach((sys, i) => L.push(`| ${sys} | ${a.arena[i].toFixed(0)} | ${a.offline[i].toFixed(4)} |`));
+    L.push('', `Kendall τ-b between the two rankings: **${Number.isFinite(a.kendallTauB) ? a.kendallTauB.toFixed(3) : 'undefined (a constant ranking)'}**${a.systems.length < 4 ? ` (only ${a.systems.length} systems: τ can take few values)` : ''}.`, '');
+  }
+  L.push(`## Judge behaviour`, '');
+  L.push(`- Verdicts naming the list shown first (of non-tie verdicts): ${ci(s.judge.firstShownShare)} — 50 % is position-neutral.`);
+  L.push(`- Order consistency (same system, or tie, in both orders): ${ci(s.judge.orderConsistency)}.`, '');
+  const u = ctx.usage;
+  L.push(`## Cost`, '', `${u.calls} calls (${u.cachedCalls} from cache), ${u.promptTokens} prompt + ${u.completionTokens} completion tokens${u.estimatedCalls ? ` (${u.estimatedCalls} calls estimated)` : ''}, $${u.costUsd.toFixed(4)}, latency p50 ${u.latencyMs.p50.toFixed(0)} ms / p95 ${u.latencyMs.p95.toFixed(0)} ms, ${u.retries} retries, ${u.repairs} repairs, ${u.failures} failures.`, '');
+  const examples = run.matches.filter((m) => m.forward).slice(0, 3);
+  if (examples.length) {
+    L.push(`## Example explanations`, '');
+    for (const m of examples) L.push(`- user ${m.userLabel}, ${m.a} (shown as A) vs ${m.b}: overall ${m.forward!.overall} — ${m.forward!.explanation.replace(/\n/g, ' ')}`);
+    L.push('');
+  }
+  L.push('Plots: `arena-winrates.svg`, `arena-ratings.svg`. Every match with both raw verdicts: `arena.json`.', '');
+  return L.join('\n');
+}
+
+/** Writes arena.json, arena.md and the plots into `dir` (each file written whole, then renamed into place). */
+export async function writeArenaReport(dir: string, run: ArenaRun, summary: ArenaSummary, ctx: ArenaReportContext): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const files: [string, string][] = [];
+  files.push(['arena.json', `${JSON.stringify({ format: 'reclab-arena', version: 1, createdAt: new Date().toISOString(), ...ctx, run, summary }, null, 2)}\n`]);
+  files.push(['arena.md', arenaMarkdown(run, summary, ctx)]);
+  const half = (i: Interval): number => (Number.isFinite(i.estimate) ? (i.hi - i.lo) / 2 : 0);
+  files.push([
+    'arena-winrates.svg',
+    barChart(
+      summary.pairs.map((p) => {
+        const o = p.dimensions.overall;
+        return { label: `${p.a} vs ${p.b}`, values: [o.winRateA.estimate || 0, o.tieRate.estimate || 0, o.winRateB.estimate || 0], errors: [half(o.winRateA), half(o.tieRate), half(o.winRateB)] };
+      }),
+      ['first system wins', 'tie', 'second system wins'],
+      { title: 'Arena overall verdict (both orders must agree; ± half-width of 95% Wilson CI)', yLabel: 'share of matches', yRange: [0, 1] },
+    ),
+  ]);
+  files.push([
+    'arena-ratings.svg',
+    barChart(
+      DIMENSIONS.map((d) => ({ label: d, values: run.systems.map((_, i) => summary.ratings[d].rating[i]) })),
+      run.systems,
+      { title: 'Bradley–Terry ratings per dimension (Elo scale)', yLabel: 'rating' },
+    ),
+  ]);
+  const written: string[] = [];
+  for (const [name, text] of files) {
+    const path = join(dir, name);
+    await writeFile(`${path}.tmp`, text);
+    await rename(`${path}.tmp`, path);
+    written.push(path);
+  }
+  return written;
+}
