@@ -246,6 +246,20 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
   const rowTargets = new Int32Array(block);
   const counts = new Int32Array(block * 2);
   const saved: number[] = [];
+  /**
+   * Marks user u's excluded items in `stamp` with a fresh id (relevant items never), returning
+   * the id: afterwards `stamp[i] === id` exactly for the excluded items, until the next call.
+   * (The masking loop above bumps marks to id + 1 while counting; `isExcluded` below restamps.)
+   */
+  const stampRow = (u: number, rel: Int32Array): number => {
+    const id = (stampId += 3);
+    for (let e = 0; e < data.exclude.length; e++) {
+      const v = data.exclude[e];
+      for (let p = v.offsets[u]; p < v.offsets[u + 1]; p++) stamp[v.items[p]] = id;
+    }
+    for (let j = 0; j < rel.length; j++) stamp[rel[j]] = id + 2;
+    return id;
+  };
   const bar = progress(options.label ?? `eval ${model.name}`, nU, { enabled: options.progress, unit: 'users' });
 
   for (let b0 = 0; b0 < nU; b0 += block) {
@@ -254,7 +268,6 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
     const blockUsers = users.subarray(b0, b1);
     const scores = arena.f32(scoresOff, nb * nItems);
     model.scoreUsers(blockUsers, history, scores);
-    const rowStamps = new Int32Array(nb);
     const rels: Int32Array[] = [];
     const nExcl = new Int32Array(nb);
     for (let r = 0; r < nb; r++) {
@@ -263,15 +276,11 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
       rels.push(rel);
       rowTargets[r] = rel.length ? rel[0] : 0;
       if (protocol.kind !== 'full') continue;
-      // Mark and mask the excluded items (never the relevant ones).
-      const id = (stampId += 2);
-      rowStamps[r] = id;
+      // Mask the excluded items (never the relevant ones) and count the distinct ones.
+      const id = stampRow(u, rel);
       const base = r * nItems;
       saved.length = 0;
-      for (let j = 0; j < rel.length; j++) {
-        stamp[rel[j]] = id + 1;
-        saved.push(scores[base + rel[j]]);
-      }
+      for (let j = 0; j < rel.length; j++) saved.push(scores[base + rel[j]]);
       let excluded = 0;
       for (let e = 0; e < data.exclude.length; e++) {
         const v = data.exclude[e];
@@ -279,9 +288,8 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
         const end = v.offsets[u + 1];
         for (let p = v.offsets[u]; p < end; p++) {
           const i = items[p];
-          const st = stamp[i];
-          if (st !== id && st !== id + 1) {
-            stamp[i] = id;
+          if (stamp[i] === id) {
+            stamp[i] = id + 1; // counted
             excluded++;
           }
           scores[base + i] = -Infinity;
@@ -300,8 +308,12 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
       nRelevant[idx] = rel.length;
       if (rel.length === 0) continue;
       const row = scores.subarray(r * nItems, (r + 1) * nItems);
-      const id = rowStamps[r];
-      const isExcluded = (i: number): boolean => stamp[i] === id;
+      let id = -1;
+      // Restamp lazily: later rows of the block have overwritten this row's marks.
+      const isExcluded = (i: number): boolean => {
+        if (id < 0) id = stampRow(u, rel);
+        return stamp[i] === id;
+      };
       let outcome: UserOutcome;
       if (protocol.kind === 'full') {
         const ts = row[rel[0]];

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../nn/rng.ts';
+import { countAbove, countAboveJs, dotScores, KernelArena, packPanels, sharedArena } from './kernels.ts';
+import { encodeModule, FnBuilder, I32, sleb, uleb, Wasm } from './wasm.ts';
+
+describe('wasm encoder', () => {
+  it('encodes LEB128 as in the spec examples', () => {
+    expect(uleb(624485)).toEqual([0xe5, 0x8e, 0x26]);
+    expect(sleb(-123456)).toEqual([0xc0, 0xbb, 0x78]);
+    expect(sleb(63)).toEqual([0x3f]);
+    expect(sleb(64)).toEqual([0xc0, 0x00]);
+  });
+  it('builds a module that runs (i32 add)', () => {
+    const f = new FnBuilder([I32, I32], [I32]);
+    f.get(0).get(1).add();
+    const arena = new KernelArena(1);
+    const inst = new Wasm.Instance(new Wasm.Module(encodeModule({ f }, { minPages: 1, maxPages: 32768 })), { env: { memory: arena.memory } });
+    expect((inst.exports.f as (a: number, b: number) => number)(40, 2)).toBe(42);
+  });
+});
+
+describe('kernels', () => {
+  const rng = new Rng(3);
+  for (const [nUsers, nItems, dim] of [[1, 5, 3], [3, 9, 8], [7, 37, 16], [201, 250, 64]]) {
+    it(`dotScores matches a naive dot product (${nUsers} users × ${nItems} items × ${dim})`, () => {
+      const U = Float32Array.from({ length: 300 * dim }, () => rng.normal());
+      const V = Float32Array.from({ length: nItems * dim }, () => rng.normal());
+      const packed = packPanels(V, nItems, dim);
+      const users = Int32Array.from({ length: nUsers }, () => rng.int(300));
+      const arena = sharedArena();
+      const inArena = arena.f32(arena.region(`test-${nUsers}`, nUsers * nItems * 4), nUsers * nItems);
+      const outside = new Float32Array(nUsers * nItems);
+      dotScores(U, users, packed, inArena);
+      dotScores(U, users, packed, outside);
+      for (let r = 0; r < nUsers; r++) {
+        for (let i = 0; i < nItems; i++) {
+          let s = 0;
+          for (let k = 0; k < dim; k++) s += U[users[r] * dim + k] * V[i * dim + k];
+          expect(Math.abs(inArena[r * nItems + i] - s)).toBeLessThan(1e-4);
+          expect(outside[r * nItems + i]).toBe(inArena[r * nItems + i]);
+        }
+      }
+    });
+  }
+  it('countAbove (vectorised) equals the JS count, with ties, NaN and −∞', () => {
+    const nRows = 9;
+    const nItems = 43;
+    const arena = sharedArena();
+    const s = arena.f32(arena.region('test-count', nRows * nItems * 4), nRows * nItems);
+    for (let i = 0; i < s.length; i++) s[i] = rng.next() < 0.05 ? NaN : rng.next() < 0.05 ? -Infinity : rng.int(5);
+    const targets = Int32Array.from({ length: nRows }, () => rng.int(nItems));
+    const a = new Int32Array(nRows * 2);
+    const b = new Int32Array(nRows * 2);
+    countAbove(s, nRows, nItems, targets, a);
+    countAboveJs(s, nRows, nItems, targets, b);
+    expect([...a]).toEqual([...b]);
+    // Row 0 by hand.
+    const t = s[targets[0]];
+    expect(a[0]).toBe([...s.subarray(0, nItems)].filter((x) => x > t).length);
+  });
+});
