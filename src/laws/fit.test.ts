@@ -103,3 +103,13 @@ describe('leaveOneConfigOut', () => {
     expect(r.apePct).toBeCloseTo((100 * Math.abs(r.predicted - r.observed)) / r.observed, 12);
   });
 });
+
+describe('too few points', () => {
+  it('refuses to fit fewer configurations than free parameters, and LOCO skips instead of failing', () => {
+    const pts = grid(TRUTH, 0, 1).slice(0, 4);
+    expect(() => fitLaw(pts)).toThrow(/4 distinct configuration\(s\) cannot determine 5 free parameters/);
+    const report = leaveOneConfigOut(grid(TRUTH, 0, 1).slice(0, 5));
+    expect(report.rows).toHaveLength(0);
+    expect(report.skipped).toHaveLength(5);
+  });
+});

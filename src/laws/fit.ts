@@ -162,6 +162,10 @@ export function fitLaw(points: readonly LawPoint[], options: FitOptions = {}): L
   groups.forEach((g, k) => (isFree[SHARED.length + k] = freeGroupD.has(g) ? 1 : 0));
   const freeIdx: number[] = [];
   for (let j = 0; j < nP; j++) if (isFree[j]) freeIdx.push(j);
+  const nConfigs = new Set(points.map((p) => `${p.group ?? 'default'}|${p.layers}|${p.hidden}`)).size;
+  if (nConfigs < freeIdx.length) {
+    throw new Error(`law fit: ${nConfigs} distinct configuration(s) cannot determine ${freeIdx.length} free parameters; sweep at least ${freeIdx.length} (layers, hidden) points`);
+  }
 
   const base = new Float64Array(nP);
   const fx = options.fixed ?? {};
@@ -417,7 +421,14 @@ export function leaveOneConfigOut(points: readonly LawPoint[], options: FitOptio
       onProgress?.();
       continue;
     }
-    const fit = fitLaw(rest, options);
+    let fit: LawFit;
+    try {
+      fit = fitLaw(rest, options);
+    } catch (error) {
+      skipped.push(`${c} (${(error as Error).message})`);
+      onProgress?.();
+      continue;
+    }
     const observed = held.reduce((s, p) => s + p.y, 0) / held.length;
     const predicted = predictLaw(fit, held[0].layers, held[0].hidden, held[0].D !== undefined ? { D: held[0].D } : { group });
     rows.push({ group, layers: held[0].layers, hidden: held[0].hidden, observed, predicted, apePct: (100 * Math.abs(predicted - observed)) / Math.abs(observed) });

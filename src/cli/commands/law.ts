@@ -151,7 +151,13 @@ export function register(program: Command): void {
       );
       if (o.fit && spec.fit) {
         const points = readLawPoints(spec.out, spec.fit.metric);
-        const report = buildFitReport(points, { metric: spec.fit.metric, source: spec.out, loco: spec.fit.loco });
+        let report: FitReport;
+        try {
+          report = buildFitReport(points, { metric: spec.fit.metric, source: spec.out, loco: spec.fit.loco });
+        } catch (error) {
+          process.stderr.write(`not fitting the law yet: ${(error as Error).message}\n`);
+          return;
+        }
         const written = writeFitReport(report, spec.fit.outDir);
         process.stderr.write(`wrote ${written.join(', ')}\n`);
         process.stdout.write(fitReportMarkdown(report));
