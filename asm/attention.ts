@@ -13,62 +13,75 @@
 // SiLU(s)/L as in HSTU (no normalisation across the row).
 
 import { gemm, transpose } from './gemm';
-import { exp4, keepMask } from './elementwise';
+import { exp4, keepMask, keep4 } from './elementwise';
 
 // @ts-ignore: decorator
 @inline function fptr(base: usize, i: i32): usize { return base + (<usize>i << 2); }
 
-/** Row-wise score function of S (in place into P): softmax or SiLU, masked causally. */
-function scoreRows(P: usize, L: i32, scale: f32, causal: i32, kind: i32): void {
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+/**
+ * Row-wise score function of S (in place into P), masked causally, and — when p > 0 — the
+ * dropped-out copy P2 in the same pass (mask keyed by dseed and the element index i·L + j).
+ */
+function scoreRows(P: usize, P2: usize, L: i32, scale: f32, causal: i32, kind: i32, p: f32, dseed: u32): void {
+  const thr = <u32>(<f64>p * 4294967296.0);
+  const sc: f32 = p > 0 ? 1 / (1 - p) : 1;
+  const scv = f32x4.splat(sc);
   for (let i = 0; i < L; i++) {
     const row = P + (<usize>(i * L) << 2);
+    const row2 = P2 + (<usize>(i * L) << 2);
     const n = causal ? i + 1 : L;
+    const n4 = n & ~3;
     if (kind == 0) {
-      let m: f32 = -Infinity;
-      for (let j = 0; j < n; j++) m = max(m, load<f32>(fptr(row, j)));
+      let m4 = f32x4.splat(-Infinity);
+      for (let j = 0; j < n4; j += 4) m4 = f32x4.max(m4, v128.load(fptr(row, j)));
+      let m: f32 = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+      for (let j = n4; j < n; j++) m = max(m, load<f32>(fptr(row, j)));
       m *= scale;
       const sv = f32x4.splat(scale), mv = f32x4.splat(m);
       let sum4 = f32x4.splat(0);
-      let j = 0;
-      for (; j + 4 <= n; j += 4) {
+      for (let j = 0; j < n4; j += 4) {
         const e = exp4(f32x4.sub(f32x4.mul(v128.load(fptr(row, j)), sv), mv));
         v128.store(fptr(row, j), e);
         sum4 = f32x4.add(sum4, e);
       }
-      let sum: f32 = f32x4.extract_lane(sum4, 0) + f32x4.extract_lane(sum4, 1) + f32x4.extract_lane(sum4, 2) + f32x4.extract_lane(sum4, 3);
-      for (; j < n; j++) {
+      let sum = hsum(sum4);
+      for (let j = n4; j < n; j++) {
         const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(fptr(row, j)) * scale - m)), 0);
         store<f32>(fptr(row, j), e);
         sum += e;
       }
       const inv: f32 = 1 / sum;
-      for (j = 0; j < n; j++) store<f32>(fptr(row, j), load<f32>(fptr(row, j)) * inv);
+      const iv = f32x4.splat(inv);
+      for (let j = 0; j < n4; j += 4) {
+        const w = f32x4.mul(v128.load(fptr(row, j)), iv);
+        v128.store(fptr(row, j), w);
+        if (p > 0) v128.store(fptr(row2, j), v128.and(f32x4.mul(w, scv), keep4(dseed, <u32>(i * L + j), thr)));
+      }
+      for (let j = n4; j < n; j++) {
+        const w = load<f32>(fptr(row, j)) * inv;
+        store<f32>(fptr(row, j), w);
+        if (p > 0) store<f32>(fptr(row2, j), keepMask(dseed, <u32>(i * L + j), thr) ? w * sc : 0);
+      }
     } else {
       // HSTU: SiLU(scale·s) / L, no row normalisation.
       const invL: f32 = 1 / <f32>L;
       for (let j = 0; j < n; j++) {
         const s = load<f32>(fptr(row, j)) * scale;
         const sig: f32 = 1 / (1 + f32x4.extract_lane(exp4(f32x4.splat(-s)), 0));
-        store<f32>(fptr(row, j), s * sig * invL);
+        const w = s * sig * invL;
+        store<f32>(fptr(row, j), w);
+        if (p > 0) store<f32>(fptr(row2, j), keepMask(dseed, <u32>(i * L + j), thr) ? w * sc : 0);
       }
     }
-    for (let j = n; j < L; j++) store<f32>(fptr(row, j), 0);
-  }
-}
-
-/** P2 = dropout(P) with the mask keyed by (seed, seqId); zeros stay zeros. */
-function dropRows(P2: usize, P: usize, L: i32, p: f32, seed: u32, seqId: i32, causal: i32): void {
-  const thr = <u32>(<f64>p * 4294967296.0);
-  const sc: f32 = 1 / (1 - p);
-  const base = <u32>seqId * 0x01000193;
-  for (let i = 0; i < L; i++) {
-    const n = causal ? i + 1 : L;
-    const off = i * L;
-    for (let j = 0; j < n; j++) {
-      const keep = keepMask(seed ^ base, <u32>(off + j), thr);
-      store<f32>(fptr(P2, off + j), keep ? load<f32>(fptr(P, off + j)) * sc : 0);
+    if (n < L) {
+      memory.fill(fptr(row, n), 0, <usize>(L - n) << 2);
+      if (p > 0) memory.fill(fptr(row2, n), 0, <usize>(L - n) << 2);
     }
-    for (let j = n; j < L; j++) store<f32>(fptr(P2, off + j), 0);
   }
 }
 
@@ -93,8 +106,7 @@ export function attn_fwd(Q: usize, K: usize, V: usize, O: usize, ldq: i32, ldk: 
       const o = fptr(O, t0 * ldo + h * dh);
       transpose(scratch, k, L, dh, ldk, L);
       gemm(Ph, q, scratch, L, L, dh, ldq, L, L, 0, 0, causal ? 1 : 0, 1);
-      scoreRows(Ph, L, scale, causal, kind);
-      if (p > 0) dropRows(P2h, Ph, L, p, seed + <u32>h * 0x9E3779B9, seqIdBase + s, causal);
+      scoreRows(Ph, P2h, L, scale, causal, kind, p, (seed + <u32>h * 0x9E3779B9) ^ (<u32>(seqIdBase + s) * 0x01000193));
       gemm(o, P2h, v, L, dh, L, L, ldv, ldo, 0, 0, causal ? 2 : 0, 1);
     }
   }
@@ -131,26 +143,42 @@ export function attn_bwd(Q: usize, K: usize, V: usize, dO: usize, dQ: usize, dK:
       gemm(dv, P2h, dout, L, dh, L, L, ldo, ldv, 1, 0, causal ? 3 : 0, 1);
       // dS from dP2 through dropout and the score function; zeros above the diagonal.
       const hseed = (seed + <u32>h * 0x9E3779B9) ^ base;
+      const sv = f32x4.splat(scale), scv = f32x4.splat(sc);
       for (let i = 0; i < L; i++) {
         const n = causal ? i + 1 : L;
+        const n4 = n & ~3;
         const off = i * L;
-        if (p > 0) {
-          for (let j = 0; j < n; j++) {
-            const keep = keepMask(hseed, <u32>(off + j), thr);
-            store<f32>(fptr(dP, off + j), keep ? load<f32>(fptr(dP, off + j)) * sc : 0);
-          }
-        }
+        const prow = fptr(Ph, off), drow = fptr(dP, off);
         if (kind == 0) {
-          // softmax: dS = P ⊙ (dP − Σ_j P·dP) · scale
-          let dot: f32 = 0;
-          for (let j = 0; j < n; j++) dot += load<f32>(fptr(Ph, off + j)) * load<f32>(fptr(dP, off + j));
-          for (let j = 0; j < n; j++) {
-            const pj = load<f32>(fptr(Ph, off + j));
-            store<f32>(fptr(dP, off + j), pj * (load<f32>(fptr(dP, off + j)) - dot) * scale);
+          // through dropout (regenerated mask), then softmax: dS = P ⊙ (dP − Σ_j P·dP) · scale
+          let dot4 = f32x4.splat(0);
+          for (let j = 0; j < n4; j += 4) {
+            let g = v128.load(fptr(drow, j));
+            if (p > 0) { g = v128.and(f32x4.mul(g, scv), keep4(hseed, <u32>(off + j), thr)); v128.store(fptr(drow, j), g); }
+            dot4 = f32x4.add(dot4, f32x4.mul(g, v128.load(fptr(prow, j))));
+          }
+          let dot = hsum(dot4);
+          for (let j = n4; j < n; j++) {
+            let g = load<f32>(fptr(drow, j));
+            if (p > 0) { g = keepMask(hseed, <u32>(off + j), thr) ? g * sc : 0; store<f32>(fptr(drow, j), g); }
+            dot += g * load<f32>(fptr(prow, j));
+          }
+          const dv = f32x4.splat(dot);
+          for (let j = 0; j < n4; j += 4) {
+            v128.store(fptr(drow, j), f32x4.mul(f32x4.mul(v128.load(fptr(prow, j)), f32x4.sub(v128.load(fptr(drow, j)), dv)), sv));
+          }
+          for (let j = n4; j < n; j++) {
+            store<f32>(fptr(drow, j), load<f32>(fptr(prow, j)) * (load<f32>(fptr(drow, j)) - dot) * scale);
           }
         } else {
-          // SiLU(x)/L with x = scale·s: d/dx = σ(x)(1 + x(1 − σ(x)))/L. Recompute x from S? We keep
-          // only P = SiLU(x)/L, so recover x from Q·K directly.
+          if (p > 0) {
+            for (let j = 0; j < n; j++) {
+              const keep = keepMask(hseed, <u32>(off + j), thr);
+              store<f32>(fptr(drow, j), keep ? load<f32>(fptr(drow, j)) * sc : 0);
+            }
+          }
+          // SiLU(x)/L with x = scale·s: d/dx = σ(x)(1 + x(1 − σ(x)))/L. Only P = SiLU(x)/L is
+          // stored, so x is recomputed from Q·K.
           const invL: f32 = 1 / <f32>L;
           for (let j = 0; j < n; j++) {
             let x: f32 = 0;
@@ -158,10 +186,10 @@ export function attn_bwd(Q: usize, K: usize, V: usize, dO: usize, dQ: usize, dK:
             x *= scale;
             const sig: f32 = 1 / (1 + f32x4.extract_lane(exp4(f32x4.splat(-x)), 0));
             const g = sig * (1 + x * (1 - sig)) * invL;
-            store<f32>(fptr(dP, off + j), load<f32>(fptr(dP, off + j)) * g * scale);
+            store<f32>(fptr(drow, j), load<f32>(fptr(drow, j)) * g * scale);
           }
         }
-        for (let j = n; j < L; j++) store<f32>(fptr(dP, off + j), 0);
+        if (n < L) memory.fill(fptr(drow, n), 0, <usize>(L - n) << 2);
       }
       // dQ = dS · K ; dK = dSᵀ · Q
       gemm(dq, dP, k, L, dh, L, L, ldk, ldq, 0, 0, causal ? 2 : 0, 1);

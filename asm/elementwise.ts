@@ -21,6 +21,17 @@
   return hash32(index * 0x9E3779B1 + seed) >= thr;
 }
 
+/** keepMask for four consecutive indices idx..idx+3: all-ones lanes where the element is kept. */
+// @ts-ignore: decorator
+@inline export function keep4(seed: u32, idx: u32, thr: u32): v128 {
+  let x = i32x4.add(i32x4.splat(<i32>idx), i32x4(0, 1, 2, 3));
+  x = i32x4.add(i32x4.mul(x, i32x4.splat(<i32>0x9E3779B1)), i32x4.splat(<i32>seed));
+  x = v128.xor(x, i32x4.shr_u(x, 16)); x = i32x4.mul(x, i32x4.splat(0x7feb352d));
+  x = v128.xor(x, i32x4.shr_u(x, 15)); x = i32x4.mul(x, i32x4.splat(<i32>0x846ca68b));
+  x = v128.xor(x, i32x4.shr_u(x, 16));
+  return i32x4.ge_u(x, i32x4.splat(<i32>thr));
+}
+
 /** e^x for four lanes: 2^n · poly(f), |relative error| < 2e-7 on [-87, 88]. */
 // @ts-ignore: decorator
 @inline export function exp4(x: v128): v128 {
@@ -65,7 +76,12 @@ export function dropout(Y: usize, X: usize, n: i32, p: f32, seed: u32, base: u32
   if (p <= 0) { if (Y != X) memory.copy(Y, X, <usize>n << 2); return; }
   const thr = <u32>(<f64>p * 4294967296.0);
   const sc: f32 = 1 / (1 - p);
-  for (let i = 0; i < n; i++) {
+  const scv = f32x4.splat(sc);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128.store(fp(Y, i), v128.and(f32x4.mul(v128.load(fp(X, i)), scv), keep4(seed, base + <u32>i, thr)));
+  }
+  for (; i < n; i++) {
     const keep = keepMask(seed, base + <u32>i, thr);
     store<f32>(fp(Y, i), keep ? load<f32>(fp(X, i)) * sc : 0);
   }
@@ -75,7 +91,14 @@ export function dropout(Y: usize, X: usize, n: i32, p: f32, seed: u32, base: u32
 export function relu_dropout_fwd(A: usize, H: usize, n: i32, p: f32, seed: u32, base: u32): void {
   const thr = <u32>(<f64>p * 4294967296.0);
   const sc: f32 = p > 0 ? 1 / (1 - p) : 1;
-  for (let i = 0; i < n; i++) {
+  const scv = f32x4.splat(sc), zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    let a = f32x4.mul(f32x4.max(v128.load(fp(H, i)), zero), scv);
+    if (p > 0) a = v128.and(a, keep4(seed, base + <u32>i, thr));
+    v128.store(fp(A, i), a);
+  }
+  for (; i < n; i++) {
     const h = load<f32>(fp(H, i));
     const keep = p <= 0 || keepMask(seed, base + <u32>i, thr);
     store<f32>(fp(A, i), keep && h > 0 ? h * sc : 0);
@@ -85,7 +108,12 @@ export function relu_dropout_fwd(A: usize, H: usize, n: i32, p: f32, seed: u32, 
 /** dH = dA ⊙ [A > 0] / (1 − p): A > 0 exactly where the unit was kept and active. */
 export function relu_dropout_bwd(dH: usize, dA: usize, A: usize, n: i32, p: f32): void {
   const sc: f32 = p > 0 ? 1 / (1 - p) : 1;
-  for (let i = 0; i < n; i++) {
+  const scv = f32x4.splat(sc), zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128.store(fp(dH, i), v128.and(f32x4.mul(v128.load(fp(dA, i)), scv), f32x4.gt(v128.load(fp(A, i)), zero)));
+  }
+  for (; i < n; i++) {
     store<f32>(fp(dH, i), load<f32>(fp(A, i)) > 0 ? load<f32>(fp(dA, i)) * sc : 0);
   }
 }
@@ -203,18 +231,33 @@ export function col_sum(db: usize, dY: usize, M: i32, N: i32, ld: i32): void {
 
 // ---------------------------------------------------------------- layer norm
 
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
 /** Y = (X − μ)/σ · γ + β row-wise over d features; saves μ and 1/σ per row for the backward. */
 export function layernorm_fwd(Y: usize, X: usize, gamma: usize, beta: usize, mean: usize, rstd: usize,
   M: i32, d: i32, eps: f32): void {
+  const d4 = d & ~3;
   for (let i = 0; i < M; i++) {
     const x = X + (<usize>(i * d) << 2), y = Y + (<usize>(i * d) << 2);
-    let s: f32 = 0;
-    for (let j = 0; j < d; j++) s += load<f32>(fp(x, j));
+    let s4 = f32x4.splat(0);
+    for (let j = 0; j < d4; j += 4) s4 = f32x4.add(s4, v128.load(fp(x, j)));
+    let s = hsum(s4);
+    for (let j = d4; j < d; j++) s += load<f32>(fp(x, j));
     const mu = s / <f32>d;
-    let v: f32 = 0;
-    for (let j = 0; j < d; j++) { const c = load<f32>(fp(x, j)) - mu; v += c * c; }
+    const muv = f32x4.splat(mu);
+    let v4 = f32x4.splat(0);
+    for (let j = 0; j < d4; j += 4) { const c = f32x4.sub(v128.load(fp(x, j)), muv); v4 = f32x4.add(v4, f32x4.mul(c, c)); }
+    let v = hsum(v4);
+    for (let j = d4; j < d; j++) { const c = load<f32>(fp(x, j)) - mu; v += c * c; }
     const r: f32 = 1 / Mathf.sqrt(v / <f32>d + eps);
-    for (let j = 0; j < d; j++) {
+    const rv = f32x4.splat(r);
+    for (let j = 0; j < d4; j += 4) {
+      v128.store(fp(y, j), f32x4.add(f32x4.mul(f32x4.mul(f32x4.sub(v128.load(fp(x, j)), muv), rv), v128.load(fp(gamma, j))), v128.load(fp(beta, j))));
+    }
+    for (let j = d4; j < d; j++) {
       store<f32>(fp(y, j), (load<f32>(fp(x, j)) - mu) * r * load<f32>(fp(gamma, j)) + load<f32>(fp(beta, j)));
     }
     store<f32>(fp(mean, i), mu);
@@ -229,11 +272,22 @@ export function layernorm_fwd(Y: usize, X: usize, gamma: usize, beta: usize, mea
 export function layernorm_bwd(dX: usize, dY: usize, X: usize, gamma: usize, mean: usize, rstd: usize,
   dgamma: usize, dbeta: usize, M: i32, d: i32, accumulate: i32): void {
   const invd: f32 = 1 / <f32>d;
+  const d4 = d & ~3;
   for (let i = 0; i < M; i++) {
     const x = X + (<usize>(i * d) << 2), dy = dY + (<usize>(i * d) << 2), dx = dX + (<usize>(i * d) << 2);
     const mu = load<f32>(fp(mean, i)), r = load<f32>(fp(rstd, i));
-    let a: f32 = 0, b: f32 = 0;
-    for (let j = 0; j < d; j++) {
+    const muv = f32x4.splat(mu), rv = f32x4.splat(r);
+    let a4 = f32x4.splat(0), b4 = f32x4.splat(0);
+    for (let j = 0; j < d4; j += 4) {
+      const xh = f32x4.mul(f32x4.sub(v128.load(fp(x, j)), muv), rv);
+      const g = v128.load(fp(dy, j));
+      const dxh = f32x4.mul(g, v128.load(fp(gamma, j)));
+      a4 = f32x4.add(a4, dxh); b4 = f32x4.add(b4, f32x4.mul(dxh, xh));
+      v128.store(fp(dgamma, j), f32x4.add(v128.load(fp(dgamma, j)), f32x4.mul(g, xh)));
+      v128.store(fp(dbeta, j), f32x4.add(v128.load(fp(dbeta, j)), g));
+    }
+    let a = hsum(a4), b = hsum(b4);
+    for (let j = d4; j < d; j++) {
       const xh = (load<f32>(fp(x, j)) - mu) * r;
       const g = load<f32>(fp(dy, j));
       const dxh = g * load<f32>(fp(gamma, j));
@@ -242,7 +296,14 @@ export function layernorm_bwd(dX: usize, dY: usize, X: usize, gamma: usize, mean
       store<f32>(fp(dbeta, j), load<f32>(fp(dbeta, j)) + g);
     }
     a *= invd; b *= invd;
-    for (let j = 0; j < d; j++) {
+    const av = f32x4.splat(a), bv = f32x4.splat(b);
+    for (let j = 0; j < d4; j += 4) {
+      const xh = f32x4.mul(f32x4.sub(v128.load(fp(x, j)), muv), rv);
+      let v = f32x4.mul(rv, f32x4.sub(f32x4.sub(f32x4.mul(v128.load(fp(dy, j)), v128.load(fp(gamma, j))), av), f32x4.mul(xh, bv)));
+      if (accumulate) v = f32x4.add(v, v128.load(fp(dx, j)));
+      v128.store(fp(dx, j), v);
+    }
+    for (let j = d4; j < d; j++) {
       const xh = (load<f32>(fp(x, j)) - mu) * r;
       const v = r * (load<f32>(fp(dy, j)) * load<f32>(fp(gamma, j)) - a - xh * b);
       store<f32>(fp(dx, j), accumulate ? load<f32>(fp(dx, j)) + v : v);
@@ -261,7 +322,10 @@ export function embed_fwd(X: usize, E: usize, ids: usize, Pos: usize, pos: usize
     const x = X + (<usize>(t * d) << 2);
     if (Pos) {
       const pp = Pos + (<usize>(load<i32>(pos + (<usize>t << 2)) * d) << 2);
-      for (let j = 0; j < d; j++) store<f32>(fp(x, j), load<f32>(fp(e, j)) * scale + load<f32>(fp(pp, j)));
+      const sv = f32x4.splat(scale);
+      let j = 0;
+      for (; j + 4 <= d; j += 4) v128.store(fp(x, j), f32x4.add(f32x4.mul(v128.load(fp(e, j)), sv), v128.load(fp(pp, j))));
+      for (; j < d; j++) store<f32>(fp(x, j), load<f32>(fp(e, j)) * scale + load<f32>(fp(pp, j)));
     } else {
       for (let j = 0; j < d; j++) store<f32>(fp(x, j), load<f32>(fp(e, j)) * scale);
     }
@@ -273,11 +337,8 @@ export function embed_bwd(dE: usize, dPos: usize, dX: usize, ids: usize, pos: us
   for (let t = 0; t < T; t++) {
     const e = dE + (<usize>(load<i32>(ids + (<usize>t << 2)) * d) << 2);
     const x = dX + (<usize>(t * d) << 2);
-    for (let j = 0; j < d; j++) store<f32>(fp(e, j), load<f32>(fp(e, j)) + scale * load<f32>(fp(x, j)));
-    if (dPos) {
-      const pp = dPos + (<usize>(load<i32>(pos + (<usize>t << 2)) * d) << 2);
-      for (let j = 0; j < d; j++) store<f32>(fp(pp, j), load<f32>(fp(pp, j)) + load<f32>(fp(x, j)));
-    }
+    axpy(e, x, d, scale);
+    if (dPos) axpy(dPos + (<usize>(load<i32>(pos + (<usize>t << 2)) * d) << 2), x, d, 1);
   }
 }
 
@@ -312,20 +373,17 @@ export function bce_neg_loss(H: usize, E: usize, pos: usize, neg: usize, T: i32,
     const sp = dotRow(h, ep, d);
     total += <f64>(beta * softplus(-sp));
     const gp: f32 = weight * beta * (sigmoid(sp) - 1);
-    for (let j = 0; j < d; j++) {
-      store<f32>(fp(dh, j), gp * load<f32>(fp(ep, j)));
-      store<f32>(fp(dep, j), load<f32>(fp(dep, j)) + gp * load<f32>(fp(h, j)));
-    }
+    memory.fill(dh, 0, <usize>d << 2);
+    axpy(dh, ep, d, gp);
+    axpy(dep, h, d, gp);
     for (let k = 0; k < nNeg; k++) {
       const id = load<i32>(neg + (<usize>(t * nNeg + k) << 2));
       const en = E + (<usize>(id * d) << 2), den = dE + (<usize>(id * d) << 2);
       const sn = dotRow(h, en, d);
       total += <f64>softplus(sn);
       const gn: f32 = weight * sigmoid(sn);
-      for (let j = 0; j < d; j++) {
-        store<f32>(fp(dh, j), load<f32>(fp(dh, j)) + gn * load<f32>(fp(en, j)));
-        store<f32>(fp(den, j), load<f32>(fp(den, j)) + gn * load<f32>(fp(h, j)));
-      }
+      axpy(dh, en, d, gn);
+      axpy(den, h, d, gn);
     }
   }
   store<f64>(out, load<f64>(out) + total * <f64>weight);

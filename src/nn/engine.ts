@@ -20,6 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 
 /** The kernels exported by src/nn/kernels.wasm (pointers are byte offsets into the memory). */
 export interface WasmKernels {
@@ -85,16 +86,35 @@ export interface Buf<T extends Float32Array | Int32Array = Float32Array> {
   readonly a: T;
 }
 
+/** The parts of the WebAssembly JS API we use (this project's TS lib has no DOM/WebAssembly types). */
+export interface WasmModule {
+  readonly __wasmModule?: never;
+}
+/** A (shared) WebAssembly.Memory. */
+export interface WasmMemory {
+  readonly buffer: SharedArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmInstance {
+  readonly exports: Record<string, unknown>;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => WasmInstance;
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
 const PAGE = 65536;
 const HEAP_BASE = 1 << 20; // static data of the module lives below 1 MiB (memoryBase 1024)
 const SLACK = 64;
 const MAX_PAGES = 65536; // 4 GiB of address space; only touched pages count as resident memory
 
 const wasmPath = new URL('./kernels.wasm', import.meta.url);
-let compiled: WebAssembly.Module | null = null;
+let compiled: WasmModule | null = null;
 
 /** The compiled kernel module (compiled once per thread). */
-export function kernelModule(): WebAssembly.Module {
+export function kernelModule(): WasmModule {
   if (!compiled) {
     let bytes: Buffer;
     try {
@@ -102,13 +122,17 @@ export function kernelModule(): WebAssembly.Module {
     } catch (e) {
       throw new Error(`${wasmPath.pathname}: the engine's WebAssembly kernels are missing; run "npm run build:wasm" (${(e as Error).message})`);
     }
-    compiled = new WebAssembly.Module(bytes);
+    // Compile with the optimising tier right away. By default V8 first runs Liftoff (baseline)
+    // code and tiers up hot functions later, which made the first hundreds of steps 2–3× slower
+    // and every timing depend on warm-up. Process-wide, but it only affects WebAssembly.
+    setFlagsFromString('--no-liftoff');
+    compiled = new WA.Module(bytes);
   }
   return compiled;
 }
 
 /** Names of the exported functions, in module order: the op codes of a {@link Program}. */
-function functionNames(instance: WebAssembly.Instance): string[] {
+function functionNames(instance: WasmInstance): string[] {
   return Object.keys(instance.exports).filter((k) => typeof instance.exports[k] === 'function');
 }
 
@@ -185,7 +209,7 @@ export interface EngineOptions {
  * One engine per process is usual ({@link defaultEngine}); each owns its memory and workers.
  */
 export class Engine {
-  readonly memory: WebAssembly.Memory;
+  readonly memory: WasmMemory;
   /** Kernels bound to the main thread's instance (for direct calls outside programs). */
   readonly k: WasmKernels;
   /** Threads used for parallel programs (main thread included). */
@@ -196,12 +220,16 @@ export class Engine {
   private top = HEAP_BASE;
   private workers: Worker[] = [];
   private ctl: Int32Array | null = null;
-  private readonly finalizer = new FinalizationRegistry<{ ptr: number; bytes: number }>((b) => this.release(b.ptr, b.bytes));
+  private readonly tokens = new Map<number, object>();
+  private readonly finalizer = new FinalizationRegistry<{ ptr: number; bytes: number }>((b) => {
+    this.tokens.delete(b.ptr);
+    this.release(b.ptr, b.bytes);
+  });
 
   constructor(options: EngineOptions = {}) {
     this.threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
-    this.memory = new WebAssembly.Memory({ initial: 32, maximum: MAX_PAGES, shared: true });
-    const instance = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } });
+    this.memory = new WA.Memory({ initial: 32, maximum: MAX_PAGES, shared: true });
+    const instance = new WA.Instance(kernelModule(), { env: { memory: this.memory } });
     const names = functionNames(instance);
     names.forEach((n, i) => this.opcodes.set(n, i));
     this.fns = names.map((n) => instance.exports[n] as (...a: number[]) => unknown);
@@ -282,8 +310,12 @@ export class Engine {
   }
 
   /** Returns a buffer to the allocator now (it must not be used afterwards). */
-  freeBuf(buf: { ptr: number; length: number; a: { byteLength: number } }, owner?: object): void {
-    if (owner) this.finalizer.unregister(owner);
+  freeBuf(buf: { ptr: number; length: number; a: { byteLength: number } }): void {
+    const token = this.tokens.get(buf.ptr);
+    if (token) {
+      this.finalizer.unregister(token);
+      this.tokens.delete(buf.ptr);
+    }
     this.release(buf.ptr, roundBytes(buf.a.byteLength));
   }
 
@@ -317,7 +349,11 @@ export class Engine {
       }
     }
     new Uint8Array(this.memory.buffer, ptr, size).fill(0);
-    if (owner) this.finalizer.register(owner, { ptr, bytes: size }, owner);
+    if (owner) {
+      const token = {};
+      this.tokens.set(ptr, token);
+      this.finalizer.register(owner, { ptr, bytes: size }, token);
+    }
     return ptr;
   }
 

@@ -1,0 +1,157 @@
+/**
+ * `npm run bench -- nn [--only matmul|sasrec] [--steps N] [--threads N] [--no-peer]`
+ *
+ * The numerical engine's figures:
+ *  - matmul GFLOP/s for 1024×256·256×256 and 25600×50·50×50 (the SASRec projection shape),
+ *    on one thread (the kernel) and on all threads (rows split across workers);
+ *  - ms per SASRec training step (forward + backward + Adam; batch building not timed, as in
+ *    the peer) on ML-1M (maxlen 200) and Beauty (maxlen 50), batch 128, hidden 50, 2 blocks,
+ *    1 head, BCE + 1 negative, with batches sampled from the real files;
+ *  - the same step in PyTorch (../shared/peers/sasrec_torch.py, 1 thread = its fastest here)
+ *    measured in the same invocation, right after ours, and `ratio_vs_pytorch` = ours / theirs.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { SHARED, emit, median } from './_util.ts';
+import { Engine, type Program } from '../src/nn/engine.ts';
+import { Rng } from '../src/nn/rng.ts';
+import { SASRecNet, parseSASRecConfig } from '../src/models/sasrec.ts';
+import { BatchSampler } from '../src/models/seq/batch.ts';
+import type { Interactions } from '../src/data/types.ts';
+
+const argv = process.argv.slice(2);
+const opt = (name: string): string | undefined => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const only = opt('only');
+const steps = Number(opt('steps') ?? 20);
+const threads = Number(opt('threads') ?? availableParallelism());
+const withPeer = !argv.includes('--no-peer');
+
+function gflopsOf(M: number, N: number, K: number, t: number[]): number {
+  return (2 * M * N * K) / median(t) / 1e9;
+}
+
+/** matmul C = A·B on `th` threads (rows of A split evenly). */
+function benchMatmul(M: number, N: number, K: number, th: number): number {
+  const eng = new Engine({ threads: th });
+  const rng = new Rng(1);
+  const A = eng.f32(M * K), B = eng.f32(K * N), C = eng.f32(M * N);
+  for (let i = 0; i < A.length; i++) A.a[i] = rng.next() - 0.5;
+  for (let i = 0; i < B.length; i++) B.a[i] = rng.next() - 0.5;
+  const programs: Program[] = [];
+  const rows = Math.ceil(M / th / 4) * 4;
+  for (let w = 0; w < th; w++) {
+    const r0 = w * rows;
+    const m = Math.min(rows, M - r0);
+    if (m <= 0) break;
+    const p = eng.program();
+    p.call('gemm', C.ptr + 4 * r0 * N, A.ptr + 4 * r0 * K, B.ptr, m, N, K, K, N, N, 0, 0, 0, 1);
+    programs.push(p);
+  }
+  const reps = Math.max(1, Math.round(0.05e9 / (2 * M * N * K) * 10));
+  const times: number[] = [];
+  for (let r = 0; r < 3; r++) eng.runParallel(programs); // warm-up
+  for (let r = 0; r < 15; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < reps; i++) eng.runParallel(programs);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9 / reps);
+  }
+  void eng.close();
+  return gflopsOf(M, N, K, times);
+}
+
+/** Reads a SASRec-format file ("user item" lines, 1-based) like the peer: users with > 3 events, last two held out. */
+function readPeerData(path: string): Interactions {
+  const seqs = new Map<number, number[]>();
+  let nItems = 0;
+  const text = readFileSync(path, 'utf8');
+  let line = 0;
+  for (const raw of text.split('\n')) {
+    line++;
+    const parts = raw.trim().split(/\s+/);
+    if (parts.length < 2 || parts[0] === '') continue;
+    const u = Number(parts[0]);
+    let s = seqs.get(u);
+    if (!s) seqs.set(u, (s = []));
+    for (const p of parts.slice(1)) {
+      const it = Number(p);
+      if (!Number.isInteger(it) || it < 1) throw new Error(`${path}:${line}: item "${p}" is not a positive integer`);
+      s.push(it - 1);
+      nItems = Math.max(nItems, it);
+    }
+  }
+  const train = [...seqs.values()].filter((s) => s.length > 3).map((s) => s.slice(0, -2));
+  const offsets = new Int32Array(train.length + 1);
+  train.forEach((s, i) => (offsets[i + 1] = offsets[i] + s.length));
+  const items = new Int32Array(offsets[train.length]);
+  train.forEach((s, i) => items.set(s, offsets[i]));
+  return { nUsers: train.length, nItems, offsets, items, times: new Float64Array(items.length) };
+}
+
+function benchSasrec(caseName: string, file: string, maxLen: number): void {
+  const path = join(SHARED, 'datasets', file);
+  if (!existsSync(path)) {
+    process.stderr.write(`[skip] ${path} not found\n`);
+    return;
+  }
+  const data = readPeerData(path);
+  const cfg = parseSASRecConfig({ hidden: 50, blocks: 2, heads: 1, maxLen, dropout: 0.2, batchSize: 128, threads });
+  const net = new SASRecNet(cfg, data.nItems);
+  const rng = new Rng(42);
+  net.init(rng.fork());
+  const sampler = new BatchSampler(data, maxLen);
+  const warmup = 3;
+  const times: number[] = [];
+  let loss = 0;
+  let tokens = 0;
+  for (let s = 0; s < warmup + steps; s++) {
+    const batch = sampler.sample(128, 1, rng); // not timed (the peer does not time batch building either)
+    const t0 = process.hrtime.bigint();
+    loss = net.trainStep(batch, 1e-3, rng);
+    const dt = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (s >= warmup) {
+      times.push(dt);
+      tokens += batch.off[batch.off.length - 1];
+    }
+  }
+  const ms = median(times);
+  const figures: Record<string, unknown> = {
+    ms_per_step: Number(ms.toFixed(2)),
+    threads: net.threads,
+    steps,
+    real_tokens_per_step: Math.round(tokens / steps),
+    padded_tokens_per_step: 128 * maxLen,
+    final_loss: Number(loss.toFixed(4)),
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+  if (withPeer) {
+    const peer = spawnSync('/usr/bin/python3', [join(SHARED, 'peers', 'sasrec_torch.py'), '--data', path, '--maxlen', String(maxLen),
+      '--steps', String(steps), '--threads', '1'], { encoding: 'utf8' });
+    const lastLine = peer.stdout.trim().split('\n').at(-1) ?? '';
+    try {
+      const r = JSON.parse(lastLine) as { ms_per_step: number; torch: string };
+      figures.pytorch_ms_per_step = r.ms_per_step;
+      figures.pytorch_threads = 1;
+      figures.ratio_vs_pytorch = Number((ms / r.ms_per_step).toFixed(3));
+    } catch {
+      process.stderr.write(`peer failed (run "bash ../shared/peers/setup.sh" as root): ${peer.stderr.slice(-500)}\n`);
+    }
+  }
+  emit('nn', caseName, figures);
+}
+
+if (!only || only === 'matmul') {
+  for (const [M, N, K] of [[1024, 256, 256], [25600, 50, 50]]) {
+    emit('nn', `matmul-${M}x${K}x${N}`, { gflops: Number(benchMatmul(M, N, K, 1).toFixed(2)), threads: 1 });
+    if (threads > 1) emit('nn', `matmul-${M}x${K}x${N}`, { gflops: Number(benchMatmul(M, N, K, threads).toFixed(2)), threads });
+  }
+}
+if (!only || only === 'sasrec') {
+  benchSasrec('sasrec-ml-1m', 'ml-1m/ml-1m.txt', 200);
+  benchSasrec('sasrec-beauty', 'beauty-bert4rec/beauty.txt', 50);
+}
+if (!process.env.NO_EXIT) process.exit(0);
