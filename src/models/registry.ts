@@ -11,6 +11,7 @@ import { userKnnEntry } from './userknn.ts';
 import { bprEntry } from './bpr.ts';
 import { ialsEntry } from './ials.ts';
 import { transitionEntry } from './transition.ts';
+import { directAuEntry } from './directau.ts';
 
 /** How to create and load one kind of model. */
 export interface ModelEntry {
@@ -35,6 +36,7 @@ const ENTRIES: ModelEntry[] = [
   bprEntry,
   ialsEntry,
   transitionEntry,
+  directAuEntry,
 ];
 
 const BY_NAME = new Map<string, ModelEntry>();
