@@ -25,6 +25,7 @@ const COMMANDS: (() => Promise<{ register: CommandModule }>)[] = [
   () => import('./commands/law.ts'),
   () => import('./commands/train.ts'),
   () => import('./commands/serve.ts'),
+  () => import('./commands/bench.ts'),
 ];
 
 /** Runs the CLI on `argv` (process.argv shape). Exits non-zero with a one-line message on error. */

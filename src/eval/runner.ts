@@ -1,0 +1,358 @@
+/**
+ * The experiment runner: an {@link ExperimentConfig} → load and split the data once → for each
+ * model, grid point and seed: train (early stopping on the validation metric, best epoch
+ * restored) → pick the best grid point on validation → evaluate on test under the stated
+ * protocol → compare every model with the baseline (paired tests over users, bootstrap CI) →
+ * write result.json, table.md, table.csv and SVG plots under `runs/<name>-<timestamp>/`.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { concatInteractions } from '../data/interactions.ts';
+import { loadDataset } from '../data/load.ts';
+import { splitDataset } from '../data/split.ts';
+import type { Dataset, Split } from '../data/types.ts';
+import { createModel } from '../models/registry.ts';
+import type { EpochReport, Recommender } from '../models/recommender.ts';
+import { barChart, lineChart, type Series } from '../util/plot.ts';
+import { gridPoints, type ExperimentConfig, type ModelSpec } from './config.ts';
+import { evaluate, usersWithTargets, type EvalData, type EvalResult } from './evaluate.ts';
+import { parseMetric, RANK_METRICS } from './metrics.ts';
+import { parseProtocol, sampleCandidates, type CandidateLists } from './protocol.ts';
+import { bootstrapDiffCI, meanStd, pairedTTest, wilcoxon, type Interval } from './significance.ts';
+import { fmt, fmtP, toCsv, toMarkdown, toText, type Table } from './table.ts';
+
+/** One epoch of a training curve: loss and (when validated that epoch) the validation metric. */
+export interface CurvePoint extends EpochReport {
+  valid?: number;
+}
+
+/** One training + evaluation of one model configuration with one seed. */
+export interface SeedRun {
+  seed: number;
+  config: Record<string, unknown>;
+  /** Validation metric of the restored (best) state. */
+  valid: number;
+  /** Epoch restored after early stopping (0 for closed-form models). */
+  bestEpoch: number;
+  epochs: number;
+  curve: CurvePoint[];
+  fitSeconds: number;
+  validSeconds: number;
+  test?: { metrics: Record<string, number>; seconds: number };
+}
+
+/** Everything recorded about one model of the experiment. */
+export interface ModelResult {
+  label: string;
+  name: string;
+  /** Chosen grid point. */
+  config: Record<string, unknown>;
+  /** Validation value of each grid point (first seed). */
+  grid: { config: Record<string, unknown>; valid: number }[];
+  runs: SeedRun[];
+  /** Test metrics: mean and std over seeds. */
+  summary: Record<string, { mean: number; std: number }>;
+  /** Paired comparison with the baseline on the significance metric (absent for the baseline). */
+  significance?: { metric: string; baseline: string; tTest: number; wilcoxon: number; meanDiff: number; ci95: Interval; users: number };
+}
+
+/** The saved record of a whole experiment. */
+export interface ExperimentResult {
+  name: string;
+  config: ExperimentConfig;
+  dataset: { name: string; fingerprint: string; source: string; format: string; preparation: Record<string, unknown>; nUsers: number; nItems: number; nEvents: number };
+  split: Split['protocol'];
+  protocol: EvalResult['protocol'] & { validMetric: string };
+  versions: { reclab: string; node: string; git?: string };
+  startedAt: string;
+  seconds: number;
+  models: ModelResult[];
+}
+
+/** Options of {@link runExperiment}. */
+export interface RunOptions {
+  /** The config file's folder: relative data paths not found from the working directory are tried here. */
+  baseDir?: string;
+  /** Progress bars on stderr (default: when a TTY). */
+  progress?: boolean;
+  /** Where progress lines go (default stderr). */
+  log?: (line: string) => void;
+  /** Skip writing files (tests). */
+  dryRun?: boolean;
+  /** Use this dataset instead of loading `config.data` (tests, notebooks). */
+  dataset?: Dataset;
+}
+
+function libraryVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function gitCommit(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dirname(new URL(import.meta.url).pathname), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A relative data path is taken from the working directory (run from the repo root, as the
+ * examples assume); if nothing is there but the path exists relative to the config file's
+ * folder, that is used. Registry names and `synthetic…` pass through.
+ */
+function resolveSource(source: string, baseDir?: string): string {
+  if (isAbsolute(source) || source.startsWith('synthetic')) return source;
+  const fromCwd = resolve(source);
+  if (existsSync(fromCwd) || !baseDir) return existsSync(fromCwd) ? fromCwd : source;
+  const fromConfig = resolve(baseDir, source);
+  return existsSync(fromConfig) ? fromConfig : source;
+}
+
+/** Label of a model row: explicit label, else name plus the grid keys' chosen values. */
+function rowLabel(spec: ModelSpec): string {
+  return spec.label ?? spec.name;
+}
+
+/** Runs an experiment and (unless dryRun) writes its folder; returns the record and the folder. */
+export async function runExperiment(config: ExperimentConfig, options: RunOptions = {}): Promise<{ result: ExperimentResult; dir?: string; table: Table }> {
+  const t0 = performance.now();
+  const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const startedAt = new Date().toISOString();
+  const source = resolveSource(config.data.source, options.baseDir);
+  const dataset = options.dataset ?? (await loadDataset({ ...config.data, source }, config.prepare, { progress: options.progress }));
+  const split = splitDataset(dataset, config.split);
+  log(`${dataset.name}: ${dataset.nUsers} users, ${dataset.nItems} items, ${dataset.items.length} events; ${split.protocol.description}`);
+
+  const perUserNames = config.metrics.filter((m) => (RANK_METRICS as readonly string[]).includes(parseMetric(m).name));
+  const validMetric = config.validMetric ?? perUserNames[0];
+  if (!validMetric) throw new Error(`${config.name}: set validMetric (a rank metric such as ndcg@10): none of the metrics is one`);
+  if (!(RANK_METRICS as readonly string[]).includes(parseMetric(validMetric).name)) throw new Error(`validMetric "${validMetric}" must be a rank metric (higher is better): ${RANK_METRICS.join(', ')}`);
+  const sigMetric = config.significanceMetric ?? validMetric;
+  const testMetrics = [...new Set([...config.metrics, sigMetric])];
+
+  const { train, valid, test } = split;
+  const validData: EvalData = { history: train, exclude: [train], targets: valid, train, seen: [train, valid, test] };
+  const testData: EvalData = { history: concatInteractions(train, valid), exclude: [train, valid], targets: test, train, seen: [train, valid, test] };
+  // Sampled protocols: draw the candidates once, so every model and seed ranks the same lists.
+  const protocol = parseProtocol(config.protocol, config.seeds[0]);
+  let validCands: CandidateLists | undefined;
+  let testCands: CandidateLists | undefined;
+  if (protocol.kind === 'sampled') {
+    validCands = sampleCandidates(protocol, usersWithTargets(valid), valid, [train, valid, test], train);
+    testCands = sampleCandidates({ ...protocol, seed: protocol.seed + 1 }, usersWithTargets(test), test, [train, valid, test], train);
+  }
+  const common = { protocol, ties: config.ties, blockSize: config.blockSize, progress: options.progress };
+
+  /** Trains one configuration with one seed, validating each `evalEvery` epochs. */
+  const trainOne = async (spec: ModelSpec, cfg: Record<string, unknown>, seed: number): Promise<{ model: Recommender; run: SeedRun }> => {
+    const model = createModel(spec.name, cfg);
+    const curve: CurvePoint[] = [];
+    let best = -Infinity;
+    let bestEpoch = 0;
+    let bad = 0;
+    let snap: unknown;
+    let validSeconds = 0;
+    const validate = async (): Promise<number> => {
+      const r = await evaluate(model, validData, { ...common, metrics: [validMetric], candidates: validCands, progress: false });
+      validSeconds += r.seconds;
+      return r.metrics[validMetric];
+    };
+    const fit = await model.fit(train, {
+      seed,
+      progress: options.progress,
+      onEpoch: async (rep) => {
+        const point: CurvePoint = { ...rep };
+        curve.push(point);
+        if (rep.epoch % config.evalEvery !== 0) return false;
+        const v = await validate();
+        point.valid = v;
+        if (v > best) {
+          best = v;
+          bestEpoch = rep.epoch;
+          bad = 0;
+          snap = model.snapshot?.();
+        } else if (++bad >= config.patience) {
+          log(`  ${spec.name} seed ${seed}: early stop at epoch ${rep.epoch} (best ${validMetric} ${fmt(best)} at epoch ${bestEpoch})`);
+          return true;
+        }
+        return false;
+      },
+    });
+    let v: number;
+    if (bestEpoch > 0 && bestEpoch === fit.epochs) v = best; // the final state is the best one
+    else if (bestEpoch > 0 && snap !== undefined && model.restore) {
+      model.restore(snap); // back to the best epoch
+      v = best;
+    } else v = await validate(); // closed-form, never validated, or no snapshot support
+    return {
+      model,
+      run: { seed, config: cfg, valid: v, bestEpoch, epochs: fit.epochs, curve, fitSeconds: fit.seconds, validSeconds },
+    };
+  };
+
+  const models: ModelResult[] = [];
+  const perUserByModel = new Map<string, { users: Int32Array; values: Float64Array }>();
+  for (const spec of config.models) {
+    const label = rowLabel(spec);
+    const points = gridPoints(spec);
+    const grid: ModelResult['grid'] = [];
+    let chosen = points[0];
+    const runs: SeedRun[] = [];
+    // Grid search on the first seed, by the validation metric.
+    let bestModel: Recommender | null = null;
+    let bestRun: SeedRun | null = null;
+    for (const cfg of points) {
+      log(`${label}: training ${JSON.stringify(cfg)} (seed ${config.seeds[0]})`);
+      const { model, run } = await trainOne(spec, cfg, config.seeds[0]);
+      grid.push({ config: cfg, valid: run.valid });
+      log(`  valid ${validMetric} = ${fmt(run.valid)}, fit ${run.fitSeconds.toFixed(2)} s`);
+      if (bestRun === null || run.valid > bestRun.valid) {
+        bestRun = run;
+        bestModel = model;
+        chosen = cfg;
+      }
+    }
+    const seedUsers: { users: Int32Array; values: Float64Array }[] = [];
+    for (const seed of config.seeds) {
+      let model: Recommender;
+      let run: SeedRun;
+      if (seed === config.seeds[0]) {
+        model = bestModel!;
+        run = bestRun!;
+      } else {
+        log(`${label}: training ${JSON.stringify(chosen)} (seed ${seed})`);
+        ({ model, run } = await trainOne(spec, chosen, seed));
+      }
+      const r = await evaluate(model, testData, { ...common, metrics: testMetrics, candidates: testCands, label: `test ${label}` });
+      run.test = { metrics: r.metrics, seconds: r.seconds };
+      seedUsers.push({ users: r.users, values: r.perUser[sigMetric] });
+      runs.push(run);
+      log(`  test (seed ${seed}): ${config.metrics.map((m) => `${m} ${fmt(r.metrics[m])}`).join(', ')} [${r.seconds.toFixed(2)} s]`);
+    }
+    // Per-user values averaged over seeds (same users every seed: same split and candidates).
+    const avg = new Float64Array(seedUsers[0].values.length);
+    for (const s of seedUsers) for (let j = 0; j < avg.length; j++) avg[j] += s.values[j] / seedUsers.length;
+    perUserByModel.set(label, { users: seedUsers[0].users, values: avg });
+    const summary: ModelResult['summary'] = {};
+    for (const m of testMetrics) {
+      const ms = meanStd(runs.map((r) => r.test!.metrics[m]));
+      summary[m] = { mean: ms.mean, std: ms.std };
+    }
+    models.push({ label, name: spec.name, config: chosen, grid, runs, summary });
+  }
+
+  // Significance against the baseline.
+  const baseLabel = config.baseline ? models.find((m) => m.label === config.baseline || m.name === config.baseline)?.label : models[0].label;
+  if (!baseLabel) throw new Error(`baseline "${config.baseline}" is not one of the models (${models.map((m) => m.label).join(', ')})`);
+  const base = perUserByModel.get(baseLabel)!;
+  for (const m of models) {
+    if (m.label === baseLabel) continue;
+    const mine = perUserByModel.get(m.label)!;
+    const t = pairedTTest(mine.values, base.values);
+    const w = wilcoxon(mine.values, base.values);
+    m.significance = { metric: sigMetric, baseline: baseLabel, tTest: t.p, wilcoxon: w.p, meanDiff: t.meanDiff, ci95: bootstrapDiffCI(mine.values, base.values, { seed: 0 }), users: t.n };
+  }
+
+  const result: ExperimentResult = {
+    name: config.name,
+    config,
+    dataset: {
+      name: dataset.name,
+      fingerprint: dataset.fingerprint,
+      source: dataset.provenance.source,
+      format: dataset.provenance.format,
+      preparation: dataset.provenance.preparation,
+      nUsers: dataset.nUsers,
+      nItems: dataset.nItems,
+      nEvents: dataset.items.length,
+    },
+    split: split.protocol,
+    protocol: {
+      candidates: config.protocol,
+      ties: config.ties,
+      excluded: protocol.kind === 'full' ? 'train + valid items of each user at test time (train items at validation)' : 'negatives never interacted with (train, valid or test)',
+      seed: protocol.kind === 'sampled' ? protocol.seed : undefined,
+      nUsers: usersWithTargets(test).length,
+      nItems: dataset.nItems,
+      validMetric,
+    },
+    versions: { reclab: libraryVersion(), node: process.version, git: gitCommit() },
+    startedAt,
+    seconds: (performance.now() - t0) / 1000,
+    models,
+  };
+  const table = resultTable(result);
+  if (options.dryRun) return { result, table };
+  const dir = await writeResult(result, table, config.output);
+  return { result, dir, table };
+}
+
+/** The comparison table: one row per model, metric columns (mean ± std over seeds), p-values, times. */
+export function resultTable(r: ExperimentResult): Table {
+  const metrics = r.config.metrics;
+  const sig = r.models.find((m) => m.significance)?.significance;
+  const multi = r.config.seeds.length > 1;
+  const header = ['model', ...metrics];
+  if (sig) header.push(`Δ${sig.metric} vs ${sig.baseline}`, 'p (t-test)', 'p (Wilcoxon)');
+  header.push('fit s', 'eval s');
+  const rows = r.models.map((m) => {
+    const cells = [m.label, ...metrics.map((k) => (multi ? `${fmt(m.summary[k].mean)} ± ${fmt(m.summary[k].std)}` : fmt(m.summary[k].mean)))];
+    if (sig) {
+      if (m.significance) cells.push(`${m.significance.meanDiff >= 0 ? '+' : ''}${fmt(m.significance.meanDiff)} [${fmt(m.significance.ci95.low)}, ${fmt(m.significance.ci95.high)}]`, fmtP(m.significance.tTest), fmtP(m.significance.wilcoxon));
+      else cells.push('(baseline)', '—', '—');
+    }
+    const fitS = meanStd(m.runs.map((x) => x.fitSeconds)).mean;
+    const evalS = meanStd(m.runs.map((x) => x.test?.seconds ?? NaN)).mean;
+    cells.push(fitS.toFixed(2), evalS.toFixed(2));
+    return cells;
+  });
+  const p = r.protocol;
+  const notes = [
+    `data: ${r.dataset.name} (${r.dataset.nUsers} users, ${r.dataset.nItems} items, ${r.dataset.nEvents} events), fingerprint ${r.dataset.fingerprint.slice(0, 12)}`,
+    `split: ${r.split.description}`,
+    `protocol: ${p.candidates} ranking; excluded: ${p.excluded}; ties: ${p.ties} (a relevant item ranks ${p.ties === 'pessimistic' ? 'below' : 'above'} equal scores); ${p.nUsers} test users`,
+    `selection: grid and early stopping on validation ${p.validMetric}; seeds ${r.config.seeds.join(', ')}${multi ? ' (mean ± std)' : ''}`,
+  ];
+  if (sig) notes.push(`significance: paired over users on ${sig.metric} against ${sig.baseline}; Δ with 95 % bootstrap CI`);
+  return { header, rows, notes };
+}
+
+/** Writes result.json, table.md, table.csv, metrics.svg and (when any model has epochs) curves.svg; atomic per folder. */
+async function writeResult(r: ExperimentResult, table: Table, output: string): Promise<string> {
+  const stamp = r.startedAt.replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
+  const dir = resolve(output, `${r.name}-${stamp}`);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  mkdirSync(tmp, { recursive: true });
+  writeFileSync(join(tmp, 'result.json'), `${JSON.stringify(r, null, 2)}\n`);
+  writeFileSync(join(tmp, 'table.md'), `# ${r.name}\n\n${toMarkdown(table)}`);
+  writeFileSync(join(tmp, 'table.csv'), toCsv(table));
+  const metrics = r.config.metrics;
+  writeFileSync(
+    join(tmp, 'metrics.svg'),
+    barChart(
+      metrics.map((m) => ({ label: m, values: r.models.map((x) => x.summary[m].mean), errors: r.config.seeds.length > 1 ? r.models.map((x) => x.summary[m].std) : undefined })),
+      r.models.map((x) => x.label),
+      { title: `${r.name}: test metrics (${r.protocol.candidates})`, yLabel: 'value' },
+    ),
+  );
+  const withCurves = r.models.flatMap((m) => m.runs.filter((x) => x.curve.length > 0).map((x) => ({ m, x })));
+  if (withCurves.length) {
+    const loss: Series[] = withCurves.map(({ m, x }) => ({ name: `${m.label} s${x.seed}`, x: x.curve.map((c) => c.epoch), y: x.curve.map((c) => c.loss) }));
+    const val: Series[] = withCurves.map(({ m, x }) => ({ name: `${m.label} s${x.seed}`, x: x.curve.map((c) => c.epoch), y: x.curve.map((c) => c.valid ?? NaN) }));
+    writeFileSync(join(tmp, 'curves-loss.svg'), lineChart(loss, { title: 'training loss', xLabel: 'epoch', yLabel: 'loss' }));
+    writeFileSync(join(tmp, 'curves-valid.svg'), lineChart(val, { title: `validation ${r.protocol.validMetric}`, xLabel: 'epoch', yLabel: r.protocol.validMetric }));
+  }
+  mkdirSync(dirname(dir), { recursive: true });
+  renameSync(tmp, dir);
+  return dir;
+}
+
+/** The terminal rendering of a result table. */
+export function formatResultTable(t: Table): string {
+  return toText(t);
+}
