@@ -1,0 +1,8 @@
+/** LLM-based recommendation: catalogues, grounding, profiles, LLM ranking and the Beyond-Utility probes. */
+export * from './catalogue.ts';
+export * from './grounding.ts';
+export * from './history.ts';
+export * from './profile.ts';
+export * from './rank.ts';
+export * from './probes.ts';
+export { genreProfile, genreRanking } from './scripts.ts';
