@@ -12,6 +12,8 @@ import { bprEntry } from './bpr.ts';
 import { ialsEntry } from './ials.ts';
 import { transitionEntry } from './transition.ts';
 import { directAuEntry } from './directau.ts';
+import { sasrecEntry } from './sasrec.ts';
+import { lightGcnEntry } from './lightgcn.ts';
 
 /** How to create and load one kind of model. */
 export interface ModelEntry {
@@ -37,6 +39,8 @@ const ENTRIES: ModelEntry[] = [
   ialsEntry,
   transitionEntry,
   directAuEntry,
+  sasrecEntry,
+  lightGcnEntry,
 ];
 
 const BY_NAME = new Map<string, ModelEntry>();

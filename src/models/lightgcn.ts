@@ -1,0 +1,297 @@
+/**
+ * LightGCN — "LightGCN: Simplifying and Powering Graph Convolution Network for Recommendation"
+ * (He, Deng, Wang, Li, Zhang & Wang, SIGIR 2020).
+ *
+ * Nodes are users and items of the bipartite interaction graph, each with an ego embedding
+ * E⁽⁰⁾ (the only parameters). Light graph convolution with symmetric normalisation (eq. 3):
+ *   E⁽ᵏ⁺¹⁾ = Â E⁽ᵏ⁾,   Â_ui = Â_iu = 1 / √(|N_u|·|N_i|),
+ * and layer combination by averaging (eq. 4, α_k = 1/(K+1)):
+ *   F = (1/(K+1)) Σ_{k=0..K} E⁽ᵏ⁾ = M E⁽⁰⁾,   M = (1/(K+1)) Σ_k Âᵏ.
+ * Prediction ŷ_ui = f_u · f_i. Training minimises BPR with L2 on the batch's ego embeddings (eq. 15):
+ *   L = (1/B) Σ_(u,i,j) −ln σ(f_u·f_i − f_u·f_j) + (reg/2)(1/B) Σ (‖e⁽⁰⁾_u‖² + ‖e⁽⁰⁾_i‖² + ‖e⁽⁰⁾_j‖²).
+ * Backward: with G = ∂L/∂F (non-zero only on batch rows) and Â symmetric,
+ *   ∂L/∂E⁽⁰⁾ = Mᵀ G + reg-term = (1/(K+1)) Σ_k Âᵏ G + reg-term,
+ * i.e. the same K propagations run on the gradient. Both directions are exact full-graph passes,
+ * so on a 2-core CPU the default batch is large (the paper: 2048 on GPU); Adam as in the paper.
+ * Users unseen in training are folded in by averaging their history items' final embeddings.
+ */
+import type { Interactions } from '../data/types.ts';
+import type { FitOptions, FitReport, Recommender } from './recommender.ts';
+import type { ModelEntry } from './registry.ts';
+import { Rng } from '../nn/rng.ts';
+import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { binaryRows, checkScoreArgs, isNonNegative, isNonNegativeInt, isPositive, isPositiveInt, resolveConfig, type BinaryCsr } from './cf/common.ts';
+import { byteTensor, floatTensor, LazyAdam, meanFoldIn, normalFactors, scoreAllItems, trainedUsers } from './cf/mf.ts';
+import { trainEpochs } from './cf/train.ts';
+import { rowHas, sigmoid, softplus } from './bpr.ts';
+
+/** Hyperparameters of {@link LightGcn}. */
+export interface LightGcnConfig extends Record<string, number> {
+  dim: number;
+  /** Propagation layers K. */
+  layers: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  /** L2 weight on the batch's ego embeddings. */
+  reg: number;
+  initStd: number;
+}
+
+/** Defaults: K = 2, d = 64, Adam; large batches for CPU (see the file comment). */
+export const LIGHTGCN_DEFAULTS: LightGcnConfig = { dim: 64, layers: 2, epochs: 20, batchSize: 65536, lr: 0.01, reg: 1e-4, initStd: 0.1 };
+
+/** The normalised adjacency Â over nU + nI nodes (users first), CSR. */
+export interface NormalizedGraph {
+  nUsers: number;
+  nItems: number;
+  offsets: Int32Array;
+  cols: Int32Array;
+  vals: Float32Array;
+}
+
+/** Builds Â from the binary user×item matrix. */
+export function normalizedGraph(x: BinaryCsr): NormalizedGraph {
+  const nU = x.nRows;
+  const nI = x.nCols;
+  const N = nU + nI;
+  const deg = new Float64Array(N);
+  for (let u = 0; u < nU; u++) {
+    deg[u] = x.offsets[u + 1] - x.offsets[u];
+    for (let p = x.offsets[u]; p < x.offsets[u + 1]; p++) deg[nU + x.cols[p]]++;
+  }
+  const offsets = new Int32Array(N + 1);
+  for (let r = 0; r < N; r++) offsets[r + 1] = offsets[r] + deg[r];
+  const cols = new Int32Array(offsets[N]);
+  const vals = new Float32Array(offsets[N]);
+  const fill = offsets.slice(0, N);
+  for (let u = 0; u < nU; u++) {
+    for (let p = x.offsets[u]; p < x.offsets[u + 1]; p++) {
+      const node = nU + x.cols[p];
+      const w = 1 / Math.sqrt(deg[u] * deg[node]);
+      cols[fill[u]] = node;
+      vals[fill[u]++] = w;
+      cols[fill[node]] = u;
+      vals[fill[node]++] = w;
+    }
+  }
+  return { nUsers: nU, nItems: nI, offsets, cols, vals };
+}
+
+/** out = Â·e (rows of d floats). */
+function propagate(g: NormalizedGraph, e: Float64Array, out: Float64Array, d: number): void {
+  const N = g.nUsers + g.nItems;
+  out.fill(0);
+  for (let r = 0; r < N; r++) {
+    const o = r * d;
+    for (let q = g.offsets[r]; q < g.offsets[r + 1]; q++) {
+      const w = g.vals[q];
+      const c = g.cols[q] * d;
+      for (let k = 0; k < d; k++) out[o + k] += w * e[c + k];
+    }
+  }
+}
+
+/** F = (1/(K+1)) Σ_k Âᵏ E (also used for the backward pass, since M is symmetric). */
+export function layerAverage(g: NormalizedGraph, e: ArrayLike<number>, layers: number, d: number): Float64Array {
+  const N = g.nUsers + g.nItems;
+  const acc = Float64Array.from(e as ArrayLike<number>);
+  let cur = Float64Array.from(e as ArrayLike<number>);
+  let next = new Float64Array(N * d);
+  for (let k = 0; k < layers; k++) {
+    propagate(g, cur, next, d);
+    for (let t = 0; t < acc.length; t++) acc[t] += next[t];
+    [cur, next] = [next, cur];
+  }
+  const s = 1 / (layers + 1);
+  for (let t = 0; t < acc.length; t++) acc[t] *= s;
+  return acc;
+}
+
+/** Loss and gradient w.r.t. the ego embeddings E⁽⁰⁾ for a batch of (u, i, j) triples (item ids are item-local). */
+export function lightGcnLoss(
+  g: NormalizedGraph,
+  ego: ArrayLike<number>,
+  triples: { u: Int32Array; i: Int32Array; j: Int32Array },
+  layers: number,
+  d: number,
+  reg: number,
+): { loss: number; grad: Float64Array } {
+  const nU = g.nUsers;
+  const f = layerAverage(g, ego, layers, d);
+  const b = triples.u.length;
+  const gf = new Float64Array(f.length);
+  const grad = new Float64Array(f.length);
+  let loss = 0;
+  for (let t = 0; t < b; t++) {
+    const u = triples.u[t] * d;
+    const i = (nU + triples.i[t]) * d;
+    const j = (nU + triples.j[t]) * d;
+    let x = 0;
+    let sq = 0;
+    for (let k = 0; k < d; k++) {
+      x += f[u + k] * (f[i + k] - f[j + k]);
+      sq += ego[u + k] ** 2 + ego[i + k] ** 2 + ego[j + k] ** 2;
+    }
+    loss += softplus(-x) + 0.5 * reg * sq;
+    const e = sigmoid(-x) / b;
+    for (let k = 0; k < d; k++) {
+      gf[u + k] -= e * (f[i + k] - f[j + k]);
+      gf[i + k] -= e * f[u + k];
+      gf[j + k] += e * f[u + k];
+      grad[u + k] += (reg / b) * ego[u + k];
+      grad[i + k] += (reg / b) * ego[i + k];
+      grad[j + k] += (reg / b) * ego[j + k];
+    }
+  }
+  const back = layerAverage(g, gf, layers, d);
+  for (let t = 0; t < grad.length; t++) grad[t] += back[t];
+  return { loss: loss / b, grad };
+}
+
+/** The LightGCN model. */
+export class LightGcn implements Recommender {
+  readonly name = 'lightgcn';
+  readonly config: LightGcnConfig;
+  /** Ego embeddings E⁽⁰⁾, users then items, (nU + nI) × d. */
+  ego: Float32Array = new Float32Array(0);
+  /** Final (layer-averaged) user and item embeddings used for scoring. */
+  users: Float32Array = new Float32Array(0);
+  items: Float32Array = new Float32Array(0);
+  seen: Uint8Array = new Uint8Array(0);
+  private graph: NormalizedGraph | null = null;
+  private n = 0;
+
+  constructor(config: Record<string, unknown> = {}) {
+    this.config = resolveConfig('lightgcn', LIGHTGCN_DEFAULTS, config, {
+      dim: isPositiveInt,
+      layers: isNonNegativeInt,
+      epochs: isPositiveInt,
+      batchSize: isPositiveInt,
+      lr: isPositive,
+      reg: isNonNegative,
+      initStd: isPositive,
+    });
+  }
+
+  get nItems(): number {
+    return this.n;
+  }
+
+  /** Mini-batch Adam on BPR triples with uniform negatives; one epoch = one sample per training pair. */
+  async fit(train: Interactions, options: FitOptions): Promise<FitReport> {
+    const { dim: d, layers, epochs, batchSize, lr, reg, initStd } = this.config;
+    const rng = new Rng(options.seed);
+    const nU = train.nUsers;
+    const nI = train.nItems;
+    this.n = nI;
+    const x = binaryRows(train);
+    const nPairs = x.cols.length;
+    if (nPairs === 0) throw new Error('lightgcn: training data has no interactions');
+    this.graph = normalizedGraph(x);
+    this.seen = trainedUsers(train);
+    this.ego = normalFactors(rng, nU + nI, d, initStd);
+    const owner = new Int32Array(nPairs);
+    for (let u = 0; u < nU; u++) owner.fill(u, x.offsets[u], x.offsets[u + 1]);
+    const opt = new LazyAdam(this.ego, d, lr);
+    const report = await trainEpochs('lightgcn', epochs, options, () => {
+      let lossSum = 0;
+      let steps = 0;
+      for (let start = 0; start < nPairs; start += batchSize) {
+        const b = Math.min(batchSize, nPairs - start);
+        const u = new Int32Array(b);
+        const i = new Int32Array(b);
+        const j = new Int32Array(b);
+        for (let t = 0; t < b; t++) {
+          const pos = rng.int(nPairs);
+          u[t] = owner[pos];
+          i[t] = x.cols[pos];
+          if (x.offsets[u[t] + 1] - x.offsets[u[t]] >= nI) {
+            j[t] = i[t]; // no negative exists: a zero-gradient triple
+            continue;
+          }
+          let neg: number;
+          do neg = rng.int(nI);
+          while (rowHas(x, u[t], neg));
+          j[t] = neg;
+        }
+        const r = lightGcnLoss(this.graph!, this.ego, { u, i, j }, layers, d, reg);
+        opt.step();
+        for (let row = 0; row < nU + nI; row++) opt.updateRow(row, r.grad, row * d);
+        lossSum += r.loss;
+        steps++;
+      }
+      // Final embeddings after every epoch, so the runner's validation (onEpoch) scores this epoch.
+      this.computeFinal();
+      return lossSum / steps;
+    });
+    return report;
+  }
+
+  /** Caches F = M E⁽⁰⁾ split into user and item tables. */
+  private computeFinal(): void {
+    const g = this.graph!;
+    const d = this.config.dim;
+    const f = layerAverage(g, this.ego, this.config.layers, d);
+    this.users = Float32Array.from(f.subarray(0, g.nUsers * d));
+    this.items = Float32Array.from(f.subarray(g.nUsers * d));
+  }
+
+  /** f_u · f_j; unseen users folded in by averaging history items' final embeddings. */
+  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
+    checkScoreArgs('lightgcn', this.n, users, history, out);
+    const d = this.config.dim;
+    const vec = new Float64Array(d);
+    for (let r = 0; r < users.length; r++) {
+      const u = users[r];
+      if (u < this.seen.length && this.seen[u]) for (let k = 0; k < d; k++) vec[k] = this.users[u * d + k];
+      else meanFoldIn(history, u, this.items, d, vec);
+      scoreAllItems(vec, this.items, this.n, d, out, r * this.n);
+    }
+  }
+
+  snapshot(): unknown {
+    return { ego: this.ego.slice(), users: this.users.slice(), items: this.items.slice() };
+  }
+
+  restore(state: unknown): void {
+    const s = state as { ego: Float32Array; users: Float32Array; items: Float32Array };
+    this.ego.set(s.ego);
+    this.users = s.users.slice();
+    this.items = s.items.slice();
+  }
+
+  async save(dir: string): Promise<void> {
+    const d = this.config.dim;
+    const nU = this.seen.length;
+    await writeCheckpoint(dir, { name: this.name, config: this.config, nItems: this.n, state: { nUsers: nU } }, {
+      ego: { data: this.ego, shape: [nU + this.n, d] },
+      users: { data: this.users, shape: [nU, d] },
+      items: { data: this.items, shape: [this.n, d] },
+      seen: { data: this.seen, shape: [nU] },
+    });
+  }
+
+  /** Loads a model written by {@link save}. */
+  static async load(dir: string): Promise<LightGcn> {
+    const { meta, tensors } = await readCheckpoint(dir);
+    const m = new LightGcn(meta.config);
+    const nU = Number(meta.state?.nUsers);
+    const d = m.config.dim;
+    m.n = meta.nItems;
+    m.ego = floatTensor(dir, tensors, 'ego', (nU + meta.nItems) * d);
+    m.users = floatTensor(dir, tensors, 'users', nU * d);
+    m.items = floatTensor(dir, tensors, 'items', meta.nItems * d);
+    m.seen = byteTensor(dir, tensors, 'seen', nU);
+    return m;
+  }
+}
+
+/** Registry entry. */
+export const lightGcnEntry: ModelEntry = {
+  name: 'lightgcn',
+  description: 'LightGCN (He et al. 2020): symmetric-normalised propagation, layer averaging, BPR',
+  sequential: false,
+  create: (config) => new LightGcn(config),
+  load: (dir) => LightGcn.load(dir),
+};
