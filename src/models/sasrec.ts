@@ -39,6 +39,7 @@ import { Rng } from '../nn/rng.ts';
 import { BatchSampler, lastWindow, type SeqBatch } from './seq/batch.ts';
 import { splitBalanced, type Shard } from './seq/ragged.ts';
 import { progress } from '../util/progress.ts';
+import type { ModelEntry } from './registry.ts';
 
 /** Hyperparameters (defaults: the paper's ML-1M setting). */
 export const SASRecConfigSchema = z.object({
@@ -94,7 +95,7 @@ interface Block {
 }
 
 /** Per-step random seeds of the dropout sites. */
-interface Seeds {
+export interface Seeds {
   emb: number;
   att: number[];
   ff1: number[];
@@ -322,20 +323,22 @@ export class SASRecNet {
     return prog;
   }
 
-  /** One optimisation step on a sampled batch with learning rate `lr`; returns the mean loss. */
-  trainStep(batch: SeqBatch, lr: number, rng: Rng): number {
+  /** Draws the dropout seeds of one step. */
+  drawSeeds(rng: Rng): Seeds {
+    const u32 = (): number => rng.nextUint32();
+    return { emb: u32(), att: this.blocks.map(u32), ff1: this.blocks.map(u32), ff2: this.blocks.map(u32) };
+  }
+
+  /**
+   * Forward + backward of a batch: the loss (mean over real positions) and per-thread gradients
+   * left in each parameter's grads[w] for w < `threadsUsed` (the optimizer reduces them).
+   */
+  forwardBackward(batch: SeqBatch, seeds: Seeds): { loss: number; threadsUsed: number } {
     const { cfg } = this;
     const nNeg = cfg.loss === 'ce' ? 0 : batch.nNeg;
     const shards = splitBalanced(batch.off, this.threads, 6 * this.d);
     const totalT = batch.off[batch.off.length - 1];
-    if (totalT === 0) return 0;
-    const u32 = (): number => rng.nextUint32();
-    const seeds: Seeds = {
-      emb: u32(),
-      att: this.blocks.map(u32),
-      ff1: this.blocks.map(u32),
-      ff2: this.blocks.map(u32),
-    };
+    if (totalT === 0) return { loss: 0, threadsUsed: 0 };
     this.engine.run(this.prepare(cfg.loss === 'ce'));
     const programs: Program[] = [];
     const lossPtrs: number[] = [];
@@ -352,12 +355,18 @@ export class SASRecNet {
     this.engine.runParallel(programs);
     let loss = 0;
     for (const ptr of lossPtrs) loss += new Float64Array(this.engine.memory.buffer, ptr, 1)[0];
-    this.adam.step(lr, shards.length, new Map([[this.item, this.touchedRows(batch, nNeg)]]));
+    return { loss, threadsUsed: shards.length };
+  }
+
+  /** One optimisation step on a sampled batch with learning rate `lr`; returns the mean loss. */
+  trainStep(batch: SeqBatch, lr: number, rng: Rng): number {
+    const { loss, threadsUsed } = this.forwardBackward(batch, this.drawSeeds(rng));
+    if (threadsUsed > 0) this.adam.step(lr, threadsUsed, new Map([[this.item, this.touchedRows(batch, batch.nNeg)]]));
     return loss;
   }
 
   /** Distinct embedding rows a batch touched (inputs, targets, negatives); all rows for full CE. */
-  private touchedRows(batch: SeqBatch, nNeg: number): TouchedRows {
+  touchedRows(batch: SeqBatch, nNeg: number): TouchedRows {
     const rows = this.touched.a;
     if (this.cfg.loss === 'ce') {
       for (let i = 0; i < this.nItems; i++) rows[i] = i + 1;
@@ -597,3 +606,12 @@ export class SASRec implements SequentialRecommender {
     this.network.adam.t = s.t;
   }
 }
+
+/** Registry entry (see registry.ts). */
+export const sasrecEntry: ModelEntry = {
+  name: 'sasrec',
+  description: 'SASRec (Kang & McAuley 2018): causal self-attention over the item sequence; BCE/gBCE/sampled-softmax/CE losses',
+  sequential: true,
+  create: (config) => new SASRec(config),
+  load: (dir) => SASRec.load(dir),
+};
