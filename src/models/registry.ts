@@ -13,6 +13,7 @@ import { ialsEntry } from './ials.ts';
 import { transitionEntry } from './transition.ts';
 import { directAuEntry } from './directau.ts';
 import { sasrecEntry } from './sasrec.ts';
+import { lightGcnEntry } from './lightgcn.ts';
 
 /** How to create and load one kind of model. */
 export interface ModelEntry {
@@ -39,6 +40,7 @@ const ENTRIES: ModelEntry[] = [
   transitionEntry,
   directAuEntry,
   sasrecEntry,
+  lightGcnEntry,
 ];
 
 const BY_NAME = new Map<string, ModelEntry>();
