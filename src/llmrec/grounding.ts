@@ -96,8 +96,8 @@ export class Grounder {
     const exact = this.exact.get(t);
     if (exact !== undefined && (!within || within.has(exact))) return { item: exact, method: 'exact', score: 1 };
     const ids = this.normal.get(normaliseTitle(t));
-    const inside = within && ids?.find((i) => within.has(i));
-    if (inside !== undefined && inside !== false) return { item: inside, method: 'normalised', score: 1 };
+    const inside = within ? ids?.find((i) => within.has(i)) : undefined;
+    if (inside !== undefined) return { item: inside, method: 'normalised', score: 1 };
     if (exact !== undefined) return { item: exact, method: 'exact', score: 1 };
     if (ids?.length) return { item: ids[0], method: 'normalised', score: 1 };
     const [q] = await this.embedder.embed([embeddingForm(t)]);
