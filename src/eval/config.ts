@@ -89,6 +89,8 @@ export const experimentSchema = z
     models: z.array(modelSchema).min(1),
     /** Results folder (relative to the working directory). */
     output: z.string().default('runs'),
+    /** Save each model's chosen configuration (first seed) under `<run>/models/<label>/` for `reclab eval --model`. */
+    saveModels: z.boolean().default(false),
     /** Users per scoring block. */
     blockSize: z.number().int().positive().default(256),
   })

@@ -196,6 +196,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
   };
 
   const models: ModelResult[] = [];
+  const trained = new Map<string, Recommender>();
   const perUserByModel = new Map<string, { users: Int32Array; values: Float64Array }>();
   for (const spec of config.models) {
     const label = rowLabel(spec);
@@ -224,6 +225,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
       if (seed === config.seeds[0]) {
         model = bestModel!;
         run = bestRun!;
+        trained.set(label, model);
       } else {
         log(`${label}: training ${JSON.stringify(chosen)} (seed ${seed})`);
         ({ model, run } = await trainOne(spec, chosen, seed));
@@ -288,7 +290,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
   };
   const table = resultTable(result);
   if (options.dryRun) return { result, table };
-  const dir = await writeResult(result, table, config.output);
+  const dir = await writeResult(result, table, config.output, config.saveModels ? trained : undefined);
   return { result, dir, table };
 }
 
@@ -323,7 +325,7 @@ export function resultTable(r: ExperimentResult): Table {
 }
 
 /** Writes result.json, table.md, table.csv, metrics.svg and (when any model has epochs) curves.svg; atomic per folder. */
-async function writeResult(r: ExperimentResult, table: Table, output: string): Promise<string> {
+async function writeResult(r: ExperimentResult, table: Table, output: string, trained?: Map<string, Recommender>): Promise<string> {
   const stamp = r.startedAt.replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
   const dir = resolve(output, `${r.name}-${stamp}`);
   const tmp = `${dir}.tmp-${process.pid}`;
@@ -347,6 +349,7 @@ async function writeResult(r: ExperimentResult, table: Table, output: string): P
     writeFileSync(join(tmp, 'curves-loss.svg'), lineChart(loss, { title: 'training loss', xLabel: 'epoch', yLabel: 'loss' }));
     writeFileSync(join(tmp, 'curves-valid.svg'), lineChart(val, { title: `validation ${r.protocol.validMetric}`, xLabel: 'epoch', yLabel: r.protocol.validMetric }));
   }
+  if (trained) for (const [label, model] of trained) await model.save(join(tmp, 'models', label.replace(/[^A-Za-z0-9._-]/g, '_')));
   mkdirSync(dirname(dir), { recursive: true });
   renameSync(tmp, dir);
   return dir;
