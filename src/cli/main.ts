@@ -27,6 +27,7 @@ const COMMANDS: (() => Promise<{ register: CommandModule }>)[] = [
   () => import('./commands/serve.ts'),
   () => import('./commands/bench.ts'),
   () => import('./commands/eval.ts'),
+  () => import('./commands/arena.ts'),
 ];
 
 /** Runs the CLI on `argv` (process.argv shape). Exits non-zero with a one-line message on error. */

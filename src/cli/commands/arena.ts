@@ -1,0 +1,158 @@
+/**
+ * `reclab arena`: the Recommendation Arena on a dataset — an LLM judge role-plays sampled users
+ * (from an LLM-written profile and their history) and compares systems' top-k lists on relevance,
+ * diversity, novelty, coverage and overall, each pair in both orders; writes a Markdown + JSON
+ * report with win-rate and rating plots, and the agreement with offline ndcg@10.
+ *
+ *   reclab arena --data ml-1m.txt --format sasrec --items movies.dat --item-map sas_to_original_items.txt \
+ *     --a 'sasrec:{"epochs":20}' --b pop --judge openai:qwen2.5-7b-instruct --base-url http://localhost:8000/v1
+ */
+import type { Command } from 'commander';
+import { join } from 'node:path';
+import { DIMENSIONS, runArena, summarize, writeArenaReport, type ArenaItem, type ArenaSystem, type ArenaUser } from '../../judge/index.ts';
+import '../../judge/scripts.ts';
+import '../../llmrec/scripts.ts';
+import { generateProfile } from '../../llmrec/profile.ts';
+import { userHistory } from '../../llmrec/history.ts';
+import { clientFromFlags, loadLlmData, offlineMetrics, resolveSystem, sampleUsers, topLists, type DataFlags, type LlmFlags, type System } from '../../llmrec/setup.ts';
+
+interface ArenaFlags extends DataFlags, LlmFlags {
+  a: string;
+  b: string;
+  system: string[];
+  judge: string;
+  profiler?: string;
+  users: string;
+  k: string;
+  history: string;
+  seed: string;
+  out?: string;
+  saveModels?: string;
+  offline: boolean;
+  progress: boolean;
+}
+
+/** Adds the LLM client flags shared by the LLM verbs. */
+export function llmOptions(cmd: Command): Command {
+  return cmd
+    .option('--base-url <url>', 'base URL of an OpenAI-compatible server for openai:<model> specs (default $RECLAB_LLM_BASE_URL; key from $RECLAB_LLM_API_KEY or $OPENAI_API_KEY)')
+    .option('--cache <dir>', 'response cache folder', '.cache/llm')
+    .option('--no-cache', 'do not cache responses')
+    .option('--record <file.jsonl>', 'append every reply to this file (replay later with replay:<file>)')
+    .option('--concurrency <n>', 'LLM calls in flight', '4')
+    .option('--rpm <n>', 'at most this many calls per minute')
+    .option('--price-in <usd>', 'US$ per million prompt tokens (cost accounting)', '0')
+    .option('--price-out <usd>', 'US$ per million completion tokens', '0')
+    .option('--structured <mode>', 'structured output: json_schema, json_object or prompt', 'json_schema')
+    .option('--threads <n>', 'gguf: CPU threads')
+    .option('--context <n>', 'gguf: context size in tokens');
+}
+
+/** Adds the data flags shared by the LLM verbs. */
+export function dataOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--data <source>', 'dataset path or registry name')
+    .option('--format <fmt>', 'reader format (auto-detected by default)', 'auto')
+    .option('--items <movies.dat>', 'MovieLens movies.dat for titles and genres when the dataset has none')
+    .option('--item-map <file>', 'dataset item id → movies.dat id map (e.g. sas_to_original_items.txt)');
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const int = (flag: string, v: string, min = 0): number => {
+  const x = Number(v);
+  if (!Number.isInteger(x) || x < min) throw new Error(`--${flag}: expected an integer ≥ ${min}, got "${v}"`);
+  return x;
+};
+
+/** Registers `reclab arena`. */
+export function register(program: Command): void {
+  const cmd = program.command('arena').description('LLM-judged pairwise comparison of recommenders (RecSys Arena): win rates, Bradley–Terry ratings, agreement with ndcg@10');
+  dataOptions(cmd)
+    .requiredOption('--a <system>', 'first system: saved model dir, or registry name[:{json config}] trained here on the LOO train part')
+    .requiredOption('--b <system>', 'second system (same forms)')
+    .option('--system <system>', 'further systems (repeatable): every pair is judged', collect, [])
+    .requiredOption('--judge <provider>', 'openai:<model>[@url], gguf:<file>, replay:<file.jsonl> or scripted:<name>')
+    .option('--profiler <provider>', 'who writes user profiles (default: the judge; scripted:genre-profiler for scripted judges)')
+    .option('--users <n>', 'users sampled', '20')
+    .option('--k <n>', 'length of the compared lists', '10')
+    .option('--history <n>', 'last history events shown to profiler and judge', '20')
+    .option('--seed <n>', 'seed of user sampling and training', '42')
+    .option('--out <dir>', 'report folder (default runs/arena-<time>)')
+    .option('--save-models <dir>', 'save systems trained here into <dir>/<name> for reuse')
+    .option('--no-offline', 'skip the offline ndcg@10 evaluation')
+    .option('--no-progress', 'no progress bars');
+  llmOptions(cmd).action(async (o: ArenaFlags) => {
+    const seed = int('seed', o.seed);
+    const nUsers = int('users', o.users, 1);
+    const k = int('k', o.k, 1);
+    const histLen = int('history', o.history, 1);
+    const judge = clientFromFlags(o.judge, o);
+    const profilerSpec = o.profiler ?? (o.judge.startsWith('scripted:') ? 'scripted:genre-profiler' : o.judge);
+    const profiler = profilerSpec === o.judge ? judge : clientFromFlags(profilerSpec, o);
+    try {
+      const data = await loadLlmData(o, o.progress);
+      const { dataset, split, catalogue } = data;
+      process.stderr.write(`${dataset.name}: ${dataset.nUsers} users, ${dataset.nItems} items, ${dataset.items.length} events; titles from ${catalogue.source}\n`);
+      const systems: System[] = [];
+      for (const spec of [o.a, o.b, ...o.system]) systems.push(await resolveSystem(spec, split, seed, o.saveModels, o.progress));
+      const names = systems.map((s) => s.name);
+      if (new Set(names).size !== names.length) throw new Error(`systems must have distinct names, got ${names.join(', ')}`);
+      const users = sampleUsers(split.test, nUsers, seed);
+      const popularity = new Float64Array(dataset.nItems);
+      for (let p = 0; p < split.train.items.length; p++) popularity[split.train.items[p]]++;
+      const asItem = (id: number): ArenaItem => ({ id, title: catalogue.titles[id], genres: catalogue.genres[id], popularity: popularity[id] });
+      const offline: Record<string, number> = {};
+      const arenaSystems: ArenaSystem[] = [];
+      for (const s of systems) {
+        const lists = topLists(s.model, users, data.history, k);
+        arenaSystems.push({ name: s.name, lists: new Map([...lists].map(([u, l]) => [u, l.map(asItem)])) });
+        if (o.offline) offline[s.name] = (await offlineMetrics(s.model, data, ['ndcg@10'], o.progress))['ndcg@10'];
+      }
+      const arenaUsers: ArenaUser[] = [];
+      const profiles = await Promise.all(
+        Array.from(users, (u) => {
+          const history = userHistory(data.history, u, catalogue, histLen);
+          return generateProfile(profiler, u, dataset.userIds.toRaw(u), history).then((p) => ({ p, history }));
+        }),
+      );
+      for (const { p, history } of profiles) {
+        arenaUsers.push({ user: p.user, label: p.label, profile: p.profile, history: history.map((h) => ({ ...h, popularity: popularity[h.id] })) });
+      }
+      const run = await runArena(arenaSystems, arenaUsers, { client: judge, k, progress: o.progress ? undefined : false });
+      const summary = summarize(run, o.offline ? { metric: 'ndcg@10', values: offline } : undefined);
+      const out = o.out ?? join('runs', `arena-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+      const usage = judge.ledger.total();
+      const files = await writeArenaReport(out, run, summary, {
+        setup: {
+          dataset: { name: dataset.name, fingerprint: dataset.fingerprint, source: dataset.provenance.source, format: dataset.provenance.format },
+          split: split.protocol,
+          titles: catalogue.source,
+          systems: systems.map((s) => ({ name: s.name, origin: s.origin, config: s.model.config })),
+          users: Array.from(users, (u) => dataset.userIds.toRaw(u)),
+          seed,
+          historyShown: histLen,
+          profiler: profiler.provider.id,
+          profiles: profiles.map(({ p }) => p),
+          offline: o.offline ? { metric: 'ndcg@10', protocol: 'full ranking, test stage, history train ∪ valid excluded', values: offline } : undefined,
+        },
+        usage: profiler === judge ? usage : judge.ledger.total(),
+        usageByTemplate: { ...profiler.ledger.perTag(), ...judge.ledger.perTag() },
+        templates: [...new Set(profiles.map(({ p }) => p.template))],
+      });
+      const r = summary.ratings.overall;
+      process.stdout.write(`Arena (${run.judge}, ${run.template}): ${users.length} users × ${summary.pairs.length} pairs × 2 orders\n`);
+      for (const p of summary.pairs) {
+        const d = p.dimensions.overall;
+        process.stdout.write(`  ${p.a} vs ${p.b}: ${d.winsA} / ${d.winsB} / ${d.ties} (wins / wins / ties), ${p.a} win rate ${(100 * d.winRateA.estimate).toFixed(1)}% [${(100 * d.winRateA.lo).toFixed(1)}, ${(100 * d.winRateA.hi).toFixed(1)}]\n`);
+      }
+      process.stdout.write(`  ratings (overall): ${r.systems.map((s, i) => `${s} ${r.rating[i].toFixed(0)}`).join(', ')}\n`);
+      for (const d of DIMENSIONS.slice(0, -1)) process.stdout.write(`  ${d}: ${summary.ratings[d].order.join(' > ')}\n`);
+      if (summary.agreement) process.stdout.write(`  ndcg@10: ${summary.agreement.systems.map((s, i) => `${s} ${summary.agreement!.offline[i].toFixed(4)}`).join(', ')}; Kendall τ-b ${summary.agreement.kendallTauB.toFixed(3)}\n`);
+      process.stdout.write(`  ${usage.calls} calls (${usage.cachedCalls} cached), ${usage.promptTokens + usage.completionTokens} tokens, $${usage.costUsd.toFixed(4)}\n`);
+      process.stdout.write(`report: ${files.join(', ')}\n`);
+    } finally {
+      await judge.close();
+      if (profiler !== judge) await profiler.close();
+    }
+  });
+}
