@@ -277,14 +277,15 @@ export class EventBuilder {
     const userOf = this.u;
     // Stable counting sort by (new) user id.
     const offsets = new Int32Array(nUsers + 1);
-    for (let k = 0; k < n; k++) offsets[uOrder.oldToNew[userOf[k]] + 1]++;
+    const userNew = uOrder.oldToNew;
+    for (let k = 0; k < n; k++) offsets[userNew[userOf[k]] + 1]++;
     for (let u = 0; u < nUsers; u++) offsets[u + 1] += offsets[u];
-    const cursor = offsets.slice(0, nUsers);
     const perm = new Int32Array(n);
-    for (let k = 0; k < n; k++) perm[cursor[uOrder.oldToNew[userOf[k]]]++] = k;
-    this.u = new Int32Array(0);
-    // Stable sort by time within each user.
+    const cursor = offsets.slice(0, nUsers);
+    for (let k = 0; k < n; k++) perm[cursor[userNew[userOf[k]]]++] = k;
+    // Stable sort by time within each user (segments already in order cost one pass).
     sortSegmentsByTime(offsets, perm, this.t);
+    this.u = new Int32Array(0);
     const items = new Int32Array(n);
     const times = new Float64Array(n);
     const values = this.v ? new Float32Array(n) : undefined;

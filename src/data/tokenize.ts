@@ -342,13 +342,17 @@ export async function tokenizeCsv(
     encoding: options.encoding ?? 'utf8',
   });
   let producerError: unknown = null;
+  let stopped = false;
+  const abort = new AbortController();
   const producer = (async () => {
     try {
       for await (const chunk of readChunks(path)) {
-        if (!parser.write(Buffer.from(chunk))) await once(parser, 'drain');
+        if (stopped) break;
+        if (!parser.write(Buffer.from(chunk))) await once(parser, 'drain', { signal: abort.signal });
       }
-      parser.end();
+      if (!stopped) parser.end();
     } catch (error) {
+      if (stopped) return;
       producerError = error;
       parser.destroy(error as Error);
     }
@@ -360,11 +364,12 @@ export async function tokenizeCsv(
       line = rec.info.lines;
       fields.values = rec.record;
       if (onRow(fields, line) === false) {
-        parser.destroy();
+        stopped = true;
         break;
       }
     }
   } catch (error) {
+    stopped = true;
     if (error instanceof DataError) throw error;
     const cause = producerError ?? error;
     if (cause instanceof DataError) throw cause;
@@ -374,6 +379,9 @@ export async function tokenizeCsv(
     }
     throw streamError(cause, label, line);
   } finally {
+    stopped = true;
+    abort.abort();
+    parser.destroy();
     await producer.catch(() => undefined);
   }
   return line;

@@ -98,7 +98,7 @@ async function firstLine(path: string): Promise<string> {
   let text = '';
   await tokenizeFile(path, { delimiter: '\n' }, (f) => {
     text = f.text(0);
-    return false;
+    return text.trim() === '';
   });
   return text;
 }
@@ -123,7 +123,7 @@ export async function detectFormat(source: string): Promise<FileFormat> {
   if (name.endsWith('.inter')) return 'recbole';
   if (name.endsWith('.parquet')) return 'parquet';
   const line = await firstLine(source);
-  if (line === '') throw new DataError(basename(source), 0, undefined, 'empty file: nothing to read');
+  if (line.trim() === '') throw new DataError(basename(source), 0, undefined, 'empty file: nothing to read');
   if (/\.(jsonl|json|ndjson)(\.gz)?$/.test(name) || line.trimStart().startsWith('{')) {
     return /"(reviewerID|asin|parent_asin)"|'(reviewerID|asin)'/.test(line) ? 'amazon' : 'jsonl';
   }
