@@ -25,9 +25,9 @@ class Scripted implements Recommender {
   restored: number | null = null;
   constructor(config: Record<string, unknown>) {
     this.config = { scale: 1, ...config };
-    lastModel = this;
   }
   async fit(train: Interactions, options: FitOptions): Promise<FitReport> {
+    lastModel = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the test inspects the last trained model
     this.nItems = train.nItems;
     let epochs = 0;
     for (const q of QUALITY) {
