@@ -108,12 +108,25 @@ export class Ease implements Recommender {
       out.fill(0, o, o + n);
       // A fresh stamp per user makes repeated history items count once, as in the binary X.
       const stamp = ++this.stamp;
+      // Distinct history rows, added four at a time so `out` is read and written once per four rows.
+      const rows: number[] = [];
       for (let p = history.offsets[u]; p < history.offsets[u + 1]; p++) {
         const i = history.items[p];
         if (this.mark[i] === stamp) continue;
         this.mark[i] = stamp;
-        const row = i * n;
-        for (let j = 0; j < n; j++) out[o + j] += b[row + j];
+        rows.push(i * n);
+      }
+      let t = 0;
+      for (; t + 4 <= rows.length; t += 4) {
+        const r0 = rows[t];
+        const r1 = rows[t + 1];
+        const r2 = rows[t + 2];
+        const r3 = rows[t + 3];
+        for (let j = 0; j < n; j++) out[o + j] += b[r0 + j] + b[r1 + j] + b[r2 + j] + b[r3 + j];
+      }
+      for (; t < rows.length; t++) {
+        const r0 = rows[t];
+        for (let j = 0; j < n; j++) out[o + j] += b[r0 + j];
       }
     }
   }
