@@ -70,8 +70,8 @@ export interface WasmKernels {
   zero_rows(X: number, rows: number, nRows: number, d: number): void;
   sumsq_rows(X: number, rows: number, nRows: number, d: number): number;
   scale_rows(X: number, rows: number, nRows: number, d: number, alpha: number): void;
-  gru_fwd(...args: number[]): void;
-  gru_bwd(...args: number[]): void;
+  gru_fwd(Hout: number, Gi: number, Gh: number, Hprev: number, Saved: number, B: number, H: number): void;
+  gru_bwd(dGi: number, dGh: number, dHprev: number, dHout: number, Hprev: number, Saved: number, B: number, H: number): void;
 }
 
 /** Name of a kernel. */

@@ -200,3 +200,56 @@ export class MultiheadAttention {
     this.q.backward(prog, thread, { ptr: grads.dQ, ld: d }, { ptr: xq, ld: d }, { ptr: dXq, ld: d }, T, true);
   }
 }
+
+/**
+ * torch.nn.GRUCell: h' = (1 − z) ⊙ n + z ⊙ h with r = σ(W_ir x + b_ir + W_hr h + b_hr),
+ * z = σ(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)).
+ * Parameters `<name>.weight_ih` [3H × in], `<name>.weight_hh` [3H × H], `<name>.bias_ih`,
+ * `<name>.bias_hh` (gate order r, z, n, as PyTorch). One call steps B rows (e.g. B sessions at
+ * the same time step); a sequence model loops over steps, keeping each step's buffers.
+ */
+export class GRUCell {
+  readonly ih: Linear;
+  readonly hh: Linear;
+  constructor(params: ParamSet, name: string, readonly inFeatures: number, readonly hidden: number, owner?: object) {
+    const H3 = 3 * hidden;
+    const wih = params.add(`${name}.weight_ih`, [H3, inFeatures]);
+    const whh = params.add(`${name}.weight_hh`, [H3, hidden]);
+    const bih = params.add(`${name}.bias_ih`, [H3], { decay: false });
+    const bhh = params.add(`${name}.bias_hh`, [H3], { decay: false });
+    this.ih = new Linear(params.engine, wih, bih, inFeatures, H3, 0, owner);
+    this.hh = new Linear(params.engine, whh, bhh, hidden, H3, 0, owner);
+  }
+
+  /** PyTorch's init: every weight and bias U(±1/√H). */
+  init(rng: Rng): void {
+    const bound = 1 / Math.sqrt(this.hidden);
+    for (const p of [this.ih.weight, this.hh.weight, this.ih.bias!, this.hh.bias!]) uniformInit(p, bound, rng);
+  }
+
+  /** Records the per-step weight transposes. */
+  prepare(prog: Program): void {
+    this.ih.prepare(prog);
+    this.hh.prepare(prog);
+  }
+
+  /** Hout [B×H] from X [B×in] and Hprev [B×H]; Gi, Gh scratch [B×3H], Saved [B×4H] kept for the backward. */
+  forward(prog: Program, X: Mat, Hprev: number, Hout: number, bufs: { Gi: number; Gh: number; saved: number }, B: number): void {
+    const H = this.hidden;
+    this.ih.forward(prog, X, { ptr: bufs.Gi, ld: 3 * H }, B);
+    this.hh.forward(prog, { ptr: Hprev, ld: H }, { ptr: bufs.Gh, ld: 3 * H }, B);
+    prog.call('gru_fwd', Hout, bufs.Gi, bufs.Gh, Hprev, bufs.saved, B, H);
+  }
+
+  /**
+   * From dHout: adds into dHprev (which must hold the gradient from elsewhere, or zeros) and
+   * writes or accumulates dX; weight gradients into thread `thread`. dGi, dGh: scratch [B×3H].
+   */
+  backward(prog: Program, thread: number, X: Mat, Hprev: number, dHout: number, dHprev: number, dX: Mat | null,
+    bufs: { dGi: number; dGh: number; saved: number }, B: number, accumulateDX: boolean): void {
+    const H = this.hidden;
+    prog.call('gru_bwd', bufs.dGi, bufs.dGh, dHprev, dHout, Hprev, bufs.saved, B, H);
+    this.hh.backward(prog, thread, { ptr: bufs.dGh, ld: 3 * H }, { ptr: Hprev, ld: H }, { ptr: dHprev, ld: H }, B, true);
+    this.ih.backward(prog, thread, { ptr: bufs.dGi, ld: 3 * H }, X, dX, B, accumulateDX);
+  }
+}
