@@ -28,6 +28,8 @@ const COMMANDS: (() => Promise<{ register: CommandModule }>)[] = [
   () => import('./commands/bench.ts'),
   () => import('./commands/eval.ts'),
   () => import('./commands/arena.ts'),
+  () => import('./commands/profile.ts'),
+  () => import('./commands/llmrec.ts'),
 ];
 
 /** Runs the CLI on `argv` (process.argv shape). Exits non-zero with a one-line message on error. */
