@@ -19,7 +19,10 @@ function dotsOnly(name: string, xs: number[], ys: number[], color: string): Seri
   return { name, x, y, color };
 }
 
-/** Observed vs fitted curves of the metric against hidden size, one series pair per depth. */
+/**
+ * Observed vs fitted curves of the metric against hidden size: one colour per depth N, the law as
+ * a line through 41 widths, observations as larger dots on top. The legend lists depths only.
+ */
 export function lawCurvesSvg(points: readonly LawPoint[], fit: LawFit, options: { metric: string; group?: string; title?: string }): string {
   const group = options.group ?? Object.keys(fit.groupD)[0];
   const mine = points.filter((p) => (p.group ?? 'default') === group);
@@ -27,21 +30,46 @@ export function lawCurvesSvg(points: readonly LawPoint[], fit: LawFit, options: 
   const hs = mine.map((p) => p.hidden);
   const hMin = Math.min(...hs);
   const hMax = Math.max(...hs);
-  const series: Series[] = [];
+  const grid = Array.from({ length: 41 }, (_, k) => hMin + ((hMax - hMin) * k) / 40);
+  const lines: Series[] = [];
+  const dots: Series[] = [];
   depths.forEach((N, i) => {
     const color = PALETTE[i % PALETTE.length];
+    lines.push({ name: `N=${N}`, x: grid, y: grid.map((h) => predictLaw(fit, N, h, { group })), color });
     const obs = mine.filter((p) => p.layers === N).sort((a, b) => a.hidden - b.hidden);
-    series.push(dotsOnly(`N=${N} observed`, obs.map((p) => p.hidden), obs.map((p) => p.y), color));
-    const grid = Array.from({ length: 41 }, (_, k) => hMin + ((hMax - hMin) * k) / 40);
-    series.push({ name: `N=${N} law`, x: grid, y: grid.map((h) => predictLaw(fit, N, h, { group })), color });
+    dots.push(dotsOnly(`N=${N} observed`, obs.map((p) => p.hidden), obs.map((p) => p.y), color));
   });
-  return lineChart(series, {
-    title: options.title ?? `${options.metric}: observed (dots) vs fitted law (lines), R² = ${fit.r2.toFixed(3)}`,
+  // Head-room above the data for the legend (top right), so it does not cover the curves.
+  const ys = [...lines.flatMap((l) => [...l.y]), ...mine.map((p) => p.y)];
+  const lo = Math.min(...ys);
+  const hi = Math.max(...ys);
+  const span = hi - lo || Math.abs(hi) || 1;
+  const svg = lineChart([...lines, ...dots], {
+    title: options.title ?? `${options.metric}${group === 'default' ? '' : ` (${group})`}: observed (dots) vs fitted law (lines), R² = ${fit.r2.toFixed(3)}`,
     xLabel: 'hidden size h',
     yLabel: options.metric,
     width: 760,
     height: 460,
+    yRange: [lo - 0.05 * span, hi + 0.06 * span * Math.max(3, depths.length)],
   });
+  return restyle(svg);
+}
+
+/** Removes one-point polylines (invisible; left by the NaN breaks of {@link dotsOnly}). */
+function dropLonePoints(svg: string): string {
+  return svg.replace(/<polyline points="[^" ]*"[^>]*\/>/g, '');
+}
+
+/**
+ * Post-processes a lineChart document: law lines lose their per-point dots, observation dots
+ * grow and get a white rim, and "observed" entries leave the legend (they share the colour of
+ * their depth's line, which is listed).
+ */
+function restyle(svg: string): string {
+  return svg
+    .replace(/(<g class="series" data-name="N=\d+">(?:<polyline[^>]*\/>)+)<g fill="[^"]*">(?:<circle[^>]*\/>)*<\/g>/g, '$1')
+    .replace(/(<g class="series" data-name="N=\d+ observed">.*?<\/g><\/g>)/g, (group) => dropLonePoints(group).replace(/r="2\.5"/g, 'r="4.5" stroke="white" stroke-width="1.2"'))
+    .replace(/<rect [^>]*\/><text [^>]*>N=\d+ observed<\/text>/g, '');
 }
 
 /** Held-out (leave-one-configuration-out) predictions against observed values, with y = x. */
@@ -62,5 +90,7 @@ export function locoParitySvg(report: LocoReport, options: { metric: string; tit
       width: 560,
       height: 460,
     },
-  );
+  )
+    .replace(/(<g class="series" data-name="y = x">(?:<polyline[^>]*\/>)+)<g fill="[^"]*">(?:<circle[^>]*\/>)*<\/g>/, '$1')
+    .replace(/(<g class="series" data-name="held-out configuration">.*?<\/g><\/g>)/, (group) => dropLonePoints(group).replace(/r="2\.5"/g, 'r="4" stroke="white" stroke-width="1"'));
 }
