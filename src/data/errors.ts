@@ -25,10 +25,6 @@ export class DataError extends Error {
 
 /** Shortens a raw field value for an error message. */
 export function preview(text: string, max = 40): string {
-  let clean = '';
-  for (const c of text) {
-    const code = c.charCodeAt(0);
-    clean += code < 32 || code === 127 ? `\\x${code.toString(16).padStart(2, '0')}` : c;
-  }
-  return JSON.stringify(clean.length > max ? `${clean.slice(0, max)}…` : clean);
+  // JSON.stringify escapes quotes and control characters.
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
 }

@@ -19,7 +19,7 @@ function reclab(args: string[], env: Record<string, string> = {}): { status: num
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('reclab data (CLI)', () => {
+describe('reclab data (CLI)', { timeout: 300_000 }, () => {
   it('describe --json prints the documented keys', () => {
     const r = reclab(['data', 'describe', 'synthetic:users=80,items=120,interactions=2400,seed=5', '--json', '--k-core', '3']);
     expect(r.stderr).toBe('');
@@ -74,7 +74,7 @@ describe('reclab data (CLI)', () => {
   });
 });
 
-describe('npx reclab quickstart --synthetic', () => {
+describe('npx reclab quickstart --synthetic', { timeout: 300_000 }, () => {
   it('runs the data steps from the repository root', () => {
     const r = spawnSync('npx', ['--no-install', 'reclab', 'quickstart', '--synthetic'], {
       cwd: root,
