@@ -91,6 +91,8 @@ export const experimentSchema = z
     output: z.string().default('runs'),
     /** Save each model's chosen configuration (first seed) under `<run>/models/<label>/` for `reclab eval --model`. */
     saveModels: z.boolean().default(false),
+    /** Item side column (token list such as genres, or a vector) for `ild@k`. */
+    features: z.string().optional(),
     /** Users per scoring block. */
     blockSize: z.number().int().positive().default(256),
   })

@@ -17,6 +17,7 @@ import type { EpochReport, Recommender } from '../models/recommender.ts';
 import { barChart, lineChart, type Series } from '../util/plot.ts';
 import { gridPoints, type ExperimentConfig, type ModelSpec } from './config.ts';
 import { evaluate, usersWithTargets, type EvalData, type EvalResult } from './evaluate.ts';
+import { itemFeatures } from './features.ts';
 import { parseMetric, RANK_METRICS } from './metrics.ts';
 import { parseProtocol, sampleCandidates, type CandidateLists } from './protocol.ts';
 import { bootstrapDiffCI, meanStd, pairedTTest, wilcoxon, type Interval } from './significance.ts';
@@ -146,7 +147,9 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
     validCands = sampleCandidates(protocol, usersWithTargets(valid), valid, [train, valid, test], train);
     testCands = sampleCandidates({ ...protocol, seed: protocol.seed + 1 }, usersWithTargets(test), test, [train, valid, test], train);
   }
-  const common = { protocol, ties: config.ties, blockSize: config.blockSize, progress: options.progress };
+  const features = config.features ? itemFeatures(dataset, config.features) : undefined;
+  if (!features && config.metrics.some((m) => parseMetric(m).name === 'ild')) throw new Error(`${config.name}: ild@k needs item features: set "features" to an item column`);
+  const common = { protocol, ties: config.ties, blockSize: config.blockSize, progress: options.progress, features };
 
   /** Trains one configuration with one seed, validating each `evalEvery` epochs. */
   const trainOne = async (spec: ModelSpec, cfg: Record<string, unknown>, seed: number): Promise<{ model: Recommender; run: SeedRun }> => {
