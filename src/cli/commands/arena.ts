@@ -146,7 +146,7 @@ export function register(program: Command): void {
         process.stdout.write(`  ${p.a} vs ${p.b}: ${d.winsA} / ${d.winsB} / ${d.ties} (wins / wins / ties), ${p.a} win rate ${(100 * d.winRateA.estimate).toFixed(1)}% [${(100 * d.winRateA.lo).toFixed(1)}, ${(100 * d.winRateA.hi).toFixed(1)}]\n`);
       }
       process.stdout.write(`  ratings (overall): ${r.systems.map((s, i) => `${s} ${r.rating[i].toFixed(0)}`).join(', ')}\n`);
-      for (const d of DIMENSIONS.slice(0, -1)) process.stdout.write(`  ${d}: ${summary.ratings[d].order.join(' > ')}\n`);
+      for (const d of DIMENSIONS.slice(0, -1)) process.stdout.write(`  ${d}: ${summary.ratings[d].systems.map((s, i) => `${s} ${summary.ratings[d].rating[i].toFixed(0)}`).join(', ')}\n`);
       if (summary.agreement) process.stdout.write(`  ndcg@10: ${summary.agreement.systems.map((s, i) => `${s} ${summary.agreement!.offline[i].toFixed(4)}`).join(', ')}; Kendall τ-b ${summary.agreement.kendallTauB.toFixed(3)}\n`);
       process.stdout.write(`  ${usage.calls} calls (${usage.cachedCalls} cached), ${usage.promptTokens + usage.completionTokens} tokens, $${usage.costUsd.toFixed(4)}\n`);
       process.stdout.write(`report: ${files.join(', ')}\n`);
