@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- nn [--only matmul|sasrec] [--steps N] [--threads N] [--no-peer]`
+ * `npm run bench -- nn [--only matmul|sasrec|fit] [--steps N] [--rounds R] [--threads N] [--no-peer]`
  *
  * The numerical engine's figures:
  *  - matmul GFLOP/s for 1024×256·256×256 and 25600×50·50×50 (the SASRec projection shape),
@@ -8,7 +8,12 @@
  *    the peer) on ML-1M (maxlen 200) and Beauty (maxlen 50), batch 128, hidden 50, 2 blocks,
  *    1 head, BCE + 1 negative, with batches sampled from the real files;
  *  - the same step in PyTorch (../shared/peers/sasrec_torch.py, 1 thread = its fastest here)
- *    measured in the same invocation, right after ours, and `ratio_vs_pytorch` = ours / theirs.
+ *    measured in the same invocation, alternating with ours for `--rounds` rounds (default 2:
+ *    ours, PyTorch, ours, PyTorch) so both see the same machine load; medians over all timed
+ *    steps; `ratio_vs_pytorch` = our median / PyTorch's median;
+ *  - `sasrec-ml-1m-fit`: one epoch of SASRec.fit on ML-1M through the Recommender interface (in a
+ *    child process, so its peak RSS is the training run's own), then full-ranking scores for
+ *    every user: sec_per_epoch, score_all_users_s, peak_rss_mb.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -17,7 +22,7 @@ import { availableParallelism } from 'node:os';
 import { SHARED, emit, median } from './_util.ts';
 import { Engine, type Program } from '../src/nn/engine.ts';
 import { Rng } from '../src/nn/rng.ts';
-import { SASRecNet, parseSASRecConfig } from '../src/models/sasrec.ts';
+import { SASRec, SASRecNet, parseSASRecConfig } from '../src/models/sasrec.ts';
 import { BatchSampler } from '../src/models/seq/batch.ts';
 import type { Interactions } from '../src/data/types.ts';
 
@@ -30,6 +35,7 @@ const only = opt('only');
 const steps = Number(opt('steps') ?? 20);
 const threads = Number(opt('threads') ?? availableParallelism());
 const withPeer = !argv.includes('--no-peer');
+const rounds = Math.max(1, Number(opt('rounds') ?? 2));
 
 function gflopsOf(M: number, N: number, K: number, t: number[]): number {
   return (2 * M * N * K) / median(t) / 1e9;
@@ -104,44 +110,82 @@ function benchSasrec(caseName: string, file: string, maxLen: number): void {
   const rng = new Rng(42);
   net.init(rng.fork());
   const sampler = new BatchSampler(data, maxLen);
-  const warmup = 3;
-  const times: number[] = [];
+  const ours: number[] = [];
+  const theirs: number[] = [];
   let loss = 0;
+  let peerLoss: number | null = null;
   let tokens = 0;
-  for (let s = 0; s < warmup + steps; s++) {
-    const batch = sampler.sample(128, 1, rng); // not timed (the peer does not time batch building either)
-    const t0 = process.hrtime.bigint();
-    loss = net.trainStep(batch, 1e-3, rng);
-    const dt = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (s >= warmup) {
-      times.push(dt);
-      tokens += batch.off[batch.off.length - 1];
+  let peerFailed = false;
+  for (let round = 0; round < rounds; round++) {
+    const warmup = round === 0 ? 3 : 1;
+    for (let s = 0; s < warmup + steps; s++) {
+      const batch = sampler.sample(128, 1, rng); // not timed (the peer does not time batch building either)
+      const t0 = process.hrtime.bigint();
+      loss = net.trainStep(batch, 1e-3, rng);
+      const dt = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (s >= warmup) {
+        ours.push(dt);
+        tokens += batch.off[batch.off.length - 1];
+      }
+    }
+    if (withPeer && !peerFailed) {
+      const peer = spawnSync('/usr/bin/python3', [join(SHARED, 'peers', 'sasrec_torch.py'), '--data', path, '--maxlen', String(maxLen),
+        '--steps', String(steps), '--threads', '1', '--seed', String(42 + round)], { encoding: 'utf8' });
+      const lastLine = peer.stdout.trim().split('\n').at(-1) ?? '';
+      try {
+        const r = JSON.parse(lastLine) as { ms_per_step: number; final_loss: number };
+        // the peer prints only its median: weight it like `steps` samples
+        for (let i = 0; i < steps; i++) theirs.push(r.ms_per_step);
+        peerLoss = r.final_loss;
+      } catch {
+        peerFailed = true;
+        process.stderr.write(`peer failed (run "bash ../shared/peers/setup.sh" as root): ${peer.stderr.slice(-500)}\n`);
+      }
     }
   }
-  const ms = median(times);
+  const ms = median(ours);
   const figures: Record<string, unknown> = {
     ms_per_step: Number(ms.toFixed(2)),
     threads: net.threads,
-    steps,
-    real_tokens_per_step: Math.round(tokens / steps),
+    steps: ours.length,
+    rounds,
+    real_tokens_per_step: Math.round(tokens / ours.length),
     padded_tokens_per_step: 128 * maxLen,
     final_loss: Number(loss.toFixed(4)),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   };
-  if (withPeer) {
-    const peer = spawnSync('/usr/bin/python3', [join(SHARED, 'peers', 'sasrec_torch.py'), '--data', path, '--maxlen', String(maxLen),
-      '--steps', String(steps), '--threads', '1'], { encoding: 'utf8' });
-    const lastLine = peer.stdout.trim().split('\n').at(-1) ?? '';
-    try {
-      const r = JSON.parse(lastLine) as { ms_per_step: number; torch: string };
-      figures.pytorch_ms_per_step = r.ms_per_step;
-      figures.pytorch_threads = 1;
-      figures.ratio_vs_pytorch = Number((ms / r.ms_per_step).toFixed(3));
-    } catch {
-      process.stderr.write(`peer failed (run "bash ../shared/peers/setup.sh" as root): ${peer.stderr.slice(-500)}\n`);
-    }
+  if (theirs.length > 0) {
+    figures.pytorch_ms_per_step = Number(median(theirs).toFixed(2));
+    figures.pytorch_threads = 1;
+    figures.pytorch_final_loss = peerLoss;
+    figures.ratio_vs_pytorch = Number((ms / median(theirs)).toFixed(3));
   }
   emit('nn', caseName, figures);
+}
+
+/** One epoch of SASRec.fit on ML-1M plus full-ranking scores for every user (run in a child process). */
+async function benchFit(): Promise<void> {
+  const path = join(SHARED, 'datasets', 'ml-1m/ml-1m.txt');
+  if (!existsSync(path)) {
+    process.stderr.write(`[skip] ${path} not found\n`);
+    return;
+  }
+  const data = readPeerData(path);
+  const model = new SASRec({ maxLen: 200, epochs: 1, threads });
+  const report = await model.fit(data, { seed: 1, progress: false });
+  const users = Int32Array.from({ length: data.nUsers }, (_, u) => u);
+  const out = new Float32Array(users.length * data.nItems);
+  const t0 = process.hrtime.bigint();
+  model.scoreUsers(users, data, out);
+  const scoreS = Number(process.hrtime.bigint() - t0) / 1e9;
+  emit('nn', 'sasrec-ml-1m-fit', {
+    sec_per_epoch: Number(report.seconds.toFixed(2)),
+    epoch_loss: Number(report.history[0].loss.toFixed(4)),
+    score_all_users_s: Number(scoreS.toFixed(3)),
+    users: users.length,
+    threads: model.network.threads,
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  });
 }
 
 if (!only || only === 'matmul') {
@@ -153,5 +197,12 @@ if (!only || only === 'matmul') {
 if (!only || only === 'sasrec') {
   benchSasrec('sasrec-ml-1m', 'ml-1m/ml-1m.txt', 200);
   benchSasrec('sasrec-beauty', 'beauty-bert4rec/beauty.txt', 50);
+}
+if (only === 'fit') await benchFit();
+else if (!only) {
+  // a fresh process, so peak RSS is the training run's alone
+  const child = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'nn.ts'), '--only', 'fit', '--threads', String(threads)],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  process.stdout.write(child.stdout);
 }
 if (!process.env.NO_EXIT) process.exit(0);
