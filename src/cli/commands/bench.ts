@@ -3,6 +3,7 @@
  * one protocol), prints the comparison table and saves everything under `runs/` (see docs/eval.md).
  */
 import type { Command } from 'commander';
+import { readdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadExperiment } from '../../eval/config.ts';
 import { formatResultTable, runExperiment } from '../../eval/runner.ts';
@@ -25,6 +26,6 @@ export function register(program: Command): void {
       const config = loadExperiment(path, extra);
       const { dir, table } = await runExperiment(config, { baseDir: dirname(path), progress: o.progress ? undefined : false });
       process.stdout.write(`\n${formatResultTable(table)}`);
-      if (dir) process.stdout.write(`\nsaved: ${dir}/{result.json,table.md,table.csv,metrics.svg}\n`);
+      if (dir) process.stdout.write(`\nsaved: ${dir}/ (${readdirSync(dir).join(', ')})\n`);
     });
 }
