@@ -49,3 +49,28 @@ describe('reclab law fit / predict', () => {
     }
   });
 });
+
+describe('reclab law fit (joint)', () => {
+  it('fits two result files jointly: shared shape, the second dataset gets its own D', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { lawValue } = await import('../../laws/law.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'reclab-law-joint-'));
+    try {
+      const truth = { w1: 1, w2: 4, w3: -0.35, w4: -0.18, w5: -0.1, D: 1, b: 2.5 };
+      for (const [name, D] of [['a', 1], ['b', 3]] as const) {
+        const rows = ['layers,hidden,ndcg@10,dataset'];
+        for (const N of [2, 4, 8, 16]) for (const h of [16, 32, 64, 128]) rows.push(`${N},${h},${lawValue({ ...truth, D }, N, h)},${name}`);
+        writeFileSync(join(dir, `${name}.csv`), `${rows.join('\n')}\n`);
+      }
+      const report = JSON.parse(reclab(['law', 'fit', join(dir, 'a.csv'), join(dir, 'b.csv'), '--json']));
+      expect(report.fit.free).toEqual(['w1', 'w2', 'w3', 'w4', 'b', 'D:b']);
+      expect(report.fit.groupD.a).toBe(1);
+      expect(report.fit.groupD.b).toBeCloseTo(3, 4);
+      expect(report.fit.params.w3).toBeCloseTo(-0.35, 5);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

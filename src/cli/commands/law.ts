@@ -77,15 +77,16 @@ export function register(program: Command): void {
   law
     .command('fit')
     .description('fit the sequential-recommendation Performance Law (arXiv 2412.00430) to sweep results (.jsonl, .json or .csv)')
-    .argument('<results>', 'results file: one record per trained model with layers, hidden, the metric, optional group/dataset and D')
+    .argument('<results...>', 'results files (several = one joint fit): one record per trained model with layers, hidden, the metric, optional group/dataset and D')
     .option('--metric <name>', 'metric to model', 'ndcg@10')
     .option('--free <params>', `parameters to fit, overriding the identifiability defaults (${PARAM_NAMES.join(',')})`, paramList)
     .option('--w5 <value>', 'hold w5 at this value when it is not fitted', num('w5'))
     .option('--loco', 'also run leave-one-configuration-out validation')
     .option('--out <dir>', 'write fit.json, fit.md and SVG plots here')
     .option('--json', 'print the report as JSON')
-    .action((file: string, o: { metric: string; free?: ParamName[]; w5?: number; loco?: boolean; out?: string; json?: boolean }) => {
-      const points = readLawPoints(file, o.metric);
+    .action((files: string[], o: { metric: string; free?: ParamName[]; w5?: number; loco?: boolean; out?: string; json?: boolean }) => {
+      const points = files.flatMap((file) => readLawPoints(file, o.metric));
+      const file = files.join(' ');
       const fitOptions: FitOptions = {};
       if (o.free) fitOptions.free = o.free;
       if (o.w5 !== undefined) fitOptions.fixed = { w5: o.w5 };
