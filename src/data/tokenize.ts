@@ -62,6 +62,8 @@ class ByteFields implements Fields {
   buf: Buffer = Buffer.alloc(0);
   starts: Int32Array = new Int32Array(64);
   ends: Int32Array = new Int32Array(64);
+  /** Canonical integer value of each field, computed while splitting; -1 when not canonical. */
+  ints: Float64Array = new Float64Array(64);
   count = 0;
   constructor(readonly encoding: 'utf8' | 'latin1') {}
 
@@ -75,24 +77,13 @@ class ByteFields implements Fields {
   }
 
   canonicalInt(i: number): number {
-    if (i >= this.count) return -1;
-    const buf = this.buf;
-    const s = this.starts[i];
-    const e = this.ends[i];
-    const len = e - s;
-    if (len === 0 || len > 15) return -1;
-    if (buf[s] === 48 /* 0 */ && len > 1) return -1;
-    let v = 0;
-    for (let j = s; j < e; j++) {
-      const d = buf[j] - 48;
-      if (d < 0 || d > 9) return -1;
-      v = v * 10 + d;
-    }
-    return v;
+    return i < this.count ? this.ints[i] : -1;
   }
 
   number(i: number): number {
     if (i >= this.count) return NaN;
+    const int = this.ints[i];
+    if (int >= 0) return int;
     const buf = this.buf;
     let j = this.starts[i];
     const e = this.ends[i];
@@ -200,19 +191,30 @@ export async function tokenizeFile(path: string, options: TokenizeOptions, onRow
     let n = 0;
     let starts: Int32Array = fields.starts;
     let ends: Int32Array = fields.ends;
+    let ints: Float64Array = fields.ints;
     if (whitespace) {
       let j = ls;
       for (;;) {
         while (j < le && (buf[j] === 32 || buf[j] === 9)) j++;
         if (j >= le) break;
         const s = j;
-        while (j < le && buf[j] !== 32 && buf[j] !== 9) {
-          if (rejectQuotes && buf[j] === QUOTE) throw new QuotedInput(line);
+        let v = 0;
+        let digits = true;
+        while (j < le) {
+          const c = buf[j];
+          if (c === 32 || c === 9) break;
+          const d = c - 48;
+          if (d >= 0 && d <= 9) v = v * 10 + d;
+          else {
+            digits = false;
+            if (rejectQuotes && c === QUOTE) throw new QuotedInput(line);
+          }
           j++;
         }
-        if (n === starts.length) ({ starts, ends } = grow(fields, label, line));
+        if (n === starts.length) ({ starts, ends, ints } = grow(fields, label, line));
         starts[n] = s;
         ends[n] = j;
+        ints[n] = digits && j - s <= 15 && (buf[s] !== 48 || j - s === 1) ? v : -1;
         n++;
       }
       if (n === 0) return; // blank line
@@ -220,23 +222,34 @@ export async function tokenizeFile(path: string, options: TokenizeOptions, onRow
       if (le === ls) return; // blank line
       let s = ls;
       let j = ls;
+      let v = 0;
+      let digits = true;
       while (j < le) {
         const c = buf[j];
         if (c === d0 && (d1 < 0 || (j + 1 < le && buf[j + 1] === d1))) {
-          if (n === starts.length) ({ starts, ends } = grow(fields, label, line));
+          if (n === starts.length) ({ starts, ends, ints } = grow(fields, label, line));
           starts[n] = s;
           ends[n] = j;
+          ints[n] = digits && j > s && j - s <= 15 && (buf[s] !== 48 || j - s === 1) ? v : -1;
           n++;
           j += d1 < 0 ? 1 : 2;
           s = j;
+          v = 0;
+          digits = true;
           continue;
         }
-        if (rejectQuotes && c === QUOTE) throw new QuotedInput(line);
+        const d = c - 48;
+        if (d >= 0 && d <= 9) v = v * 10 + d;
+        else {
+          digits = false;
+          if (rejectQuotes && c === QUOTE) throw new QuotedInput(line);
+        }
         j++;
       }
-      if (n === starts.length) ({ starts, ends } = grow(fields, label, line));
+      if (n === starts.length) ({ starts, ends, ints } = grow(fields, label, line));
       starts[n] = s;
       ends[n] = le;
+      ints[n] = digits && le > s && le - s <= 15 && (buf[s] !== 48 || le - s === 1) ? v : -1;
       n++;
     }
     fields.buf = buf;
@@ -297,17 +310,20 @@ export async function tokenizeFile(path: string, options: TokenizeOptions, onRow
   return line;
 }
 
-function grow(fields: ByteFields, label: string, line: number): { starts: Int32Array; ends: Int32Array } {
+function grow(fields: ByteFields, label: string, line: number): { starts: Int32Array; ends: Int32Array; ints: Float64Array } {
   if (fields.starts.length >= MAX_FIELDS) {
     throw new DataError(label, line, undefined, `more than ${MAX_FIELDS} fields on one line: is the separator right?`);
   }
   const starts = new Int32Array(fields.starts.length * 2);
   const ends = new Int32Array(fields.ends.length * 2);
+  const ints = new Float64Array(fields.ints.length * 2);
   starts.set(fields.starts);
   ends.set(fields.ends);
+  ints.set(fields.ints);
   fields.starts = starts;
   fields.ends = ends;
-  return { starts, ends };
+  fields.ints = ints;
+  return { starts, ends, ints };
 }
 
 /** Wraps a stream/decompression error with the place it happened. */

@@ -117,22 +117,37 @@ export async function readDelimitedEvents(
   const items = builder.items;
   const delimiter = options.delimiter;
   let skip = options.skipRows ?? 0;
+  const nSide = side.length;
+  const ms = timeUnit === 'ms';
   const onRow: RowHandler = (f, line) => {
     if (skip > 0) {
       skip--;
       return;
     }
     if (f.count < required) throw missingField(label, line, f, names, delimiter);
-    const u = idField(f, user, users, label, line, names[user], numericIds);
-    const i = idField(f, item, items, label, line, names[item], numericIds);
-    const t = time >= 0 ? timeField(f, time, label, line, names[time], timeUnit) : NaN;
-    const v = value >= 0 ? numberField(f, value, label, line, names[value]) : 1;
+    // Fast paths inline; the helpers handle everything else (and the errors).
+    let k = f.canonicalInt(user);
+    const u = k >= 0 ? users.number(k) : idField(f, user, users, label, line, names[user], numericIds);
+    k = f.canonicalInt(item);
+    const i = k >= 0 ? items.number(k) : idField(f, item, items, label, line, names[item], numericIds);
+    let t = NaN;
+    if (time >= 0) {
+      t = f.number(time);
+      if (t !== t || t === Infinity || t === -Infinity) t = timeField(f, time, label, line, names[time], timeUnit);
+      else if (ms) t /= 1000;
+    }
+    let v = 1;
+    if (value >= 0) {
+      v = f.number(value);
+      if (v !== v || v === Infinity || v === -Infinity) v = numberField(f, value, label, line, names[value]);
+    }
     builder.add(u, i, t, v);
-    for (const s of side) {
-      if (s.index >= f.count || f.isEmpty(s.index)) continue;
-      const target = s.target === 'user' ? sides?.user : sides?.item;
-      const raw = s.target === 'user' ? f.text(user) : f.text(item);
-      target?.set(raw, s.name, f.text(s.index));
+    for (let s = 0; s < nSide; s++) {
+      const sc = side[s];
+      if (sc.index >= f.count || f.isEmpty(sc.index)) continue;
+      const target = sc.target === 'user' ? sides?.user : sides?.item;
+      const raw = sc.target === 'user' ? f.text(user) : f.text(item);
+      target?.set(raw, sc.name, f.text(sc.index));
     }
   };
   const csv = options.csvFallback ?? false;
