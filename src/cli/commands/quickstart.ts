@@ -67,6 +67,7 @@ export async function quickstartData(options: QuickstartOptions, log: (line: str
     if (!(error instanceof FetchError)) throw error;
     const note = `ML-100K unavailable (${error.message.split('. ')[0]}); using synthetic data of the same size instead`;
     log(note);
+    log('  (with a local copy of ml-100k.zip or its folder: reclab data fetch ml-100k --from <path>, then run quickstart again)');
     return { spec: synthetic, origin: { kind: 'synthetic', note } };
   }
 }
