@@ -83,3 +83,32 @@ describe('cholesky', () => {
     for (let i = 0; i < n; i++) expect(b[i]).toBeCloseTo(xTrue[i], 9);
   });
 });
+
+describe('spdInverse with helper threads', () => {
+  it('gives the same inverse with 2 threads as with 1 (n = 520)', () => {
+    const n = 520;
+    const rng = new Rng(21);
+    // A sparse-ish SPD matrix: diagonally dominant symmetric.
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < i; j++) {
+        const v = rng.next() < 0.05 ? rng.next() : 0;
+        a[i * n + j] = v;
+        a[j * n + i] = v;
+      }
+      a[i * n + i] = n * 0.1 + 1;
+    }
+    const one = spdInverse(a, n, { threads: 1 });
+    const two = spdInverse(a, n, { threads: 2 });
+    expect(Array.from(two)).toEqual(Array.from(one));
+    let err = 0;
+    for (let i = 0; i < n; i += 37) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += a[i * n + k] * two[k * n + j];
+        err = Math.max(err, Math.abs(s - (i === j ? 1 : 0)));
+      }
+    }
+    expect(err).toBeLessThan(1e-10);
+  });
+});

@@ -4,8 +4,11 @@
  * G⁻¹ of an item×item Gram matrix), and small Cholesky solves (iALS normal equations).
  *
  * Speed without SIMD comes from doing the O(n³) work in one register-tiled kernel over packed,
- * contiguous panels (4×4 tiles: 16 accumulators, 8 loads per 16 multiply-adds).
+ * contiguous panels (4×4 tiles: 16 accumulators, 8 loads per 16 multiply-adds), split across
+ * threads (worker_threads over SharedArrayBuffer) by bands of rows.
  */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 
 /** A sparse binary matrix in CSR form: row r's nonzero column ids are `cols[offsets[r]..offsets[r+1])`, ascending, distinct. */
 export interface SparseBinary {
@@ -60,6 +63,8 @@ export function gramBinary(x: SparseBinary): Float64Array {
 export interface SpdInverseOptions {
   /** Block size of the blocked sweep (default 64: panels stay in L1/L2). */
   block?: number;
+  /** Threads for the rank-b updates (default: RECLAB_THREADS, else min(2, cores); 1 below n = 512). */
+  threads?: number;
   /** Called after each block with (done, total) columns, for progress bars. */
   onBlock?: (done: number, total: number) => void;
 }
@@ -81,62 +86,71 @@ export function spdInverse(a: Float64Array, n: number, options: SpdInverseOption
   const bs = Math.max(4, Math.min(options.block ?? 64, 256)) & ~3;
   // Pad to a multiple of 4 with an identity tail so 4×4 tiles never need edge cases.
   const m = (n + 3) & ~3;
-  const A = new Float64Array(m * m);
+  const threads = n < 512 ? 1 : Math.max(1, Math.floor(options.threads ?? defaultThreads()));
+  // Shared memory so helper threads update their rows of A in place.
+  const shared = (len: number): Float64Array => new Float64Array(threads > 1 ? new SharedArrayBuffer(len * 8) : new ArrayBuffer(len * 8));
+  const A = shared(m * m);
   for (let i = 0; i < n; i++) A.set(a.subarray(i * n, i * n + i + 1), i * m);
   for (let i = n; i < m; i++) A[i * m + i] = 1;
-  const W = new Float64Array(m * bs);
-  const U = new Float64Array(m * bs);
+  const W = shared(m * bs);
+  const U = shared(m * bs);
   const D = new Float64Array(bs * bs);
-  for (let k = 0; k < m; k += bs) {
-    const ke = Math.min(m, k + bs);
-    const b = ke - k;
-    // D = A_KK⁻¹ (small, unblocked).
-    for (let p = 0; p < b; p++) {
-      for (let q = 0; q <= p; q++) {
-        const v = A[(k + p) * m + k + q];
-        D[p * b + q] = v;
-        D[q * b + p] = v;
-      }
-    }
-    sweepSmall(D, b, k);
-    // U = A_{·K} read from lower storage, in 4-row interleaved panels: U[(g·b + p)·4 + r].
-    // Rows inside K are zero so the update leaves them alone (they are rewritten below).
-    U.fill(0);
-    for (let j = 0; j < m; j++) {
-      if (j >= k && j < ke) continue;
-      const base = (j >> 2) * b * 4 + (j & 3);
-      if (j >= ke) {
-        const row = j * m + k;
-        for (let p = 0; p < b; p++) U[base + 4 * p] = A[row + p];
-      } else {
-        for (let p = 0; p < b; p++) U[base + 4 * p] = A[(k + p) * m + j];
-      }
-    }
-    // W = U D, same packing.
-    for (let g = 0; g < m; g += 4) {
-      const base = (g >> 2) * b * 4;
-      for (let r = 0; r < 4; r++) {
-        for (let q = 0; q < b; q++) {
-          let s = 0;
-          for (let p = 0; p < b; p++) s += U[base + 4 * p + r] * D[p * b + q];
-          W[base + 4 * q + r] = s;
+  const pool = threads > 1 ? new UpdatePool(threads, A, W, U, m) : null;
+  try {
+    for (let k = 0; k < m; k += bs) {
+      const ke = Math.min(m, k + bs);
+      const b = ke - k;
+      // D = A_KK⁻¹ (small, unblocked).
+      for (let p = 0; p < b; p++) {
+        for (let q = 0; q <= p; q++) {
+          const v = A[(k + p) * m + k + q];
+          D[p * b + q] = v;
+          D[q * b + p] = v;
         }
       }
-    }
-    rankUpdateLower(A, m, b, W, U, 0, m);
-    // A_iK ← A_iK D (rows below K); A_Kj ← D A_Kj (columns left of K), both equal W rows.
-    for (let j = 0; j < m; j++) {
-      if (j >= k && j < ke) continue;
-      const base = (j >> 2) * b * 4 + (j & 3);
-      if (j >= ke) {
-        const row = j * m + k;
-        for (let p = 0; p < b; p++) A[row + p] = W[base + 4 * p];
-      } else {
-        for (let p = 0; p < b; p++) A[(k + p) * m + j] = W[base + 4 * p];
+      sweepSmall(D, b, k);
+      // U = A_{·K} read from lower storage, in 4-row interleaved panels: U[(g·b + p)·4 + r].
+      // Rows inside K are zero so the update leaves them alone (they are rewritten below).
+      U.fill(0);
+      for (let j = 0; j < m; j++) {
+        if (j >= k && j < ke) continue;
+        const base = (j >> 2) * b * 4 + (j & 3);
+        if (j >= ke) {
+          const row = j * m + k;
+          for (let p = 0; p < b; p++) U[base + 4 * p] = A[row + p];
+        } else {
+          for (let p = 0; p < b; p++) U[base + 4 * p] = A[(k + p) * m + j];
+        }
       }
+      // W = U D, same packing.
+      for (let g = 0; g < m; g += 4) {
+        const base = (g >> 2) * b * 4;
+        for (let r = 0; r < 4; r++) {
+          for (let q = 0; q < b; q++) {
+            let s = 0;
+            for (let p = 0; p < b; p++) s += U[base + 4 * p + r] * D[p * b + q];
+            W[base + 4 * q + r] = s;
+          }
+        }
+      }
+      if (pool) pool.run(b);
+      else rankUpdateLower(A, m, b, W, U, 0, m);
+      // A_iK ← A_iK D (rows below K); A_Kj ← D A_Kj (columns left of K), both equal W rows.
+      for (let j = 0; j < m; j++) {
+        if (j >= k && j < ke) continue;
+        const base = (j >> 2) * b * 4 + (j & 3);
+        if (j >= ke) {
+          const row = j * m + k;
+          for (let p = 0; p < b; p++) A[row + p] = W[base + 4 * p];
+        } else {
+          for (let p = 0; p < b; p++) A[(k + p) * m + j] = W[base + 4 * p];
+        }
+      }
+      for (let p = 0; p < b; p++) for (let q = 0; q <= p; q++) A[(k + p) * m + k + q] = -D[p * b + q];
+      options.onBlock?.(Math.min(ke, n), n);
     }
-    for (let p = 0; p < b; p++) for (let q = 0; q <= p; q++) A[(k + p) * m + k + q] = -D[p * b + q];
-    options.onBlock?.(Math.min(ke, n), n);
+  } finally {
+    pool?.close();
   }
   // A holds −A⁻¹ in its lower triangle: negate, drop the padding and mirror.
   const out = new Float64Array(n * n);
@@ -148,6 +162,81 @@ export function spdInverse(a: Float64Array, n: number, options: SpdInverseOption
     }
   }
   return out;
+}
+
+/** Threads for dense kernels: RECLAB_THREADS, else min(2, available cores). */
+export function defaultThreads(): number {
+  const env = Number(process.env.RECLAB_THREADS);
+  return Number.isInteger(env) && env >= 1 ? env : Math.min(2, availableParallelism());
+}
+
+/**
+ * Helper threads for {@link rankUpdateLower}: each owns a contiguous band of rows of A (bands
+ * balanced for the triangular shape: row i costs ∝ i). The caller posts a block and does the
+ * first band itself, then waits (Atomics), so spdInverse stays synchronous. The helpers run the
+ * very same function, sent as source text.
+ */
+class UpdatePool {
+  private readonly workers: Worker[] = [];
+  private readonly ctl: Int32Array;
+  private readonly bands: number[];
+  private seq = 0;
+
+  constructor(threads: number, A: Float64Array, W: Float64Array, U: Float64Array, private readonly m: number) {
+    this.ctl = new Int32Array(new SharedArrayBuffer(4 * 4 * threads));
+    // Band t covers rows [bands[t], bands[t+1]): equal areas of the lower triangle.
+    this.bands = [0];
+    for (let t = 1; t < threads; t++) this.bands.push(Math.round((m * Math.sqrt(t / threads)) / 4) * 4);
+    this.bands.push(m);
+    const source = `
+const { workerData } = require('node:worker_threads');
+const { A, W, U, m, ctl, slot, i0, i1 } = workerData;
+${rankUpdateLower.toString()}
+let seq = 0;
+for (;;) {
+  Atomics.wait(ctl, slot, seq);
+  seq = Atomics.load(ctl, slot);
+  if (seq < 0) break;
+  rankUpdateLower(A, m, ctl[slot + 2], W, U, i0, i1);
+  Atomics.store(ctl, slot + 1, seq);
+  Atomics.notify(ctl, slot + 1);
+}`;
+    for (let t = 1; t < threads; t++) {
+      const w = new Worker(source, { eval: true, workerData: { A, W, U, m, ctl: this.ctl, slot: 4 * t, i0: this.bands[t], i1: this.bands[t + 1] } });
+      w.unref();
+      this.workers.push(w);
+    }
+    this.A = A;
+    this.W = W;
+    this.U = U;
+  }
+
+  private readonly A: Float64Array;
+  private readonly W: Float64Array;
+  private readonly U: Float64Array;
+
+  /** One rank-b update of the whole lower triangle, split across the threads. */
+  run(b: number): void {
+    const seq = ++this.seq;
+    for (let t = 1; t <= this.workers.length; t++) {
+      this.ctl[4 * t + 2] = b;
+      Atomics.store(this.ctl, 4 * t, seq);
+      Atomics.notify(this.ctl, 4 * t);
+    }
+    rankUpdateLower(this.A, this.m, b, this.W, this.U, this.bands[0], this.bands[1]);
+    for (let t = 1; t <= this.workers.length; t++) {
+      while (Atomics.load(this.ctl, 4 * t + 1) !== seq) Atomics.wait(this.ctl, 4 * t + 1, Atomics.load(this.ctl, 4 * t + 1));
+    }
+  }
+
+  /** Stops the helpers. */
+  close(): void {
+    for (let t = 1; t <= this.workers.length; t++) {
+      Atomics.store(this.ctl, 4 * t, -1);
+      Atomics.notify(this.ctl, 4 * t);
+    }
+    for (const w of this.workers) void w.terminate();
+  }
 }
 
 /**
