@@ -106,7 +106,7 @@ export async function buildApp(options: AppOptions): Promise<Service> {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.validation ? 400 : error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
     if (status >= 500) request.log.error(error);
-    const message = error.validation ? `${error.validationContext ?? 'request'}${error.message.startsWith('/') ? '' : ' '}${error.message}` : error.message;
+    const message = error.message;
     void reply.status(status).send({ statusCode: status, error: status >= 500 ? 'Internal Server Error' : (error.code ?? 'Bad Request'), message });
   });
   app.setNotFoundHandler((request, reply) => {
@@ -187,7 +187,12 @@ export async function buildApp(options: AppOptions): Promise<Service> {
   );
   app.get('/metrics', { schema: { ...tag('health'), hide: true } }, async (_request, reply) => {
     void reply.header('content-type', 'text/plain; version=0.0.4');
-    return metrics.render();
+    const c = engine.cacheStats;
+    return `${metrics.render()}# HELP reclab_answer_cache_total Recommendation cache lookups by outcome
+# TYPE reclab_answer_cache_total counter
+reclab_answer_cache_total{outcome="hit"} ${c.hits}
+reclab_answer_cache_total{outcome="miss"} ${c.misses}
+`;
   });
 
   // ---- feedback

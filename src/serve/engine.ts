@@ -18,7 +18,7 @@ import { topK } from '../models/topk.ts';
 import type { ServedModel } from './bundle.ts';
 import type { Catalog } from './catalog.ts';
 import type { ModelSlot } from './slot.ts';
-import type { Store } from './store.ts';
+import type { FeedbackEvent, Store } from './store.ts';
 
 /** One recommended item. */
 export interface Scored {
@@ -55,10 +55,12 @@ export interface EngineOptions {
   historyLimit: number;
   /** Seconds between recomputations of the popular list. */
   popularTtl: number;
+  /** Ranked answers kept per (user, filters); 0 disables the cache. */
+  cacheSize: number;
 }
 
 /** Default engine settings. */
-export const ENGINE_DEFAULTS: EngineOptions = { historyLimit: 1000, popularTtl: 10 };
+export const ENGINE_DEFAULTS: EngineOptions = { historyLimit: 1000, popularTtl: 10, cacheSize: 50_000 };
 
 /**
  * An Interactions view in which one user's row holds `sequence` and every other row is empty
@@ -83,6 +85,14 @@ export class Engine {
   private scores = new Float32Array(0);
   private popularCache?: { model: ServedModel | undefined; at: number; list: Scored[] };
   private popularRefresh?: Promise<Scored[]>;
+  /**
+   * Answers by user and filters. An entry is valid only for the same served model, catalogue
+   * version and user history stamp; the stamp is read from the store on every request, so
+   * feedback posted through any replica invalidates it at once. Map order gives LRU eviction.
+   */
+  private readonly cache = new Map<string, { served: ServedModel; catalog: number; stamp: string; answer: Answer }>();
+  /** Cache hits and misses since start (for /metrics). */
+  readonly cacheStats = { hits: 0, misses: 0 };
 
   constructor(
     private readonly store: Store,
@@ -103,6 +113,27 @@ export class Engine {
   async recommendUser(user: string, opts: ListOptions): Promise<Answer> {
     const served = this.slot.current;
     const events = await this.store.userFeedback(user, this.options.positiveTypes, this.options.historyLimit);
+    const last = events[events.length - 1];
+    const stamp = last ? `${events.length}|${last.time}|${last.type}|${last.item}` : '0';
+    const key = `${user}\u0000${opts.n}|${opts.offset}|${opts.category ?? ''}|${opts.excludeSeen !== false}|${(opts.exclude ?? []).join(',')}`;
+    const hit = this.cache.get(key);
+    if (hit && hit.served === served && hit.catalog === this.catalog.version && hit.stamp === stamp && hit.answer.strategy === 'model') {
+      this.cacheStats.hits++;
+      this.cache.delete(key); // re-insert: most recently used last
+      this.cache.set(key, hit);
+      return hit.answer;
+    }
+    this.cacheStats.misses++;
+    const answer = await this.computeUser(served, user, events, opts);
+    if (this.options.cacheSize > 0 && served && answer.strategy === 'model') {
+      if (this.cache.size >= this.options.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(key, { served, catalog: this.catalog.version, stamp, answer });
+    }
+    return answer;
+  }
+
+  /** The uncached computation of {@link recommendUser}. */
+  private async computeUser(served: ServedModel | undefined, user: string, events: readonly FeedbackEvent[], opts: ListOptions): Promise<Answer> {
     const seenRaw = new Set(events.map((e) => e.item));
     if (!served) return this.popularAnswer(opts, seenRaw);
     const dense = served.users.get(user);

@@ -27,6 +27,7 @@ export function register(program: Command): void {
     .option('--rate-limit <n>', 'requests per minute per client (0 = off)', int('rate-limit'), 60_000)
     .option('--body-limit <bytes>', 'largest request body', int('body-limit', 1), 4 * 1024 * 1024)
     .option('--workers <n>', 'server processes sharing the port (node:cluster)', int('workers', 1), 1)
+    .option('--cache-size <n>', 'ranked answers cached per (user, filters); 0 = off', int('cache-size'), 50_000)
     .option('--positive-types <list>', 'comma-separated feedback types that count as positive (default: all)')
     .option('--log', 'log every request (pino JSON on stdout)', false)
     .action(async (o: {
@@ -40,6 +41,7 @@ export function register(program: Command): void {
       bodyLimit: number;
       workers: number;
       positiveTypes?: string;
+      cacheSize: number;
       log: boolean;
     }) => {
       await runServer({
@@ -53,7 +55,7 @@ export function register(program: Command): void {
         bodyLimit: o.bodyLimit,
         workers: o.workers,
         logger: o.log,
-        engine: o.positiveTypes ? { positiveTypes: o.positiveTypes.split(',').filter(Boolean) } : {},
+        engine: { cacheSize: o.cacheSize, ...(o.positiveTypes ? { positiveTypes: o.positiveTypes.split(',').filter(Boolean) } : {}) },
       });
     });
 }

@@ -1,0 +1,178 @@
+/**
+ * Load on the recommendation service, measured with autocannon against a local `reclab serve`
+ * child process (bounded in time and count).
+ *
+ *   npm run bench -- serve [--model sasrec|ease|…] [--runs 3] [--seconds 10] [--connections 32] [--workers 1] [--epochs 3]
+ *
+ * Cases (medians over --runs, after a warm-up):
+ * - `recommend`: GET /api/recommend/{user} cycling over all ML-1M users, answer cache on (the default);
+ * - `recommend_uncached`: the same with the cache off, so every request scores the model;
+ * - `feedback`: POST /api/feedback, 100 events per request; events_per_s counts acknowledged
+ *   events only, and after the server stops the store is opened and counted (durable = acked).
+ *
+ * The model is trained once on ML-1M (SASRec when registered, else EASE) and kept under
+ * $RECLAB_BENCH_DIR (default: <tmp>/reclab-bench-serve). Needs ../shared/datasets/ml-1m.
+ */
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { emit, hasShared, median, SHARED } from './_util.ts';
+import { listModels } from '../src/models/registry.ts';
+import { loadDataset } from '../src/data/load.ts';
+import { trainBundle } from '../src/serve/train.ts';
+import { SqliteStore } from '../src/serve/store-sqlite.ts';
+import { isBundleDir } from '../src/serve/bundle.ts';
+
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+const modelName = flag('model', listModels().some((m) => m.name === 'sasrec') ? 'sasrec' : 'ease');
+const runs = Number(flag('runs', '3'));
+const seconds = Number(flag('seconds', '10'));
+const connections = Number(flag('connections', '32'));
+const workers = Number(flag('workers', '1'));
+const root = resolve(process.env.RECLAB_BENCH_DIR ?? join(tmpdir(), 'reclab-bench-serve'));
+
+if (!hasShared()) {
+  process.stderr.write('bench serve: ../shared/datasets not found; skipping\n');
+  process.exit(0);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((ok) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/** Starts `reclab serve` and waits until /health/ready answers. */
+async function startServer(models: string, db: string, cacheSize: number): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const args = ['bin/reclab.js', 'serve', '--models', models, '--db', db, '--port', String(port), '--rate-limit', '0', '--workers', String(workers), '--cache-size', String(cacheSize)];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let t = 0; t < 600; t++) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/health/ready`)).ok) return { child, url };
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('server did not become ready in 120 s');
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await done;
+}
+
+// ---- the model
+const bundle = join(root, modelName);
+const data = await loadDataset({ source: join(SHARED, 'datasets', 'ml-1m', 'ml-1m.txt'), format: 'sasrec' });
+if (!isBundleDir(bundle)) {
+  process.stderr.write(`bench serve: training ${modelName} on ML-1M into ${bundle} (once)\n`);
+  // Serving speed does not depend on how well the model is trained: a few epochs keep this short.
+  const config = modelName === 'sasrec' ? { epochs: Number(flag('epochs', '3')) } : {};
+  await trainBundle(data, { model: modelName, config, out: bundle, seed: 42, progress: true });
+}
+const users = data.userIds.toArray();
+const items = data.itemIds.toArray();
+
+/** One autocannon run; returns its result. */
+function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((ok, fail) => {
+    autocannon(opts, (err, result) => (err ? fail(err) : ok(result)));
+  });
+}
+
+// ---- recommend (cached and uncached)
+for (const [caseName, cacheSize] of [
+  ['recommend', 50_000],
+  ['recommend_uncached', 0],
+] as const) {
+  const dir = mkdtempSync(join(tmpdir(), 'reclab-bench-db-'));
+  const { child, url } = await startServer(bundle, `sqlite:${join(dir, 'bench.db')}`, cacheSize);
+  try {
+    let next = 0;
+    const request = (): autocannon.Options => ({
+      url,
+      connections,
+      duration: seconds,
+      amount: 200_000,
+      requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/api/recommend/${encodeURIComponent(users[next++ % users.length])}?n=10` }) }],
+    });
+    // Warm-up: one pass over every user (fills the cache when on, JIT-compiles the scorer).
+    const { duration: _ignored, ...warm } = request();
+    await cannon({ ...warm, amount: users.length });
+    const rps: number[] = [];
+    const p50: number[] = [];
+    const p99: number[] = [];
+    let errors = 0;
+    for (let r = 0; r < runs; r++) {
+      const res = await cannon(request());
+      rps.push(res.requests.average);
+      p50.push(res.latency.p50);
+      p99.push(res.latency.p99);
+      errors += res.non2xx + res.errors + res.timeouts;
+    }
+    emit('serve', caseName, { model: modelName, workers, connections, seconds, runs, rps: median(rps), p50_ms: median(p50), p99_ms: median(p99), errors, rps_runs: rps });
+  } finally {
+    await stopServer(child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- feedback: acknowledged and durable
+{
+  const dir = mkdtempSync(join(tmpdir(), 'reclab-bench-db-'));
+  const db = join(dir, 'bench.db');
+  const { child, url } = await startServer(bundle, `sqlite:${db}`, 50_000);
+  const perRequest = 100;
+  let acked = 0;
+  let k = 0;
+  const rates: number[] = [];
+  try {
+    for (let r = 0; r <= runs; r++) {
+      let okRequests = 0;
+      const res = await cannon({
+        url,
+        connections,
+        duration: r === 0 ? 2 : seconds, // run 0 is the warm-up
+        amount: 200_000,
+        requests: [
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req) => {
+              const batch = [];
+              for (let e = 0; e < perRequest; e++, k++) batch.push({ FeedbackType: 'click', UserId: `bench-${k % 10_000}`, ItemId: items[k % items.length] });
+              return { ...req, body: JSON.stringify(batch) };
+            },
+            onResponse: (status) => {
+              if (status === 200) okRequests++;
+            },
+          },
+        ],
+      });
+      acked += okRequests * perRequest;
+      if (r > 0) rates.push((okRequests * perRequest) / res.duration);
+    }
+  } finally {
+    await stopServer(child);
+  }
+  const store = SqliteStore.open(db);
+  const stored = await store.countFeedback();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+  emit('serve', 'feedback', { workers, connections, seconds, runs, events_per_request: perRequest, events_per_s: median(rates), acked, stored, durable: stored >= acked, rate_runs: rates });
+}
