@@ -197,3 +197,52 @@ export function attn_bwd(Q: usize, K: usize, V: usize, dO: usize, dQ: usize, dK:
     }
   }
 }
+
+/**
+ * Inference shortcut: attention output for the *last* position of each sequence only (what
+ * next-item scoring needs from the final block). Q holds one query row per sequence (row s − s0),
+ * K and V all tokens; O receives one row per sequence. Causal by construction (the last position
+ * sees the whole sequence). `scratch` holds maxL floats.
+ */
+export function attn_last_fwd(Q: usize, K: usize, V: usize, O: usize, ldq: i32, ldk: i32, ldv: i32, ldo: i32,
+  seqOff: usize, s0: i32, s1: i32, heads: i32, dh: i32, kind: i32, scratch: usize): void {
+  const scale: f32 = 1 / Mathf.sqrt(<f32>dh);
+  const dh4 = dh & ~3;
+  for (let s = s0; s < s1; s++) {
+    const t0 = load<i32>(seqOff + (<usize>s << 2));
+    const L = load<i32>(seqOff + (<usize>(s + 1) << 2)) - t0;
+    const r = s - s0;
+    for (let h = 0; h < heads; h++) {
+      const q = fptr(Q, r * ldq + h * dh);
+      let m: f32 = -Infinity;
+      for (let j = 0; j < L; j++) {
+        const k = fptr(K, (t0 + j) * ldk + h * dh);
+        let a4 = f32x4.splat(0);
+        for (let c = 0; c < dh4; c += 4) a4 = f32x4.add(a4, f32x4.mul(v128.load(fptr(q, c)), v128.load(fptr(k, c))));
+        let a = hsum(a4);
+        for (let c = dh4; c < dh; c++) a += load<f32>(fptr(q, c)) * load<f32>(fptr(k, c));
+        a *= scale;
+        store<f32>(fptr(scratch, j), a);
+        m = max(m, a);
+      }
+      let sum: f32 = 0;
+      for (let j = 0; j < L; j++) {
+        const x = load<f32>(fptr(scratch, j));
+        let w: f32;
+        if (kind == 0) { w = f32x4.extract_lane(exp4(f32x4.splat(x - m)), 0); sum += w; }
+        else w = x / (1 + f32x4.extract_lane(exp4(f32x4.splat(-x)), 0)) / <f32>L;
+        store<f32>(fptr(scratch, j), w);
+      }
+      const inv: f32 = kind == 0 ? 1 / sum : 1;
+      const o = fptr(O, r * ldo + h * dh);
+      memory.fill(o, 0, <usize>dh << 2);
+      for (let j = 0; j < L; j++) {
+        const w = f32x4.splat(load<f32>(fptr(scratch, j)) * inv);
+        const v = fptr(V, (t0 + j) * ldv + h * dh);
+        let c = 0;
+        for (; c < dh4; c += 4) v128.store(fptr(o, c), f32x4.add(v128.load(fptr(o, c)), f32x4.mul(w, v128.load(fptr(v, c)))));
+        for (; c < dh; c++) store<f32>(fptr(o, c), load<f32>(fptr(o, c)) + f32x4.extract_lane(w, 0) * load<f32>(fptr(v, c)));
+      }
+    }
+  }
+}

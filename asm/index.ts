@@ -1,7 +1,7 @@
 // Entry point of the engine's WebAssembly module: re-exports every kernel. Built by
 // `npm run build:wasm` into src/nn/kernels.wasm (committed, so a fresh clone works after npm ci).
 export { gemm, transpose } from './gemm';
-export { attn_fwd, attn_bwd } from './attention';
+export { attn_fwd, attn_bwd, attn_last_fwd } from './attention';
 export {
   expf, dropout, relu_dropout_fwd, relu_dropout_bwd, gelu_fwd, gelu_bwd, silu_fwd, silu_bwd, relu_fwd, relu_bwd,
   copy, zero, axpy, add, sumsq, scale, add_bias, col_sum, layernorm_fwd, layernorm_bwd, embed_fwd, embed_bwd,

@@ -37,7 +37,7 @@ function ln(x: number[], g: Float64Array, b: Float64Array, eps: number): number[
 }
 
 /** The paper's SASRec loss for a batch, in float64, without dropout. */
-function referenceLoss(cfg: SASRecConfig, nItems: number, W: Weights, batch: SeqBatch): number {
+function referenceLoss(cfg: SASRecConfig, nItems: number, W: Weights, batch: SeqBatch, onF?: (s: number, F: number[][]) => void): number {
   const d = cfg.hidden, H = cfg.heads, dh = d / H;
   const w = (n: string): Float64Array => W.get(n)!;
   const E = w('item.weight'), P = w('pos.weight');
@@ -80,6 +80,7 @@ function referenceLoss(cfg: SASRecConfig, nItems: number, W: Weights, batch: Seq
       });
     }
     const F = x.map((r) => ln(r, w('ln.weight'), w('ln.bias'), cfg.lnEps));
+    onF?.(s, F);
     for (let j = 0; j < L; j++) {
       const score = (id: number): number => F[j].reduce((u, v, c) => u + v * E[id * d + c], 0);
       const t = a + j;
@@ -148,6 +149,20 @@ describe('SASRec network vs a float64 reference', () => {
         // float32 forward/backward vs float64 differences: agree to ~1e-4 of the largest entry
         expect(maxRelError(analytic, numeric, 1e-3), p.name).toBeLessThan(2e-3);
       }
+    });
+  }
+});
+
+describe('SASRec inference', () => {
+  for (const blocks of [1, 2]) {
+    it(`last-position hidden states (inference shortcut, ${blocks} block(s), 2 threads) match the reference`, () => {
+      const { cfg, nItems, net, batch } = setup({ blocks }, 2);
+      const expected: number[][] = [];
+      referenceLoss(cfg, nItems, weightsOf(net), batch, (s, F) => (expected[s] = F[F.length - 1]));
+      const seqs = Array.from({ length: batch.off.length - 1 }, (_, s) => batch.inputs.slice(batch.off[s], batch.off[s + 1]));
+      const H = new Float32Array(seqs.length * cfg.hidden);
+      net.lastHidden(seqs, H);
+      expect(maxRelError(H, expected.flat())).toBeLessThan(1e-5);
     });
   }
 });

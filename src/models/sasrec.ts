@@ -187,6 +187,10 @@ export class SASRecNet {
         [`P${b}`]: SL, [`PD${b}`]: drop ? SL : 0,
       });
     }
+    if (!training) {
+      const nd = nSeq * d;
+      Object.assign(lay, { last: nSeq, XL: nd, QLn: nd, QL: nd, AL: nd, X1L: nd, X2L: nd, FAL: nd, OL: nd, tmpL: nd, mL: nSeq, rL: nSeq });
+    }
     if (training) {
       Object.assign(lay, {
         dH: Td, dCur: Td, dNext: Td, g1: Td, g2: Td, g3: Td, g4: Td, gKV: 2 * Td, loss: 4,
@@ -226,10 +230,19 @@ export class SASRecNet {
         new Int32Array(mem, ptrs.neg, T * nNeg).set(negatives.subarray(sh.t0 * nNeg, (sh.t0 + T) * nNeg));
       }
     }
+    if (ptrs.last !== undefined) {
+      const last = new Int32Array(mem, ptrs.last, nSeq);
+      for (let s = 0; s < nSeq; s++) last[s] = seqOff[s + 1] - 1;
+    }
     return { seqOff: ptrs.seqOff, pOff: ptrs.pOff, nSeq, maxL: sh.maxL, seqBase: sh.s0 };
   }
 
-  /** Records the forward pass of one shard; returns the pointer of the final hidden states F. */
+  /**
+   * Records the forward pass of one shard. Training: every position, activations kept per block
+   * for the backward, final hidden states F in HF [T×d]. Inference: blocks overwrite one set of
+   * buffers, and the last block runs only for each sequence's last position (all that next-item
+   * scoring needs; keys and values still come from every position): F in HF [nSeq×d].
+   */
   private recordForward(prog: Program, B: Record<string, number>, lay: RaggedLayout, T: number, t0: number,
     training: boolean, seeds: Seeds | null): void {
     const { d, cfg } = this;
@@ -238,7 +251,13 @@ export class SASRecNet {
     prog.call('embed_fwd', B.X0, this.item.data.ptr, B.ids, this.pos.data.ptr, B.posIdx, T, d, Math.sqrt(d));
     if (p > 0) prog.call('dropout', B.X0, B.X0, Td, p, seeds!.emb, t0 * d);
     let xin = B.X0;
-    this.blocks.forEach((blk, b) => {
+    const nb = this.blocks.length;
+    for (let b = 0; b < nb; b++) {
+      const blk = this.blocks[b];
+      if (!training && b === nb - 1) {
+        this.recordLastBlock(prog, blk, B, lay, T, xin);
+        return;
+      }
       const i = training ? b : 0;
       const out = training ? B[`OUT${i}`] : B.X0; // inference: overwrite the input in place
       blk.ln1.forward(prog, xin, B[`Qn${i}`], B[`m1${i}`], B[`r1${i}`], T);
@@ -253,8 +272,25 @@ export class SASRecNet {
       if (p > 0) prog.call('dropout', B.tmp, B.tmp, Td, p, seeds!.ff2[b], t0 * d);
       prog.call('add', out, B[`X2${i}`], B.tmp, Td);
       xin = out;
-    });
+    }
     this.ln.forward(prog, xin, B.HF, B.mf, B.rf, T);
+  }
+
+  /** Inference: the last block at each sequence's last position only; F into HF [nSeq×d]. */
+  private recordLastBlock(prog: Program, blk: Block, B: Record<string, number>, lay: RaggedLayout, T: number, xin: number): void {
+    const d = this.d;
+    const n = lay.nSeq;
+    const nd = n * d;
+    prog.call('embed_fwd', B.XL, xin, B.last, 0, 0, n, d, 1); // gather the last rows
+    blk.ln1.forward(prog, B.XL, B.QLn, B.mL, B.rL, n);
+    blk.att.forwardLast(prog, lay, T, B.QLn, xin, { Q: B.QL, KV: B.KV0, A: B.AL, Y: B.X1L, scratch: B.scratch });
+    prog.call('add', B.X1L, B.X1L, B.QLn, nd);
+    blk.ln2.forward(prog, B.X1L, B.X2L, B.mL, B.rL, n);
+    blk.ff1.forward(prog, { ptr: B.X2L, ld: d }, { ptr: B.tmpL, ld: d }, n);
+    prog.call('relu_fwd', B.FAL, B.tmpL, nd);
+    blk.ff2.forward(prog, { ptr: B.FAL, ld: d }, { ptr: B.tmpL, ld: d }, n);
+    prog.call('add', B.OL, B.X2L, B.tmpL, nd);
+    this.ln.forward(prog, B.OL, B.HF, B.mL, B.rL, n);
   }
 
   /** Records the loss and the backward pass of one shard (gradients into thread `w`'s buffers). */
@@ -424,11 +460,8 @@ export class SASRecNet {
       });
       this.engine.runParallel(programs);
       shards.forEach((sh, w) => {
-        const F = new Float32Array(this.engine.memory.buffer, hf[w], sh.tokens * d);
-        for (let s = sh.s0; s < sh.s1; s++) {
-          const last = off[s + 1] - 1 - sh.t0;
-          out.set(F.subarray(last * d, last * d + d), (c0 + s) * d);
-        }
+        // inference leaves one row of F per sequence
+        out.set(new Float32Array(this.engine.memory.buffer, hf[w], (sh.s1 - sh.s0) * d), (c0 + sh.s0) * d);
       });
     }
   }

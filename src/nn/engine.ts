@@ -34,6 +34,8 @@ export interface WasmKernels {
     ldq: number, ldk: number, ldv: number, ldo: number, P: number, P2: number, seqOff: number, pOff: number,
     s0: number, s1: number, heads: number, dh: number, causal: number, kind: number, p: number, seed: number,
     seqIdBase: number, scratch: number, maxL: number): void;
+  attn_last_fwd(Q: number, K: number, V: number, O: number, ldq: number, ldk: number, ldv: number, ldo: number,
+    seqOff: number, s0: number, s1: number, heads: number, dh: number, kind: number, scratch: number): void;
   expf(x: number): number;
   dropout(Y: number, X: number, n: number, p: number, seed: number, base: number): void;
   relu_dropout_fwd(A: number, H: number, n: number, p: number, seed: number, base: number): void;

@@ -183,6 +183,24 @@ export class MultiheadAttention {
   }
 
   /**
+   * Inference shortcut for next-item scoring: the output at the last position of each sequence
+   * only. `xqLast` holds one query-input row per sequence [nSeq×d]; keys and values come from all
+   * tokens of `xkv` [T×d]. Y receives [nSeq×d]. Buffers: Q [nSeq×d], KV [T×2d], A [nSeq×d],
+   * scratch ≥ maxL floats.
+   */
+  forwardLast(prog: Program, lay: RaggedLayout, T: number, xqLast: number, xkv: number, bufs: {
+    Q: number; KV: number; A: number; Y: number; scratch: number;
+  }): void {
+    const d = this.d;
+    const n = lay.nSeq;
+    this.q.forward(prog, { ptr: xqLast, ld: d }, { ptr: bufs.Q, ld: d }, n);
+    this.kv.forward(prog, { ptr: xkv, ld: d }, { ptr: bufs.KV, ld: 2 * d }, T);
+    prog.call('attn_last_fwd', bufs.Q, bufs.KV, bufs.KV + 4 * d, bufs.A, d, 2 * d, 2 * d, d, lay.seqOff, 0, n,
+      this.options.heads, this.dh, this.options.kind ?? 0, bufs.scratch);
+    this.out.forward(prog, { ptr: bufs.A, ld: d }, { ptr: bufs.Y, ld: d }, n);
+  }
+
+  /**
    * Backward from dY (gradient of the output). Writes dA, dQ, dKV scratch buffers; adds the
    * gradient w.r.t. xq into dXq (accumulate) and writes or accumulates the one w.r.t. xkv into dXkv.
    * xq and xkv may be the same input: pass the same buffer for dXq and dXkv then.
