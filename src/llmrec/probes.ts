@@ -196,7 +196,12 @@ function shuffle<T>(xs: T[], rng: DataRng): T[] {
 export function orderTau(values: readonly number[]): number {
   let c = 0;
   let d = 0;
-  for (let i = 0; i < values.length; i++) for (let j = i + 1; j < values.length; j++) values[i] < values[j] ? c++ : d++;
+  for (let i = 0; i < values.length; i++) {
+    for (let j = i + 1; j < values.length; j++) {
+      if (values[i] < values[j]) c++;
+      else d++;
+    }
+  }
   return c + d > 0 ? (c - d) / (c + d) : NaN;
 }
 
