@@ -5,7 +5,7 @@ import type { Interactions } from '../data/types.ts';
 import { Rng } from '../nn/rng.ts';
 import { evaluate, rankRelevant, type TieRule } from './evaluate.ts';
 import { catalogueStats, dpd, exposureMetric, reo } from './metrics.ts';
-import { sampleCandidates } from './protocol.ts';
+import { sampleCandidates, toCsr } from './protocol.ts';
 import { TableModel } from './testutil.ts';
 
 const close = (a: number, b: number, eps = 1e-9, what = ""): void => {
@@ -263,6 +263,32 @@ describe('fast evaluator matches the slow reference on random data', () => {
     const cands = users.map((u) => [...r.candidates!.items.subarray(r.candidates!.offsets[u], r.candidates!.offsets[u + 1])]);
     const ref = reference(table, nItems, users, users.map((u) => new Set(hist[u])), users.map((u) => new Set(tgt[u])), 5, 'pessimistic', cands);
     for (const m of ['hr@5', 'ndcg@5', 'mrr@5', 'auc']) close(r.metrics[m], ref[m], 1e-9);
+  });
+
+  it('rerank protocol: given lists, missing relevant items are misses, users without a list are skipped', async () => {
+    const nItems = 40;
+    const { table, train, test, hist, tgt } = randomProblem(21, 30, nItems, 3);
+    const rng = new Rng(4);
+    const withList = tgt.map((t, u) => (t.length && u % 5 !== 0 ? u : -1)).filter((u) => u >= 0);
+    const lists = withList.map(() => [...rng.shuffle(Int32Array.from({ length: nItems }, (_, i) => i)).subarray(0, 12)]);
+    const candidates = toCsr(Int32Array.from(withList), lists, 30);
+    const metrics = ['hr@5', 'recall@5', 'ndcg@5', 'mrr@5', 'map@5', 'auc'];
+    const r = await evaluate(new TableModel(table, nItems), { history: train, exclude: [train], targets: test, train }, { metrics, protocol: { kind: 'rerank', candidates } });
+    expect([...r.users]).toEqual(withList);
+    const ref = reference(table, nItems, withList, withList.map((u) => new Set(hist[u])), withList.map((u) => new Set(tgt[u])), 5, 'pessimistic', lists);
+    for (const m of metrics) close(r.metrics[m], ref[m], 1e-9, m);
+  });
+
+  it('rerank by hand: a relevant item missing from the list is a miss with AUC 0', async () => {
+    const nItems = 5;
+    const table = Float32Array.from([5, 4, 3, 2, 1, 5, 4, 3, 2, 1]);
+    const train = fromSequences([[], []], nItems);
+    const test = fromSequences([[2], [4]], nItems);
+    const candidates = toCsr(Int32Array.of(0, 1), [[0, 2, 3], [0, 1]], 2);
+    const r = await evaluate(new TableModel(table, nItems), { history: train, exclude: [train], targets: test, train }, { metrics: ['hr@2', 'auc'], protocol: { kind: 'rerank', candidates } });
+    // User 0: list 0 (5), 2 (3), 3 (2) → target second: hr@2 = 1, AUC = 1/2. User 1: target absent.
+    expect([...r.perUser['hr@2']]).toEqual([1, 0]);
+    expect([...r.perUser.auc]).toEqual([0.5, 0]);
   });
 
   it('the vectorised one-target path agrees with the general path (rankRelevant)', () => {

@@ -122,7 +122,7 @@ function relevantOf(targets: Interactions, u: number): Int32Array {
 /**
  * 0-based ranks of `relevant` among the candidates `cand` (all items when null, minus those with
  * `stamp[i] === excl`) under `ties`, sorted ascending; also returns N. Relevant items that are
- * not candidates are placed after every candidate. This is the general path; the evaluator uses
+ * not candidates get rank Number.MAX_SAFE_INTEGER (never a hit). This is the general path; the evaluator uses
  * a vectorised count for the common one-target full-ranking case, and the tests check the two
  * agree.
  */
@@ -178,8 +178,9 @@ export function rankRelevant(
     ranks[q] = q + above;
   }
   const nCandidates = nNeg + inList.length;
-  // Relevant items missing from the candidates: after everything.
-  for (let q = inList.length; q < m; q++) ranks[q] = nCandidates + (q - inList.length);
+  // Relevant items missing from the candidates can never be found: past every cutoff
+  // (auc counts every negative above them).
+  for (let q = inList.length; q < m; q++) ranks[q] = Number.MAX_SAFE_INTEGER;
   return { ranks, nCandidates: nCandidates + (m - inList.length) };
 }
 
@@ -208,7 +209,10 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
   if (specs.length === 0) throw new Error('evaluate: no metrics asked for');
   const fileOnly = specs.find((s) => s.name === 'hallucination');
   if (fileOnly) throw new Error('evaluate: "hallucination" applies to recommendation files (reclab eval --recs), not to models');
-  const users = options.users ?? usersWithTargets(targets);
+  // Re-ranking: only users who were given a candidate list are evaluated.
+  const users =
+    options.users ??
+    (protocol.kind === 'rerank' ? usersWithTargets(targets).filter((u) => protocol.candidates.offsets[u + 1] > protocol.candidates.offsets[u]) : usersWithTargets(targets));
   const nU = users.length;
 
   const rankSpecs = specs.filter((s) => (RANK_METRICS as readonly string[]).includes(s.name));
@@ -395,7 +399,12 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
     protocol: {
       candidates: protocolName(protocol),
       ties,
-      excluded: protocol.kind === 'full' ? `${data.exclude.length === 2 ? 'train + valid' : data.exclude.length === 1 ? 'train' : `${data.exclude.length} views`} items of each user` : 'candidates: relevant items + negatives never interacted with',
+      excluded:
+        protocol.kind === 'full'
+          ? `${data.exclude.length === 2 ? 'train + valid' : data.exclude.length === 1 ? 'train' : `${data.exclude.length} views`} items of each user`
+          : protocol.kind === 'sampled'
+            ? 'candidates: relevant items + negatives never interacted with'
+            : 'only the given candidates are ranked; relevant items not among them count as misses',
       seed: protocol.kind === 'sampled' ? protocol.seed : undefined,
       nUsers: nU,
       nItems,

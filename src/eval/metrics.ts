@@ -140,7 +140,8 @@ export function auc(o: UserOutcome): number {
   const neg = o.nCandidates - o.nRelevant;
   if (neg <= 0) return NaN;
   let above = 0;
-  for (let i = 0; i < o.ranks.length; i++) above += o.ranks[i] - i;
+  // Clamped at neg: a relevant item missing from the candidates (rank MAX_SAFE_INTEGER) has every negative above it.
+  for (let i = 0; i < o.ranks.length; i++) above += Math.min(o.ranks[i] - i, neg);
   return 1 - above / (o.nRelevant * neg);
 }
 

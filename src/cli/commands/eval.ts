@@ -15,6 +15,7 @@ import { loadModel } from '../../models/registry.ts';
 import { evaluate, type EvalResult } from '../../eval/evaluate.ts';
 import { evaluateLists, readRecommendations } from '../../eval/recfile.ts';
 import { bootstrapCI } from '../../eval/significance.ts';
+import { toCsr, type Protocol } from '../../eval/protocol.ts';
 import { fmt, toText } from '../../eval/table.ts';
 
 interface EvalFlags {
@@ -29,6 +30,7 @@ interface EvalFlags {
   ties: string;
   seed: string;
   keepHistory?: boolean;
+  candidates?: string;
   json?: string;
   progress: boolean;
 }
@@ -51,7 +53,8 @@ export function register(program: Command): void {
     .option('--recs <file>', 'recommendation file: CSV/TSV (user,item[,rank|score]) or JSONL ({"user","items"})')
     .option('--split <kind>', 'loo, temporal or ratio (0.8/0.1/0.1)', 'loo')
     .option('--stage <stage>', 'test (history = train + valid) or valid (history = train)', 'test')
-    .option('--protocol <p>', 'full, uniN or popN (models only)', 'full')
+    .option('--protocol <p>', 'full, uniN or popN (models only); see --candidates for re-ranking', 'full')
+    .option('--candidates <file>', 'models only: re-rank these per-user candidate lists (same formats as --recs; unknown items are skipped)')
     .option('--metrics <list>', 'comma-separated metrics', 'hr@10,ndcg@10,mrr@10,recall@20,coverage@10')
     .option('--ties <rule>', 'pessimistic or optimistic', 'pessimistic')
     .option('--seed <n>', 'seed of sampled candidates and bootstrap', '0')
@@ -76,10 +79,17 @@ export function register(program: Command): void {
       if (o.model) {
         const model = await loadModel(o.model);
         what = `model ${model.name} (${o.model})`;
+        let protocol: Protocol | string = o.protocol;
+        if (o.candidates) {
+          const lists = readRecommendations(o.candidates, dataset).lists;
+          const users = Int32Array.from(lists.keys());
+          protocol = { kind: 'rerank', candidates: toCsr(users, [...lists.values()].map((l) => [...l].filter((i) => i >= 0)), dataset.nUsers) };
+          what += ` re-ranking ${o.candidates}`;
+        }
         result = await evaluate(
           model,
           { history: testing ? concatInteractions(train, valid) : train, exclude, targets, train, seen: [train, valid, test] },
-          { metrics, protocol: o.protocol, ties: o.ties, seed, progress: o.progress ? undefined : false },
+          { metrics, protocol, ties: o.ties, seed, progress: o.progress ? undefined : false },
         );
       } else {
         what = `recommendations ${o.recs}`;
