@@ -327,3 +327,35 @@ describe('optimizers', () => {
     }
   });
 });
+
+describe('batched matmul (ops.ts)', () => {
+  it('every transpose combination, batched and with a shared operand', async () => {
+    const { matmul, tensor } = await import('./ops.ts');
+    const bt = 3, M = 5, N = 6, K = 7;
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        const A = tensor(eng, transA ? [bt, K, M] : [bt, M, K]);
+        const B = tensor(eng, transB ? [N, K] : [K, N]); // shared across the batch
+        const C = tensor(eng, [bt, M, N]);
+        A.buf.a.set(randn(A.buf.length));
+        B.buf.a.set(randn(B.buf.length));
+        const prog = eng.program();
+        matmul(prog, C, A, B, { transA, transB, alpha: 2 }, eng.f32(K * N));
+        eng.run(prog);
+        for (let b = 0; b < bt; b++) {
+          for (let i = 0; i < M; i++) {
+            for (let j = 0; j < N; j++) {
+              let s = 0;
+              for (let q = 0; q < K; q++) {
+                const a = transA ? A.buf.a[b * K * M + q * M + i] : A.buf.a[b * M * K + i * K + q];
+                const bb = transB ? B.buf.a[j * K + q] : B.buf.a[q * N + j];
+                s += a * bb;
+              }
+              expect(C.buf.a[b * M * N + i * N + j]).toBeCloseTo(2 * s, 4);
+            }
+          }
+        }
+      }
+    }
+  });
+});
