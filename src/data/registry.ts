@@ -70,7 +70,7 @@ export const CATALOG: Record<string, CatalogEntry> = Object.fromEntries(
     ...AMAZON_CATEGORIES.map((cat): CatalogEntry => {
       const file = `reviews_${cat}_5.json.gz`;
       return {
-        name: `amazon-${cat.toLowerCase().replace(/_/g, '-')}`,
+        name: `amazon-${cat.replace(/^Amazon_/, '').toLowerCase().replace(/_/g, '-')}`,
         description: `Amazon 2014 ${cat.replace(/_/g, ' ')} 5-core reviews (McAuley et al.)`,
         url: `${AMAZON_2014}/${file}`,
         sha256: null,
