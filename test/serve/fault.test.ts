@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { tempDir, writeFixtureBundle } from './fixtures.ts';
+import { SqliteStore } from '../../src/serve/store-sqlite.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -85,6 +86,47 @@ describe('serve durability under kill -9', () => {
     } finally {
       second.child.kill('SIGTERM');
       await new Promise((r) => second.child.once('exit', r));
+    }
+  });
+
+  it('drains in-flight requests on SIGTERM and exits 0 with every acknowledged event stored', async () => {
+    const dir = tempDir();
+    const models = join(dir, 'model');
+    await writeFixtureBundle(models, 'pop');
+    const path = join(dir, 'reclab.db');
+    const server = await serve(models, `sqlite:${path}`);
+    const exited = new Promise<number | null>((r) => server.child.once('exit', (code) => r(code)));
+    const acked: string[] = [];
+    const statuses = new Set<number>();
+    let stop = false;
+    const client = async (c: number) => {
+      for (let k = 0; !stop; k++) {
+        const batch = Array.from({ length: 10 }, (_, e) => ({ FeedbackType: 'click', UserId: `t${c}`, ItemId: `t-${c}-${k}-${e}` }));
+        try {
+          const res = await fetch(`${server.url}/api/feedback`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify(batch) });
+          await res.text();
+          statuses.add(res.status);
+          if (res.status === 200) acked.push(...batch.map((b) => b.ItemId));
+        } catch {
+          return; // the listener is closed
+        }
+      }
+    };
+    const load = Array.from({ length: 4 }, (_, c) => client(c));
+    while (acked.length < 500) await new Promise((r) => setTimeout(r, 5));
+    server.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    stop = true;
+    await Promise.all(load);
+    // Requests either completed (200) or were turned away while closing (503), never failed.
+    for (const s of statuses) expect([200, 503]).toContain(s);
+    const store = SqliteStore.open(path);
+    try {
+      const stored = new Set<string>();
+      for (let c = 0; c < 4; c++) for (const e of await store.userFeedback(`t${c}`)) stored.add(e.item);
+      expect(acked.filter((id) => !stored.has(id))).toEqual([]);
+    } finally {
+      await store.close();
     }
   });
 });
