@@ -5,7 +5,8 @@
  * HR and NDCG at 10, 20, 50. Rounds alternate peer and ours so machine load hits both alike.
  * Prints one JSON line per case plus the ratio (goal ≤ 2.0× NumPy).
  *
- * Args: --rounds N (default 3), --runs N per round (default 5), --dim D (default 64).
+ * Args: --rounds N (default 3), --runs N per round (default 5), --dim D (default 64), --block B
+ * (users per scoring block, default 1024 as in the peer).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
@@ -16,7 +17,7 @@ import type { Interactions } from '../src/data/types.ts';
 import type { Recommender } from '../src/models/recommender.ts';
 import { Rng } from '../src/nn/rng.ts';
 import { evaluate } from '../src/eval/evaluate.ts';
-import { dotScores, packPanels, type PackedItems } from '../src/eval/kernels.ts';
+import { dotScores, gemmThreads, packPanels, type PackedItems } from '../src/eval/kernels.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number): number => {
@@ -26,6 +27,8 @@ const arg = (name: string, def: number): number => {
 const rounds = arg('rounds', 3);
 const runs = arg('runs', 5);
 const dim = arg('dim', 64);
+// Users per scoring block; 1024 like the NumPy peer's default.
+const block = arg('block', 1024);
 
 const dataPath = join(SHARED, 'datasets', 'ml-1m', 'ml-1m.txt');
 if (!existsSync(dataPath)) {
@@ -93,7 +96,7 @@ const data = { history: concatInteractions(train, valid), exclude: [train, valid
 const metrics = ['hr@10', 'hr@20', 'hr@50', 'ndcg@10', 'ndcg@20', 'ndcg@50'];
 let last: Record<string, number> = {};
 const ours = async (): Promise<void> => {
-  last = (await evaluate(model, data, { metrics, ties: 'optimistic', progress: false })).metrics;
+  last = (await evaluate(model, data, { metrics, ties: 'optimistic', progress: false, blockSize: block })).metrics;
 };
 
 const peerScript = join(SHARED, 'peers', 'fullrank_numpy.py');
@@ -110,6 +113,8 @@ emit('eval', 'fullrank-ml-1m', {
   users: seqs.length,
   items: nItems,
   dim,
+  block,
+  threads: gemmThreads(),
   median_s: Number(oursS.toFixed(4)),
   round_medians_s: ourMedians.map((x) => Number(x.toFixed(4))),
   ...Object.fromEntries(Object.entries(last).map(([k, v]) => [k, Number(v.toFixed(4))])),

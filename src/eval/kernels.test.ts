@@ -63,3 +63,24 @@ describe('kernels', () => {
     expect(a[0]).toBe([...s.subarray(0, nItems)].filter((x) => x > t).length);
   });
 });
+
+describe('several arenas', () => {
+  it('each arena gets kernels and helper threads bound to its own memory', () => {
+    const rng = new Rng(8);
+    const dim = 16;
+    const nItems = 30;
+    const V = Float32Array.from({ length: nItems * dim }, () => rng.normal());
+    const U = Float32Array.from({ length: 100 * dim }, () => rng.normal());
+    const users = Int32Array.from({ length: 100 }, (_, i) => i);
+    const a = new KernelArena();
+    const b = new KernelArena();
+    const outA = a.f32(a.region('o', 100 * nItems * 4), 100 * nItems);
+    const outB = b.f32(b.region('o', 100 * nItems * 4), 100 * nItems);
+    dotScores(U, users, packPanels(V, nItems, dim, a), outA);
+    dotScores(U, users, packPanels(V, nItems, dim, b), outB);
+    expect([...outB]).toEqual([...outA]);
+    let s = 0;
+    for (let k = 0; k < dim; k++) s += U[99 * dim + k] * V[29 * dim + k];
+    expect(outB[99 * nItems + 29]).toBeCloseTo(s, 4);
+  });
+});

@@ -95,7 +95,7 @@ type CountFn = (rowsPtr: number, nRows: number, nItems: number, targetsPtr: numb
  * packed by {@link packPanels} at `panelPtr`; row u of the output starts at `outPtr + u·stride·4`.
  * Loop order: panel block → MR users → panel → k (unrolled), with MR·NV vector accumulators.
  */
-function buildGemm(d: number, fma: boolean): FnBuilder {
+function buildGemm(d: number): FnBuilder {
   const f = new FnBuilder([I32, I32, I32, I32, I32, I32, I32], []);
   const [uPtr, pPtr, oPtr, nRows, nItems, stride, nPanels] = [0, 1, 2, 3, 4, 5, 6];
   const pb = f.local(I32);
@@ -130,7 +130,6 @@ function buildGemm(d: number, fma: boolean): FnBuilder {
               for (let c = 0; c < NV; c++) {
                 const a = acc[r * NV + c];
                 if (k === 0) f.get(s).get(v[c]).f32x4Mul().set(a);
-                else if (fma) f.get(s).get(v[c]).get(a).simd(RELAXED_MADD).set(a);
                 else f.get(a).get(s).get(v[c]).f32x4Mul().f32x4Add().set(a);
               }
             }
@@ -250,7 +249,8 @@ interface Kernels {
   module: WasmModule;
 }
 
-const compiled = new Map<string, Kernels>();
+/** Instances are bound to one arena's memory: cache them per arena, then per embedding size. */
+const compiled = new WeakMap<KernelArena, Map<number, Kernels>>();
 
 /**
  * Compiles `bytes` straight with the optimising tier. Node 20's V8 first compiles wasm with its
@@ -267,38 +267,16 @@ function compileOptimised(bytes: Uint8Array): WasmModule {
   }
 }
 
-/** f32x4.relaxed_madd (a·b + c, fused where the CPU has FMA): relaxed-SIMD opcode 0x105. */
-const RELAXED_MADD = 0x105;
-
-let fmaSupport: boolean | null = null;
-
-/**
- * Whether to use fused multiply-add (relaxed SIMD, behind a V8 flag in Node 20): only when
- * RECLAB_FMA=1 and the engine validates the instruction. Off by default: results then do not
- * depend on the CPU.
- */
-function useFma(): boolean {
-  if (fmaSupport === null) {
-    fmaSupport = false;
-    if (process.env.RECLAB_FMA === '1') {
-      v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-      const f = new FnBuilder([V128, V128, V128], [V128]);
-      f.get(0).get(1).get(2).simd(RELAXED_MADD);
-      fmaSupport = Wasm.validate(encodeModule({ f }, { minPages: 1, maxPages: 1 }));
-    }
-  }
-  return fmaSupport;
-}
-
 function kernels(arena: KernelArena, d: number): Kernels {
-  const key = `${d}`;
-  let k = compiled.get(key);
+  let byDim = compiled.get(arena);
+  if (!byDim) compiled.set(arena, (byDim = new Map()));
+  let k = byDim.get(d);
   if (!k) {
-    const bytes = encodeModule({ gemm: buildGemm(d, useFma()), count: buildCount() }, { minPages: 1, maxPages: MAX_PAGES });
+    const bytes = encodeModule({ gemm: buildGemm(d), count: buildCount() }, { minPages: 1, maxPages: MAX_PAGES });
     const module = compileOptimised(bytes);
     const instance = new Wasm.Instance(module, { env: { memory: arena.memory } });
     k = { ...(instance.exports as unknown as Omit<Kernels, 'module'>), module };
-    compiled.set(key, k);
+    byDim.set(d, k);
   }
   return k;
 }
@@ -328,7 +306,8 @@ interface Helper {
   seq: number;
 }
 
-const helpers = new Map<string, Helper[]>();
+/** Workers share one arena's memory: kept per arena, then per embedding size. */
+const helpers = new WeakMap<KernelArena, Map<number, Helper[]>>();
 
 /** Threads used by the GEMM: RECLAB_THREADS, else min(2, cores). */
 export function gemmThreads(): number {
@@ -337,11 +316,12 @@ export function gemmThreads(): number {
 }
 
 function helpersFor(arena: KernelArena, d: number, k: Kernels, n: number): Helper[] {
-  const key = `${d}`;
-  let hs = helpers.get(key);
+  let byDim = helpers.get(arena);
+  if (!byDim) helpers.set(arena, (byDim = new Map()));
+  let hs = byDim.get(d);
   if (!hs) {
     hs = [];
-    helpers.set(key, hs);
+    byDim.set(d, hs);
   }
   while (hs.length < n) {
     const ctlOff = arena.region(`gemm-ctl-${d}-${hs.length}`, 64);
