@@ -229,13 +229,39 @@ export function add_bias(Y: usize, b: usize, M: i32, N: i32, ld: i32): void {
   }
 }
 
-/** db += Σ_i dY[i, :] (the bias gradient). */
+/**
+ * db += Σ_i dY[i, :] (the bias gradient). Four rows are summed in registers before touching db,
+ * which cuts the load/store chain through db fourfold.
+ */
 export function col_sum(db: usize, dY: usize, M: i32, N: i32, ld: i32): void {
-  for (let i = 0; i < M; i++) {
-    const row = dY + (<usize>(i * ld) << 2);
+  const ld4 = <usize>ld << 2;
+  let i = 0;
+  for (; i + 4 <= M; i += 4) {
+    const r0 = dY + <usize>i * ld4, r1 = r0 + ld4, r2 = r1 + ld4, r3 = r2 + ld4;
+    let j = 0;
+    for (; j + 4 <= N; j += 4) {
+      const s = f32x4.add(f32x4.add(v128.load(fp(r0, j)), v128.load(fp(r1, j))), f32x4.add(v128.load(fp(r2, j)), v128.load(fp(r3, j))));
+      v128.store(fp(db, j), f32x4.add(v128.load(fp(db, j)), s));
+    }
+    for (; j < N; j++) {
+      store<f32>(fp(db, j), load<f32>(fp(db, j)) + ((load<f32>(fp(r0, j)) + load<f32>(fp(r1, j))) + (load<f32>(fp(r2, j)) + load<f32>(fp(r3, j)))));
+    }
+  }
+  for (; i < M; i++) {
+    const row = dY + <usize>i * ld4;
     let j = 0;
     for (; j + 4 <= N; j += 4) v128.store(fp(db, j), f32x4.add(v128.load(fp(db, j)), v128.load(fp(row, j))));
     for (; j < N; j++) store<f32>(fp(db, j), load<f32>(fp(db, j)) + load<f32>(fp(row, j)));
+  }
+}
+
+/** Y[i, :] += b + R[i, :] (bias and residual in one pass; rows of width N, all strides N). */
+export function add_bias_residual(Y: usize, b: usize, R: usize, M: i32, N: i32): void {
+  for (let i = 0; i < M; i++) {
+    const y = Y + (<usize>(i * N) << 2), r = R + (<usize>(i * N) << 2);
+    let j = 0;
+    for (; j + 4 <= N; j += 4) v128.store(fp(y, j), f32x4.add(v128.load(fp(y, j)), f32x4.add(v128.load(fp(b, j)), v128.load(fp(r, j)))));
+    for (; j < N; j++) store<f32>(fp(y, j), load<f32>(fp(y, j)) + load<f32>(fp(b, j)) + load<f32>(fp(r, j)));
   }
 }
 
@@ -365,13 +391,12 @@ export function embed_bwd(dE: usize, dPos: usize, dX: usize, ids: usize, pos: us
 }
 
 /**
- * BCE with logits against sampled negatives (SASRec, gBCE). Token t (weight w = `weight`, e.g.
- * 1/total tokens) has hidden state H[t], one positive item pos[t] and `nNeg` negatives
- * neg[t*nNeg + k]; logits are dot products with rows of E. Loss per token:
- *   −log σ(β-calibrated) … = β·softplus(−s⁺)·… see below; with beta = 1 it is plain BCE:
- *   softplus(−s⁺) + Σ_k softplus(s⁻_k).
- * gBCE (Petrov & Macdonald 2023) replaces σ(s⁺) by σ(s⁺)^β: loss term β·softplus(−s⁺).
- * Writes dH[t] (overwrite) and adds into dE; adds w·loss into out[0] (f64).
+ * Binary cross-entropy with logits against sampled negatives (SASRec; gBCE with beta ≠ 1).
+ * Token t has hidden state H[t], one positive item pos[t] and nNeg negatives
+ * neg[t·nNeg + k]; logits are dot products with rows of E:
+ *   loss_t = β·softplus(−s⁺) + Σ_k softplus(s⁻_k)      (β = 1: plain BCE)
+ * — gBCE (Petrov & Macdonald 2023) replaces σ(s⁺) by σ(s⁺)^β, i.e. −log σ(s⁺)^β = β·softplus(−s⁺).
+ * Writes dH[t] (overwrite), adds the item gradients into dE and weight·Σ loss_t into out[0] (f64).
  */
 export function bce_neg_loss(H: usize, E: usize, pos: usize, neg: usize, T: i32, nNeg: i32, d: i32, weight: f32,
   beta: f32, dH: usize, dE: usize, out: usize): void {

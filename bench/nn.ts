@@ -14,6 +14,10 @@
  *  - `sasrec-ml-1m-fit`: one epoch of SASRec.fit on ML-1M through the Recommender interface (in a
  *    child process, so its peak RSS is the training run's own), then full-ranking scores for
  *    every user: sec_per_epoch, score_all_users_s, peak_rss_mb.
+ *  - `--only quality` (opt-in, minutes): SASRec trained 20 epochs on ML-1M and evaluated like the
+ *    paper (last item held out, input = all earlier items, the true item ranked among 100 random
+ *    items the user never interacted with): hr@10 and ndcg@10, next to the reference
+ *    implementation's figures after 20 epochs (0.779 / 0.525, ../shared/peers/README.md).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -188,6 +192,60 @@ async function benchFit(): Promise<void> {
   });
 }
 
+/** The paper's protocol on ML-1M: 20 epochs, test on the last item against 100 sampled negatives. */
+async function benchQuality(): Promise<void> {
+  const path = join(SHARED, 'datasets', 'ml-1m/ml-1m.txt');
+  if (!existsSync(path)) {
+    process.stderr.write(`[skip] ${path} not found\n`);
+    return;
+  }
+  const epochs = Number(opt('epochs') ?? 20);
+  const train = readPeerData(path); // s[:-2]
+  // the full sequences again, for the held-out items (valid = s[-2], test = s[-1])
+  const full = new Map<number, number[]>();
+  for (const raw of readFileSync(path, 'utf8').split('\n')) {
+    const [u, it] = raw.trim().split(/\s+/).map(Number);
+    if (Number.isInteger(u) && Number.isInteger(it)) {
+      let s = full.get(u);
+      if (!s) full.set(u, (s = []));
+      s.push(it - 1);
+    }
+  }
+  const seqs = [...full.values()].filter((s) => s.length > 3);
+  const model = new SASRec({ maxLen: 200, epochs, threads });
+  const report = await model.fit(train, { seed: 42, progress: process.stderr.isTTY });
+  const rng = new Rng(7);
+  const out = new Float32Array(train.nItems);
+  let hr = 0;
+  let ndcg = 0;
+  for (const s of seqs) {
+    const history = Int32Array.from(s.slice(0, -1));
+    const target = s[s.length - 1];
+    model.scoreSequence(history, out);
+    const seen = new Set(s);
+    let rank = 0;
+    for (let k = 0; k < 100; k++) {
+      let neg = rng.int(train.nItems);
+      while (seen.has(neg)) neg = rng.int(train.nItems);
+      if (out[neg] > out[target]) rank++;
+    }
+    if (rank < 10) {
+      hr++;
+      ndcg += 1 / Math.log2(rank + 2);
+    }
+  }
+  emit('nn', 'sasrec-ml-1m-quality', {
+    epochs: report.epochs,
+    'hr@10': Number((hr / seqs.length).toFixed(4)),
+    'ndcg@10': Number((ndcg / seqs.length).toFixed(4)),
+    reference_hr10_20ep: 0.779,
+    reference_ndcg10_20ep: 0.525,
+    train_s: Number(report.seconds.toFixed(1)),
+    final_loss: Number(report.history.at(-1)!.loss.toFixed(4)),
+    candidates: 'uni100',
+  });
+}
+
 if (!only || only === 'matmul') {
   for (const [M, N, K] of [[1024, 256, 256], [25600, 50, 50]]) {
     emit('nn', `matmul-${M}x${K}x${N}`, { gflops: Number(benchMatmul(M, N, K, 1).toFixed(2)), threads: 1 });
@@ -199,6 +257,7 @@ if (!only || only === 'sasrec') {
   benchSasrec('sasrec-beauty', 'beauty-bert4rec/beauty.txt', 50);
 }
 if (only === 'fit') await benchFit();
+if (only === 'quality') await benchQuality();
 else if (!only) {
   // a fresh process, so peak RSS is the training run's alone
   const child = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'nn.ts'), '--only', 'fit', '--threads', String(threads)],

@@ -263,8 +263,7 @@ export class SASRecNet {
       blk.ln1.forward(prog, xin, B[`Qn${i}`], B[`m1${i}`], B[`r1${i}`], T);
       blk.att.forward(prog, lay, T, B[`Qn${i}`], xin, {
         Q: B[`Q${i}`], KV: B[`KV${i}`], A: B[`A${i}`], P: B[`P${i}`], P2: B[`PD${i}`], Y: B[`X1${i}`], scratch: B.scratch,
-      }, p, seeds ? seeds.att[b] : 0);
-      prog.call('add', B[`X1${i}`], B[`X1${i}`], B[`Qn${i}`], Td); // residual from LN₁(x), as in the reference
+      }, p, seeds ? seeds.att[b] : 0, B[`Qn${i}`]); // + residual from LN₁(x), as in the reference
       blk.ln2.forward(prog, B[`X1${i}`], B[`X2${i}`], B[`m2${i}`], B[`r2${i}`], T);
       blk.ff1.forward(prog, { ptr: B[`X2${i}`], ld: d }, { ptr: B.tmp, ld: d }, T);
       prog.call('relu_dropout_fwd', B[`FA${i}`], B.tmp, Td, p, seeds ? seeds.ff1[b] : 0, t0 * d);

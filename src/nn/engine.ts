@@ -54,6 +54,7 @@ export interface WasmKernels {
   scale(X: number, n: number, alpha: number): void;
   add_bias(Y: number, b: number, M: number, N: number, ld: number): void;
   col_sum(db: number, dY: number, M: number, N: number, ld: number): void;
+  add_bias_residual(Y: number, b: number, R: number, M: number, N: number): void;
   layernorm_fwd(Y: number, X: number, gamma: number, beta: number, mean: number, rstd: number, M: number, d: number, eps: number): void;
   layernorm_bwd(dX: number, dY: number, X: number, gamma: number, mean: number, rstd: number, dgamma: number, dbeta: number,
     M: number, d: number, accumulate: number): void;
@@ -108,6 +109,7 @@ interface WasmApi {
 const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 const PAGE = 65536;
+const WORKER_TIMEOUT_MS = 15 * 60 * 1000;
 const HEAP_BASE = 1 << 20; // static data of the module lives below 1 MiB (memoryBase 1024)
 const SLACK = 64;
 const MAX_PAGES = 65536; // 4 GiB of address space; only touched pages count as resident memory
@@ -266,7 +268,13 @@ export class Engine {
       this.run(programs[0]);
     } finally {
       for (let w = 1; w < programs.length; w++) {
-        while (Atomics.load(ctl, w) === 0) Atomics.wait(ctl, w, 0, 1000);
+        // A worker that died without signalling (e.g. out of memory) would block us forever;
+        // no single program legitimately runs for WORKER_TIMEOUT_MS.
+        const t0 = Date.now();
+        while (Atomics.load(ctl, w) === 0) {
+          Atomics.wait(ctl, w, 0, 1000);
+          if (Date.now() - t0 > WORKER_TIMEOUT_MS) throw new Error(`runParallel: worker ${w} did not finish within ${WORKER_TIMEOUT_MS / 1000} s`);
+        }
         if (Atomics.load(ctl, w) === 2) failed = true;
       }
     }

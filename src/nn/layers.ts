@@ -51,10 +51,16 @@ export class Linear {
     prog.call('transpose', this.wt.ptr, this.wPtr, this.outFeatures, this.inFeatures, this.inFeatures, this.outFeatures);
   }
 
-  /** Y[T × out] = X[T × in]·Wᵀ + b. */
-  forward(prog: Program, X: Mat, Y: Mat, T: number): void {
+  /**
+   * Y[T × out] = X[T × in]·Wᵀ + b, plus `residual` [T × out] when given (fused into the bias pass;
+   * needs Y.ld = out).
+   */
+  forward(prog: Program, X: Mat, Y: Mat, T: number, residual?: number): void {
     prog.call('gemm', Y.ptr, X.ptr, this.wt.ptr, T, this.outFeatures, this.inFeatures, X.ld, this.outFeatures, Y.ld, 0, 0, 0, 1);
-    if (this.bias) prog.call('add_bias', Y.ptr, this.bias.data.ptr + 4 * this.row0, T, this.outFeatures, Y.ld);
+    if (residual !== undefined) {
+      if (!this.bias || Y.ld !== this.outFeatures) throw new Error('Linear.forward: a residual needs a bias and a dense output');
+      prog.call('add_bias_residual', Y.ptr, this.bias.data.ptr + 4 * this.row0, residual, T, this.outFeatures);
+    } else if (this.bias) prog.call('add_bias', Y.ptr, this.bias.data.ptr + 4 * this.row0, T, this.outFeatures, Y.ld);
   }
 
   /**
@@ -168,18 +174,19 @@ export class MultiheadAttention {
 
   /**
    * Forward. Buffers: Q [T×d], KV [T×2d], A [T×d] (attention output before out_proj), P and P2
-   * score storage (P2 = P when p = 0), Y [T×d] receives out_proj(A). `scratch` ≥ dh·maxL + maxL².
+   * score storage (P2 = P when p = 0), Y [T×d] receives out_proj(A) (+ `residual` [T×d] if given).
+   * `scratch` ≥ dh·maxL + maxL².
    */
   forward(prog: Program, lay: RaggedLayout, T: number, xq: number, xkv: number, bufs: {
     Q: number; KV: number; A: number; P: number; P2: number; Y: number; scratch: number;
-  }, p: number, seed: number): void {
+  }, p: number, seed: number, residual?: number): void {
     const d = this.d;
     this.q.forward(prog, { ptr: xq, ld: d }, { ptr: bufs.Q, ld: d }, T);
     this.kv.forward(prog, { ptr: xkv, ld: d }, { ptr: bufs.KV, ld: 2 * d }, T);
     prog.call('attn_fwd', bufs.Q, bufs.KV, bufs.KV + 4 * d, bufs.A, d, 2 * d, 2 * d, d, bufs.P, p > 0 ? bufs.P2 : bufs.P,
       lay.seqOff, lay.pOff, 0, lay.nSeq, this.options.heads, this.dh, this.options.causal ? 1 : 0, this.options.kind ?? 0, p,
       seed >>> 0, lay.seqBase, bufs.scratch);
-    this.out.forward(prog, { ptr: bufs.A, ld: d }, { ptr: bufs.Y, ld: d }, T);
+    this.out.forward(prog, { ptr: bufs.A, ld: d }, { ptr: bufs.Y, ld: d }, T, residual);
   }
 
   /**
