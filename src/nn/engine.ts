@@ -264,6 +264,7 @@ export class Engine {
       this.workers[w - 1].postMessage(Float64Array.from(programs[w].code));
     }
     let failed = false;
+    let timedOut = -1;
     try {
       this.run(programs[0]);
     } finally {
@@ -271,13 +272,14 @@ export class Engine {
         // A worker that died without signalling (e.g. out of memory) would block us forever;
         // no single program legitimately runs for WORKER_TIMEOUT_MS.
         const t0 = Date.now();
-        while (Atomics.load(ctl, w) === 0) {
+        while (Atomics.load(ctl, w) === 0 && timedOut < 0) {
           Atomics.wait(ctl, w, 0, 1000);
-          if (Date.now() - t0 > WORKER_TIMEOUT_MS) throw new Error(`runParallel: worker ${w} did not finish within ${WORKER_TIMEOUT_MS / 1000} s`);
+          if (Date.now() - t0 > WORKER_TIMEOUT_MS) timedOut = w;
         }
         if (Atomics.load(ctl, w) === 2) failed = true;
       }
     }
+    if (timedOut >= 0) throw new Error(`runParallel: worker ${timedOut} did not finish within ${WORKER_TIMEOUT_MS / 1000} s`);
     if (failed) throw new Error('runParallel: a worker thread failed (see its message on stderr)');
   }
 
