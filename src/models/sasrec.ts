@@ -470,7 +470,7 @@ export class SASRecNet {
     const d = this.d;
     const n = this.nItems;
     this.engine.run(this.prepare(true));
-    const step = 256;
+    const step = Math.max(1, Math.min(256, rows));
     const h = this.engine.f32(step * d);
     const z = this.engine.f32(step * n);
     try {
