@@ -1,6 +1,6 @@
 /**
  * Load on the recommendation service, measured with autocannon against a local `reclab serve`
- * child process (bounded in time and count).
+ * child process (bounded: warm-ups by count, measured runs by time).
  *
  *   npm run bench -- serve [--model sasrec|ease|…] [--runs 3] [--seconds 10] [--connections 32] [--workers 1] [--epochs 3]
  *
@@ -107,8 +107,7 @@ for (const [caseName, cacheSize] of [
     const request = (): autocannon.Options => ({
       url,
       connections,
-      duration: seconds,
-      amount: 200_000,
+      duration: seconds, // autocannon: `amount` would override `duration`, so timed runs set only this
       requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/api/recommend/${encodeURIComponent(users[next++ % users.length])}?n=10` }) }],
     });
     // Warm-up: one pass over every user (fills the cache when on, JIT-compiles the scorer).
@@ -148,7 +147,6 @@ for (const [caseName, cacheSize] of [
         url,
         connections,
         duration: r === 0 ? 2 : seconds, // run 0 is the warm-up
-        amount: 200_000,
         requests: [
           {
             method: 'POST',
