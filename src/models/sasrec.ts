@@ -123,6 +123,13 @@ export class SASRecNet {
   private readonly mark: Uint32Array;
   private stamp = 0;
   private readonly d: number;
+  /** Whether itemT holds the transpose of the current item table (serving scores many times). */
+  private itemTValid = false;
+
+  /** Call after changing parameter values from outside (load, restore). */
+  invalidate(): void {
+    this.itemTValid = false;
+  }
 
   constructor(readonly cfg: SASRecConfig, readonly nItems: number) {
     const threads = cfg.threads || defaultEngine().threads;
@@ -354,7 +361,10 @@ export class SASRecNet {
       b.ff1.prepare(prog);
       b.ff2.prepare(prog);
     }
-    if (withItemT) prog.call('transpose', this.itemT.ptr, this.item.data.ptr, this.nItems + 1, this.d, this.d, this.nItems + 1);
+    if (withItemT && !this.itemTValid) {
+      prog.call('transpose', this.itemT.ptr, this.item.data.ptr, this.nItems + 1, this.d, this.d, this.nItems + 1);
+      this.itemTValid = true;
+    }
     return prog;
   }
 
@@ -397,6 +407,7 @@ export class SASRecNet {
   trainStep(batch: SeqBatch, lr: number, rng: Rng): number {
     const { loss, threadsUsed } = this.forwardBackward(batch, this.drawSeeds(rng));
     if (threadsUsed > 0) this.adam.step(lr, threadsUsed, new Map([[this.item, this.touchedRows(batch, batch.nNeg)]]));
+    this.itemTValid = false;
     return loss;
   }
 
@@ -623,6 +634,7 @@ export class SASRec implements SequentialRecommender {
     const model = new SASRec(meta.config);
     const net = (model.net = new SASRecNet(model.config, meta.nItems));
     net.params.fromTensors(tensors, `${dir}/weights.safetensors`);
+    net.invalidate();
     model.trained = true;
     model.record = meta.training ?? {};
     return model;
@@ -635,6 +647,7 @@ export class SASRec implements SequentialRecommender {
   restore(state: unknown): void {
     const s = state as { params: Float32Array[]; t: number };
     this.network.params.restore(s.params);
+    this.network.invalidate();
     this.network.adam.t = s.t;
   }
 }
