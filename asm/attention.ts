@@ -143,24 +143,25 @@ export function attn_bwd(Q: usize, K: usize, V: usize, dO: usize, dQ: usize, dK:
       gemm(dv, P2h, dout, L, dh, L, L, ldo, ldv, 1, 0, causal ? 3 : 0, 1);
       // dS from dP2 through dropout and the score function; zeros above the diagonal.
       const hseed = (seed + <u32>h * 0x9E3779B9) ^ base;
-      const sv = f32x4.splat(scale), scv = f32x4.splat(sc);
+      const sv = f32x4.splat(scale), scv = f32x4.splat(sc), zero4 = f32x4.splat(0);
       for (let i = 0; i < L; i++) {
         const n = causal ? i + 1 : L;
         const n4 = n & ~3;
         const off = i * L;
-        const prow = fptr(Ph, off), drow = fptr(dP, off);
+        const prow = fptr(Ph, off), drow = fptr(dP, off), p2row = fptr(P2h, off);
         if (kind == 0) {
           // through dropout (regenerated mask), then softmax: dS = P ⊙ (dP − Σ_j P·dP) · scale
           let dot4 = f32x4.splat(0);
           for (let j = 0; j < n4; j += 4) {
             let g = v128.load(fptr(drow, j));
-            if (p > 0) { g = v128.and(f32x4.mul(g, scv), keep4(hseed, <u32>(off + j), thr)); v128.store(fptr(drow, j), g); }
+            // kept ⇔ P2 ≠ 0 (where P itself is 0 the product below is 0 either way): no rehash
+            if (p > 0) { g = v128.and(f32x4.mul(g, scv), f32x4.ne(v128.load(fptr(p2row, j)), zero4)); v128.store(fptr(drow, j), g); }
             dot4 = f32x4.add(dot4, f32x4.mul(g, v128.load(fptr(prow, j))));
           }
           let dot = hsum(dot4);
           for (let j = n4; j < n; j++) {
             let g = load<f32>(fptr(drow, j));
-            if (p > 0) { g = keepMask(hseed, <u32>(off + j), thr) ? g * sc : 0; store<f32>(fptr(drow, j), g); }
+            if (p > 0) { g = load<f32>(fptr(p2row, j)) != 0 ? g * sc : 0; store<f32>(fptr(drow, j), g); }
             dot += g * load<f32>(fptr(prow, j));
           }
           const dv = f32x4.splat(dot);
