@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- nn [--only matmul|sasrec|fit] [--steps N] [--rounds R] [--threads N] [--no-peer]`
+ * `npm run bench -- nn [--only matmul|sasrec|fit|quality] [--steps N] [--rounds R] [--threads N] [--no-peer] [--svg out.svg]`
  *
  * The numerical engine's figures:
  *  - matmul GFLOP/s for 1024×256·256×256 and 25600×50·50×50 (the SASRec projection shape),
@@ -29,6 +29,9 @@ import { Rng } from '../src/nn/rng.ts';
 import { SASRec, SASRecNet, parseSASRecConfig } from '../src/models/sasrec.ts';
 import { BatchSampler } from '../src/models/seq/batch.ts';
 import type { Interactions } from '../src/data/types.ts';
+import { barChart } from '../src/util/plot.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 const argv = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -40,6 +43,9 @@ const steps = Number(opt('steps') ?? 20);
 const threads = Number(opt('threads') ?? availableParallelism());
 const withPeer = !argv.includes('--no-peer');
 const rounds = Math.max(1, Number(opt('rounds') ?? 2));
+const svgPath = opt('svg');
+/** SASRec step times for the optional SVG bar chart: [case, ours, pytorch]. */
+const chartRows: [string, number, number][] = [];
 
 function gflopsOf(M: number, N: number, K: number, t: number[]): number {
   return (2 * M * N * K) / median(t) / 1e9;
@@ -163,6 +169,7 @@ function benchSasrec(caseName: string, file: string, maxLen: number): void {
     figures.pytorch_threads = 1;
     figures.pytorch_final_loss = peerLoss;
     figures.ratio_vs_pytorch = Number((ms / median(theirs)).toFixed(3));
+    chartRows.push([caseName, ms, median(theirs)]);
   }
   emit('nn', caseName, figures);
 }
@@ -255,6 +262,12 @@ if (!only || only === 'matmul') {
 if (!only || only === 'sasrec') {
   benchSasrec('sasrec-ml-1m', 'ml-1m/ml-1m.txt', 200);
   benchSasrec('sasrec-beauty', 'beauty-bert4rec/beauty.txt', 50);
+}
+if (svgPath && chartRows.length > 0) {
+  mkdirSync(dirname(svgPath), { recursive: true });
+  writeFileSync(svgPath, barChart(chartRows.map(([c, a, b]) => ({ label: c, values: [a, b] })),
+    [`reclab (${threads} threads)`, 'PyTorch 1.13 (1 thread)'], { title: 'SASRec training step (ms, lower is better)', yLabel: 'ms per step' }));
+  process.stderr.write(`wrote ${svgPath}\n`);
 }
 if (only === 'fit') await benchFit();
 if (only === 'quality') await benchQuality();
