@@ -277,4 +277,4 @@ else if (!only) {
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   process.stdout.write(child.stdout);
 }
-if (!process.env.NO_EXIT) process.exit(0);
+process.exit(0); // engines keep idle (unref'd) workers and a large shared memory; leave promptly
