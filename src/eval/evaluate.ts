@@ -184,6 +184,42 @@ export function rankRelevant(
   return { ranks, nCandidates: nCandidates + (m - inList.length) };
 }
 
+/*
+ * The per-row hot loops live in small top-level functions: V8 optimises those quickly, while a
+ * loop inside the long async `evaluate` body can stay on slow baseline code.
+ */
+
+/**
+ * Marks user u's items in `stamp` under a fresh `id`: relevant items get id + 2, excluded
+ * (history) items id + 1 — so afterwards `stamp[i] === id + 1` exactly for the excluded items.
+ * When `scores` is given, also sets the excluded items to −∞ in the row starting at `base`.
+ * Returns the number of distinct excluded items. One pass over the history.
+ */
+function markRow(scores: Float32Array | null, base: number, exclude: readonly Interactions[], u: number, rel: Int32Array, stamp: Int32Array, id: number): number {
+  for (let j = 0; j < rel.length; j++) stamp[rel[j]] = id + 2;
+  let excluded = 0;
+  for (let e = 0; e < exclude.length; e++) {
+    const v = exclude[e];
+    const items = v.items;
+    const end = v.offsets[u + 1];
+    for (let p = v.offsets[u]; p < end; p++) {
+      const i = items[p];
+      const st = stamp[i];
+      if (st !== id + 1 && st !== id + 2) {
+        stamp[i] = id + 1;
+        excluded++;
+        if (scores) scores[base + i] = -Infinity;
+      }
+    }
+  }
+  return excluded;
+}
+
+/** Writes each rank metric of `o` into its per-user array at `idx`. */
+function recordRankMetrics(specs: readonly MetricSpec[], outs: readonly Float64Array[], idx: number, o: UserOutcome): void {
+  for (let j = 0; j < specs.length; j++) outs[j][idx] = rankMetric(specs[j], o);
+}
+
 /** Users with at least one relevant item. */
 export function usersWithTargets(targets: Interactions): Int32Array {
   const out: number[] = [];
@@ -228,6 +264,9 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
   const perUser: Record<string, Float64Array> = {};
   for (const s of perUserSpecs) perUser[s.label] = new Float64Array(nU).fill(NaN);
   const nRelevant = new Float64Array(nU);
+  const rankPerUser = perUserSpecs.filter((s) => (RANK_METRICS as readonly string[]).includes(s.name));
+  const rankOuts = rankPerUser.map((s) => perUser[s.label]);
+  const single: UserOutcome & { ranks: Float64Array } = { ranks: new Float64Array(1), nRelevant: 1, nCandidates: 0 };
 
   // Catalogue accumulators, one per distinct cutoff.
   const exposure = new Map<number, Float64Array>();
@@ -249,20 +288,11 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
   let stampId = 0;
   const rowTargets = new Int32Array(block);
   const counts = new Int32Array(block * 2);
-  const saved: number[] = [];
-  /**
-   * Marks user u's excluded items in `stamp` with a fresh id (relevant items never), returning
-   * the id: afterwards `stamp[i] === id` exactly for the excluded items, until the next call.
-   * (The masking loop above bumps marks to id + 1 while counting; `isExcluded` below restamps.)
-   */
+  /** Re-marks user u's items under a fresh id (see markRow); used lazily by `isExcluded`. */
   const stampRow = (u: number, rel: Int32Array): number => {
-    const id = (stampId += 3);
-    for (let e = 0; e < data.exclude.length; e++) {
-      const v = data.exclude[e];
-      for (let p = v.offsets[u]; p < v.offsets[u + 1]; p++) stamp[v.items[p]] = id;
-    }
-    for (let j = 0; j < rel.length; j++) stamp[rel[j]] = id + 2;
-    return id;
+    stampId += 3;
+    markRow(null, 0, data.exclude, u, rel, stamp, stampId);
+    return stampId;
   };
   const bar = progress(options.label ?? `eval ${model.name}`, nU, { enabled: options.progress, unit: 'users' });
 
@@ -281,26 +311,8 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
       rowTargets[r] = rel.length ? rel[0] : 0;
       if (protocol.kind !== 'full') continue;
       // Mask the excluded items (never the relevant ones) and count the distinct ones.
-      const id = stampRow(u, rel);
-      const base = r * nItems;
-      saved.length = 0;
-      for (let j = 0; j < rel.length; j++) saved.push(scores[base + rel[j]]);
-      let excluded = 0;
-      for (let e = 0; e < data.exclude.length; e++) {
-        const v = data.exclude[e];
-        const items = v.items;
-        const end = v.offsets[u + 1];
-        for (let p = v.offsets[u]; p < end; p++) {
-          const i = items[p];
-          if (stamp[i] === id) {
-            stamp[i] = id + 1; // counted
-            excluded++;
-          }
-          scores[base + i] = -Infinity;
-        }
-      }
-      nExcl[r] = excluded;
-      for (let j = 0; j < rel.length; j++) scores[base + rel[j]] = saved[j];
+      stampId += 3;
+      nExcl[r] = markRow(scores, r * nItems, data.exclude, u, rel, stamp, stampId);
     }
     const fast = protocol.kind === 'full';
     if (fast) countAbove(scores, nb, nItems, rowTargets, counts, arena);
@@ -311,19 +323,26 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
       const rel = rels[r];
       nRelevant[idx] = rel.length;
       if (rel.length === 0) continue;
+      if (protocol.kind === 'full' && rel.length === 1 && !needList && scores[r * nItems + rel[0]] > -Infinity) {
+        // Leave-one-out fast path: the vectorised count gives the rank (masked items are −∞,
+        // never above or equal to a finite target); no list, no allocation.
+        single.ranks[0] = counts[2 * r] + (ties === 'pessimistic' ? counts[2 * r + 1] - 1 : 0);
+        single.nCandidates = nItems - nExcl[r];
+        recordRankMetrics(rankPerUser, rankOuts, idx, single);
+        continue;
+      }
       const row = scores.subarray(r * nItems, (r + 1) * nItems);
       let id = -1;
       // Restamp lazily: later rows of the block have overwritten this row's marks.
       const isExcluded = (i: number): boolean => {
         if (id < 0) id = stampRow(u, rel);
-        return stamp[i] === id;
+        return stamp[i] === id + 1;
       };
       let outcome: UserOutcome;
       if (protocol.kind === 'full') {
         const ts = row[rel[0]];
         const nCandidates = nItems - nExcl[r];
         if (rel.length === 1 && ts > -Infinity) {
-          // Vectorised count: masked items are −∞ and never above or equal to a finite target.
           const rank = counts[2 * r] + (ties === 'pessimistic' ? counts[2 * r + 1] - 1 : 0);
           outcome = { ranks: [rank], nRelevant: 1, nCandidates };
         } else {
@@ -340,9 +359,7 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
           outcome.list = Int32Array.from(topK(cs, listCut).items, (j) => cand[j]);
         }
       }
-      for (const s of perUserSpecs) {
-        if ((RANK_METRICS as readonly string[]).includes(s.name)) perUser[s.label][idx] = rankMetric(s, outcome);
-      }
+      recordRankMetrics(rankPerUser, rankOuts, idx, outcome);
       if (outcome.list) {
         const relSet = new Set(rel);
         let primitive: Set<number> | undefined;
