@@ -282,32 +282,47 @@ function kernels(arena: KernelArena, d: number): Kernels {
 }
 
 /**
- * Helper threads for the GEMM. Each worker instantiates the same compiled module on the same
- * shared memory and waits on a control block in that memory; the caller posts a row range, does
- * its own share, then waits for the workers (Atomics), so `dotScores` stays synchronous as
- * `Recommender.scoreUsers` requires. Workers are unref'd: they never keep the process alive.
+ * Helper threads for the GEMM, built to degrade gracefully on a busy machine. Each worker
+ * instantiates the same compiled module on the same shared memory and sleeps on a control block.
+ * A job is cut into chunks of rows that the calling thread and the helpers claim with an atomic
+ * counter, so a helper that the OS does not schedule in time simply gets no work: the caller
+ * closes the job for it (compare-and-swap on the helper's state word) instead of waiting. At
+ * worst the caller waits for one chunk a helper already started. `dotScores` thus stays
+ * synchronous, as `Recommender.scoreUsers` requires. Workers are unref'd.
+ *
+ * Control block (Int32, shared): [0] job sequence number, [2..8] job parameters, [9] next chunk,
+ * [10] rows per chunk, [16 + 2h] helper h's state = 4·seq + (0 open, 1 started, 2 closed),
+ * [17 + 2h] the last seq helper h finished.
  */
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, ctlOff } = workerData;
+const { module, memory, ctlOff, h } = workerData;
 const gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm;
-const ctl = new Int32Array(memory.buffer, ctlOff, 16);
+const ctl = new Int32Array(memory.buffer, ctlOff, 64);
 let seq = 0;
 for (;;) {
   Atomics.wait(ctl, 0, seq);
   seq = Atomics.load(ctl, 0);
-  gemm(ctl[2], ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8]);
-  Atomics.store(ctl, 1, seq);
-  Atomics.notify(ctl, 1);
+  if (Atomics.compareExchange(ctl, 16 + 2 * h, 4 * seq, 4 * seq + 1) !== 4 * seq) continue;
+  const [uOff, pOff, oOff, rows, nItems, stride, nPanels] = [ctl[2], ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8]];
+  const chunk = ctl[10];
+  for (;;) {
+    const start = Atomics.add(ctl, 9, 1) * chunk;
+    if (start >= rows) break;
+    gemm(uOff + start * workerData.d * 4, pOff, oOff + start * stride * 4, Math.min(chunk, rows - start), nItems, stride, nPanels);
+  }
+  Atomics.store(ctl, 17 + 2 * h, seq);
+  Atomics.notify(ctl, 17 + 2 * h);
 }`;
 
-interface Helper {
+interface Helpers {
   ctl: Int32Array;
+  count: number;
   seq: number;
 }
 
 /** Workers share one arena's memory: kept per arena, then per embedding size. */
-const helpers = new WeakMap<KernelArena, Map<number, Helper[]>>();
+const helpers = new WeakMap<KernelArena, Map<number, Helpers>>();
 
 /** Threads used by the GEMM: RECLAB_THREADS, else min(2, cores). */
 export function gemmThreads(): number {
@@ -315,59 +330,63 @@ export function gemmThreads(): number {
   return Number.isInteger(env) && env >= 1 ? env : Math.min(2, availableParallelism());
 }
 
-function helpersFor(arena: KernelArena, d: number, k: Kernels, n: number): Helper[] {
+function helpersFor(arena: KernelArena, d: number, k: Kernels, n: number): Helpers {
   let byDim = helpers.get(arena);
   if (!byDim) helpers.set(arena, (byDim = new Map()));
   let hs = byDim.get(d);
   if (!hs) {
-    hs = [];
+    const ctlOff = arena.region(`gemm-ctl-${d}`, 64 * 4);
+    const ctl = arena.i32(ctlOff, 64);
+    ctl.fill(0);
+    hs = { ctl, count: 0, seq: 0 };
     byDim.set(d, hs);
   }
-  while (hs.length < n) {
-    const ctlOff = arena.region(`gemm-ctl-${d}-${hs.length}`, 64);
-    const ctl = arena.i32(ctlOff, 16);
-    ctl.fill(0);
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module: k.module, memory: arena.memory, ctlOff } });
+  while (hs.count < Math.min(n, 23)) {
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module: k.module, memory: arena.memory, ctlOff: hs.ctl.byteOffset, h: hs.count, d } });
     w.unref();
-    hs.push({ ctl, seq: 0 });
+    hs.count++;
   }
-  return hs.slice(0, n);
+  return hs;
 }
 
-/** Rows below which threading costs more than it saves. */
-const MIN_ROWS_PER_THREAD = 32;
+/** Rows per claimed chunk (a multiple of MR): small enough that nobody waits long for a straggler. */
+const CHUNK_ROWS = 32;
 
-/** Runs the GEMM over `rows` (a multiple of MR) rows, split across the calling thread and helpers. */
+/** Runs the GEMM over `rows` (a multiple of MR) rows, shared by the calling thread and helpers. */
 function gemmParallel(arena: KernelArena, d: number, k: Kernels, uOff: number, pOff: number, oOff: number, rows: number, nItems: number, nPanels: number): void {
-  const threads = Math.min(gemmThreads(), Math.floor(rows / MIN_ROWS_PER_THREAD));
+  const threads = Math.min(gemmThreads(), Math.ceil(rows / CHUNK_ROWS));
   if (threads <= 1) {
     k.gemm(uOff, pOff, oOff, rows, nItems, nItems, nPanels);
     return;
   }
   const hs = helpersFor(arena, d, k, threads - 1);
-  const per = Math.ceil(rows / threads / MR) * MR;
-  let start = per; // the calling thread takes rows [0, per)
-  for (const h of hs) {
-    const n = Math.min(per, rows - start);
-    if (n <= 0) break;
-    h.ctl[2] = uOff + start * d * 4;
-    h.ctl[3] = pOff;
-    h.ctl[4] = oOff + start * nItems * 4;
-    h.ctl[5] = n;
-    h.ctl[6] = nItems;
-    h.ctl[7] = nItems;
-    h.ctl[8] = nPanels;
-    h.seq++;
-    Atomics.store(h.ctl, 0, h.seq);
-    Atomics.notify(h.ctl, 0);
-    start += n;
+  const ctl = hs.ctl;
+  const seq = ++hs.seq;
+  ctl[2] = uOff;
+  ctl[3] = pOff;
+  ctl[4] = oOff;
+  ctl[5] = rows;
+  ctl[6] = nItems;
+  ctl[7] = nItems;
+  ctl[8] = nPanels;
+  ctl[10] = CHUNK_ROWS;
+  Atomics.store(ctl, 9, 0);
+  const nh = threads - 1;
+  for (let h = 0; h < nh; h++) Atomics.store(ctl, 16 + 2 * h, 4 * seq);
+  Atomics.store(ctl, 0, seq);
+  Atomics.notify(ctl, 0);
+  for (;;) {
+    const start = Atomics.add(ctl, 9, 1) * CHUNK_ROWS;
+    if (start >= rows) break;
+    k.gemm(uOff + start * d * 4, pOff, oOff + start * nItems * 4, Math.min(CHUNK_ROWS, rows - start), nItems, nItems, nPanels);
   }
-  k.gemm(uOff, pOff, oOff, Math.min(per, rows), nItems, nItems, nPanels);
-  for (const h of hs) {
+  for (let h = 0; h < nh; h++) {
+    // Close the job for a helper that has not started; wait for one that has.
+    if (Atomics.compareExchange(ctl, 16 + 2 * h, 4 * seq, 4 * seq + 2) === 4 * seq) continue;
     for (;;) {
-      const done = Atomics.load(h.ctl, 1);
-      if (done === h.seq) break;
-      Atomics.wait(h.ctl, 1, done);
+      const done = Atomics.load(ctl, 17 + 2 * h);
+      if (done === seq) break;
+      Atomics.wait(ctl, 17 + 2 * h, done);
     }
   }
 }
