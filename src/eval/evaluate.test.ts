@@ -373,6 +373,12 @@ describe('sampled candidates', () => {
     const other = sampleCandidates({ ...p, seed: 8 }, users, test, [train, test], train);
     expect([...other.items]).not.toEqual([...all.items]);
   });
+  it('a user with fewer eligible negatives than asked gets all of them', () => {
+    const tr = fromSequences([[0, 1, 2, 3, 4, 5, 6]], 10);
+    const te = fromSequences([[9]], 10);
+    const c = sampleCandidates({ kind: 'sampled', sampler: 'uniform', n: 5, seed: 0 }, Int32Array.of(0), te, [tr, te], tr);
+    expect([...c.items]).toEqual([9, 7, 8]);
+  });
   it('popularity negatives follow train popularity and never pick unseen items', () => {
     // Train: item 1 seen 3×, item 2 once, others never. Target item 0; no history.
     const tr = fromSequences([[1, 1, 1, 2], []], 10);

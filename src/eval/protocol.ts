@@ -81,6 +81,10 @@ export function sampleCandidates(
     for (let i = 0; i < nItems; i++) cdf[i] = acc += counts[i];
   }
   const total = protocol.sampler === 'popularity' ? cdf[nItems - 1] : 0;
+  // Items that can be drawn at all (uniform: every item; popularity: seen in train).
+  const drawable = (i: number): boolean => protocol.sampler === 'uniform' || cdf[i] > (i ? cdf[i - 1] : 0);
+  let nDrawable = 0;
+  for (let i = 0; i < nItems; i++) if (drawable(i)) nDrawable++;
   const lists: number[][] = [];
   for (const u of users) {
     const rng = new Rng(protocol.seed * 1_000_003 + u);
@@ -89,17 +93,13 @@ export function sampleCandidates(
     for (const t of rel) excluded.add(t);
     const list = [...rel];
     const chosen = new Set<number>();
-    let eligible: number;
-    if (protocol.sampler === 'uniform') eligible = nItems - excluded.size;
-    else {
-      eligible = 0;
-      for (let i = 0; i < nItems; i++) if (!excluded.has(i) && cdf[i] > (i ? cdf[i - 1] : 0)) eligible++;
-    }
+    let eligible = nDrawable;
+    for (const i of excluded) if (drawable(i)) eligible--;
     const want = Math.min(protocol.n, eligible);
     if (want === eligible && want < protocol.n) {
       // Few eligible items: take them all (deterministic order).
       for (let i = 0; i < nItems; i++) {
-        if (!excluded.has(i) && (protocol.sampler === 'uniform' || cdf[i] > (i ? cdf[i - 1] : 0))) list.push(i);
+        if (!excluded.has(i) && drawable(i)) list.push(i);
       }
     } else {
       while (chosen.size < want) {
