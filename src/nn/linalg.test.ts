@@ -112,3 +112,29 @@ describe('spdInverse with helper threads', () => {
     expect(err).toBeLessThan(1e-10);
   });
 });
+
+describe('rank-b update kernels', () => {
+  it('the WebAssembly SIMD kernel equals the scalar one', async () => {
+    const { rankUpdateLower, rankUpdateLowerWasm, wasmSimdAvailable } = await import('./linalg.ts');
+    if (!wasmSimdAvailable()) return;
+    const rng = new Rng(31);
+    const m = 24;
+    const b = 7;
+    const C = Float64Array.from({ length: m * m }, () => rng.normal());
+    const W = Float64Array.from({ length: m * b }, () => rng.normal());
+    const U = Float64Array.from({ length: m * b }, () => rng.normal());
+    const js = C.slice();
+    const wasm = C.slice();
+    rankUpdateLower(js, m, b, W, U, 4, 20);
+    rankUpdateLowerWasm(wasm, m, b, W, U, 4, 20);
+    for (let k = 0; k < m * m; k++) expect(wasm[k]).toBeCloseTo(js[k], 12);
+    expect(wasm).not.toEqual(C);
+  });
+
+  it('spdInverse gives the same result with the wasm and the js kernel', () => {
+    const a = randomSpd(45, 45);
+    const x = spdInverse(a, 45, { kernel: 'js', block: 8 });
+    const y = spdInverse(a, 45, { kernel: 'wasm', block: 8 });
+    for (let k = 0; k < x.length; k++) expect(y[k]).toBeCloseTo(x[k], 12);
+  });
+});

@@ -65,6 +65,8 @@ export interface SpdInverseOptions {
   block?: number;
   /** Threads for the rank-b updates (default: RECLAB_THREADS, else min(2, cores); 1 below n = 512). */
   threads?: number;
+  /** `wasm` (SIMD f64x2), `js` (scalar) or `auto` (wasm when the runtime has SIMD and shared memory). */
+  kernel?: 'auto' | 'wasm' | 'js';
   /** Called after each block with (done, total) columns, for progress bars. */
   onBlock?: (done: number, total: number) => void;
 }
@@ -87,15 +89,11 @@ export function spdInverse(a: Float64Array, n: number, options: SpdInverseOption
   // Pad to a multiple of 4 with an identity tail so 4×4 tiles never need edge cases.
   const m = (n + 3) & ~3;
   const threads = n < 512 ? 1 : Math.max(1, Math.floor(options.threads ?? defaultThreads()));
-  // Shared memory so helper threads update their rows of A in place.
-  const shared = (len: number): Float64Array => new Float64Array(threads > 1 ? new SharedArrayBuffer(len * 8) : new ArrayBuffer(len * 8));
-  const A = shared(m * m);
+  const ws = new SweepWorkspace(m, bs, threads, options.kernel ?? 'auto');
+  const { A, W, U } = ws;
   for (let i = 0; i < n; i++) A.set(a.subarray(i * n, i * n + i + 1), i * m);
   for (let i = n; i < m; i++) A[i * m + i] = 1;
-  const W = shared(m * bs);
-  const U = shared(m * bs);
   const D = new Float64Array(bs * bs);
-  const pool = threads > 1 ? new UpdatePool(threads, A, W, U, m) : null;
   try {
     for (let k = 0; k < m; k += bs) {
       const ke = Math.min(m, k + bs);
@@ -133,8 +131,7 @@ export function spdInverse(a: Float64Array, n: number, options: SpdInverseOption
           }
         }
       }
-      if (pool) pool.run(b);
-      else rankUpdateLower(A, m, b, W, U, 0, m);
+      ws.update(b);
       // A_iK ← A_iK D (rows below K); A_Kj ← D A_Kj (columns left of K), both equal W rows.
       for (let j = 0; j < m; j++) {
         if (j >= k && j < ke) continue;
@@ -150,7 +147,7 @@ export function spdInverse(a: Float64Array, n: number, options: SpdInverseOption
       options.onBlock?.(Math.min(ke, n), n);
     }
   } finally {
-    pool?.close();
+    ws.close();
   }
   // A holds −A⁻¹ in its lower triangle: negate, drop the padding and mirror.
   const out = new Float64Array(n * n);
@@ -171,61 +168,114 @@ export function defaultThreads(): number {
 }
 
 /**
- * Helper threads for {@link rankUpdateLower}: each owns a contiguous band of rows of A (bands
- * balanced for the triangular shape: row i costs ∝ i). The caller posts a block and does the
- * first band itself, then waits (Atomics), so spdInverse stays synchronous. The helpers run the
- * very same function, sent as source text.
+ * The memory of one blocked sweep — A (m×m), the packed panels W and U (m×bs) — and the rank-b
+ * update over it, run by the SIMD WebAssembly kernel or the scalar JS one, on the calling thread
+ * plus helper threads. Each thread owns a contiguous band of rows of A (bands balanced for the
+ * triangular shape: row i costs ∝ i). The caller posts a block and does the first band itself,
+ * then waits (Atomics), so spdInverse stays synchronous.
  */
-class UpdatePool {
+class SweepWorkspace {
+  readonly A: Float64Array;
+  readonly W: Float64Array;
+  readonly U: Float64Array;
   private readonly workers: Worker[] = [];
   private readonly ctl: Int32Array;
   private readonly bands: number[];
+  private readonly local: (b: number, i0: number, i1: number) => void;
   private seq = 0;
 
-  constructor(threads: number, A: Float64Array, W: Float64Array, U: Float64Array, private readonly m: number) {
-    this.ctl = new Int32Array(new SharedArrayBuffer(4 * 4 * threads));
-    // Band t covers rows [bands[t], bands[t+1]): equal areas of the lower triangle.
+  constructor(
+    private readonly m: number,
+    bs: number,
+    threads: number,
+    kernel: 'auto' | 'wasm' | 'js',
+  ) {
+    const bytes = (m * m + 2 * m * bs) * 8;
+    const pages = Math.ceil(bytes / 65536);
+    const useWasm = kernel === 'wasm' || (kernel === 'auto' && wasmSimdAvailable() && pages <= 65536);
     this.bands = [0];
     for (let t = 1; t < threads; t++) this.bands.push(Math.round((m * Math.sqrt(t / threads)) / 4) * 4);
     this.bands.push(m);
-    const source = `
+    this.ctl = new Int32Array(new SharedArrayBuffer(16 * threads));
+    const wOff = m * m * 8;
+    const uOff = wOff + m * bs * 8;
+    let source: string;
+    let data: Record<string, unknown>;
+    if (useWasm) {
+      const memory = new Wasm.Memory({ initial: pages, maximum: pages, shared: true });
+      const module = new Wasm.Module(rankModuleBytes(pages));
+      const rank = new Wasm.Instance(module, { env: { mem: memory } }).exports.rank as (...args: number[]) => void;
+      this.A = new Float64Array(memory.buffer, 0, m * m);
+      this.W = new Float64Array(memory.buffer, wOff, m * bs);
+      this.U = new Float64Array(memory.buffer, uOff, m * bs);
+      this.local = (b, i0, i1) => rank(0, m, b, wOff, uOff, i0, i1);
+      source = `const rank = new WebAssembly.Instance(workerData.module, { env: { mem: workerData.memory } }).exports.rank;
+const runKernel = (b) => rank(0, workerData.m, b, workerData.wOff, workerData.uOff, workerData.i0, workerData.i1);`;
+      data = { module, memory, wOff, uOff };
+    } else {
+      const buf = threads > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+      this.A = new Float64Array(buf, 0, m * m);
+      this.W = new Float64Array(buf, wOff, m * bs);
+      this.U = new Float64Array(buf, uOff, m * bs);
+      const { A, W, U } = this;
+      this.local = (b, i0, i1) => rankUpdateLower(A, m, b, W, U, i0, i1);
+      source = `${rankUpdateLower.toString()}
+const A = new Float64Array(workerData.buf, 0, workerData.m * workerData.m);
+const W = new Float64Array(workerData.buf, workerData.wOff, workerData.panel);
+const U = new Float64Array(workerData.buf, workerData.uOff, workerData.panel);
+const runKernel = (b) => rankUpdateLower(A, workerData.m, b, W, U, workerData.i0, workerData.i1);`;
+      data = { buf, wOff, uOff, panel: m * bs };
+    }
+    const loop = `
 const { workerData } = require('node:worker_threads');
-const { A, W, U, m, ctl, slot, i0, i1 } = workerData;
-${rankUpdateLower.toString()}
+const { ctl, slot } = workerData;
+let run;
+try {
+${source}
+  run = runKernel;
+} catch (e) {
+  ctl[slot + 3] = 1;
+  require('node:fs').writeSync(2, 'linalg helper thread: ' + (e && e.stack || e) + '\\n');
+  run = () => {};
+}
 let seq = 0;
 for (;;) {
   Atomics.wait(ctl, slot, seq);
   seq = Atomics.load(ctl, slot);
   if (seq < 0) break;
-  rankUpdateLower(A, m, ctl[slot + 2], W, U, i0, i1);
+  try {
+    run(ctl[slot + 2]);
+  } catch (e) {
+    // Report through shared memory: the caller is blocked in Atomics.wait and cannot get events.
+    ctl[slot + 3] = 1;
+    require('node:fs').writeSync(2, 'linalg helper thread: ' + (e && e.stack || e) + '\\n');
+  }
   Atomics.store(ctl, slot + 1, seq);
   Atomics.notify(ctl, slot + 1);
 }`;
     for (let t = 1; t < threads; t++) {
-      const w = new Worker(source, { eval: true, workerData: { A, W, U, m, ctl: this.ctl, slot: 4 * t, i0: this.bands[t], i1: this.bands[t + 1] } });
+      const w = new Worker(loop, { eval: true, workerData: { ...data, m, ctl: this.ctl, slot: 4 * t, i0: this.bands[t], i1: this.bands[t + 1] } });
       w.unref();
       this.workers.push(w);
     }
-    this.A = A;
-    this.W = W;
-    this.U = U;
   }
 
-  private readonly A: Float64Array;
-  private readonly W: Float64Array;
-  private readonly U: Float64Array;
-
-  /** One rank-b update of the whole lower triangle, split across the threads. */
-  run(b: number): void {
+  /** One rank-b update of the whole lower triangle (C −= W Uᵀ), split across the threads. */
+  update(b: number): void {
     const seq = ++this.seq;
     for (let t = 1; t <= this.workers.length; t++) {
       this.ctl[4 * t + 2] = b;
       Atomics.store(this.ctl, 4 * t, seq);
       Atomics.notify(this.ctl, 4 * t);
     }
-    rankUpdateLower(this.A, this.m, b, this.W, this.U, this.bands[0], this.bands[1]);
+    this.local(b, this.bands[0], this.bands[1]);
     for (let t = 1; t <= this.workers.length; t++) {
-      while (Atomics.load(this.ctl, 4 * t + 1) !== seq) Atomics.wait(this.ctl, 4 * t + 1, Atomics.load(this.ctl, 4 * t + 1));
+      for (;;) {
+        const done = Atomics.load(this.ctl, 4 * t + 1);
+        if (done === seq) break;
+        Atomics.wait(this.ctl, 4 * t + 1, done);
+      }
+      if (this.ctl[4 * t + 3] !== 0) throw new Error(`spdInverse: helper thread ${t} failed (see stderr)`);
     }
   }
 
@@ -237,6 +287,42 @@ for (;;) {
     }
     for (const w of this.workers) void w.terminate();
   }
+}
+
+/** The part of the WebAssembly JS API used here (TypeScript's ES libs do not declare it without DOM). */
+interface WasmApi {
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => { readonly buffer: ArrayBufferLike };
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  validate(bytes: Uint8Array): boolean;
+}
+const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+let simdOk: boolean | undefined;
+/** True when the runtime validates a module with f64x2 SIMD and a shared memory import. */
+export function wasmSimdAvailable(): boolean {
+  if (simdOk === undefined) {
+    try {
+      simdOk = Wasm.validate(rankModuleBytes(1));
+    } catch {
+      simdOk = false;
+    }
+  }
+  return simdOk === true;
+}
+
+/** Runs the WebAssembly kernel once on copies of the inputs (for tests against {@link rankUpdateLower}). */
+export function rankUpdateLowerWasm(C: Float64Array, m: number, b: number, W: Float64Array, U: Float64Array, i0: number, i1: number): void {
+  const bytes = (m * m + W.length + U.length) * 8;
+  const pages = Math.ceil(bytes / 65536);
+  const memory = new Wasm.Memory({ initial: pages, maximum: pages, shared: true });
+  const rank = new Wasm.Instance(new Wasm.Module(rankModuleBytes(pages)), { env: { mem: memory } }).exports.rank as (...args: number[]) => void;
+  const c = new Float64Array(memory.buffer, 0, m * m);
+  c.set(C.subarray(0, m * m));
+  new Float64Array(memory.buffer, m * m * 8, W.length).set(W);
+  new Float64Array(memory.buffer, (m * m + W.length) * 8, U.length).set(U);
+  rank(0, m, b, m * m * 8, (m * m + W.length) * 8, i0, i1);
+  C.set(c);
 }
 
 /**
@@ -335,4 +421,142 @@ export function choleskySolveInPlace(l: Float64Array, k: number, b: Float64Array
     for (let p = i + 1; p < k; p++) s -= l[p * k + i] * b[p];
     b[i] = s / l[i * k + i];
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rank-b update as a WebAssembly SIMD kernel (f64x2): the same 4×4 tile as
+// rankUpdateLower, with each tile row held in two 128-bit accumulators, so one instruction does
+// two multiply-adds' worth of each. Emitted at run time by a tiny binary writer (WebAssembly core
+// spec §5, SIMD opcodes after prefix 0xFD), so there is no build step and no binary artefact.
+// ---------------------------------------------------------------------------------------------
+
+/** Unsigned LEB128. */
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 (i32.const immediates). */
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  n |= 0;
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
+
+// Opcodes used (core spec §5.4; SIMD after prefix 0xFD).
+const OP = {
+  block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b,
+  get: 0x20, set: 0x21, tee: 0x22,
+  i32const: 0x41, add: 0x6a, sub: 0x6b, mul: 0x6c, shl: 0x74, shrS: 0x75, geS: 0x4e, gtS: 0x4a,
+  f64load: 0x2b,
+} as const;
+const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+const V128_LOAD = 0;
+const V128_STORE = 11;
+const V128_CONST = 12;
+const F64X2_SPLAT = 20;
+const F64X2_ADD = 240;
+const F64X2_SUB = 241;
+const F64X2_MUL = 242;
+
+/**
+ * Builds the module: imports a shared memory `env.mem` (pages of 64 KiB, `pages` = initial and
+ * maximum) and exports `rank(c, m, b, w, u, i0, i1)` — rankUpdateLower on byte offsets.
+ */
+function rankModuleBytes(pages: number): Uint8Array {
+  // Locals: params 0..6 = c, m, b, w, u, i0, i1; then i, j, p, wp, up, cp, mb, end, acc0..acc7.
+  const [C, M, B, W, U, I0, I1] = [0, 1, 2, 3, 4, 5, 6];
+  const [I, J, P, WP, UP, CP, MB, WB] = [7, 8, 9, 10, 11, 12, 13, 14];
+  const ACC = [15, 16, 17, 18, 19, 20, 21, 22];
+  const U01 = 23;
+  const U23 = 24;
+  const WV = 25;
+  const code: number[] = [];
+  const e = (...b: number[]): void => {
+    code.push(...b);
+  };
+  const get = (l: number): void => e(OP.get, ...uleb(l));
+  const set = (l: number): void => e(OP.set, ...uleb(l));
+  const i32 = (v: number): void => e(OP.i32const, ...sleb(v));
+  const mem = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
+  // mb = m * 8 (row stride in bytes)
+  get(M); i32(3); e(OP.shl); set(MB);
+  // for (i = i0; i < i1; i += 4)
+  get(I0); set(I);
+  e(OP.block, 0x40, OP.loop, 0x40);
+  get(I); get(I1); e(OP.geS, OP.brIf, 1);
+  //   wb = w + (i >> 2) * b * 32
+  get(W); get(I); i32(2); e(OP.shrS); get(B); e(OP.mul); i32(5); e(OP.shl); e(OP.add); set(WB);
+  //   for (j = 0; j <= i; j += 4)
+  i32(0); set(J);
+  e(OP.block, 0x40, OP.loop, 0x40);
+  get(J); get(I); e(OP.gtS, OP.brIf, 1);
+  //     up = u + (j >> 2) * b * 32; wp = wb; accumulators = 0
+  get(U); get(J); i32(2); e(OP.shrS); get(B); e(OP.mul); i32(5); e(OP.shl); e(OP.add); set(UP);
+  get(WB); set(WP);
+  for (const a of ACC) {
+    e(...simd(V128_CONST), ...new Array(16).fill(0));
+    set(a);
+  }
+  //     for (p = 0; p < b; p++)
+  i32(0); set(P);
+  e(OP.block, 0x40, OP.loop, 0x40);
+  get(P); get(B); e(OP.geS, OP.brIf, 1);
+  get(UP); e(...simd(V128_LOAD), ...mem(3, 0)); set(U01);
+  get(UP); e(...simd(V128_LOAD), ...mem(3, 16)); set(U23);
+  for (let r = 0; r < 4; r++) {
+    get(WP); e(OP.f64load, ...mem(3, 8 * r)); e(...simd(F64X2_SPLAT)); set(WV);
+    get(ACC[2 * r]); get(WV); get(U01); e(...simd(F64X2_MUL), ...simd(F64X2_ADD)); set(ACC[2 * r]);
+    get(ACC[2 * r + 1]); get(WV); get(U23); e(...simd(F64X2_MUL), ...simd(F64X2_ADD)); set(ACC[2 * r + 1]);
+  }
+  get(WP); i32(32); e(OP.add); set(WP);
+  get(UP); i32(32); e(OP.add); set(UP);
+  get(P); i32(1); e(OP.add); set(P);
+  e(OP.br, 0, OP.end, OP.end);
+  //     cp = c + (i * m + j) * 8; C[r][j..j+3] -= acc
+  get(C); get(I); get(M); e(OP.mul); get(J); e(OP.add); i32(3); e(OP.shl); e(OP.add); set(CP);
+  for (let r = 0; r < 4; r++) {
+    for (let h = 0; h < 2; h++) {
+      get(CP);
+      get(CP); e(...simd(V128_LOAD), ...mem(3, 16 * h));
+      get(ACC[2 * r + h]);
+      e(...simd(F64X2_SUB), ...simd(V128_STORE), ...mem(3, 16 * h));
+    }
+    get(CP); get(MB); e(OP.add); set(CP);
+  }
+  get(J); i32(4); e(OP.add); set(J);
+  e(OP.br, 0, OP.end, OP.end);
+  get(I); i32(4); e(OP.add); set(I);
+  e(OP.br, 0, OP.end, OP.end);
+  e(OP.end);
+  const I32T = 0x7f;
+  const V128T = 0x7b;
+  const locals = [...uleb(2), ...uleb(8), I32T, ...uleb(11), V128T];
+  const body = [...locals, ...code];
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [1, 0x60, 7, I32T, I32T, I32T, I32T, I32T, I32T, I32T, 0]),
+    ...section(2, [1, ...name('env'), ...name('mem'), 0x02, 0x03, ...uleb(pages), ...uleb(pages)]),
+    ...section(3, [1, 0]),
+    ...section(7, [1, ...name('rank'), 0x00, 0]),
+    ...section(10, [1, ...uleb(body.length), ...body]),
+  ];
+  return Uint8Array.from(bytes);
 }
