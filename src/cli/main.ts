@@ -10,37 +10,44 @@ export type CommandModule = (program: Command) => void;
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-/** Every verb of the CLI, in help order. Add one line per verb module. */
-async function loadCommands(): Promise<CommandModule[]> {
-  const modules: CommandModule[] = [];
-  // Each import is a verb module exporting `register`.
-  for (const load of COMMANDS) modules.push((await load()).register);
-  return modules;
-}
+/**
+ * Every verb of the CLI, in help order, keyed by the verb's name. Only the verb being run is
+ * imported (model, server and LLM modules are heavy); help and unknown verbs load them all.
+ */
+const COMMANDS: Record<string, () => Promise<{ register: CommandModule }>> = {
+  quickstart: () => import('./commands/quickstart.ts'),
+  data: () => import('./commands/data.ts'),
+  train: () => import('./commands/train.ts'),
+  eval: () => import('./commands/eval.ts'),
+  bench: () => import('./commands/bench.ts'),
+  serve: () => import('./commands/serve.ts'),
+  law: () => import('./commands/law.ts'),
+  profile: () => import('./commands/profile.ts'),
+  llmrec: () => import('./commands/llmrec.ts'),
+  arena: () => import('./commands/arena.ts'),
+};
 
-const COMMANDS: (() => Promise<{ register: CommandModule }>)[] = [
-  // verbs are added here, e.g. () => import('./commands/data.ts'),
-  () => import('./commands/quickstart.ts'),
-  () => import('./commands/data.ts'),
-  () => import('./commands/law.ts'),
-  () => import('./commands/train.ts'),
-  () => import('./commands/serve.ts'),
-  () => import('./commands/bench.ts'),
-  () => import('./commands/eval.ts'),
-  () => import('./commands/arena.ts'),
-  () => import('./commands/profile.ts'),
-  () => import('./commands/llmrec.ts'),
-];
+/** The verb modules needed to run `argv`: just the named verb when it is known, else all (for help). */
+async function loadCommands(argv: string[]): Promise<CommandModule[]> {
+  const verb = argv[2];
+  const names = verb !== undefined && Object.hasOwn(COMMANDS, verb) ? [verb] : Object.keys(COMMANDS);
+  return Promise.all(names.map(async (name) => (await COMMANDS[name]()).register));
+}
 
 /** Runs the CLI on `argv` (process.argv shape). Exits non-zero with a one-line message on error. */
 export async function main(argv: string[]): Promise<void> {
+  // Output piped into `head` closes early: stop quietly instead of crashing with EPIPE.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   const program = new Command();
   program
     .name('reclab')
     .description('Recommender-systems engine and lab')
     .version(version)
     .showHelpAfterError();
-  for (const register of await loadCommands()) register(program);
+  for (const register of await loadCommands(argv)) register(program);
   try {
     await program.parseAsync(argv);
   } catch (error) {
