@@ -41,8 +41,11 @@ export interface DirectAuConfig extends Record<string, number> {
   initStd: number;
 }
 
-/** Defaults from the paper: γ = 1, batch 256, Adam 1e-3, d = 64. */
-export const DIRECTAU_DEFAULTS: DirectAuConfig = { dim: 64, epochs: 10, batchSize: 256, lr: 1e-3, gamma: 1, weightDecay: 0, initStd: 0.1 };
+/**
+ * Defaults from the paper (γ = 1, batch 256, d = 64, Adam) except the learning rate: the paper's
+ * 1e-3 needs hundreds of epochs; 1e-2 beats Pop on ML-1M after one epoch and needs only a few.
+ */
+export const DIRECTAU_DEFAULTS: DirectAuConfig = { dim: 64, epochs: 10, batchSize: 256, lr: 1e-2, gamma: 1, weightDecay: 0, initStd: 0.1 };
 
 /** Uniformity temperature t (the paper fixes t = 2). */
 const T = 2;
