@@ -11,6 +11,12 @@ describe('paired t-test', () => {
     expect(r.p).toBeCloseTo(0.2274528180597631, 8);
     expect(r.n).toBe(8);
   });
+  it('keeps tiny p-values exact (no 1 − cdf cancellation): scipy gives 5.970785126102012e-16', () => {
+    const a = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+    const shift = [1.1, 0.9, 1.0, 1.05, 0.95, 1.0, 1.02, 0.98, 1.01, 0.99, 1.0, 1.03];
+    const r = pairedTTest(a, a.map((x, i) => x - shift[i]));
+    expect(Math.abs(r.p / 5.970785126102012e-16 - 1)).toBeLessThan(1e-6);
+  });
   it('handles identical and constant-shift inputs, and drops NaN pairs', () => {
     expect(pairedTTest([1, 2, 3], [1, 2, 3]).p).toBe(1);
     expect(pairedTTest([2, 3, 4], [1, 2, 3]).p).toBe(0);
@@ -28,6 +34,10 @@ describe('Wilcoxon signed-rank', () => {
   it('by hand: d = 1, 2, 3 (all positive) → W+ = 6, z = (6 − 3)/√3.5', () => {
     const r = wilcoxon([1, 2, 3], [0, 0, 0]);
     expect(r.statistic).toBeCloseTo(3 / Math.sqrt(3.5), 12);
+  });
+  it('small p-values: d = 1..40 all positive, scipy gives 3.569388204466033e-08', () => {
+    const d = Array.from({ length: 40 }, (_, i) => i + 1);
+    expect(Math.abs(wilcoxon(d, new Array(40).fill(0)).p / 3.569388204466033e-8 - 1)).toBeLessThan(1e-6);
   });
   it('gives p = 1 when nothing differs', () => {
     expect(wilcoxon([1, 2], [1, 2]).p).toBe(1);

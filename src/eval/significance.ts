@@ -47,7 +47,8 @@ export function pairedTTest(a: ArrayLike<number>, b: ArrayLike<number>): TestRes
   const sd = Math.sqrt(d.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1));
   if (sd === 0 || sd < 1e-15 * Math.abs(mean)) return { statistic: mean === 0 ? 0 : Math.sign(mean) * Infinity, p: mean === 0 ? 1 : 0, n, meanDiff: mean };
   const t = mean / (sd / Math.sqrt(n));
-  return { statistic: t, p: 2 * (1 - jStat.studentt.cdf(Math.abs(t), n - 1)), n, meanDiff: mean };
+  // 2·F(−|t|) rather than 2·(1 − F(|t|)): no cancellation, so tiny p-values stay exact.
+  return { statistic: t, p: Math.min(1, 2 * jStat.studentt.cdf(-Math.abs(t), n - 1)), n, meanDiff: mean };
 }
 
 /**
@@ -81,7 +82,7 @@ export function wilcoxon(a: ArrayLike<number>, b: ArrayLike<number>): TestResult
   const variance = (n * (n + 1) * (2 * n + 1)) / 24 - tieTerm / 48;
   if (variance <= 0) return { statistic: 0, p: 1, n, meanDiff };
   const z = (wPlus - mean) / Math.sqrt(variance);
-  return { statistic: z, p: 2 * (1 - jStat.normal.cdf(Math.abs(z), 0, 1)), n, meanDiff };
+  return { statistic: z, p: Math.min(1, 2 * jStat.normal.cdf(-Math.abs(z), 0, 1)), n, meanDiff };
 }
 
 /** A confidence interval. */

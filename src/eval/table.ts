@@ -44,9 +44,9 @@ export function fmt(x: number, digits = 4): string {
   return Number.isFinite(x) ? x.toFixed(digits) : 'NaN';
 }
 
-/** Formats a p-value: 4 significant digits, "<1e-16" below double precision, "—" when absent. */
+/** Formats a p-value: 4 decimals, scientific below 0.001, "<1e-300" at underflow, "—" when absent. */
 export function fmtP(p: number | undefined): string {
   if (p === undefined || Number.isNaN(p)) return '—';
-  if (p < 1e-16) return '<1e-16';
+  if (p < 1e-300) return '<1e-300';
   return p < 1e-3 ? p.toExponential(2) : p.toFixed(4);
 }
