@@ -78,9 +78,12 @@ function scoreRows(P: usize, P2: usize, L: i32, scale: f32, causal: i32, kind: i
         if (p > 0) store<f32>(fptr(row2, j), keepMask(dseed, <u32>(i * L + j), thr) ? w * sc : 0);
       }
     }
-    if (n < L) {
-      memory.fill(fptr(row, n), 0, <usize>(L - n) << 2);
-      if (p > 0) memory.fill(fptr(row2, n), 0, <usize>(L - n) << 2);
+    // The triangular gemm modes read past the diagonal only inside the row's 4-row block, so
+    // zeros are needed up to the block's end, not across the whole upper triangle.
+    const zend = min(L, (i & ~3) + 4);
+    if (n < zend) {
+      memory.fill(fptr(row, n), 0, <usize>(zend - n) << 2);
+      if (p > 0) memory.fill(fptr(row2, n), 0, <usize>(zend - n) << 2);
     }
   }
 }
@@ -190,7 +193,8 @@ export function attn_bwd(Q: usize, K: usize, V: usize, dO: usize, dQ: usize, dK:
             store<f32>(fptr(drow, j), load<f32>(fptr(drow, j)) * g * scale);
           }
         }
-        if (n < L) memory.fill(fptr(drow, n), 0, <usize>(L - n) << 2);
+        const zend = min(L, (i & ~3) + 4); // see scoreRows
+        if (n < zend) memory.fill(fptr(drow, n), 0, <usize>(zend - n) << 2);
       }
       // dQ = dS · K ; dK = dSᵀ · Q
       gemm(dq, dP, k, L, dh, L, L, ldk, ldq, 0, 0, causal ? 2 : 0, 1);

@@ -167,6 +167,21 @@ describe('SASRec inference', () => {
   }
 });
 
+describe('SASRec workspaces', () => {
+  it('never read stale memory: a step on NaN-poisoned workspaces gives the same loss and gradients', () => {
+    const { net, batch } = setup({ dropout: 0.2 }, 2);
+    const seeds = net.drawSeeds(new Rng(8));
+    const first = net.forwardBackward(batch, seeds);
+    const grads = net.params.list.map((p) => p.grads.map((g) => g.a.slice()));
+    for (const p of net.params.list) for (const g of p.grads) g.a.fill(0);
+    type Poisonable = { ws: { block: { a: Float32Array } | null }[] };
+    for (const w of (net as unknown as Poisonable).ws) w.block?.a.fill(NaN);
+    const second = net.forwardBackward(batch, seeds);
+    expect(second.loss).toBe(first.loss);
+    net.params.list.forEach((p, i) => p.grads.forEach((g, t) => expect(Array.from(g.a), p.name).toEqual(Array.from(grads[i][t]))));
+  });
+});
+
 describe('SASRec training', () => {
   it('dropout masks do not depend on the thread split: the first-step loss is the same on 1 and 2 threads', () => {
     const a = setup({ dropout: 0.3 }, 1);

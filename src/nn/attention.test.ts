@@ -95,6 +95,10 @@ describe('ragged attention', () => {
       po.a.set(pOff);
       const P = eng.f32(pOff[pOff.length - 1] * c.heads), P2 = eng.f32(pOff[pOff.length - 1] * c.heads);
       const scratch = eng.f32(c.dh * maxL + maxL * maxL);
+      // Workspaces are reused across steps: stale values must never be read. NaN would propagate.
+      P.a.fill(NaN);
+      P2.a.fill(NaN);
+      scratch.a.fill(NaN);
       const P2ptr = c.p > 0 ? P2.ptr : P.ptr;
       k.attn_fwd(q.ptr, kk.ptr, v.ptr, o.ptr, d, d, d, d, P.ptr, P2ptr, so.ptr, po.ptr, 0, c.lens.length, c.heads, c.dh,
         c.causal ? 1 : 0, c.kind, c.p, seed, 0, scratch.ptr);
