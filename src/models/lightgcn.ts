@@ -39,7 +39,7 @@ export interface LightGcnConfig extends Record<string, number> {
 }
 
 /** Defaults: K = 2, d = 64, Adam; large batches for CPU (see the file comment). */
-export const LIGHTGCN_DEFAULTS: LightGcnConfig = { dim: 64, layers: 2, epochs: 20, batchSize: 65536, lr: 0.01, reg: 1e-4, initStd: 0.1 };
+export const LIGHTGCN_DEFAULTS: LightGcnConfig = { dim: 64, layers: 2, epochs: 20, batchSize: 65536, lr: 0.05, reg: 1e-4, initStd: 0.1 };
 
 /** The normalised adjacency Â over nU + nI nodes (users first), CSR. */
 export interface NormalizedGraph {
