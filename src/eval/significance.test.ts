@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bootstrapCI, bootstrapDiffCI, meanStd, pairedTTest, quantile, wilcoxon } from './significance.ts';
+import { bootstrapCI, bootstrapDiffCI, meanStd, pairedTTest, quantile, twoSidedNormalP, wilcoxon } from './significance.ts';
 
 // Expected values computed independently with SciPy 1.10 (scipy.stats.ttest_rel / wilcoxon).
 describe('paired t-test', () => {
@@ -38,6 +38,12 @@ describe('Wilcoxon signed-rank', () => {
   it('small p-values: d = 1..40 all positive, scipy gives 3.569388204466033e-08', () => {
     const d = Array.from({ length: 40 }, (_, i) => i + 1);
     expect(Math.abs(wilcoxon(d, new Array(40).fill(0)).p / 3.569388204466033e-8 - 1)).toBeLessThan(1e-6);
+  });
+  it('two-sided normal p-values match scipy.special.erfc(|z|/√2) into the far tail', () => {
+    for (const [z, p] of [[0.5, 0.6170750774519739], [3, 0.0026997960632601918], [10, 1.5239706048321166e-23], [20, 5.5072482372126244e-89], [37, 1.1451142445050454e-299]]) {
+      expect(Math.abs(twoSidedNormalP(z) / p - 1), `z = ${z}`).toBeLessThan(1e-6);
+      expect(twoSidedNormalP(-z)).toBe(twoSidedNormalP(z));
+    }
   });
   it('gives p = 1 when nothing differs', () => {
     expect(wilcoxon([1, 2], [1, 2]).p).toBe(1);

@@ -82,7 +82,22 @@ export function wilcoxon(a: ArrayLike<number>, b: ArrayLike<number>): TestResult
   const variance = (n * (n + 1) * (2 * n + 1)) / 24 - tieTerm / 48;
   if (variance <= 0) return { statistic: 0, p: 1, n, meanDiff };
   const z = (wPlus - mean) / Math.sqrt(variance);
-  return { statistic: z, p: Math.min(1, 2 * jStat.normal.cdf(-Math.abs(z), 0, 1)), n, meanDiff };
+  return { statistic: z, p: twoSidedNormalP(z), n, meanDiff };
+}
+
+/**
+ * Two-sided normal p-value 2·Φ(−|z|). jStat's Φ is exact to double precision for moderate |z| but
+ * computes 1 + erf(·) and so underflows to 0 beyond |z| ≈ 8; there we use the Chebyshev fit of
+ * erfc from Numerical Recipes (§6.2, relative error < 1.2e-7), so huge effects still get a
+ * meaningful, tiny p-value.
+ */
+export function twoSidedNormalP(z: number): number {
+  const a = Math.abs(z);
+  if (a < 5) return Math.min(1, 2 * jStat.normal.cdf(-a, 0, 1));
+  const x = a / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * x);
+  const poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  return t * Math.exp(-x * x + poly);
 }
 
 /** A confidence interval. */
