@@ -75,8 +75,8 @@ describe('reclab data (CLI)', { timeout: 300_000 }, () => {
 });
 
 describe('npx reclab quickstart --synthetic', { timeout: 300_000 }, () => {
-  it('runs the data steps from the repository root', () => {
-    const r = spawnSync('npx', ['--no-install', 'reclab', 'quickstart', '--synthetic'], {
+  it('runs the main job from the repository root: data, statistics, split, comparison table', () => {
+    const r = spawnSync('npx', ['--no-install', 'reclab', 'quickstart', '--synthetic', '--models', 'pop,ease', '--output', join(fx.dir, 'qs-runs')], {
       cwd: root,
       encoding: 'utf8',
       env: { ...process.env, RECLAB_CACHE_DIR: join(fx.dir, 'qs-cache') },
@@ -87,5 +87,10 @@ describe('npx reclab quickstart --synthetic', { timeout: 300_000 }, () => {
     expect(r.stdout).toMatch(/popularity Gini/);
     expect(r.stdout).toMatch(/leave-one-out/);
     expect(r.stdout).toMatch(/train \d+, valid 1000, test 1000 events/);
+    // Step 5: both models in one table, EASE tested against the Pop baseline.
+    expect(r.stdout).toMatch(/^pop\s+0\.\d{4}\s+0\.\d{4}.*\(baseline\)/m);
+    expect(r.stdout).toMatch(/^ease\s+0\.\d{4}\s+0\.\d{4}/m);
+    expect(r.stdout).toMatch(/protocol: full ranking/);
+    expect(r.stdout).toMatch(/best on test ndcg@10: (pop|ease)/);
   });
 });

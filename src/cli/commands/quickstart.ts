@@ -7,10 +7,13 @@
  *   2. prepare   — duplicates (keep first) and 5-core, as papers do;
  *   3. describe  — the statistics table, before anything trains;
  *   4. split     — leave-one-out;
- *   5. (later)   — train the available models, print the comparison table, start the service.
+ *   5. compare   — train the classic baselines through the experiment runner (early stopping on
+ *                  validation ndcg@10), evaluate under full ranking with history excluded, and
+ *                  print the comparison table with significance against Pop;
+ *   6. serve     — with `--serve`: refit the best model on all events and start the HTTP
+ *                  service on it (otherwise the two commands that do so are printed).
  *
- * `runQuickstart` returns everything the steps produced, so the later steps can be appended
- * where marked below without touching the first four.
+ * `runQuickstart` returns everything the steps produced.
  */
 import type { Command } from 'commander';
 import { loadDatasetWithInfo, SYNTHETIC_DEFAULT } from '../../data/load.ts';
@@ -22,6 +25,12 @@ import { splitDataset } from '../../data/split.ts';
 import type { SplitOptions } from '../../data/split.ts';
 import { defaultCacheDir, fetchDataset, FetchError } from '../../data/registry.ts';
 import type { Dataset, Split } from '../../data/types.ts';
+import { validateExperiment } from '../../eval/config.ts';
+import { formatResultTable, runExperiment } from '../../eval/runner.ts';
+import type { ExperimentResult } from '../../eval/runner.ts';
+import { trainBundle } from '../../serve/train.ts';
+import { runServer } from '../../serve/server.ts';
+import { join } from 'node:path';
 
 export interface QuickstartOptions {
   /** Use the synthetic generator instead of ML-100K. */
@@ -35,6 +44,12 @@ export interface QuickstartOptions {
   cacheDir?: string | false;
   /** Where lines go (default: stdout). */
   log?: (line: string) => void;
+  /** Models compared in step 5 (registry names; default {@link QUICKSTART_MODELS}); empty skips the step. */
+  models?: string[];
+  /** Results folder of step 5 (default `runs`); false writes nothing. */
+  output?: string | false;
+  /** Step 6: start the service on the best model. */
+  serve?: { port: number; db?: string };
 }
 
 /** What the quickstart steps produced. */
@@ -46,7 +61,20 @@ export interface QuickstartResult {
   load: LoadInfo;
   stats: DatasetStats;
   split: Split;
+  /** Step 5's experiment record (absent when no models were compared). */
+  comparison?: ExperimentResult;
+  /** Label of the best model on test ndcg@10. */
+  best?: string;
 }
+
+/**
+ * Models the quickstart compares: fast baselines that train in seconds on ML-100K. EASE is
+ * dropped automatically when the catalogue is too large for a dense item×item matrix.
+ */
+export const QUICKSTART_MODELS = ['pop', 'itemknn', 'ease', 'ials', 'bpr'];
+
+/** Largest catalogue for which the quickstart includes EASE (dense n² doubles). */
+const EASE_MAX_ITEMS = 20_000;
 
 /** The default preparation of the quickstart: keep the first of repeated pairs, 5-core. */
 export const QUICKSTART_PREP: PrepareOptions = { dedup: 'first', kCore: 5 };
@@ -104,25 +132,66 @@ export async function runQuickstart(options: QuickstartOptions = {}): Promise<Qu
   log(`${split.protocol.description}`);
   log(`train ${count(split.train)}, valid ${count(split.valid)}, test ${count(split.test)} events`);
 
-  // ---------------------------------------------------------------------------------------
-  // Later steps (not implemented yet): train the available models on `split`, print the
-  // comparison table, start the service. Add them here, using `dataset`, `split` and `stats`.
-  // ---------------------------------------------------------------------------------------
+  // Step 5 — train the baselines and compare them under one stated protocol.
+  const models = (options.models ?? QUICKSTART_MODELS).filter((m) => m !== 'ease' || dataset.nItems <= EASE_MAX_ITEMS);
+  if (models.length === 0) return { origin, spec, dataset, load: info, stats, split };
+  log('== 5. train and compare');
+  const config = validateExperiment(
+    {
+      name: 'quickstart',
+      description: 'reclab quickstart: classic baselines, leave-one-out, full ranking',
+      data: { source: spec.source, format: spec.format ?? 'auto' },
+      prepare: prep,
+      split: options.split ?? { kind: 'loo' },
+      protocol: 'full',
+      metrics: ['hr@10', 'ndcg@10', 'recall@20', 'coverage@10'],
+      validMetric: 'ndcg@10',
+      baseline: models.includes('pop') ? 'pop' : models[0],
+      models: models.map((name) => ({ name })),
+      output: options.output === false ? 'runs' : (options.output ?? 'runs'),
+    },
+    '<quickstart>',
+  );
+  const { result, dir, table } = await runExperiment(config, { dataset, dryRun: options.output === false, log });
+  log(formatResultTable(table));
+  if (dir) log(`saved: ${dir} (result.json, table.md, table.csv)`);
+  const best = [...result.models].sort((a, b) => (b.summary['ndcg@10']?.mean ?? 0) - (a.summary['ndcg@10']?.mean ?? 0))[0];
+  log(`best on test ndcg@10: ${best.label}`);
 
-  return { origin, spec, dataset, load: info, stats, split };
+  // Step 6 — serve the best model, refitted on every event.
+  const bundleDir = join(options.output === false ? 'runs' : (options.output ?? 'runs'), 'quickstart-model', best.name);
+  if (options.serve) {
+    log('== 6. serve');
+    await trainBundle(dataset, { model: best.name, config: best.config, out: bundleDir, seed: 0 });
+    log(`model bundle: ${bundleDir}`);
+    await runServer({ models: bundleDir, db: options.serve.db ?? 'sqlite:reclab.db', port: options.serve.port, host: '127.0.0.1', workers: 1, rateLimit: 60_000, bodyLimit: 4 * 1024 * 1024 });
+  } else {
+    log('== 6. serve');
+    log(`  add --serve to refit ${best.name} on every event and start the HTTP service (port 8087, OpenAPI at /docs);`);
+    log('  for your own models: npx reclab train … then npx reclab serve --models <dir> (docs/serve.md)');
+  }
+  return { origin, spec, dataset, load: info, stats, split, comparison: result, best: best.label };
 }
 
 /** Registers `reclab quickstart`. */
 export function register(program: Command): void {
   program
     .command('quickstart')
-    .description('the main job on an embedded default: fetch ML-100K (synthetic when offline), prepare, print statistics, split')
+    .description('the main job on an embedded default: fetch ML-100K (synthetic when offline), prepare, describe, split, train and compare baselines, optionally serve')
     .option('--synthetic', 'use a generated interaction log instead of ML-100K')
     .option('--data <path>', 'your own data instead (file or folder)')
     .option('--format <format>', 'format of --data (default: detected)')
     .option('--cache-dir <dir>', `cache folder (default ${defaultCacheDir()})`)
-    .action(async (o: { synthetic?: boolean; data?: string; format?: string; cacheDir?: string }) => {
+    .option('--models <list>', `comma-separated models to compare (default ${QUICKSTART_MODELS.join(',')}; "" skips training)`)
+    .option('--output <dir>', 'results folder', 'runs')
+    .option('--serve', 'start the HTTP service on the best model at the end')
+    .option('--port <n>', 'port for --serve', '8087')
+    .option('--db <url>', 'store for --serve (sqlite:<path> or postgres://…)', 'sqlite:reclab.db')
+    .action(async (o: { synthetic?: boolean; data?: string; format?: string; cacheDir?: string; models?: string; output: string; serve?: boolean; port: string; db: string }) => {
       if (o.format && !o.data) throw new Error('--format applies to --data <path>');
-      await runQuickstart({ synthetic: o.synthetic, data: o.data, format: o.format, cacheDir: o.cacheDir });
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: expected an integer 0..65535, got "${o.port}"`);
+      const models = o.models === undefined ? undefined : o.models.split(',').map((m) => m.trim()).filter(Boolean);
+      await runQuickstart({ synthetic: o.synthetic, data: o.data, format: o.format, cacheDir: o.cacheDir, models, output: o.output, serve: o.serve ? { port, db: o.db } : undefined });
     });
 }
