@@ -267,6 +267,10 @@ describe('SASRec training', () => {
 
   it('rejects unknown or invalid config keys with the key named', async () => {
     expect(() => new SASRec({ hiden: 3 })).toThrow(/hiden|Unrecognized/);
+    const m = new SASRec({ ...config, epochs: 1 });
+    await m.fit(data, { seed: 1 });
+    expect(() => m.scoreUsers(Int32Array.from([60]), data, new Float32Array(n))).toThrow(/user 60 outside/);
+    expect(() => m.scoreSequence(Int32Array.from([3, 20]), new Float32Array(n))).toThrow(/item 20 outside/);
     expect(() => new SASRec({ dropout: 2 })).toThrow(/dropout/);
     await expect(new SASRec({ hidden: 10, heads: 3 }).fit(data, { seed: 1 })).rejects.toThrow(/divisible/);
   });

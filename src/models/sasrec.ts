@@ -576,7 +576,9 @@ export class SASRec implements SequentialRecommender {
     const seqs: Int32Array[] = [];
     const rowOf: number[] = [];
     users.forEach((u, i) => {
+      if (!(u >= 0 && u < history.nUsers)) throw new RangeError(`sasrec: user ${u} outside 0..${history.nUsers - 1}`);
       const w = lastWindow(history.items.subarray(history.offsets[u], history.offsets[u + 1]), this.config.maxLen);
+      for (const id of w) if (!(id >= 1 && id <= n)) throw new RangeError(`sasrec: user ${u} has item ${id - 1} outside 0..${n - 1}`);
       if (w.length > 0) {
         seqs.push(w);
         rowOf.push(i);
