@@ -24,10 +24,10 @@ import { exp4, keepMask, keep4 } from './elementwise';
 }
 
 /**
- * Row-wise score function of S (in place into P), masked causally, and — when p > 0 — the
+ * Row-wise score function of the scaled scores S (in place into P), masked causally, and — when p > 0 — the
  * dropped-out copy P2 in the same pass (mask keyed by dseed and the element index i·L + j).
  */
-function scoreRows(P: usize, P2: usize, L: i32, scale: f32, causal: i32, kind: i32, p: f32, dseed: u32): void {
+function scoreRows(P: usize, P2: usize, L: i32, causal: i32, kind: i32, p: f32, dseed: u32): void {
   const thr = <u32>(<f64>p * 4294967296.0);
   const sc: f32 = p > 0 ? 1 / (1 - p) : 1;
   const scv = f32x4.splat(sc);
@@ -41,17 +41,16 @@ function scoreRows(P: usize, P2: usize, L: i32, scale: f32, causal: i32, kind: i
       for (let j = 0; j < n4; j += 4) m4 = f32x4.pmax(m4, v128.load(fptr(row, j))); // pmax = one maxps (max has NaN rules: ~6 instructions on x64)
       let m: f32 = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
       for (let j = n4; j < n; j++) m = max(m, load<f32>(fptr(row, j)));
-      m *= scale;
-      const sv = f32x4.splat(scale), mv = f32x4.splat(m);
+      const mv = f32x4.splat(m);
       let sum4 = f32x4.splat(0);
       for (let j = 0; j < n4; j += 4) {
-        const e = exp4(f32x4.sub(f32x4.mul(v128.load(fptr(row, j)), sv), mv));
+        const e = exp4(f32x4.sub(v128.load(fptr(row, j)), mv));
         v128.store(fptr(row, j), e);
         sum4 = f32x4.add(sum4, e);
       }
       let sum = hsum(sum4);
       for (let j = n4; j < n; j++) {
-        const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(fptr(row, j)) * scale - m)), 0);
+        const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(fptr(row, j)) - m)), 0);
         store<f32>(fptr(row, j), e);
         sum += e;
       }
@@ -71,7 +70,7 @@ function scoreRows(P: usize, P2: usize, L: i32, scale: f32, causal: i32, kind: i
       // HSTU: SiLU(scale·s) / L, no row normalisation.
       const invL: f32 = 1 / <f32>L;
       for (let j = 0; j < n; j++) {
-        const s = load<f32>(fptr(row, j)) * scale;
+        const s = load<f32>(fptr(row, j));
         const sig: f32 = 1 / (1 + f32x4.extract_lane(exp4(f32x4.splat(-s)), 0));
         const w = s * sig * invL;
         store<f32>(fptr(row, j), w);
@@ -108,8 +107,9 @@ export function attn_fwd(Q: usize, K: usize, V: usize, O: usize, ldq: i32, ldk: 
       const q = fptr(Q, t0 * ldq + h * dh), k = fptr(K, t0 * ldk + h * dh), v = fptr(V, t0 * ldv + h * dh);
       const o = fptr(O, t0 * ldo + h * dh);
       transpose(scratch, k, L, dh, ldk, L);
-      gemm(Ph, q, scratch, L, L, dh, ldq, L, L, 0, 0, causal ? 1 : 0, 1);
-      scoreRows(Ph, P2h, L, scale, causal, kind, p, (seed + <u32>h * 0x9E3779B9) ^ (<u32>(seqIdBase + s) * 0x01000193));
+      // S = scale·Q·Kᵀ (the scale folded into the product)
+      gemm(Ph, q, scratch, L, L, dh, ldq, L, L, 0, 0, causal ? 1 : 0, scale);
+      scoreRows(Ph, P2h, L, causal, kind, p, (seed + <u32>h * 0x9E3779B9) ^ (<u32>(seqIdBase + s) * 0x01000193));
       gemm(o, P2h, v, L, dh, L, L, ldv, ldo, 0, 0, causal ? 2 : 0, 1);
     }
   }
