@@ -102,8 +102,8 @@ export interface Seeds {
   ff2: number[];
 }
 
-/** Tokens of a CE logits chunk (bounds the T×|I| logits buffer). */
-const CE_CHUNK = 512;
+/** Floats of the full-softmax logits chunk per thread (32 MB): tokens per chunk = this / items, in [16, 512]. */
+const CE_FLOATS = 8_000_000;
 /** Sequences per thread in one inference chunk (bounds activation memory while scoring). */
 const INFER_SEQS = 64;
 
@@ -123,6 +123,8 @@ export class SASRecNet {
   private readonly mark: Uint32Array;
   private stamp = 0;
   private readonly d: number;
+  /** Tokens per full-softmax logits chunk. */
+  private readonly ceChunk: number;
   /** Whether itemT holds the transpose of the current item table (serving scores many times). */
   private itemTValid = false;
 
@@ -136,6 +138,7 @@ export class SASRecNet {
     this.threads = threads;
     this.engine = defaultEngine(threads);
     const d = (this.d = cfg.hidden);
+    this.ceChunk = Math.max(16, Math.min(512, Math.floor(CE_FLOATS / Math.max(1, nItems))));
     const P = (this.params = new ParamSet(this.engine, threads, this));
     this.item = P.add('item.weight', [nItems + 1, d], { sparseRow: d, decay: false });
     this.pos = P.add('pos.weight', [cfg.maxLen, d], { decay: false });
@@ -201,7 +204,7 @@ export class SASRecNet {
     if (training) {
       Object.assign(lay, {
         dH: Td, dCur: Td, dNext: Td, g1: Td, g2: Td, g3: Td, g4: Td, gKV: 2 * Td, loss: 4,
-        lossScratch: nNeg + 1, Z: cfg.loss === 'ce' ? Math.min(CE_CHUNK, T) * this.nItems : 0,
+        lossScratch: nNeg + 1, Z: cfg.loss === 'ce' ? Math.min(this.ceChunk, T) * this.nItems : 0,
       });
     }
     return lay;
@@ -316,8 +319,8 @@ export class SASRecNet {
       // full softmax over items 1..n, in chunks of tokens: Z = F·Eᵀ/τ, dZ, dF = dZ·E/τ, dE += dZᵀ·F/τ
       const n = this.nItems;
       const tau = cfg.temperature;
-      for (let c = 0; c < T; c += CE_CHUNK) {
-        const m = Math.min(CE_CHUNK, T - c);
+      for (let c = 0; c < T; c += this.ceChunk) {
+        const m = Math.min(this.ceChunk, T - c);
         prog.call('gemm', B.Z, B.HF + 4 * c * d, this.itemT.ptr + 4, m, n, d, d, n + 1, n, 0, 0, 0, 1 / tau);
         prog.call('softmax_ce', B.Z, B.neg + 4 * c, m, n, n, weight, B.loss);
         prog.call('gemm', B.dH + 4 * c * d, B.Z, this.item.data.ptr + 4 * d, m, d, n, n, d, d, 0, 0, 0, 1 / tau);
