@@ -59,7 +59,7 @@ describe('lineChart', () => {
     expect(svg.match(/class="series"/g)).toHaveLength(2);
     expect(svg.match(/<polyline/g)).toHaveLength(3); // 2 segments + 1
     expect(svg).toContain('train &lt;loss&gt;');
-    expect(svg.match(/<g class="legend">.*?<\/g>/)![0].match(/<rect/g)).toHaveLength(2);
+    expect(svg.match(/<g class="legend">.*?<\/g>/)![0].match(/<rect [^>]*height="10"/g)).toHaveLength(2); // one swatch per series
   });
   it('supports log axes with power-of-ten ticks', () => {
     const svg = lineChart([{ name: 's', x: [1, 10, 100], y: [1, 0.1, 0.01] }], { logX: true, logY: true });

@@ -174,8 +174,9 @@ function axes(out: string[], xAxis: Axis | null, yAxis: Axis, o: Required<Pick<C
 
 function legend(out: string[], names: string[], colors: string[], width: number): void {
   if (names.length === 0) return;
-  const items: string[] = [];
+  // A translucent backing keeps the legend readable where it overlaps the data.
   const x = width - MARGIN.right - 150;
+  const items: string[] = [`<rect x="${x - 6}" y="${MARGIN.top - 6}" width="150" height="${names.length * 16 + 6}" fill="white" fill-opacity="0.85"/>`];
   names.forEach((name, i) => {
     const y = MARGIN.top + 6 + i * 16;
     items.push(`<rect x="${x}" y="${y - 8}" width="12" height="10" fill="${colors[i]}"/>`);
