@@ -45,7 +45,7 @@ export function lawCurvesSvg(points: readonly LawPoint[], fit: LawFit, options: 
   const hi = Math.max(...ys);
   const span = hi - lo || Math.abs(hi) || 1;
   const svg = lineChart([...lines, ...dots], {
-    title: options.title ?? `${options.metric}${group === 'default' ? '' : ` (${group})`}: observed (dots) vs fitted law (lines), R² = ${fit.r2.toFixed(3)}`,
+    title: options.title ?? `${options.metric}${group === 'default' ? '' : ` (${group})`}: observed (dots) vs fitted law (lines), R²${Object.keys(fit.groupD).length > 1 ? ' (joint fit)' : ''} = ${fit.r2.toFixed(3)}`,
     xLabel: 'hidden size h',
     yLabel: options.metric,
     width: 760,
