@@ -265,6 +265,12 @@ describe('SASRec training', () => {
     expect(Array.from(out3)).not.toEqual(Array.from(out));
   });
 
+  it('stops between steps when its AbortSignal fires (from a timer, i.e. while fit is running)', async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 5);
+    await expect(new SASRec({ ...config, epochs: 100000 }).fit(data, { seed: 1, signal: ac.signal })).rejects.toThrow(/aborted/);
+  });
+
   it('rejects unknown or invalid config keys with the key named', async () => {
     expect(() => new SASRec({ hiden: 3 })).toThrow(/hiden|Unrecognized/);
     const m = new SASRec({ ...config, epochs: 1 });

@@ -552,6 +552,9 @@ export class SASRec implements SequentialRecommender {
         const e0 = performance.now();
         let sum = 0;
         for (let s = 0; s < steps; s++) {
+          // Yield to the event loop between steps (microseconds), so a server stays responsive
+          // and an AbortSignal fired by an event can actually stop training.
+          await new Promise<void>((resolve) => setImmediate(resolve));
           if (options.signal?.aborted) throw new Error('sasrec: training aborted');
           const batch = sampler.sample(cfg.batchSize, nNeg, rng);
           const loss = net.trainStep(batch, lrAt(step++), rng);
