@@ -9,14 +9,16 @@
  * (users per scoring block, default 256).
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { emit, median, SHARED, timeRuns } from './_util.ts';
-import { concatInteractions, fromSequences } from '../src/data/interactions.ts';
+import { concatInteractions } from '../src/data/interactions.ts';
+import { loadDataset } from '../src/data/load.ts';
+import { splitDataset } from '../src/data/split.ts';
 import type { Interactions } from '../src/data/types.ts';
 import type { Recommender } from '../src/models/recommender.ts';
 import { Rng } from '../src/nn/rng.ts';
-import { evaluate } from '../src/eval/evaluate.ts';
+import { evaluate, usersWithTargets } from '../src/eval/evaluate.ts';
 import { dotScores, gemmThreads, packPanels, type PackedItems } from '../src/eval/kernels.ts';
 
 const args = process.argv.slice(2);
@@ -35,33 +37,6 @@ const dataPath = join(SHARED, 'datasets', 'ml-1m', 'ml-1m.txt');
 if (!existsSync(dataPath)) {
   process.stderr.write(`bench eval: ${dataPath} not found; skipping\n`);
   process.exit(0);
-}
-
-/** Reads a SASRec-format file (`user item` per line, 1-based ids, in time order) into per-user sequences. */
-function readSasrec(path: string): { seqs: number[][]; nItems: number } {
-  const byUser = new Map<number, number[]>();
-  let maxItem = 0;
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const sp = line.indexOf(' ');
-    if (sp < 0) continue;
-    const u = Number(line.slice(0, sp));
-    const i = Number(line.slice(sp + 1));
-    let s = byUser.get(u);
-    if (!s) byUser.set(u, (s = []));
-    s.push(i - 1);
-    if (i > maxItem) maxItem = i;
-  }
-  const seqs = [...byUser.keys()].sort((a, b) => a - b).map((u) => byUser.get(u)!).filter((s) => s.length >= 3);
-  return { seqs, nItems: maxItem };
-}
-
-/** Leave-one-out views: last → test, second-to-last → valid, the rest → train. */
-function loo(seqs: number[][], nItems: number): { train: Interactions; valid: Interactions; test: Interactions } {
-  return {
-    train: fromSequences(seqs.map((s) => s.slice(0, -2)), nItems),
-    valid: fromSequences(seqs.map((s) => [s[s.length - 2]]), nItems),
-    test: fromSequences(seqs.map((s) => [s[s.length - 1]]), nItems),
-  };
 }
 
 /** A random dot-product model: score(u, i) = U[u] · V[i], computed by the blocked SIMD GEMM kernel. */
@@ -85,11 +60,14 @@ class DotModel implements Recommender {
   async save(): Promise<void> {}
 }
 
-const { seqs, nItems } = readSasrec(dataPath);
-const { train, valid, test } = loo(seqs, nItems);
+// The same data and split as the peer: SASRec-format ML-1M, leave-one-out (loading is not timed).
+const dataset = await loadDataset({ source: dataPath, format: 'sasrec' });
+const { train, valid, test } = splitDataset(dataset, { kind: 'loo' });
+const nItems = dataset.nItems;
+const nUsers = usersWithTargets(test).length;
 const rng = new Rng(0);
 const model = new DotModel(
-  Float32Array.from({ length: seqs.length * dim }, () => rng.normal()),
+  Float32Array.from({ length: dataset.nUsers * dim }, () => rng.normal()),
   Float32Array.from({ length: nItems * dim }, () => rng.normal()),
   nItems,
 );
@@ -111,7 +89,7 @@ for (let r = 0; r < rounds; r++) {
 }
 const oursS = median(ourMedians);
 emit('eval', 'fullrank-ml-1m', {
-  users: seqs.length,
+  users: nUsers,
   items: nItems,
   dim,
   block,
