@@ -46,7 +46,8 @@ function refGemm(A: ArrayLike<number>, B: ArrayLike<number>, M: number, N: numbe
 }
 
 describe('gemm', () => {
-  for (const [M, N, K] of [[7, 13, 5], [16, 50, 50], [33, 9, 300], [4, 8, 1], [5, 3, 600]]) {
+  // K = 300, 600: several 256-deep K blocks; K = 1500: the 64-deep panels of long reductions
+  for (const [M, N, K] of [[7, 13, 5], [16, 50, 50], [33, 9, 300], [4, 8, 1], [5, 3, 600], [10, 50, 1500]]) {
     for (const transA of [false, true]) {
       it(`${M}×${N}×${K} transA=${transA}, overwrite and accumulate`, () => {
         const A = randn(M * K), B = randn(K * N), C0 = randn(M * N);
