@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { Rng } from '../nn/rng.ts';
 import { countAbove, countAboveJs, dotScores, KernelArena, packPanels, sharedArena } from './kernels.ts';
 import { encodeModule, FnBuilder, I32, sleb, uleb, Wasm } from './wasm.ts';
@@ -23,6 +23,14 @@ describe('kernels', () => {
   const rng = new Rng(3);
   for (const [nUsers, nItems, dim] of [[1, 5, 3], [3, 9, 8], [7, 37, 16], [201, 250, 64]]) {
     it(`dotScores matches a naive dot product (${nUsers} users × ${nItems} items × ${dim})`, () => {
+      // Force the helper thread on (the default depends on the machine's load) so the shared-
+      // memory chunked path is what gets checked for the large case.
+      const before = process.env.RECLAB_THREADS;
+      process.env.RECLAB_THREADS = '2';
+      onTestFinished(() => {
+        if (before === undefined) delete process.env.RECLAB_THREADS;
+        else process.env.RECLAB_THREADS = before;
+      });
       const U = Float32Array.from({ length: 300 * dim }, () => rng.normal());
       const V = Float32Array.from({ length: nItems * dim }, () => rng.normal());
       const packed = packPanels(V, nItems, dim);

@@ -12,7 +12,7 @@
  * Float32Array / Int32Array views, so the same buffers pass through `Recommender.scoreUsers`.
  */
 import v8 from 'node:v8';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { encodeModule, F32, FnBuilder, I32, V128, Wasm, type WasmMemory, type WasmModule } from './wasm.ts';
 
@@ -352,10 +352,16 @@ interface Helpers {
 /** Workers share one arena's memory: kept per arena, then per embedding size. */
 const helpers = new WeakMap<KernelArena, Map<number, Helpers>>();
 
-/** Threads used by the GEMM: RECLAB_THREADS, else min(2, cores). */
+/**
+ * Threads used by the GEMM: RECLAB_THREADS when set; otherwise 2 when the machine has an idle core
+ * (1-minute load average below cores − 0.5), else 1. On a saturated machine a helper thread only
+ * adds contention: measured side by side on the busy 2-core dev box, one thread was faster.
+ */
 export function gemmThreads(): number {
   const env = Number(process.env.RECLAB_THREADS);
-  return Number.isInteger(env) && env >= 1 ? env : Math.min(2, availableParallelism());
+  if (Number.isInteger(env) && env >= 1) return env;
+  const cores = availableParallelism();
+  return cores >= 2 && loadavg()[0] < cores - 0.5 ? 2 : 1;
 }
 
 function helpersFor(arena: KernelArena, d: number, k: Kernels, n: number): Helpers {
