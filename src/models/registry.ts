@@ -14,6 +14,7 @@ import { transitionEntry } from './transition.ts';
 import { directAuEntry } from './directau.ts';
 import { sasrecEntry } from './sasrec.ts';
 import { lightGcnEntry } from './lightgcn.ts';
+import { hstuEntry } from './hstu.ts';
 
 /** How to create and load one kind of model. */
 export interface ModelEntry {
@@ -41,6 +42,7 @@ const ENTRIES: ModelEntry[] = [
   directAuEntry,
   sasrecEntry,
   lightGcnEntry,
+  hstuEntry,
 ];
 
 const BY_NAME = new Map<string, ModelEntry>();
