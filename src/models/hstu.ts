@@ -24,7 +24,8 @@
  * SiLU(s/√d)/L with the sequence's own L and no bias; HSTU needs the bias inside the SiLU and a
  * constant n, so attention is composed from general kernels per (sequence, head): the L×L block
  * of a precomputed Toeplitz bias matrix is copied in (`transpose` of its transpose = a strided
- * copy), Q·Kᵀ is accumulated onto it (`gemm`), `silu_fwd` + `scale` + a mask multiply
+ * copy), Q·Kᵀ is accumulated onto it (`gemm` in its causal modes: only the lower triangle is
+ * computed, here and in every product of the backward), `silu_fwd` + `scale` + a mask multiply
  * (`relu_dropout_bwd` with p = 0 is exactly X ⊙ [M > 0]) give P, and `gemm` gives P·V. The bias
  * gradient is the sum of dS along each diagonal: viewing dS with row stride L + 1 turns diagonals
  * into columns, so one `col_sum` per (sequence, head) adds them all (entries that wrap into the
@@ -349,11 +350,11 @@ export class HSTUNet {
         const V = Ma + 4 * (a * wd + hv + hh * dv);
         prog.call('transpose', S, blk.relT.ptr, L, L, n, L); // S = bias block
         prog.call('transpose', B.KT, K, L, dqk, wd, L);
-        prog.call('gemm', S, Q, B.KT, L, L, dqk, wd, L, L, 0, 1, 0, 1); // S += Q·Kᵀ
+        prog.call('gemm', S, Q, B.KT, L, L, dqk, wd, L, L, 0, 1, 1, 1); // S += Q·Kᵀ, lower triangle
         prog.call('silu_fwd', P, S, LL);
         prog.call('scale', P, LL, 1 / n);
         prog.call('relu_dropout_bwd', P, P, B.mask, LL, 0); // causal mask
-        prog.call('gemm', B[`A${i}`] + 4 * (a * hv + hh * dv), P, V, L, dv, L, L, wd, hv, 0, 0, 0, 1);
+        prog.call('gemm', B[`A${i}`] + 4 * (a * hv + hh * dv), P, V, L, dv, L, L, wd, hv, 0, 0, 2, 1); // k ≤ i only
       }
       sOff += h * LL;
     }
@@ -402,15 +403,15 @@ export class HSTUNet {
           const qc = a * wd + 2 * hv + hh * dqk, kc = a * wd + 2 * hv + h * dqk + hh * dqk, vc = a * wd + hv + hh * dv;
           const dO = B.dA + 4 * (a * hv + hh * dv);
           prog.call('transpose', B.KT, Ma + 4 * vc, L, dv, wd, L); // Vᵀ
-          prog.call('gemm', dS, dO, B.KT, L, L, dv, hv, L, L, 0, 0, 0, 1); // dP = dO·Vᵀ
-          prog.call('gemm', B.dMa + 4 * vc, P, dO, L, dv, L, L, hv, wd, 1, 0, 0, 1); // dV = Pᵀ·dO
+          prog.call('gemm', dS, dO, B.KT, L, L, dv, hv, L, L, 0, 0, 1, 1); // dP = dO·Vᵀ, lower triangle
+          prog.call('gemm', B.dMa + 4 * vc, P, dO, L, dv, L, L, hv, wd, 1, 0, 3, 1); // dV = Pᵀ·dO (k ≥ i)
           prog.call('silu_bwd', dS, dS, S, LL, 0);
           prog.call('scale', dS, LL, 1 / n);
           prog.call('relu_dropout_bwd', dS, dS, B.mask, LL, 0);
           // bias: Σ over each diagonal = column sums of dS viewed with row stride L + 1
           prog.call('col_sum', blk.rel.grads[w].ptr + 4 * (n - L), dS - 4 * (L - 1), L, L, L + 1);
-          prog.call('gemm', B.dMa + 4 * qc, dS, Ma + 4 * kc, L, dqk, L, L, wd, wd, 0, 0, 0, 1); // dQ = dS·K
-          prog.call('gemm', B.dMa + 4 * kc, dS, Ma + 4 * qc, L, dqk, L, L, wd, wd, 1, 0, 0, 1); // dK = dSᵀ·Q
+          prog.call('gemm', B.dMa + 4 * qc, dS, Ma + 4 * kc, L, dqk, L, L, wd, wd, 0, 0, 2, 1); // dQ = dS·K (k ≤ i)
+          prog.call('gemm', B.dMa + 4 * kc, dS, Ma + 4 * qc, L, dqk, L, L, wd, wd, 1, 0, 3, 1); // dK = dSᵀ·Q (k ≥ i)
         }
         sOff += h * LL;
       }
