@@ -27,6 +27,7 @@
  * checkpoint's weights.safetensors loads into it with `load_state_dict`.
  */
 import { z } from 'zod';
+import { availableParallelism } from 'node:os';
 import type { Interactions } from '../data/types.ts';
 import type { EpochReport, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
@@ -134,7 +135,7 @@ export class SASRecNet {
   }
 
   constructor(readonly cfg: SASRecConfig, readonly nItems: number) {
-    const threads = cfg.threads || defaultEngine().threads;
+    const threads = cfg.threads || availableParallelism();
     this.threads = threads;
     this.engine = defaultEngine(threads);
     const d = (this.d = cfg.hidden);
