@@ -41,6 +41,9 @@ import {
 } from './metrics.ts';
 import { parseProtocol, protocolName, sampleCandidates, type CandidateLists, type Protocol } from './protocol.ts';
 
+/** Upper bound on the reused score block (users per block × nItems × 4 bytes). */
+const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
+
 /** How a relevant item is ranked against non-relevant candidates with the same score. */
 export type TieRule = 'pessimistic' | 'optimistic';
 
@@ -282,7 +285,8 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
   } else if (protocol.kind === 'rerank') candidates = protocol.candidates;
 
   const arena = sharedArena();
-  const block = Math.max(1, Math.min(options.blockSize ?? 256, nU || 1));
+  // The score block is capped at 256 MB so huge catalogues shrink the block instead of the machine.
+  const block = Math.max(1, Math.min(options.blockSize ?? 256, nU || 1, Math.floor(MAX_BLOCK_BYTES / (4 * nItems))));
   const scoresOff = arena.region('eval-scores', block * nItems * 4);
   const stamp = new Int32Array(nItems);
   let stampId = 0;
