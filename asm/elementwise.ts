@@ -205,6 +205,47 @@ export function add(Z: usize, X: usize, Y: usize, n: i32): void {
   for (; i < n; i++) store<f32>(fp(Z, i), load<f32>(fp(X, i)) + load<f32>(fp(Y, i)));
 }
 
+/**
+ * Z (+)= X ⊙ Y (n elements; accumulate = 1 adds into Z). Its backward is two calls of itself:
+ * dX (+)= dZ ⊙ Y and dY (+)= dZ ⊙ X.
+ */
+export function mul(Z: usize, X: usize, Y: usize, n: i32, accumulate: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    let v = f32x4.mul(v128.load(fp(X, i)), v128.load(fp(Y, i)));
+    if (accumulate) v = f32x4.add(v, v128.load(fp(Z, i)));
+    v128.store(fp(Z, i), v);
+  }
+  for (; i < n; i++) {
+    const v = load<f32>(fp(X, i)) * load<f32>(fp(Y, i));
+    store<f32>(fp(Z, i), accumulate ? load<f32>(fp(Z, i)) + v : v);
+  }
+}
+
+/** Row-wise L2 normalisation: Y = X / √(‖X‖² + eps) over rows of width d; saves 1/√(‖X‖² + eps) per row. */
+export function l2norm_fwd(Y: usize, X: usize, rinv: usize, M: i32, d: i32, eps: f32): void {
+  for (let i = 0; i < M; i++) {
+    const x = X + (<usize>(i * d) << 2), y = Y + (<usize>(i * d) << 2);
+    const r: f32 = 1 / Mathf.sqrt(<f32>sumsq(x, d) + eps);
+    for (let j = 0; j < d; j++) store<f32>(fp(y, j), load<f32>(fp(x, j)) * r);
+    store<f32>(fp(rinv, i), r);
+  }
+}
+
+/** Backward of {@link l2norm_fwd}: dX (+)= r·(dY − Y·(Y·dY)), with Y the forward output. */
+export function l2norm_bwd(dX: usize, dY: usize, Y: usize, rinv: usize, M: i32, d: i32, accumulate: i32): void {
+  for (let i = 0; i < M; i++) {
+    const y = Y + (<usize>(i * d) << 2), dy = dY + (<usize>(i * d) << 2), dx = dX + (<usize>(i * d) << 2);
+    let dot: f32 = 0;
+    for (let j = 0; j < d; j++) dot += load<f32>(fp(y, j)) * load<f32>(fp(dy, j));
+    const r = load<f32>(fp(rinv, i));
+    for (let j = 0; j < d; j++) {
+      const v = r * (load<f32>(fp(dy, j)) - load<f32>(fp(y, j)) * dot);
+      store<f32>(fp(dx, j), accumulate ? load<f32>(fp(dx, j)) + v : v);
+    }
+  }
+}
+
 /** Σ x² in float64 (for gradient clipping). */
 export function sumsq(X: usize, n: i32): f64 {
   let s: f64 = 0;

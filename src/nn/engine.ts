@@ -50,6 +50,9 @@ export interface WasmKernels {
   zero(X: number, n: number): void;
   axpy(Y: number, X: number, n: number, alpha: number): void;
   add(Z: number, X: number, Y: number, n: number): void;
+  mul(Z: number, X: number, Y: number, n: number, accumulate: number): void;
+  l2norm_fwd(Y: number, X: number, rinv: number, M: number, d: number, eps: number): void;
+  l2norm_bwd(dX: number, dY: number, Y: number, rinv: number, M: number, d: number, accumulate: number): void;
   sumsq(X: number, n: number): number;
   scale(X: number, n: number, alpha: number): void;
   add_bias(Y: number, b: number, M: number, N: number, ld: number): void;

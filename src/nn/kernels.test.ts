@@ -360,3 +360,35 @@ describe('batched matmul (ops.ts)', () => {
     }
   });
 });
+
+describe('elementwise product and L2 normalisation', () => {
+  it('mul forward; its backward (two calls of itself) matches finite differences', () => {
+    const n = 11;
+    const X = randn(n), Y = randn(n), R = randn(n);
+    const z = put(new Float64Array(n));
+    k.mul(z.ptr, put(X).ptr, put(Y).ptr, n, 0);
+    expect(maxRelError(z.a, Array.from(X, (v, i) => v * Y[i]))).toBeLessThan(TOL);
+    const dx = put(new Float64Array(n));
+    k.mul(dx.ptr, put(R).ptr, put(Y).ptr, n, 1);
+    expect(maxRelError(dx.a, numericGrad((x) => contract(R, Array.from(x, (v, i) => v * Y[i])), X.slice()))).toBeLessThan(1e-4);
+  });
+
+  it('l2norm forward and backward (finite differences)', () => {
+    const M = 4, d = 7, eps = 1e-6;
+    const X = randn(M * d), R = randn(M * d);
+    const ref = (x: Float64Array): number[] => {
+      const y: number[] = [];
+      for (let i = 0; i < M; i++) {
+        let s = 0;
+        for (let j = 0; j < d; j++) s += x[i * d + j] ** 2;
+        for (let j = 0; j < d; j++) y.push(x[i * d + j] / Math.sqrt(s + eps));
+      }
+      return y;
+    };
+    const y = put(new Float64Array(M * d)), r = put(new Float64Array(M)), dx = put(new Float64Array(M * d));
+    k.l2norm_fwd(y.ptr, put(X).ptr, r.ptr, M, d, eps);
+    expect(maxRelError(y.a, ref(X))).toBeLessThan(TOL);
+    k.l2norm_bwd(dx.ptr, put(R).ptr, y.ptr, r.ptr, M, d, 0);
+    expect(maxRelError(dx.a, numericGrad((x) => contract(R, ref(x)), X.slice()))).toBeLessThan(1e-3);
+  });
+});
