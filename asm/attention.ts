@@ -10,7 +10,9 @@
 // the same seed gives the same mask whatever the thread split.
 //
 // The score function is pluggable: kind 0 = softmax (SASRec, BERT4Rec); kind 1 = pointwise
-// SiLU(s)/L as in HSTU (no normalisation across the row).
+// SiLU(s + b[i − j]) / n as in HSTU (no normalisation across the row), with an optional learned
+// relative-position bias b (per head at stride biasLd, or shared when biasLd = 0; causal only) and
+// n = 1/invN (invN = 0: the sequence's own length).
 
 import { gemm, transpose } from './gemm';
 import { exp4, keepMask, keep4 } from './elementwise';
@@ -27,7 +29,7 @@ import { exp4, keepMask, keep4 } from './elementwise';
  * Row-wise score function of the scaled scores S (in place into P), masked causally, and — when p > 0 — the
  * dropped-out copy P2 in the same pass (mask keyed by dseed and the element index i·L + j).
  */
-function scoreRows(P: usize, P2: usize, L: i32, causal: i32, kind: i32, p: f32, dseed: u32): void {
+function scoreRows(P: usize, P2: usize, L: i32, causal: i32, kind: i32, p: f32, dseed: u32, biasRow: usize, invN: f32): void {
   const thr = <u32>(<f64>p * 4294967296.0);
   const sc: f32 = p > 0 ? 1 / (1 - p) : 1;
   const scv = f32x4.splat(sc);
@@ -67,10 +69,11 @@ function scoreRows(P: usize, P2: usize, L: i32, causal: i32, kind: i32, p: f32, 
         if (p > 0) store<f32>(fptr(row2, j), keepMask(dseed, <u32>(i * L + j), thr) ? w * sc : 0);
       }
     } else {
-      // HSTU: SiLU(scale·s) / L, no row normalisation.
-      const invL: f32 = 1 / <f32>L;
+      // HSTU: SiLU(s + b[i − j]) / n, no row normalisation.
+      const invL: f32 = invN > 0 ? invN : 1 / <f32>L;
       for (let j = 0; j < n; j++) {
-        const s = load<f32>(fptr(row, j));
+        let s = load<f32>(fptr(row, j));
+        if (biasRow && causal) s += load<f32>(fptr(biasRow, i - j));
         const sig: f32 = 1 / (1 + f32x4.extract_lane(exp4(f32x4.splat(-s)), 0));
         const w = s * sig * invL;
         store<f32>(fptr(row, j), w);
@@ -94,7 +97,7 @@ function scoreRows(P: usize, P2: usize, L: i32, causal: i32, kind: i32, p: f32, 
  */
 export function attn_fwd(Q: usize, K: usize, V: usize, O: usize, ldq: i32, ldk: i32, ldv: i32, ldo: i32,
   P: usize, P2: usize, seqOff: usize, pOff: usize, s0: i32, s1: i32, heads: i32, dh: i32,
-  causal: i32, kind: i32, p: f32, seed: u32, seqIdBase: i32, scratch: usize): void {
+  causal: i32, kind: i32, p: f32, seed: u32, seqIdBase: i32, scratch: usize, bias: usize, biasLd: i32, invN: f32): void {
   const scale: f32 = 1 / Mathf.sqrt(<f32>dh);
   for (let s = s0; s < s1; s++) {
     const t0 = load<i32>(seqOff + (<usize>s << 2));
@@ -109,7 +112,8 @@ export function attn_fwd(Q: usize, K: usize, V: usize, O: usize, ldq: i32, ldk: 
       transpose(scratch, k, L, dh, ldk, L);
       // S = scale·Q·Kᵀ (the scale folded into the product)
       gemm(Ph, q, scratch, L, L, dh, ldq, L, L, 0, 0, causal ? 1 : 0, scale);
-      scoreRows(Ph, P2h, L, causal, kind, p, (seed + <u32>h * 0x9E3779B9) ^ (<u32>(seqIdBase + s) * 0x01000193));
+      scoreRows(Ph, P2h, L, causal, kind, p, (seed + <u32>h * 0x9E3779B9) ^ (<u32>(seqIdBase + s) * 0x01000193),
+        bias ? fptr(bias, h * biasLd) : 0, invN);
       gemm(o, P2h, v, L, dh, L, L, ldv, ldo, 0, 0, causal ? 2 : 0, 1);
     }
   }
@@ -122,7 +126,7 @@ export function attn_fwd(Q: usize, K: usize, V: usize, O: usize, ldq: i32, ldk: 
 export function attn_bwd(Q: usize, K: usize, V: usize, dO: usize, dQ: usize, dK: usize, dV: usize,
   ldq: i32, ldk: i32, ldv: i32, ldo: i32, P: usize, P2: usize, seqOff: usize, pOff: usize,
   s0: i32, s1: i32, heads: i32, dh: i32, causal: i32, kind: i32, p: f32, seed: u32, seqIdBase: i32, scratch: usize,
-  maxL: i32): void {
+  maxL: i32, bias: usize, biasLd: i32, invN: f32, dbias: usize): void {
   const scale: f32 = 1 / Mathf.sqrt(<f32>dh);
   const dP = scratch + (<usize>(dh * maxL) << 2);
   const thr = <u32>(<f64>p * 4294967296.0);
@@ -181,16 +185,20 @@ export function attn_bwd(Q: usize, K: usize, V: usize, dO: usize, dQ: usize, dK:
               store<f32>(fptr(drow, j), keep ? load<f32>(fptr(drow, j)) * sc : 0);
             }
           }
-          // SiLU(x)/L with x = scale·s: d/dx = σ(x)(1 + x(1 − σ(x)))/L. Only P = SiLU(x)/L is
-          // stored, so x is recomputed from Q·K.
-          const invL: f32 = 1 / <f32>L;
+          // SiLU(x)/n with x = scale·q·k + b[i − j]: d/dx = σ(x)(1 + x(1 − σ(x)))/n. Only P is
+          // stored, so x is recomputed from Q·K. The bias gradient is dx summed per offset i − j.
+          const invL: f32 = invN > 0 ? invN : 1 / <f32>L;
+          const brow = bias && causal ? fptr(bias, h * biasLd) : 0;
+          const dbrow = dbias && causal ? fptr(dbias, h * biasLd) : 0;
           for (let j = 0; j < n; j++) {
             let x: f32 = 0;
             for (let c = 0; c < dh; c++) x += load<f32>(fptr(q, i * ldq + c)) * load<f32>(fptr(k, j * ldk + c));
             x *= scale;
+            if (brow) x += load<f32>(fptr(brow, i - j));
             const sig: f32 = 1 / (1 + f32x4.extract_lane(exp4(f32x4.splat(-x)), 0));
-            const g = sig * (1 + x * (1 - sig)) * invL;
-            store<f32>(fptr(drow, j), load<f32>(fptr(drow, j)) * g * scale);
+            const dx = load<f32>(fptr(drow, j)) * sig * (1 + x * (1 - sig)) * invL;
+            if (dbrow) store<f32>(fptr(dbrow, i - j), load<f32>(fptr(dbrow, i - j)) + dx);
+            store<f32>(fptr(drow, j), dx * scale);
           }
         }
         const zend = min(L, (i & ~3) + 4); // see scoreRows

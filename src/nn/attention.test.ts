@@ -19,10 +19,10 @@ function randn(n: number, s = 1): Float64Array {
   return a;
 }
 
-interface Case { lens: number[]; heads: number; dh: number; causal: boolean; kind: 0 | 1; p: number }
+interface Case { lens: number[]; heads: number; dh: number; causal: boolean; kind: 0 | 1; p: number; bias?: number; n?: number }
 
 /** Float64 reference: O for packed Q, K, V (ld = heads·dh each), one sequence at a time. */
-function reference(c: Case, Q: Float64Array, K: Float64Array, V: Float64Array, seed: number): Float64Array {
+function reference(c: Case, Q: Float64Array, K: Float64Array, V: Float64Array, seed: number, B?: Float64Array): Float64Array {
   const d = c.heads * c.dh;
   const T = c.lens.reduce((a, b) => a + b, 0);
   const O = new Float64Array(T * d);
@@ -47,7 +47,11 @@ function reference(c: Case, Q: Float64Array, K: Float64Array, V: Float64Array, s
           const sum = e.reduce((a, b) => a + b, 0);
           w = e.map((v) => v / sum);
         } else {
-          w = z.map((v) => v / (1 + Math.exp(-v)) / L);
+          const nn = c.n ?? L;
+          w = z.map((v0, j) => {
+            const v = v0 + (B ? B[h * c.bias! + (i - j)] : 0);
+            return v / (1 + Math.exp(-v)) / nn;
+          });
         }
         if (c.p > 0) w = w.map((v, j) => (keepMask(sseed, i * L + j, c.p) ? v / (1 - c.p) : 0));
         for (let x = 0; x < c.dh; x++) {
@@ -67,11 +71,12 @@ const cases: Case[] = [
   { lens: [7, 3], heads: 2, dh: 4, causal: true, kind: 0, p: 0.25 },
   { lens: [6, 4], heads: 2, dh: 3, causal: false, kind: 0, p: 0 },
   { lens: [8, 2], heads: 1, dh: 5, causal: true, kind: 1, p: 0 },
+  { lens: [7, 3], heads: 2, dh: 3, causal: true, kind: 1, p: 0.2, bias: 9, n: 12 },
 ];
 
 describe('ragged attention', () => {
   for (const c of cases) {
-    const label = `lens ${c.lens} heads ${c.heads} dh ${c.dh} ${c.causal ? 'causal' : 'bidirectional'} ${c.kind ? 'silu' : 'softmax'} p=${c.p}`;
+    const label = `lens ${c.lens} heads ${c.heads} dh ${c.dh} ${c.causal ? 'causal' : 'bidirectional'} ${c.kind ? 'silu' : 'softmax'} p=${c.p}${c.bias ? ' rel-bias n=' + c.n : ''}`;
     it(`${label}: forward and backward`, () => {
       const d = c.heads * c.dh;
       const T = c.lens.reduce((a, b) => a + b, 0);
@@ -89,6 +94,10 @@ describe('ragged attention', () => {
         b.a.set(x);
         return b;
       };
+      const Bv = c.bias ? randn(c.heads * c.bias, 0.5) : undefined;
+      const bias = Bv ? buf(Bv) : null;
+      const dbias = Bv ? eng.f32(Bv.length) : null;
+      const invN = c.n ? 1 / c.n : 0;
       const q = buf(Q), kk = buf(K), v = buf(V), o = eng.f32(T * d);
       const so = eng.i32(seqOff.length), po = eng.i32(pOff.length);
       so.a.set(seqOff);
@@ -101,14 +110,16 @@ describe('ragged attention', () => {
       scratch.a.fill(NaN);
       const P2ptr = c.p > 0 ? P2.ptr : P.ptr;
       k.attn_fwd(q.ptr, kk.ptr, v.ptr, o.ptr, d, d, d, d, P.ptr, P2ptr, so.ptr, po.ptr, 0, c.lens.length, c.heads, c.dh,
-        c.causal ? 1 : 0, c.kind, c.p, seed, 0, scratch.ptr);
-      expect(maxRelError(o.a, reference(c, Q, K, V, seed))).toBeLessThan(1e-4);
+        c.causal ? 1 : 0, c.kind, c.p, seed, 0, scratch.ptr, bias?.ptr ?? 0, c.bias ?? 0, invN);
+      expect(maxRelError(o.a, reference(c, Q, K, V, seed, Bv))).toBeLessThan(1e-4);
 
       const dq = eng.f32(T * d), dk = eng.f32(T * d), dv = eng.f32(T * d);
       k.attn_bwd(q.ptr, kk.ptr, v.ptr, buf(R).ptr, dq.ptr, dk.ptr, dv.ptr, d, d, d, d, P.ptr, P2ptr, so.ptr, po.ptr, 0,
-        c.lens.length, c.heads, c.dh, c.causal ? 1 : 0, c.kind, c.p, seed, 0, scratch.ptr, maxL);
+        c.lens.length, c.heads, c.dh, c.causal ? 1 : 0, c.kind, c.p, seed, 0, scratch.ptr, maxL, bias?.ptr ?? 0, c.bias ?? 0, invN,
+        dbias?.ptr ?? 0);
       const f = (which: 0 | 1 | 2) => (z: Float64Array): number =>
-        contract(R, reference(c, which === 0 ? z : Q, which === 1 ? z : K, which === 2 ? z : V, seed));
+        contract(R, reference(c, which === 0 ? z : Q, which === 1 ? z : K, which === 2 ? z : V, seed, Bv));
+      if (Bv) expect(maxRelError(dbias!.a, numericGrad((z) => contract(R, reference(c, Q, K, V, seed, z)), Bv.slice()))).toBeLessThan(1e-3);
       expect(maxRelError(dq.a, numericGrad(f(0), Q.slice()))).toBeLessThan(1e-3);
       expect(maxRelError(dk.a, numericGrad(f(1), K.slice()))).toBeLessThan(1e-3);
       expect(maxRelError(dv.a, numericGrad(f(2), V.slice()))).toBeLessThan(1e-3);

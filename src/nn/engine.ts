@@ -29,11 +29,12 @@ export interface WasmKernels {
   transpose(Out: number, In: number, M: number, N: number, ldi: number, ldo: number): void;
   attn_fwd(Q: number, K: number, V: number, O: number, ldq: number, ldk: number, ldv: number, ldo: number,
     P: number, P2: number, seqOff: number, pOff: number, s0: number, s1: number, heads: number, dh: number,
-    causal: number, kind: number, p: number, seed: number, seqIdBase: number, scratch: number): void;
+    causal: number, kind: number, p: number, seed: number, seqIdBase: number, scratch: number,
+    bias: number, biasLd: number, invN: number): void;
   attn_bwd(Q: number, K: number, V: number, dO: number, dQ: number, dK: number, dV: number,
     ldq: number, ldk: number, ldv: number, ldo: number, P: number, P2: number, seqOff: number, pOff: number,
     s0: number, s1: number, heads: number, dh: number, causal: number, kind: number, p: number, seed: number,
-    seqIdBase: number, scratch: number, maxL: number): void;
+    seqIdBase: number, scratch: number, maxL: number, bias: number, biasLd: number, invN: number, dbias: number): void;
   attn_last_fwd(Q: number, K: number, V: number, O: number, ldq: number, ldk: number, ldv: number, ldo: number,
     seqOff: number, s0: number, s1: number, heads: number, dh: number, kind: number, scratch: number): void;
   expf(x: number): number;

@@ -125,8 +125,15 @@ export interface AttentionOptions {
   heads: number;
   /** Causal (SASRec, HSTU) or bidirectional (BERT4Rec). */
   causal: boolean;
-  /** Score function: 0 = softmax, 1 = SiLU(s)/L (HSTU's pointwise attention). */
+  /** Score function: 0 = softmax, 1 = SiLU(s + b[i − j])/n (HSTU's pointwise attention). */
   kind?: 0 | 1;
+  /**
+   * kind 1 only: learn a relative-position bias b (one value per offset i − j < maxLen, per head),
+   * parameter `<name>.rel_bias` [heads × maxLen]; causal attention only.
+   */
+  relativeBias?: { maxLen: number };
+  /** kind 1 only: the constant n of SiLU(·)/n (default: each sequence's own length). */
+  n?: number;
 }
 
 /**
@@ -142,9 +149,12 @@ export class MultiheadAttention {
   readonly kv: Linear;
   readonly out: Linear;
   readonly dh: number;
+  readonly relBias: Param | null;
   constructor(params: ParamSet, name: string, readonly d: number, readonly options: AttentionOptions, owner?: object) {
     if (d % options.heads !== 0) throw new Error(`MultiheadAttention: hidden size ${d} is not divisible by ${options.heads} heads`);
+    if (options.relativeBias && (options.kind !== 1 || !options.causal)) throw new Error('MultiheadAttention: a relative bias needs causal SiLU attention (kind 1)');
     this.dh = d / options.heads;
+    this.relBias = options.relativeBias ? params.add(`${name}.rel_bias`, [options.heads, options.relativeBias.maxLen], { decay: false }) : null;
     this.inProj = params.add(`${name}.in_proj_weight`, [3 * d, d]);
     this.inBias = params.add(`${name}.in_proj_bias`, [3 * d], { decay: false });
     this.q = new Linear(params.engine, this.inProj, this.inBias, d, d, 0, owner);
@@ -185,7 +195,8 @@ export class MultiheadAttention {
     this.kv.forward(prog, { ptr: xkv, ld: d }, { ptr: bufs.KV, ld: 2 * d }, T);
     prog.call('attn_fwd', bufs.Q, bufs.KV, bufs.KV + 4 * d, bufs.A, d, 2 * d, 2 * d, d, bufs.P, p > 0 ? bufs.P2 : bufs.P,
       lay.seqOff, lay.pOff, 0, lay.nSeq, this.options.heads, this.dh, this.options.causal ? 1 : 0, this.options.kind ?? 0, p,
-      seed >>> 0, lay.seqBase, bufs.scratch);
+      seed >>> 0, lay.seqBase, bufs.scratch, this.relBias ? this.relBias.data.ptr : 0, this.relBias ? this.relBias.shape[1] : 0,
+      this.options.n ? 1 / this.options.n : 0);
     this.out.forward(prog, { ptr: bufs.A, ld: d }, { ptr: bufs.Y, ld: d }, T, residual);
   }
 
@@ -200,6 +211,7 @@ export class MultiheadAttention {
   }): void {
     const d = this.d;
     const n = lay.nSeq;
+    if (this.relBias || this.options.n) throw new Error('MultiheadAttention.forwardLast: relative bias and constant n are not supported');
     this.q.forward(prog, { ptr: xqLast, ld: d }, { ptr: bufs.Q, ld: d }, n);
     this.kv.forward(prog, { ptr: xkv, ld: d }, { ptr: bufs.KV, ld: 2 * d }, T);
     prog.call('attn_last_fwd', bufs.Q, bufs.KV, bufs.KV + 4 * d, bufs.A, d, 2 * d, 2 * d, d, lay.seqOff, 0, n,
@@ -220,7 +232,8 @@ export class MultiheadAttention {
     this.out.backward(prog, thread, { ptr: dY, ld: d }, { ptr: bufs.A, ld: d }, { ptr: grads.dA, ld: d }, T, false);
     prog.call('attn_bwd', bufs.Q, bufs.KV, bufs.KV + 4 * d, grads.dA, grads.dQ, grads.dKV, grads.dKV + 4 * d, d, 2 * d, 2 * d, d,
       bufs.P, p > 0 ? bufs.P2 : bufs.P, lay.seqOff, lay.pOff, 0, lay.nSeq, this.options.heads, this.dh, this.options.causal ? 1 : 0,
-      this.options.kind ?? 0, p, seed >>> 0, lay.seqBase, bufs.scratch, lay.maxL);
+      this.options.kind ?? 0, p, seed >>> 0, lay.seqBase, bufs.scratch, lay.maxL, this.relBias ? this.relBias.data.ptr : 0,
+      this.relBias ? this.relBias.shape[1] : 0, this.options.n ? 1 / this.options.n : 0, this.relBias ? this.relBias.grads[thread].ptr : 0);
     this.kv.backward(prog, thread, { ptr: grads.dKV, ld: 2 * d }, { ptr: xkv, ld: d }, { ptr: dXkv, ld: d }, T, accumulateXkv);
     this.q.backward(prog, thread, { ptr: grads.dQ, ld: d }, { ptr: xq, ld: d }, { ptr: dXq, ld: d }, T, true);
   }
