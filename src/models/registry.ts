@@ -15,6 +15,7 @@ import { directAuEntry } from './directau.ts';
 import { sasrecEntry } from './sasrec.ts';
 import { lightGcnEntry } from './lightgcn.ts';
 import { hstuEntry } from './hstu.ts';
+import { bert4recEntry } from './bert4rec.ts';
 
 /** How to create and load one kind of model. */
 export interface ModelEntry {
@@ -43,6 +44,7 @@ const ENTRIES: ModelEntry[] = [
   sasrecEntry,
   lightGcnEntry,
   hstuEntry,
+  bert4recEntry,
 ];
 
 const BY_NAME = new Map<string, ModelEntry>();
