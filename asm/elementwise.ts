@@ -246,6 +246,32 @@ export function l2norm_bwd(dX: usize, dY: usize, Y: usize, rinv: usize, M: i32, 
   }
 }
 
+/**
+ * Y = R + dropout(Y + b) row-wise (rows of width N, all strides N): the epilogue of a layer whose
+ * output is dropped out and added to a residual, in one pass. The mask of element (i, j) is keyed
+ * by base + i·N + j, exactly as {@link dropout} over the flattened rows, so the backward is that.
+ */
+export function bias_dropout_residual(Y: usize, b: usize, R: usize, M: i32, N: i32, p: f32, seed: u32, base: u32): void {
+  const thr = <u32>(<f64>p * 4294967296.0);
+  const sc: f32 = p > 0 ? 1 / (1 - p) : 1;
+  const scv = f32x4.splat(sc);
+  for (let i = 0; i < M; i++) {
+    const y = Y + (<usize>(i * N) << 2), r = R + (<usize>(i * N) << 2);
+    const rowBase = base + <u32>(i * N);
+    let j = 0;
+    for (; j + 4 <= N; j += 4) {
+      let v = f32x4.mul(f32x4.add(v128.load(fp(y, j)), v128.load(fp(b, j))), scv);
+      if (p > 0) v = v128.and(v, keep4(seed, rowBase + <u32>j, thr));
+      v128.store(fp(y, j), f32x4.add(v, v128.load(fp(r, j))));
+    }
+    for (; j < N; j++) {
+      const keep = p <= 0 || keepMask(seed, rowBase + <u32>j, thr);
+      const v: f32 = keep ? (load<f32>(fp(y, j)) + load<f32>(fp(b, j))) * sc : 0;
+      store<f32>(fp(y, j), v + load<f32>(fp(r, j)));
+    }
+  }
+}
+
 /** Σ x² in float64 (for gradient clipping). */
 export function sumsq(X: usize, n: i32): f64 {
   let s: f64 = 0;

@@ -278,9 +278,9 @@ export class SASRecNet {
       blk.ln2.forward(prog, B[`X1${i}`], B[`X2${i}`], B[`m2${i}`], B[`r2${i}`], T);
       blk.ff1.forward(prog, { ptr: B[`X2${i}`], ld: d }, { ptr: B.tmp, ld: d }, T);
       prog.call('relu_dropout_fwd', B[`FA${i}`], B.tmp, Td, p, seeds ? seeds.ff1[b] : 0, t0 * d);
-      blk.ff2.forward(prog, { ptr: B[`FA${i}`], ld: d }, { ptr: B.tmp, ld: d }, T);
-      if (p > 0) prog.call('dropout', B.tmp, B.tmp, Td, p, seeds!.ff2[b], t0 * d);
-      prog.call('add', out, B[`X2${i}`], B.tmp, Td);
+      // out = X2 + Dropout(FA·W₂ᵀ + b₂), epilogue fused
+      blk.ff2.forward(prog, { ptr: B[`FA${i}`], ld: d }, { ptr: out, ld: d }, T, B[`X2${i}`],
+        { p, seed: seeds ? seeds.ff2[b] : 0, base: t0 * d });
       xin = out;
     }
     this.ln.forward(prog, xin, B.HF, B.mf, B.rf, T);

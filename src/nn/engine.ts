@@ -59,6 +59,7 @@ export interface WasmKernels {
   add_bias(Y: number, b: number, M: number, N: number, ld: number): void;
   col_sum(db: number, dY: number, M: number, N: number, ld: number): void;
   add_bias_residual(Y: number, b: number, R: number, M: number, N: number): void;
+  bias_dropout_residual(Y: number, b: number, R: number, M: number, N: number, p: number, seed: number, base: number): void;
   layernorm_fwd(Y: number, X: number, gamma: number, beta: number, mean: number, rstd: number, M: number, d: number, eps: number): void;
   layernorm_bwd(dX: number, dY: number, X: number, gamma: number, mean: number, rstd: number, dgamma: number, dbeta: number,
     M: number, d: number, accumulate: number): void;

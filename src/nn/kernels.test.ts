@@ -392,3 +392,18 @@ describe('elementwise product and L2 normalisation', () => {
     expect(maxRelError(dx.a, numericGrad((x) => contract(R, ref(x)), X.slice()))).toBeLessThan(1e-3);
   });
 });
+
+describe('fused epilogue', () => {
+  it('bias_dropout_residual = R + dropout(Y + b) with the dropout kernel\'s mask (so its backward is dropout)', () => {
+    const M = 6, N = 50, p = 0.3, seed = 77, base = 1234;
+    const Y = randn(M * N), b = randn(N), R = randn(M * N);
+    const y = put(Y);
+    k.bias_dropout_residual(y.ptr, put(b).ptr, put(R).ptr, M, N, p, seed, base);
+    const expected = Array.from(Y, (v, e) => R[e] + (keepMask(seed, base + e, p) ? (v + b[e % N]) / (1 - p) : 0));
+    expect(maxRelError(y.a, expected)).toBeLessThan(TOL);
+    // and the mask agrees with the dropout kernel that the backward uses
+    const ones = put(new Float64Array(M * N).fill(1)), m = put(new Float64Array(M * N));
+    k.dropout(m.ptr, ones.ptr, M * N, p, seed, base);
+    for (let e = 0; e < M * N; e++) expect(m.a[e] !== 0).toBe(keepMask(seed, base + e, p));
+  });
+});

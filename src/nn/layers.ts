@@ -52,14 +52,17 @@ export class Linear {
   }
 
   /**
-   * Y[T × out] = X[T × in]·Wᵀ + b, plus `residual` [T × out] when given (fused into the bias pass;
-   * needs Y.ld = out).
+   * Y[T × out] = X[T × in]·Wᵀ + b. With `residual` [T × out]: Y = residual + Dropout(X·Wᵀ + b),
+   * the bias, dropout (when `dropout.p` > 0; mask keyed by dropout.base + element index, as the
+   * `dropout` kernel) and residual fused into one pass; needs a bias and Y.ld = out.
    */
-  forward(prog: Program, X: Mat, Y: Mat, T: number, residual?: number): void {
+  forward(prog: Program, X: Mat, Y: Mat, T: number, residual?: number, dropout?: { p: number; seed: number; base: number }): void {
     prog.call('gemm', Y.ptr, X.ptr, this.wt.ptr, T, this.outFeatures, this.inFeatures, X.ld, this.outFeatures, Y.ld, 0, 0, 0, 1);
     if (residual !== undefined) {
       if (!this.bias || Y.ld !== this.outFeatures) throw new Error('Linear.forward: a residual needs a bias and a dense output');
-      prog.call('add_bias_residual', Y.ptr, this.bias.data.ptr + 4 * this.row0, residual, T, this.outFeatures);
+      const b = this.bias.data.ptr + 4 * this.row0;
+      if (dropout && dropout.p > 0) prog.call('bias_dropout_residual', Y.ptr, b, residual, T, this.outFeatures, dropout.p, dropout.seed >>> 0, dropout.base);
+      else prog.call('add_bias_residual', Y.ptr, b, residual, T, this.outFeatures);
     } else if (this.bias) prog.call('add_bias', Y.ptr, this.bias.data.ptr + 4 * this.row0, T, this.outFeatures, Y.ld);
   }
 
