@@ -16,6 +16,7 @@ import { sasrecEntry } from './sasrec.ts';
 import { lightGcnEntry } from './lightgcn.ts';
 import { hstuEntry } from './hstu.ts';
 import { bert4recEntry } from './bert4rec.ts';
+import { gru4recEntry } from './gru4rec.ts';
 
 /** How to create and load one kind of model. */
 export interface ModelEntry {
@@ -45,6 +46,7 @@ const ENTRIES: ModelEntry[] = [
   lightGcnEntry,
   hstuEntry,
   bert4recEntry,
+  gru4recEntry,
 ];
 
 const BY_NAME = new Map<string, ModelEntry>();
