@@ -3,7 +3,8 @@
  * (SASRec preprocessing, leave-one-out).
  *
  * - `ease-ml-1m`: EASE fit (λ = 500) time, median of N runs, side by side with the NumPy peer
- *   (`../shared/peers/ease_numpy.py`, its own `fit_s`, median of N runs in this same invocation),
+ *   (`../shared/peers/ease_numpy.py`, its own `fit_s`, median of N runs in this same invocation,
+ *   runs alternating with ours),
  *   and HR@10 / NDCG@10 computed exactly as the peer does: scores from the train rows, test item
  *   ranked against all items except the user's train and validation items, ties in its favour.
  *   The figures under the Recommender contract (history = train ∪ valid at test time) are
@@ -39,27 +40,31 @@ const dataset = await loadDataset({ source: file, format: 'sasrec' }, {}, { cach
 const { train, valid, test } = splitDataset(dataset, { kind: 'loo' });
 const lambda = 500;
 
-// Peer first, one measurement at a time (two jobs on 2 cores distort each other).
+// Peer and ours alternate, one measurement at a time (two jobs on 2 cores distort each other;
+// alternating spreads the other load of a shared machine evenly over both).
 const peerFit: number[] = [];
 let peer: Record<string, number> = {};
-try {
-  for (let r = 0; r < peerRuns; r++) {
-    const out = execFileSync('/usr/bin/python3', [join(SHARED, 'peers', 'ease_numpy.py'), '--data', file, '--lam', String(lambda)], { encoding: 'utf8' });
-    peer = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
-    peerFit.push(peer.fit_s);
-  }
-} catch (e) {
-  process.stderr.write(`bench cf: NumPy peer unavailable (${(e as Error).message.split('\n')[0]}); run bash ../shared/peers/setup.sh\n`);
-}
-
+let peerOk = peerRuns > 0;
 const fits: number[] = [];
 let model: Ease | null = null;
-for (let r = 0; r < runs; r++) {
-  const m = new Ease({ lambda });
-  const t0 = performance.now();
-  await m.fit(train, { seed: 0, progress: false });
-  fits.push((performance.now() - t0) / 1000);
-  model = m;
+for (let r = 0; r < Math.max(runs, peerRuns); r++) {
+  if (peerOk && r < peerRuns) {
+    try {
+      const out = execFileSync('/usr/bin/python3', [join(SHARED, 'peers', 'ease_numpy.py'), '--data', file, '--lam', String(lambda)], { encoding: 'utf8' });
+      peer = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+      peerFit.push(peer.fit_s);
+    } catch (e) {
+      peerOk = false;
+      process.stderr.write(`bench cf: NumPy peer unavailable (${(e as Error).message.split('\n')[0]}); run bash ../shared/peers/setup.sh\n`);
+    }
+  }
+  if (r < runs) {
+    const m = new Ease({ lambda });
+    const t0 = performance.now();
+    await m.fit(train, { seed: 0, progress: false });
+    fits.push((performance.now() - t0) / 1000);
+    model = m;
+  }
 }
 const ease = model!;
 const peerProtocol = await evaluate(ease, { history: train, exclude: [train, valid], targets: test, train }, { metrics: ['hr@10', 'ndcg@10'], ties: 'optimistic', progress: false });

@@ -121,13 +121,22 @@ export function spdInverse(a: Float64Array, n: number, options: SpdInverseOption
         }
       }
       // W = U D, same packing.
+      // Row-of-D order: each D row is read contiguously and each U value once; zero rows skipped.
+      W.fill(0, 0, m * b);
       for (let g = 0; g < m; g += 4) {
         const base = (g >> 2) * b * 4;
-        for (let r = 0; r < 4; r++) {
+        for (let p = 0; p < b; p++) {
+          const up = base + 4 * p;
+          const u0 = U[up], u1 = U[up + 1], u2 = U[up + 2], u3 = U[up + 3];
+          if (u0 === 0 && u1 === 0 && u2 === 0 && u3 === 0) continue;
+          const drow = p * b;
           for (let q = 0; q < b; q++) {
-            let s = 0;
-            for (let p = 0; p < b; p++) s += U[base + 4 * p + r] * D[p * b + q];
-            W[base + 4 * q + r] = s;
+            const dq = D[drow + q];
+            const w = base + 4 * q;
+            W[w] += u0 * dq;
+            W[w + 1] += u1 * dq;
+            W[w + 2] += u2 * dq;
+            W[w + 3] += u3 * dq;
           }
         }
       }
