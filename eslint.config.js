@@ -2,8 +2,10 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.cache/**', 'coverage/**', 'runs/**'] },
+  { ignores: ['asm/**', 'dist/**', 'node_modules/**', '.cache/**', 'coverage/**', 'runs/**'] },
   js.configs.recommended,
+  // The bin script is plain Node JavaScript.
+  { files: ['bin/**/*.js'], languageOptions: { globals: { process: 'readonly' } } },
   ...tseslint.configs.recommended,
   {
     rules: {
