@@ -14,7 +14,7 @@
  * the intermediate figures on disk. The test figures at intermediate epochs are a *trace*, not a
  * selection: the final claim is the row at the epoch chosen on validation (`best_valid_epoch`).
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { concatInteractions } from '../../data/interactions.ts';
 import { loadDataset } from '../../data/load.ts';
@@ -46,7 +46,9 @@ export interface TraceLine {
 /** Runs every model of the experiment file with per-evaluation tracing; see the file comment. */
 export async function trace(path: string, overrides: readonly string[]): Promise<void> {
   const config = loadExperiment(path, overrides);
-  const source = resolve(config.data.source);
+  const src = config.data.source;
+  // paths are read from the working directory (as `reclab bench` does); `synthetic…` and registry names pass through
+  const source = existsSync(resolve(src)) ? resolve(src) : src;
   const dataset = await loadDataset({ ...config.data, source }, config.prepare);
   const split = splitDataset(dataset, config.split);
   const { train, valid, test } = split;
@@ -76,38 +78,50 @@ export async function trace(path: string, overrides: readonly string[]): Promise
     let best = -Infinity;
     let bestEpoch = 0;
     const curve: { epoch: number; loss: number; valid?: number }[] = [];
-    await model.fit(train, {
+    let lastEvaluated = -1;
+    const evalAt = async (rep: { epoch: number; loss: number }): Promise<number> => {
+      lastEvaluated = rep.epoch;
+      const v = await evaluate(model, validData, { ...common, metrics: config.metrics, candidates: validCands });
+      const t = await evaluate(model, testData, { ...common, metrics: config.metrics, candidates: testCands });
+      const value = v.metrics[validMetric];
+      const lastPoint = curve.at(-1);
+      if (lastPoint && lastPoint.epoch === rep.epoch) lastPoint.valid = value;
+      if (value > best) {
+        best = value;
+        bestEpoch = rep.epoch;
+      }
+      const line: TraceLine = {
+        model: label, epoch: rep.epoch, loss: rep.loss, train_s: round(trainS), wall_s: round((performance.now() - t0) / 1000),
+        valid: roundAll(v.metrics), test: roundAll(t.metrics), best_valid_epoch: bestEpoch,
+        protocol: `${split.protocol.description}; ${config.protocol}; ties ${config.ties}`, data: config.data.source,
+      };
+      appendFileSync(file, `${JSON.stringify(line)}\n`);
+      log(`  valid ${fmtAll(v.metrics)} | test ${fmtAll(t.metrics)}`);
+      if (curve.length === 0) return value; // closed-form model: no curve to draw
+      const loss: Series[] = [{ name: label, x: curve.map((c) => c.epoch), y: curve.map((c) => c.loss) }];
+      const val = curve.filter((c) => c.valid !== undefined);
+      writeFileSync(join(outDir, `${config.name}-${label}-loss.svg`), lineChart(loss, { title: `${label} training loss`, xLabel: 'epoch', yLabel: 'loss' }));
+      writeFileSync(join(outDir, `${config.name}-${label}-valid.svg`), lineChart([{ name: label, x: val.map((c) => c.epoch), y: val.map((c) => c.valid!) }], {
+        title: `${label} validation ${validMetric}`, xLabel: 'epoch', yLabel: validMetric,
+      }));
+      return value;
+    };
+    const fit = await model.fit(train, {
       seed: config.seeds[0],
       progress: false,
       onEpoch: async (rep) => {
         trainS += rep.seconds;
-        const point: { epoch: number; loss: number; valid?: number } = { epoch: rep.epoch, loss: rep.loss };
-        curve.push(point);
+        curve.push({ epoch: rep.epoch, loss: rep.loss });
         log(`${label} epoch ${rep.epoch}: loss ${rep.loss.toFixed(4)} (${rep.seconds.toFixed(1)} s)`);
-        if (rep.epoch % config.evalEvery !== 0) return false;
-        const v = await evaluate(model, validData, { ...common, metrics: config.metrics, candidates: validCands });
-        const t = await evaluate(model, testData, { ...common, metrics: config.metrics, candidates: testCands });
-        point.valid = v.metrics[validMetric];
-        if (point.valid > best) {
-          best = point.valid;
-          bestEpoch = rep.epoch;
-        }
-        const line: TraceLine = {
-          model: label, epoch: rep.epoch, loss: rep.loss, train_s: round(trainS), wall_s: round((performance.now() - t0) / 1000),
-          valid: roundAll(v.metrics), test: roundAll(t.metrics), best_valid_epoch: bestEpoch,
-          protocol: `${split.protocol.description}; ${config.protocol}; ties ${config.ties}`, data: config.data.source,
-        };
-        appendFileSync(file, `${JSON.stringify(line)}\n`);
-        log(`  valid ${fmtAll(v.metrics)} | test ${fmtAll(t.metrics)}`);
-        const loss: Series[] = [{ name: label, x: curve.map((c) => c.epoch), y: curve.map((c) => c.loss) }];
-        const val = curve.filter((c) => c.valid !== undefined);
-        writeFileSync(join(outDir, `${config.name}-${label}-loss.svg`), lineChart(loss, { title: `${label} training loss`, xLabel: 'epoch', yLabel: 'loss' }));
-        writeFileSync(join(outDir, `${config.name}-${label}-valid.svg`), lineChart([{ name: label, x: val.map((c) => c.epoch), y: val.map((c) => c.valid!) }], {
-          title: `${label} validation ${validMetric}`, xLabel: 'epoch', yLabel: validMetric,
-        }));
+        if (rep.epoch % config.evalEvery === 0) await evalAt(rep);
         return false;
       },
     });
+    if (lastEvaluated !== fit.epochs) {
+      // closed-form models (no epochs) and runs whose last epoch was not on the evalEvery grid
+      if (fit.epochs === 0) trainS = fit.seconds;
+      await evalAt({ epoch: fit.epochs, loss: fit.history.at(-1)?.loss ?? NaN });
+    }
   }
 }
 
