@@ -77,7 +77,7 @@ export async function writeArenaReport(dir: string, run: ArenaRun, summary: Aren
         return { label: `${p.a} vs ${p.b}`, values: [o.winRateA.estimate || 0, o.tieRate.estimate || 0, o.winRateB.estimate || 0], errors: [half(o.winRateA), half(o.tieRate), half(o.winRateB)] };
       }),
       ['first system wins', 'tie', 'second system wins'],
-      { title: 'Arena overall verdict (both orders must agree; ± half-width of 95% Wilson CI)', yLabel: 'share of matches', yRange: [0, 1] },
+      { title: 'Arena overall verdict (± 95% Wilson half-width)', yLabel: 'share of matches', yRange: [0, 1] },
     ),
   ]);
   files.push([
