@@ -61,7 +61,7 @@ export function gramBinary(x: SparseBinary): Float64Array {
 
 /** Options for {@link spdInverse}. */
 export interface SpdInverseOptions {
-  /** Block size of the blocked sweep (default 64: panels stay in L1/L2). */
+  /** Block size of the blocked sweep (default 32: fastest on ML-1M, 16–64 within 10 %; panels stay in cache). */
   block?: number;
   /** Threads for the rank-b updates (default: RECLAB_THREADS, else min(2, cores); 1 below n = 512). */
   threads?: number;
@@ -85,7 +85,7 @@ export interface SpdInverseOptions {
  */
 export function spdInverse(a: Float64Array, n: number, options: SpdInverseOptions = {}): Float64Array {
   if (a.length < n * n) throw new Error(`spdInverse: matrix has ${a.length} values, need ${n}×${n}`);
-  const bs = Math.max(4, Math.min(options.block ?? 64, 256)) & ~3;
+  const bs = Math.max(4, Math.min(options.block ?? 32, 256)) & ~3;
   // Pad to a multiple of 4 with an identity tail so 4×4 tiles never need edge cases.
   const m = (n + 3) & ~3;
   const threads = n < 512 ? 1 : Math.max(1, Math.floor(options.threads ?? defaultThreads()));
