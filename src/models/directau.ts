@@ -219,7 +219,7 @@ export class DirectAu implements Recommender {
     const optI = new LazyAdam(this.items, d, lr);
     const bu = new Float64Array(batchSize * d);
     const bi = new Float64Array(batchSize * d);
-    return trainEpochs('directau', epochs, options, () => {
+    return trainEpochs('directau', epochs, options, (_e, tick) => {
       rng.shuffle(order);
       let lossSum = 0;
       let batches = 0;
@@ -244,9 +244,10 @@ export class DirectAu implements Recommender {
         optI.step();
         applyRows(optU, us, r.gradUsers, this.users, d, weightDecay);
         applyRows(optI, is, r.gradItems, this.items, d, weightDecay);
+        tick();
       }
       return lossSum / Math.max(1, batches);
-    });
+    }, Math.ceil(nPairs / batchSize));
   }
 
   /** Un-normalised dot products; unseen users folded in by averaging history item embeddings. */

@@ -194,7 +194,7 @@ export class LightGcn implements Recommender {
     const owner = new Int32Array(nPairs);
     for (let u = 0; u < nU; u++) owner.fill(u, x.offsets[u], x.offsets[u + 1]);
     const opt = new LazyAdam(this.ego, d, lr);
-    const report = await trainEpochs('lightgcn', epochs, options, () => {
+    const report = await trainEpochs('lightgcn', epochs, options, (_e, tick) => {
       let lossSum = 0;
       let steps = 0;
       for (let start = 0; start < nPairs; start += batchSize) {
@@ -220,11 +220,12 @@ export class LightGcn implements Recommender {
         for (let row = 0; row < nU + nI; row++) opt.updateRow(row, r.grad, row * d);
         lossSum += r.loss;
         steps++;
+        tick();
       }
       // Final embeddings after every epoch, so the runner's validation (onEpoch) scores this epoch.
       this.computeFinal();
       return lossSum / steps;
-    });
+    }, Math.ceil(nPairs / batchSize));
     return report;
   }
 
