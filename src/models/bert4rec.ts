@@ -23,10 +23,10 @@
  * kernels, the chunked full-softmax CE that SASRec's `ce` loss uses; the head runs only on the
  * masked rows (gathered with `embed_fwd`, scattered back with `embed_bwd`).
  */
+import { loadNetwork, restoreNetwork, saveNetwork, snapshotNetwork } from './seq/network-state.ts';
 import { z } from 'zod';
 import type { Interactions } from '../data/types.ts';
 import type { EpochReport, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
-import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { defaultEngine, type Buf, type Engine, type Program } from '../nn/engine.ts';
 import { ParamSet, type Param } from '../nn/params.ts';
 import { LayerNorm, Linear, MultiheadAttention, linear, type RaggedLayout } from '../nn/layers.ts';
@@ -580,37 +580,28 @@ export class BERT4Rec implements SequentialRecommender {
 
   async save(dir: string): Promise<void> {
     const net = this.network;
-    await writeCheckpoint(dir, {
-      name: this.name,
-      config: { ...this.config },
-      nItems: net.nItems,
-      state: { paddingRow: 0, itemIdOffset: 1, maskRow: net.maskId, adamSteps: net.adam.t },
-      training: this.record,
-    }, net.params.toTensors());
+    await saveNetwork(dir, { name: this.name, config: this.config, record: this.record }, net, { maskRow: net.maskId });
   }
 
   /** Loads a model written by {@link save}. */
   static async load(dir: string): Promise<BERT4Rec> {
-    const { meta, tensors } = await readCheckpoint(dir);
-    if (meta.name !== 'bert4rec') throw new Error(`${dir}: checkpoint is a "${meta.name}" model, not bert4rec`);
-    const model = new BERT4Rec(meta.config);
-    const net = (model.net = new BERT4RecNet(model.config, meta.nItems));
-    net.params.fromTensors(tensors, `${dir}/weights.safetensors`);
-    net.invalidate();
-    model.trained = true;
-    model.record = meta.training ?? {};
-    return model;
+    let model: BERT4Rec | undefined;
+    const { net, training } = await loadNetwork(dir, 'bert4rec', (config, nItems) => {
+      model = new BERT4Rec(config);
+      return new BERT4RecNet(model.config, nItems);
+    });
+    model!.net = net;
+    model!.trained = true;
+    model!.record = training;
+    return model!;
   }
 
   snapshot(): unknown {
-    return { params: this.network.params.snapshot(), t: this.network.adam.t };
+    return snapshotNetwork(this.network);
   }
 
   restore(state: unknown): void {
-    const s = state as { params: Float32Array[]; t: number };
-    this.network.params.restore(s.params);
-    this.network.invalidate();
-    this.network.adam.t = s.t;
+    restoreNetwork(this.network, state);
   }
 }
 

@@ -20,11 +20,11 @@
  * Differences from the reference, on purpose: Adam instead of Adagrad with momentum; negatives
  * never mask accidental hits (the reference does not either).
  */
+import { loadNetwork, restoreNetwork, saveNetwork, snapshotNetwork } from './seq/network-state.ts';
 import { z } from 'zod';
 import type { Interactions } from '../data/types.ts';
 import type { EpochReport, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
-import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { defaultEngine, type Buf, type Engine, type Program } from '../nn/engine.ts';
+import { defaultEngine, type Buf, type Engine } from '../nn/engine.ts';
 import { ParamSet, uniformInit, type Param } from '../nn/params.ts';
 import { GRUCell } from '../nn/layers.ts';
 import { Adam } from '../nn/optim.ts';
@@ -457,37 +457,28 @@ export class GRU4Rec implements SequentialRecommender {
 
   async save(dir: string): Promise<void> {
     const net = this.network;
-    await writeCheckpoint(dir, {
-      name: this.name,
-      config: { ...this.config },
-      nItems: net.nItems,
-      state: { paddingRow: 0, itemIdOffset: 1, adamSteps: net.adam.t },
-      training: this.record,
-    }, net.params.toTensors());
+    await saveNetwork(dir, { name: this.name, config: this.config, record: this.record }, net);
   }
 
   /** Loads a model written by {@link save}. */
   static async load(dir: string): Promise<GRU4Rec> {
-    const { meta, tensors } = await readCheckpoint(dir);
-    if (meta.name !== 'gru4rec') throw new Error(`${dir}: checkpoint is a "${meta.name}" model, not gru4rec`);
-    const model = new GRU4Rec(meta.config);
-    const net = (model.net = new GRU4RecNet(model.config, meta.nItems));
-    net.params.fromTensors(tensors, `${dir}/weights.safetensors`);
-    net.invalidate();
-    model.trained = true;
-    model.record = meta.training ?? {};
-    return model;
+    let model: GRU4Rec | undefined;
+    const { net, training } = await loadNetwork(dir, 'gru4rec', (config, nItems) => {
+      model = new GRU4Rec(config);
+      return new GRU4RecNet(model.config, nItems);
+    });
+    model!.net = net;
+    model!.trained = true;
+    model!.record = training;
+    return model!;
   }
 
   snapshot(): unknown {
-    return { params: this.network.params.snapshot(), t: this.network.adam.t };
+    return snapshotNetwork(this.network);
   }
 
   restore(state: unknown): void {
-    const s = state as { params: Float32Array[]; t: number };
-    this.network.params.restore(s.params);
-    this.network.invalidate();
-    this.network.adam.t = s.t;
+    restoreNetwork(this.network, state);
   }
 }
 

@@ -39,10 +39,10 @@
  * reversed. The item table is normalised once per step; each thread back-propagates its own
  * table gradient. Item embeddings use dense Adam (the repo's optimiser is dense, too).
  */
+import { loadNetwork, restoreNetwork, saveNetwork, snapshotNetwork } from './seq/network-state.ts';
 import { z } from 'zod';
 import type { Interactions } from '../data/types.ts';
 import type { EpochReport, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
-import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { defaultEngine, type Buf, type Engine, type Program } from '../nn/engine.ts';
 import { ParamSet, uniformInit, type Param } from '../nn/params.ts';
 import { Linear, linear } from '../nn/layers.ts';
@@ -659,37 +659,28 @@ export class HSTU implements SequentialRecommender {
 
   async save(dir: string): Promise<void> {
     const net = this.network;
-    await writeCheckpoint(dir, {
-      name: this.name,
-      config: { ...this.config },
-      nItems: net.nItems,
-      state: { paddingRow: 0, itemIdOffset: 1, adamSteps: net.adam.t, relPosStorage: 'reversed: element c = offset maxLen-1-c' },
-      training: this.record,
-    }, net.params.toTensors());
+    await saveNetwork(dir, { name: this.name, config: this.config, record: this.record }, net, { relPosStorage: 'reversed: element c = offset maxLen-1-c' });
   }
 
   /** Loads a model written by {@link save}. */
   static async load(dir: string): Promise<HSTU> {
-    const { meta, tensors } = await readCheckpoint(dir);
-    if (meta.name !== 'hstu') throw new Error(`${dir}: checkpoint is a "${meta.name}" model, not hstu`);
-    const model = new HSTU(meta.config);
-    const net = (model.net = new HSTUNet(model.config, meta.nItems));
-    net.params.fromTensors(tensors, `${dir}/weights.safetensors`);
-    net.invalidate();
-    model.trained = true;
-    model.record = meta.training ?? {};
-    return model;
+    let model: HSTU | undefined;
+    const { net, training } = await loadNetwork(dir, 'hstu', (config, nItems) => {
+      model = new HSTU(config);
+      return new HSTUNet(model.config, nItems);
+    });
+    model!.net = net;
+    model!.trained = true;
+    model!.record = training;
+    return model!;
   }
 
   snapshot(): unknown {
-    return { params: this.network.params.snapshot(), t: this.network.adam.t };
+    return snapshotNetwork(this.network);
   }
 
   restore(state: unknown): void {
-    const s = state as { params: Float32Array[]; t: number };
-    this.network.params.restore(s.params);
-    this.network.invalidate();
-    this.network.adam.t = s.t;
+    restoreNetwork(this.network, state);
   }
 }
 

@@ -26,11 +26,11 @@
  * follow the PyTorch port's state_dict (`item.weight`, `blocks.0.att.in_proj_weight`, …), so a
  * checkpoint's weights.safetensors loads into it with `load_state_dict`.
  */
+import { loadNetwork, restoreNetwork, saveNetwork, snapshotNetwork } from './seq/network-state.ts';
 import { z } from 'zod';
 import { availableParallelism } from 'node:os';
 import type { Interactions } from '../data/types.ts';
 import type { EpochReport, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
-import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { defaultEngine, type Buf, type Engine, type Program } from '../nn/engine.ts';
 import { ParamSet, xavierNormal, type Param } from '../nn/params.ts';
 import { LayerNorm, Linear, MultiheadAttention, linear, type RaggedLayout } from '../nn/layers.ts';
@@ -627,37 +627,28 @@ export class SASRec implements SequentialRecommender {
 
   async save(dir: string): Promise<void> {
     const net = this.network;
-    await writeCheckpoint(dir, {
-      name: this.name,
-      config: { ...this.config },
-      nItems: net.nItems,
-      state: { paddingRow: 0, itemIdOffset: 1, adamSteps: net.adam.t },
-      training: this.record,
-    }, net.params.toTensors());
+    await saveNetwork(dir, { name: this.name, config: this.config, record: this.record }, net);
   }
 
   /** Loads a model written by {@link save}. */
   static async load(dir: string): Promise<SASRec> {
-    const { meta, tensors } = await readCheckpoint(dir);
-    if (meta.name !== 'sasrec') throw new Error(`${dir}: checkpoint is a "${meta.name}" model, not sasrec`);
-    const model = new SASRec(meta.config);
-    const net = (model.net = new SASRecNet(model.config, meta.nItems));
-    net.params.fromTensors(tensors, `${dir}/weights.safetensors`);
-    net.invalidate();
-    model.trained = true;
-    model.record = meta.training ?? {};
-    return model;
+    let model: SASRec | undefined;
+    const { net, training } = await loadNetwork(dir, 'sasrec', (config, nItems) => {
+      model = new SASRec(config);
+      return new SASRecNet(model.config, nItems);
+    });
+    model!.net = net;
+    model!.trained = true;
+    model!.record = training;
+    return model!;
   }
 
   snapshot(): unknown {
-    return { params: this.network.params.snapshot(), t: this.network.adam.t };
+    return snapshotNetwork(this.network);
   }
 
   restore(state: unknown): void {
-    const s = state as { params: Float32Array[]; t: number };
-    this.network.params.restore(s.params);
-    this.network.invalidate();
-    this.network.adam.t = s.t;
+    restoreNetwork(this.network, state);
   }
 }
 
