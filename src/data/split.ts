@@ -6,7 +6,10 @@
  * - `loo` (leave-one-out, SASRec / BERT4Rec / S3-Rec): a user's last event → test, the
  *   second-to-last → valid, the rest → train. Users with fewer than 3 events keep everything
  *   in train and have no valid/test event — exactly what SASRec's author code (`data_partition`)
- *   does. Evaluation skips users with an empty target.
+ *   does. Evaluation skips users with an empty target. With `valid: false` (the HSTU
+ *   repository's `ignore_last_n = 1`): the last event → test and everything before it → train,
+ *   no validation part (users with < 2 events: all in train); nothing can then be selected on
+ *   validation, so runs report their final epoch.
  * - `temporal` (global time split): with N events sorted by time, the test cut is
  *   t_test = time at rank ⌊quantile·N⌋ (default quantile 0.9) or the given `date`; the valid cut
  *   t_valid likewise from `validQuantile` (default quantile − 0.1; with `date`, no valid part
@@ -22,7 +25,7 @@ import { DataError } from './errors.ts';
 import { DataRng } from './random.ts';
 
 export type SplitOptions =
-  | { kind: 'loo' }
+  | { kind: 'loo'; valid?: boolean }
   | { kind: 'temporal'; quantile?: number; validQuantile?: number; date?: string }
   | { kind: 'ratio'; train: number; valid: number; order?: 'random' | 'time'; seed?: number };
 
@@ -37,18 +40,25 @@ export function splitDataset(d: Dataset, o: SplitOptions): Split {
   let protocol: SplitProtocol;
   switch (o.kind) {
     case 'loo': {
+      const withValid = o.valid ?? true;
       for (let u = 0; u < d.nUsers; u++) {
         const s = d.offsets[u];
         const e = d.offsets[u + 1];
-        if (e - s < 3) continue;
-        part[e - 2] = VALID;
+        if (e - s < (withValid ? 3 : 2)) continue;
+        if (withValid) part[e - 2] = VALID;
         part[e - 1] = TEST;
       }
-      protocol = {
-        kind: 'loo',
-        description: 'leave-one-out: last event → test, second-to-last → valid, rest → train; users with < 3 events: all in train',
-        options: {},
-      };
+      protocol = withValid
+        ? {
+          kind: 'loo',
+          description: 'leave-one-out: last event → test, second-to-last → valid, rest → train; users with < 3 events: all in train',
+          options: {},
+        }
+        : {
+          kind: 'loo',
+          description: 'leave-last-out without validation: last event → test, the rest → train; users with < 2 events: all in train; final epoch reported',
+          options: { valid: false },
+        };
       break;
     }
     case 'temporal': {

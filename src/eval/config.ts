@@ -54,7 +54,7 @@ export const experimentSchema = z
       .default({}),
     split: z
       .discriminatedUnion('kind', [
-        z.object({ kind: z.literal('loo') }).strict(),
+        z.object({ kind: z.literal('loo'), valid: z.boolean().optional() }).strict(),
         z.object({ kind: z.literal('temporal'), quantile: z.number().optional(), validQuantile: z.number().optional(), date: z.string().optional() }).strict(),
         z.object({ kind: z.literal('ratio'), train: z.number(), valid: z.number(), order: z.enum(['random', 'time']).optional(), seed: z.number().int().optional() }).strict(),
       ])

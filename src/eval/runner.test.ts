@@ -114,6 +114,22 @@ describe('experiment runner', () => {
     expect(table.rows[0][4]).toBe('(baseline)');
   });
 
+  it('without a validation split (loo, valid: false) trains every epoch, reports the final state and refuses a grid', async () => {
+    const base = { name: 'noval', data: { source: 'synthetic' }, split: { kind: 'loo', valid: false }, metrics: ['hr@5'] };
+    const config = validateExperiment({ ...base, models: [{ name: 'test-scripted' }] }, 'noval.yaml');
+    const { result, table } = await runExperiment(config, { dataset, dryRun: true, log: () => {}, progress: false });
+    const run = result.models[0].runs[0];
+    // no early stopping: all ten scripted epochs run, none is validated, nothing is restored
+    expect(run.epochs).toBe(QUALITY.length);
+    expect(run.bestEpoch).toBe(0);
+    expect(run.curve.every((c) => c.valid === undefined)).toBe(true);
+    expect(lastModel!.restored).toBeNull();
+    expect(lastModel!.quality).toBeCloseTo(QUALITY.at(-1)!, 12);
+    expect(table.notes.some((n) => n.includes('final epoch is reported'))).toBe(true);
+    const grid = validateExperiment({ ...base, models: [{ name: 'test-scripted', grid: { scale: [0.5, 1] } }] }, 'noval.yaml');
+    await expect(runExperiment(grid, { dataset, dryRun: true, log: () => {}, progress: false })).rejects.toThrow(/grid needs a validation split/);
+  });
+
   it('writes result.json, tables and plots into runs/<name>-<timestamp>/', async () => {
     const out = mkdtempSync(join(tmpdir(), 'reclab-runs-'));
     const config = validateExperiment({ name: 'files', data: { source: 'synthetic' }, metrics: ['hr@5'], output: out, seeds: [0, 1], models: [{ name: 'pop' }, { name: 'itemknn', config: { k: 10 } }] }, 'files.yaml');

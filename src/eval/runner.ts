@@ -143,8 +143,14 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
   const protocol = parseProtocol(config.protocol, config.seeds[0]);
   let validCands: CandidateLists | undefined;
   let testCands: CandidateLists | undefined;
+  // A split without validation targets (loo with valid: false) leaves nothing to select on:
+  // every configuration trains its full epochs and the final state is reported.
+  const hasValid = usersWithTargets(valid).length > 0;
+  if (!hasValid && config.models.some((m) => gridPoints(m).length > 1)) {
+    throw new Error(`${config.name}: a grid needs a validation split to choose on, and this split has none (${split.protocol.description})`);
+  }
   if (protocol.kind === 'sampled') {
-    validCands = sampleCandidates(protocol, usersWithTargets(valid), valid, [train, valid, test], train);
+    if (hasValid) validCands = sampleCandidates(protocol, usersWithTargets(valid), valid, [train, valid, test], train);
     testCands = sampleCandidates({ ...protocol, seed: protocol.seed + 1 }, usersWithTargets(test), test, [train, valid, test], train);
   }
   const features = config.features ? itemFeatures(dataset, config.features) : undefined;
@@ -171,7 +177,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
       onEpoch: async (rep) => {
         const point: CurvePoint = { ...rep };
         curve.push(point);
-        if (rep.epoch % config.evalEvery !== 0) return false;
+        if (!hasValid || rep.epoch % config.evalEvery !== 0) return false;
         const v = await validate();
         point.valid = v;
         if (v > best) {
@@ -191,7 +197,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
     else if (bestEpoch > 0 && snap !== undefined && model.restore) {
       model.restore(snap); // back to the best epoch
       v = best;
-    } else v = await validate(); // closed-form, never validated, or no snapshot support
+    } else v = hasValid ? await validate() : NaN; // closed-form, never validated, or no snapshot support
     return {
       model,
       run: { seed, config: cfg, valid: v, bestEpoch, epochs: fit.epochs, curve, fitSeconds: fit.seconds, validSeconds },
@@ -321,7 +327,7 @@ export function resultTable(r: ExperimentResult): Table {
     `data: ${r.dataset.name} (${r.dataset.nUsers} users, ${r.dataset.nItems} items, ${r.dataset.nEvents} events), fingerprint ${r.dataset.fingerprint.slice(0, 12)}`,
     `split: ${r.split.description}`,
     `protocol: ${p.candidates} ranking; excluded: ${p.excluded}; ties: ${p.ties} (a relevant item ranks ${p.ties === 'pessimistic' ? 'below' : 'above'} equal scores); ${p.nUsers} test users`,
-    `selection: grid and early stopping on validation ${p.validMetric}; seeds ${r.config.seeds.join(', ')}${multi ? ' (mean ± std)' : ''}`,
+    `selection: ${r.split.options.valid === false ? 'none (no validation split): the final epoch is reported' : `grid and early stopping on validation ${p.validMetric}`}; seeds ${r.config.seeds.join(', ')}${multi ? ' (mean ± std)' : ''}`,
   ];
   if (sig) notes.push(`significance: paired over users on ${sig.metric} against ${sig.baseline}; Δ with 95 % bootstrap CI`);
   return { header, rows, notes };

@@ -104,6 +104,14 @@ describe('splits', () => {
     expect(s.train.nItems).toBe(5);
   });
 
+  it('leave-last-out without validation (HSTU repo): last → test, the rest → train; users with < 2 events stay in train', () => {
+    const s = splitDataset(d, { kind: 'loo', valid: false });
+    expect(flat(s.train)).toEqual([[0, 1, 2, 3], [0], [2, 3]]);
+    expect(flat(s.valid)).toEqual([[], [], []]);
+    expect(flat(s.test)).toEqual([[4], [1], [4]]);
+    expect(s.protocol.options).toEqual({ valid: false });
+  });
+
   it('temporal: global cuts by time quantile or date; ties fall on one side', () => {
     // Times sorted: 10 12 15 20 25 30 40 45 50 55 (N=10). q=0.8 → rank 8 → 50; valid q=0.6 → rank 6 → 40.
     const s = splitDataset(d, { kind: 'temporal', quantile: 0.8, validQuantile: 0.6 });

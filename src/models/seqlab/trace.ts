@@ -59,9 +59,12 @@ export async function trace(path: string, overrides: readonly string[]): Promise
   const protocol = parseProtocol(config.protocol, config.seeds[0]);
   let validCands: CandidateLists | undefined;
   let testCands: CandidateLists | undefined;
+  // loo with valid: false (the HSTU repository's split) has no validation targets: the trace then
+  // records test only, and the final epoch is the reported one (nothing to select on)
+  const hasValid = usersWithTargets(valid).length > 0;
   if (protocol.kind === 'sampled') {
     // the same draws as the runner makes for this config
-    validCands = sampleCandidates(protocol, usersWithTargets(valid), valid, [train, valid, test], train);
+    if (hasValid) validCands = sampleCandidates(protocol, usersWithTargets(valid), valid, [train, valid, test], train);
     testCands = sampleCandidates({ ...protocol, seed: protocol.seed + 1 }, usersWithTargets(test), test, [train, valid, test], train);
   }
   const validMetric = config.validMetric ?? config.metrics[0];
@@ -81,11 +84,13 @@ export async function trace(path: string, overrides: readonly string[]): Promise
     let lastEvaluated = -1;
     const evalAt = async (rep: { epoch: number; loss: number }): Promise<number> => {
       lastEvaluated = rep.epoch;
-      const v = await evaluate(model, validData, { ...common, metrics: config.metrics, candidates: validCands });
+      const v = hasValid ? await evaluate(model, validData, { ...common, metrics: config.metrics, candidates: validCands }) : { metrics: {} as Record<string, number> };
       const t = await evaluate(model, testData, { ...common, metrics: config.metrics, candidates: testCands });
-      const value = v.metrics[validMetric];
+      // without validation every evaluation is "best so far", so best_valid_epoch tracks the final epoch
+      const value = hasValid ? v.metrics[validMetric] : rep.epoch;
       const lastPoint = curve.at(-1);
-      if (lastPoint && lastPoint.epoch === rep.epoch) lastPoint.valid = value;
+      // the metric curve: validation, or test when the split has no validation part
+      if (lastPoint && lastPoint.epoch === rep.epoch) lastPoint.valid = hasValid ? value : t.metrics[validMetric];
       if (value > best) {
         best = value;
         bestEpoch = rep.epoch;
@@ -96,13 +101,14 @@ export async function trace(path: string, overrides: readonly string[]): Promise
         protocol: `${split.protocol.description}; ${config.protocol}; ties ${config.ties}`, data: config.data.source,
       };
       appendFileSync(file, `${JSON.stringify(line)}\n`);
-      log(`  valid ${fmtAll(v.metrics)} | test ${fmtAll(t.metrics)}`);
+      log(`  ${hasValid ? `valid ${fmtAll(v.metrics)} | ` : ''}test ${fmtAll(t.metrics)}`);
       if (curve.length === 0) return value; // closed-form model: no curve to draw
       const loss: Series[] = [{ name: label, x: curve.map((c) => c.epoch), y: curve.map((c) => c.loss) }];
       const val = curve.filter((c) => c.valid !== undefined);
+      const part = hasValid ? 'valid' : 'test';
       writeFileSync(join(outDir, `${config.name}-${label}-loss.svg`), lineChart(loss, { title: `${label} training loss`, xLabel: 'epoch', yLabel: 'loss' }));
-      writeFileSync(join(outDir, `${config.name}-${label}-valid.svg`), lineChart([{ name: label, x: val.map((c) => c.epoch), y: val.map((c) => c.valid!) }], {
-        title: `${label} validation ${validMetric}`, xLabel: 'epoch', yLabel: validMetric,
+      writeFileSync(join(outDir, `${config.name}-${label}-${part}.svg`), lineChart([{ name: label, x: val.map((c) => c.epoch), y: val.map((c) => c.valid!) }], {
+        title: `${label} ${hasValid ? 'validation' : 'test (no validation split)'} ${validMetric}`, xLabel: 'epoch', yLabel: validMetric,
       }));
       return value;
     };
