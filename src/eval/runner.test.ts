@@ -125,7 +125,7 @@ describe('experiment runner', () => {
     expect(run.curve.every((c) => c.valid === undefined)).toBe(true);
     expect(lastModel!.restored).toBeNull();
     expect(lastModel!.quality).toBeCloseTo(QUALITY.at(-1)!, 12);
-    expect(table.notes.some((n) => n.includes('final epoch is reported'))).toBe(true);
+    expect(table.notes?.some((n) => n.includes('final epoch is reported'))).toBe(true);
     const grid = validateExperiment({ ...base, models: [{ name: 'test-scripted', grid: { scale: [0.5, 1] } }] }, 'noval.yaml');
     await expect(runExperiment(grid, { dataset, dryRun: true, log: () => {}, progress: false })).rejects.toThrow(/grid needs a validation split/);
   });
