@@ -66,7 +66,7 @@ export class Ease implements Recommender {
           'Hint: keep the most popular items (k-core or top-N filtering), raise maxMemoryGb if RAM allows, or use itemknn, which stores a sparse top-k neighbourhood.',
       );
     }
-    const g = gramBinary(binaryRows(train));
+    const g = gramBinary(binaryRows(train), { lower: true }); // spdInverse reads only the lower triangle
     for (let i = 0; i < n; i++) g[i * n + i] += this.config.lambda;
     const bar = progress('ease', n, { enabled: options.progress, unit: 'items' });
     let last = 0;

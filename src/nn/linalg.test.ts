@@ -70,6 +70,40 @@ describe('gramBinary', () => {
   });
 });
 
+describe('gramBinary threads and lower triangle', () => {
+  it('two threads and one give the same XᵀX; lower fills exactly j ≤ i; diagonal = column counts', () => {
+    // 420 rows of ~400 items: Σ len²/2 ≈ 3.4e7 increments, above the one-thread cut-off
+    const rng = new Rng(11);
+    const nRows = 420;
+    const nCols = 500;
+    const offsets = [0];
+    const cols: number[] = [];
+    const colCount = new Array<number>(nCols).fill(0);
+    for (let r = 0; r < nRows; r++) {
+      for (let c = 0; c < nCols; c++) {
+        if (rng.next() < 0.8) {
+          cols.push(c);
+          colCount[c]++;
+        }
+      }
+      offsets.push(cols.length);
+    }
+    const x = { nRows, nCols, offsets: Int32Array.from(offsets), cols: Int32Array.from(cols) };
+    const one = gramBinary(x, { threads: 1 });
+    const two = gramBinary(x, { threads: 2 });
+    expect(two).toEqual(one);
+    for (let c = 0; c < nCols; c++) expect(one[c * nCols + c]).toBe(colCount[c]);
+    // one off-diagonal entry by direct count
+    const rowsWith = (c: number): Set<number> => new Set(Array.from({ length: nRows }, (_, r) => r).filter((r) => cols.slice(offsets[r], offsets[r + 1]).includes(c)));
+    const a = rowsWith(17);
+    const both = [...rowsWith(333)].filter((r) => a.has(r)).length;
+    expect(one[333 * nCols + 17]).toBe(both);
+    expect(one[17 * nCols + 333]).toBe(both);
+    const lower = gramBinary(x, { lower: true, threads: 2 });
+    expect(lower).toEqual(one.map((v, k) => (k % nCols <= Math.floor(k / nCols) ? v : 0)));
+  });
+});
+
 describe('cholesky', () => {
   it('solves an SPD system', () => {
     const n = 9;

@@ -9,6 +9,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { F64X2_RELAXED_MADD, relaxedSimdAvailable } from './relaxed-simd.ts';
 
 /** A sparse binary matrix in CSR form: row r's nonzero column ids are `cols[offsets[r]..offsets[r+1])`, ascending, distinct. */
 export interface SparseBinary {
@@ -18,45 +19,103 @@ export interface SparseBinary {
   cols: Int32Array;
 }
 
+/** Options for {@link gramBinary}. */
+export interface GramOptions {
+  /** Fill only the lower triangle (j ≤ i) — all that {@link spdInverse} reads; skips the strided mirror. */
+  lower?: boolean;
+  /** Threads (default: RECLAB_THREADS, else min(2, cores); 1 for small inputs, where a thread costs more than it saves). */
+  threads?: number;
+}
+
 /**
- * G = XᵀX for a binary X (nRows × nCols), as a full symmetric nCols × nCols Float64Array.
- * G[i][j] is the number of rows holding both i and j. Computed column by column: for item i,
- * every row containing i adds 1 to G[i][j] for its items j ≥ i — the written row stays in cache,
- * the read rows stream, and no dense X is ever formed.
+ * G = XᵀX for a binary X (nRows × nCols), as an nCols × nCols Float64Array (full and symmetric,
+ * or only its lower triangle with `lower`). G[i][j] is the number of rows holding both i and j.
+ * Computed item by item: for item i, every row containing i adds 1 to G[i][j] for its items
+ * j ≤ i (a prefix of the row, whose columns are ascending) — the written row stays in cache, the
+ * read rows stream, and no dense X is ever formed. Items are split into bands of equal work
+ * (Σ of those prefix lengths) across threads; each thread writes only its own rows of G.
  */
-export function gramBinary(x: SparseBinary): Float64Array {
+export function gramBinary(x: SparseBinary, options: GramOptions = {}): Float64Array {
   const n = x.nCols;
-  // Column view: which rows contain item i.
-  const colStart = new Int32Array(n + 1);
-  for (let p = 0; p < x.cols.length; p++) colStart[x.cols[p] + 1]++;
+  const nnz = x.cols.length;
+  // Work ≈ Σ_rows len²/2 increments; a helper thread costs ~30 ms to start, so small inputs stay on one.
+  let work = 0;
+  for (let r = 0; r < x.nRows; r++) work += ((x.offsets[r + 1] - x.offsets[r]) ** 2) / 2;
+  const threads = work < 2e7 ? 1 : Math.max(1, Math.floor(options.threads ?? defaultThreads()));
+  const shared = threads > 1;
+  const ints = (len: number): Int32Array => (shared ? new Int32Array(new SharedArrayBuffer(4 * len)) : new Int32Array(len));
+  // Column view: which rows contain item i, and where i sits in each (so j ≤ i is a prefix).
+  const colStart = ints(n + 1);
+  for (let p = 0; p < nnz; p++) colStart[x.cols[p] + 1]++;
   for (let i = 0; i < n; i++) colStart[i + 1] += colStart[i];
   const fill = colStart.slice(0, n);
-  const rowsOf = new Int32Array(x.cols.length);
-  // Also remember where i sits inside each row, so the j ≥ i part is a suffix.
-  const posIn = new Int32Array(x.cols.length);
+  const rowStart = ints(nnz);
+  const posIn = ints(nnz);
+  const cost = new Float64Array(n + 1);
   for (let r = 0; r < x.nRows; r++) {
-    for (let p = x.offsets[r]; p < x.offsets[r + 1]; p++) {
-      const q = fill[x.cols[p]]++;
-      rowsOf[q] = r;
+    const s = x.offsets[r];
+    for (let p = s; p < x.offsets[r + 1]; p++) {
+      const c = x.cols[p];
+      const q = fill[c]++;
+      rowStart[q] = s;
       posIn[q] = p;
+      cost[c + 1] += p - s + 1;
     }
   }
-  const g = new Float64Array(n * n);
-  const acc = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    acc.fill(0, i);
-    for (let q = colStart[i]; q < colStart[i + 1]; q++) {
-      const end = x.offsets[rowsOf[q] + 1];
-      for (let p = posIn[q]; p < end; p++) acc[x.cols[p]]++;
+  const g = shared ? new Float64Array(new SharedArrayBuffer(8 * n * n)) : new Float64Array(n * n);
+  if (threads === 1) {
+    gramRows(n, x.cols, colStart, rowStart, posIn, g, 0, n);
+  } else {
+    // Bands of equal work (prefix lengths plus the written row).
+    for (let i = 0; i < n; i++) cost[i + 1] += cost[i] + i + 1;
+    const bands = [0];
+    for (let t = 1; t < threads; t++) {
+      const goal = (cost[n] * t) / threads;
+      let i = bands[t - 1];
+      while (i < n && cost[i] < goal) i++;
+      bands.push(i);
     }
-    const row = i * n;
-    for (let j = i; j < n; j++) {
-      const v = acc[j];
-      g[row + j] = v;
-      g[j * n + i] = v;
+    bands.push(n);
+    const cols = ints(nnz);
+    cols.set(x.cols);
+    const done = new Int32Array(new SharedArrayBuffer(4 * threads));
+    const src = `const { workerData: d } = require('node:worker_threads');
+${gramRows.toString()}
+try { gramRows(d.n, d.cols, d.colStart, d.rowStart, d.posIn, new Float64Array(d.g), d.i0, d.i1); d.done[d.t] = 1; }
+catch (e) { d.done[d.t] = 2; require('node:fs').writeSync(2, 'gramBinary helper thread: ' + (e && e.stack || e) + '\\n'); }
+Atomics.notify(d.done, d.t);`;
+    for (let t = 1; t < threads; t++) {
+      const w = new Worker(src, { eval: true, workerData: { n, cols, colStart, rowStart, posIn, g: g.buffer, i0: bands[t], i1: bands[t + 1], done, t } });
+      w.unref();
     }
+    gramRows(n, cols, colStart, rowStart, posIn, g, bands[0], bands[1]);
+    for (let t = 1; t < threads; t++) {
+      Atomics.wait(done, t, 0);
+      if (done[t] !== 1) throw new Error(`gramBinary: helper thread ${t} failed (see stderr)`);
+    }
+  }
+  if (!options.lower) {
+    for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) g[j * n + i] = g[i * n + j];
   }
   return g;
+}
+
+/**
+ * Rows i ∈ [i0, i1) of the lower triangle of XᵀX: column i's entries are (rowStart, posIn) pairs —
+ * the start of a row holding i and i's position in it. Self-contained (it is also run as a helper
+ * thread's source text).
+ */
+function gramRows(n: number, cols: Int32Array, colStart: Int32Array, rowStart: Int32Array, posIn: Int32Array, g: Float64Array, i0: number, i1: number): void {
+  const acc = new Int32Array(n);
+  for (let i = i0; i < i1; i++) {
+    acc.fill(0, 0, i + 1);
+    for (let q = colStart[i]; q < colStart[i + 1]; q++) {
+      const end = posIn[q];
+      for (let p = rowStart[q]; p <= end; p++) acc[cols[p]]++;
+    }
+    const row = i * n;
+    for (let j = 0; j <= i; j++) g[row + j] = acc[j];
+  }
 }
 
 /** Options for {@link spdInverse}. */
@@ -480,16 +539,17 @@ const simd = (op: number): number[] => [0xfd, ...uleb(op)];
 const V128_LOAD = 0;
 const V128_STORE = 11;
 const V128_CONST = 12;
-const F64X2_SPLAT = 20;
+const V128_LOAD64_SPLAT = 10;
 const F64X2_ADD = 240;
 const F64X2_SUB = 241;
 const F64X2_MUL = 242;
 
 /**
  * Builds the module: imports a shared memory `env.mem` (pages of 64 KiB, `pages` = initial and
- * maximum) and exports `rank(c, m, b, w, u, i0, i1)` — rankUpdateLower on byte offsets.
+ * maximum) and exports `rank(c, m, b, w, u, i0, i1)` — rankUpdateLower on byte offsets. With
+ * `fma`, the tile's multiply-adds are relaxed-SIMD fused ones (twice the peak where the CPU has FMA).
  */
-function rankModuleBytes(pages: number): Uint8Array {
+function rankModuleBytes(pages: number, fma = relaxedSimdAvailable()): Uint8Array {
   // Locals: params 0..6 = c, m, b, w, u, i0, i1; then i, j, p, wp, up, cp, mb, end, acc0..acc7.
   const [C, M, B, W, U, I0, I1] = [0, 1, 2, 3, 4, 5, 6];
   const [I, J, P, WP, UP, CP, MB, WB] = [7, 8, 9, 10, 11, 12, 13, 14];
@@ -531,9 +591,15 @@ function rankModuleBytes(pages: number): Uint8Array {
   get(UP); e(...simd(V128_LOAD), ...mem(3, 0)); set(U01);
   get(UP); e(...simd(V128_LOAD), ...mem(3, 16)); set(U23);
   for (let r = 0; r < 4; r++) {
-    get(WP); e(OP.f64load, ...mem(3, 8 * r)); e(...simd(F64X2_SPLAT)); set(WV);
-    get(ACC[2 * r]); get(WV); get(U01); e(...simd(F64X2_MUL), ...simd(F64X2_ADD)); set(ACC[2 * r]);
-    get(ACC[2 * r + 1]); get(WV); get(U23); e(...simd(F64X2_MUL), ...simd(F64X2_ADD)); set(ACC[2 * r + 1]);
+    get(WP); e(...simd(V128_LOAD64_SPLAT), ...mem(3, 8 * r)); set(WV);
+    if (fma) {
+      // acc = w·u + acc in one vfmadd (see relaxed-simd.ts)
+      get(WV); get(U01); get(ACC[2 * r]); e(...simd(F64X2_RELAXED_MADD)); set(ACC[2 * r]);
+      get(WV); get(U23); get(ACC[2 * r + 1]); e(...simd(F64X2_RELAXED_MADD)); set(ACC[2 * r + 1]);
+    } else {
+      get(ACC[2 * r]); get(WV); get(U01); e(...simd(F64X2_MUL), ...simd(F64X2_ADD)); set(ACC[2 * r]);
+      get(ACC[2 * r + 1]); get(WV); get(U23); e(...simd(F64X2_MUL), ...simd(F64X2_ADD)); set(ACC[2 * r + 1]);
+    }
   }
   get(WP); i32(32); e(OP.add); set(WP);
   get(UP); i32(32); e(OP.add); set(UP);
