@@ -9,6 +9,8 @@
  * (opcode prefix 0xFD, merged into the spec in 2021; on by default in Node ≥ 16.4).
  */
 
+import { F32X4_RELAXED_MADD } from '../nn/relaxed-simd.ts';
+
 /** Value types. */
 export const I32 = 0x7f;
 export const F32 = 0x7d;
@@ -194,6 +196,10 @@ export class FnBuilder {
   }
   f32x4Mul(): this {
     return this.simd(0xe6);
+  }
+  /** a·b + c lane-wise (relaxed SIMD: one vfmadd where the CPU has FMA; see src/nn/relaxed-simd.ts). Stack: a, b, c. */
+  f32x4RelaxedMadd(): this {
+    return this.simd(F32X4_RELAXED_MADD);
   }
   f32x4Gt(): this {
     return this.simd(0x44);
