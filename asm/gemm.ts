@@ -36,6 +36,17 @@ const KC_SHORT: i32 = 256;
   if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
+/**
+ * acc + a·b. Built twice (package.json build:wasm): with --enable relaxed-simd this is one fused
+ * f32x4.relaxed_madd (vfmadd where the CPU has FMA; src/nn/relaxed-simd.ts picks that build),
+ * otherwise a multiply and an add.
+ */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
 // @ts-ignore: decorator
 @inline function fin(p: usize, acc: v128, alpha: v128, accumulate: bool): v128 {
   let r = f32x4.mul(acc, alpha);
@@ -56,13 +67,13 @@ const KC_SHORT: i32 = 256;
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
     let a = v128.load32_splat(p0);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
     a = v128.load32_splat(p1);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
     a = v128.load32_splat(p2);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
     a = v128.load32_splat(p3);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
     p0 += ks; p1 += ks; p2 += ks; p3 += ks; pb += ldb4;
   }
   let pc = C;
@@ -83,10 +94,10 @@ const KC_SHORT: i32 = 256;
   let p0 = pa, p1 = pa + rs, p2 = pa + 2 * rs, p3 = pa + 3 * rs;
   for (let k = 0; k < n; k++) {
     const b0 = v128.load(pb);
-    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(p0), b0));
-    c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(p1), b0));
-    c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(p2), b0));
-    c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(p3), b0));
+    c0 = madd(v128.load32_splat(p0), b0, c0);
+    c1 = madd(v128.load32_splat(p1), b0, c1);
+    c2 = madd(v128.load32_splat(p2), b0, c2);
+    c3 = madd(v128.load32_splat(p3), b0, c3);
     p0 += ks; p1 += ks; p2 += ks; p3 += ks; pb += ldb4;
   }
   let pc = C;
@@ -109,7 +120,7 @@ const KC_SHORT: i32 = 256;
   n: i32, alpha: v128, accumulate: bool, cols: i32): void {
   let c0 = f32x4.splat(0);
   for (let k = 0; k < n; k++) {
-    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(pa), v128.load(pb)));
+    c0 = madd(v128.load32_splat(pa), v128.load(pb), c0);
     pa += ks; pb += ldb4;
   }
   if (cols == 4) v128.store(C, fin(C, c0, alpha, accumulate));

@@ -21,6 +21,7 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
+import { relaxedSimdAvailable } from './relaxed-simd.ts';
 
 /** The kernels exported by src/nn/kernels.wasm (pointers are byte offsets into the memory). */
 export interface WasmKernels {
@@ -119,13 +120,19 @@ const HEAP_BASE = 1 << 20; // static data of the module lives below 1 MiB (memor
 const SLACK = 64;
 const MAX_PAGES = 65536; // 4 GiB of address space; only touched pages count as resident memory
 
-const wasmPath = new URL('./kernels.wasm', import.meta.url);
+/**
+ * The kernels, built twice from asm/ (package.json build:wasm): kernels-fma.wasm uses relaxed-SIMD
+ * fused multiply-adds in the GEMM micro-kernels, kernels.wasm plain mul + add; the first is used
+ * where the runtime has relaxed SIMD (src/nn/relaxed-simd.ts; RECLAB_WASM_FMA=0 forces the plain one).
+ */
+const kernelFile = (): URL => new URL(relaxedSimdAvailable() ? './kernels-fma.wasm' : './kernels.wasm', import.meta.url);
 let compiled: WasmModule | null = null;
 
 /** The compiled kernel module (compiled once per thread). */
 export function kernelModule(): WasmModule {
   if (!compiled) {
     let bytes: Buffer;
+    const wasmPath = kernelFile();
     try {
       bytes = readFileSync(wasmPath);
     } catch (e) {
