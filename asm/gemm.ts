@@ -17,8 +17,8 @@
 //
 // Register tiling: 4 rows × 8 columns of C live in 8 v128 accumulators; each k step loads two
 // vectors of B and broadcasts four scalars of A. (Measured: 31–36 GFLOP/s of CPU time per thread
-// here; a 6×8 tile ran 20–30 % slower — V8 spills its 12 accumulators — and relaxed-SIMD FMA
-// behind --experimental-wasm-relaxed-simd gave no gain, so neither is used.) K is blocked so the
+// here with mul + add, 37–40 with the relaxed-SIMD FMA build — see `madd`; a 6×8 tile ran 20–30 %
+// slower — V8 spills its 12 accumulators.) K is blocked so the
 // A and B panels of a long reduction (dW over thousands of tokens) stay in cache across the
 // column blocks. Tail columns (N % 4) are computed with a full vector and stored lane by lane, so
 // B rows may be read up to 3 floats past their end: every buffer carries 64 bytes of slack (see
@@ -28,6 +28,10 @@
 // (measured +5–20 % vs 256); short ones (attention, K ≤ a few hundred) run unsplit.
 const KC_LONG: i32 = 64;
 const KC_SHORT: i32 = 256;
+// N block (a multiple of 8): wide products (logits over 12,101 items: B = Eᵀ is 3 MB) re-streamed
+// B from L3 for every 4 rows of A; 256-column panels (≤ 256 KB) stay in L2 (BERT4Rec Beauty step
+// measured 1.9× faster). Products with N ≤ 256 — nearly all — are unchanged.
+const NC: i32 = 256;
 
 // @ts-ignore: decorator
 @inline function storeTail(p: usize, v: v128, n: i32): void {
@@ -143,30 +147,34 @@ export function gemm(C: usize, A: usize, B: usize, M: i32, N: i32, K: i32, lda: 
   for (let kb = 0; kb < kEnd; kb += KC) {
     const kbe = min(K, kb + KC);
     const acc = accumulate != 0 || kb > 0;
-    for (let i0 = 0; i0 < M; i0 += 4) {
-      const mr = min(4, M - i0);
-      let k0 = kb, k1 = kbe;
-      if (causal == 2) k1 = min(k1, i0 + mr);
-      else if (causal == 3) k0 = max(k0, i0);
-      if (k1 < k0) k1 = k0;
-      const nk = k1 - k0;
-      const jl = causal == 1 ? min(N, i0 + mr) : N;
-      const pa = A + <usize>k0 * ks + <usize>i0 * rs;
-      const pbk = B + <usize>k0 * ldb4;
-      if (mr == 4) {
-        let j = 0;
-        for (; j + 8 <= jl; j += 8) {
-          block4x8(C + <usize>i0 * ldc4 + (<usize>j << 2), ldc4, pa, rs, ks, pbk + (<usize>j << 2), ldb4, nk, av, acc);
-        }
-        for (; j < jl; j += 4) {
-          block4x4(C + <usize>i0 * ldc4 + (<usize>j << 2), ldc4, pa, rs, ks, pbk + (<usize>j << 2), ldb4, nk, av, acc, min(4, N - j));
-        }
-      } else {
-        for (let r = 0; r < mr; r++) {
-          const i = i0 + r;
-          const jr = causal == 1 ? min(N, i + 1) : jl;
-          for (let j = 0; j < jr; j += 4) {
-            block1x4(C + <usize>i * ldc4 + (<usize>j << 2), pa + <usize>r * rs, ks, pbk + (<usize>j << 2), ldb4, nk, av, acc, min(4, N - j));
+    // Column blocks of NC: the B panel (≤ KC × NC floats) stays in L2 while every row of A passes.
+    for (let jb = 0; jb < N; jb += NC) {
+      const jbe = min(N, jb + NC);
+      for (let i0 = 0; i0 < M; i0 += 4) {
+        const mr = min(4, M - i0);
+        let k0 = kb, k1 = kbe;
+        if (causal == 2) k1 = min(k1, i0 + mr);
+        else if (causal == 3) k0 = max(k0, i0);
+        if (k1 < k0) k1 = k0;
+        const nk = k1 - k0;
+        const jl = causal == 1 ? min(jbe, i0 + mr) : jbe;
+        const pa = A + <usize>k0 * ks + <usize>i0 * rs;
+        const pbk = B + <usize>k0 * ldb4;
+        if (mr == 4) {
+          let j = jb;
+          for (; j + 8 <= jl; j += 8) {
+            block4x8(C + <usize>i0 * ldc4 + (<usize>j << 2), ldc4, pa, rs, ks, pbk + (<usize>j << 2), ldb4, nk, av, acc);
+          }
+          for (; j < jl; j += 4) {
+            block4x4(C + <usize>i0 * ldc4 + (<usize>j << 2), ldc4, pa, rs, ks, pbk + (<usize>j << 2), ldb4, nk, av, acc, min(4, N - j));
+          }
+        } else {
+          for (let r = 0; r < mr; r++) {
+            const i = i0 + r;
+            const jr = causal == 1 ? min(jbe, i + 1) : jl;
+            for (let j = jb; j < jr; j += 4) {
+              block1x4(C + <usize>i * ldc4 + (<usize>j << 2), pa + <usize>r * rs, ks, pbk + (<usize>j << 2), ldb4, nk, av, acc, min(4, N - j));
+            }
           }
         }
       }

@@ -47,7 +47,8 @@ function refGemm(A: ArrayLike<number>, B: ArrayLike<number>, M: number, N: numbe
 
 describe('gemm', () => {
   // K = 300, 600: several 256-deep K blocks; K = 1500: the 64-deep panels of long reductions
-  for (const [M, N, K] of [[7, 13, 5], [16, 50, 50], [33, 9, 300], [4, 8, 1], [5, 3, 600], [10, 50, 1500]]) {
+  // N = 600, 517: several 256-wide column blocks, the last one partial (and not a multiple of 4)
+  for (const [M, N, K] of [[7, 13, 5], [16, 50, 50], [33, 9, 300], [4, 8, 1], [5, 3, 600], [10, 50, 1500], [9, 600, 20], [6, 517, 300]]) {
     for (const transA of [false, true]) {
       it(`${M}×${N}×${K} transA=${transA}, overwrite and accumulate`, () => {
         const A = randn(M * K), B = randn(K * N), C0 = randn(M * N);
@@ -92,6 +93,17 @@ describe('gemm', () => {
     expect(maxRelError(o.a, refGemm(P, V, L, d, L, false, 1))).toBeLessThan(TOL);
     k.gemm(o.ptr, put(P).ptr, put(V).ptr, L, d, L, L, d, d, 1, 0, 3, 1);
     expect(maxRelError(o.a, refGemm(P, V, L, d, L, true, 1))).toBeLessThan(TOL);
+  });
+
+  it('causal mode 1 across column blocks (L = 300 > the 256-wide block)', () => {
+    const L = 300, d = 8;
+    const Q = randn(L * d), Kt = randn(d * L);
+    const s = put(new Float64Array(L * L));
+    k.gemm(s.ptr, put(Q).ptr, put(Kt).ptr, L, L, d, d, L, L, 0, 0, 1, 1);
+    const full = refGemm(Q, Kt, L, L, d, false, 1);
+    let worst = 0;
+    for (let i = 0; i < L; i++) for (let j = 0; j <= i; j++) worst = Math.max(worst, Math.abs(s.a[i * L + j] - full[i * L + j]));
+    expect(worst).toBeLessThan(1e-4);
   });
 
   it('transpose', () => {
