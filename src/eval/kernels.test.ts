@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Rng } from '../nn/rng.ts';
 import { countAbove, countAboveJs, dotScores, KernelArena, packPanels, sharedArena } from './kernels.ts';
-import { encodeModule, FnBuilder, I32, sleb, uleb, Wasm } from './wasm.ts';
+import { encodeModule, FnBuilder, I32, sleb, uleb, Wasm } from '../nn/wasm-writer.ts';
 
 describe('wasm encoder', () => {
   it('encodes LEB128 as in the spec examples', () => {

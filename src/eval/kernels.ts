@@ -14,7 +14,7 @@
 import v8 from 'node:v8';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { encodeModule, F32, FnBuilder, I32, V128, Wasm, type WasmMemory, type WasmModule } from './wasm.ts';
+import { encodeModule, F32, FnBuilder, I32, V128, Wasm, type WasmMemory, type WasmModule } from '../nn/wasm-writer.ts';
 import { relaxedSimdAvailable } from '../nn/relaxed-simd.ts';
 
 const PAGE = 65536;
@@ -162,8 +162,7 @@ function buildGemm(d: number, fma = relaxedSimdAvailable()): FnBuilder {
                   for (let c = 0; c < NV; c++) {
                     const a = acc[r * NV + c];
                     if (fma) f.get(s).get(v[c]).get(a).f32x4RelaxedMadd().set(a);
-                    else if (fma) f.get(s).get(v[c]).get(a).f32x4RelaxedMadd().set(a);
-                  else f.get(a).get(s).get(v[c]).f32x4Mul().f32x4Add().set(a);
+                    else f.get(a).get(s).get(v[c]).f32x4Mul().f32x4Add().set(a);
                   }
                 }
               }

@@ -9,7 +9,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { F64X2_RELAXED_MADD, relaxedSimdAvailable } from './relaxed-simd.ts';
+import { relaxedSimdAvailable } from './relaxed-simd.ts';
+import { encodeModule, FnBuilder, I32, V128, Wasm } from './wasm-writer.ts';
 
 /** A sparse binary matrix in CSR form: row r's nonzero column ids are `cols[offsets[r]..offsets[r+1])`, ascending, distinct. */
 export interface SparseBinary {
@@ -272,12 +273,12 @@ class SweepWorkspace {
     if (useWasm) {
       const memory = new Wasm.Memory({ initial: pages, maximum: pages, shared: true });
       const module = new Wasm.Module(rankModuleBytes(pages));
-      const rank = new Wasm.Instance(module, { env: { mem: memory } }).exports.rank as (...args: number[]) => void;
+      const rank = new Wasm.Instance(module, { env: { memory } }).exports.rank as (...args: number[]) => void;
       this.A = new Float64Array(memory.buffer, 0, m * m);
       this.W = new Float64Array(memory.buffer, wOff, m * bs);
       this.U = new Float64Array(memory.buffer, uOff, m * bs);
       this.local = (b, i0, i1) => rank(0, m, b, wOff, uOff, i0, i1);
-      source = `const rank = new WebAssembly.Instance(workerData.module, { env: { mem: workerData.memory } }).exports.rank;
+      source = `const rank = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports.rank;
 const runKernel = (b) => rank(0, workerData.m, b, workerData.wOff, workerData.uOff, workerData.i0, workerData.i1);`;
       data = { module, memory, wOff, uOff };
     } else {
@@ -357,15 +358,6 @@ for (;;) {
   }
 }
 
-/** The part of the WebAssembly JS API used here (TypeScript's ES libs do not declare it without DOM). */
-interface WasmApi {
-  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => { readonly buffer: ArrayBufferLike };
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-  validate(bytes: Uint8Array): boolean;
-}
-const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
 let simdOk: boolean | undefined;
 /** True when the runtime validates a module with f64x2 SIMD and a shared memory import. */
 export function wasmSimdAvailable(): boolean {
@@ -384,7 +376,7 @@ export function rankUpdateLowerWasm(C: Float64Array, m: number, b: number, W: Fl
   const bytes = (m * m + W.length + U.length) * 8;
   const pages = Math.ceil(bytes / 65536);
   const memory = new Wasm.Memory({ initial: pages, maximum: pages, shared: true });
-  const rank = new Wasm.Instance(new Wasm.Module(rankModuleBytes(pages)), { env: { mem: memory } }).exports.rank as (...args: number[]) => void;
+  const rank = new Wasm.Instance(new Wasm.Module(rankModuleBytes(pages)), { env: { memory } }).exports.rank as (...args: number[]) => void;
   const c = new Float64Array(memory.buffer, 0, m * m);
   c.set(C.subarray(0, m * m));
   new Float64Array(memory.buffer, m * m * 8, W.length).set(W);
@@ -494,144 +486,64 @@ export function choleskySolveInPlace(l: Float64Array, k: number, b: Float64Array
 // ---------------------------------------------------------------------------------------------
 // The rank-b update as a WebAssembly SIMD kernel (f64x2): the same 4×4 tile as
 // rankUpdateLower, with each tile row held in two 128-bit accumulators, so one instruction does
-// two multiply-adds' worth of each. Emitted at run time by a tiny binary writer (WebAssembly core
-// spec §5, SIMD opcodes after prefix 0xFD), so there is no build step and no binary artefact.
+// two multiply-adds' worth of each. Emitted at run time with the shared binary writer
+// (wasm-writer.ts), so there is no build step and no binary artefact.
 // ---------------------------------------------------------------------------------------------
 
-/** Unsigned LEB128. */
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-/** Signed LEB128 (i32.const immediates). */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  n |= 0;
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
-
-// Opcodes used (core spec §5.4; SIMD after prefix 0xFD).
-const OP = {
-  block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b,
-  get: 0x20, set: 0x21, tee: 0x22,
-  i32const: 0x41, add: 0x6a, sub: 0x6b, mul: 0x6c, shl: 0x74, shrS: 0x75, geS: 0x4e, gtS: 0x4a,
-  f64load: 0x2b,
-} as const;
-const simd = (op: number): number[] => [0xfd, ...uleb(op)];
-const V128_LOAD = 0;
-const V128_STORE = 11;
-const V128_CONST = 12;
-const V128_LOAD64_SPLAT = 10;
-const F64X2_ADD = 240;
-const F64X2_SUB = 241;
-const F64X2_MUL = 242;
-
 /**
- * Builds the module: imports a shared memory `env.mem` (pages of 64 KiB, `pages` = initial and
+ * Builds the module: imports a shared memory `env.memory` (pages of 64 KiB, `pages` = initial and
  * maximum) and exports `rank(c, m, b, w, u, i0, i1)` — rankUpdateLower on byte offsets. With
  * `fma`, the tile's multiply-adds are relaxed-SIMD fused ones (twice the peak where the CPU has FMA).
  */
 function rankModuleBytes(pages: number, fma = relaxedSimdAvailable()): Uint8Array {
-  // Locals: params 0..6 = c, m, b, w, u, i0, i1; then i, j, p, wp, up, cp, mb, end, acc0..acc7.
+  const f = new FnBuilder([I32, I32, I32, I32, I32, I32, I32], []);
   const [C, M, B, W, U, I0, I1] = [0, 1, 2, 3, 4, 5, 6];
-  const [I, J, P, WP, UP, CP, MB, WB] = [7, 8, 9, 10, 11, 12, 13, 14];
-  const ACC = [15, 16, 17, 18, 19, 20, 21, 22];
-  const U01 = 23;
-  const U23 = 24;
-  const WV = 25;
-  const code: number[] = [];
-  const e = (...b: number[]): void => {
-    code.push(...b);
-  };
-  const get = (l: number): void => e(OP.get, ...uleb(l));
-  const set = (l: number): void => e(OP.set, ...uleb(l));
-  const i32 = (v: number): void => e(OP.i32const, ...sleb(v));
-  const mem = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
-  // mb = m * 8 (row stride in bytes)
-  get(M); i32(3); e(OP.shl); set(MB);
-  // for (i = i0; i < i1; i += 4)
-  get(I0); set(I);
-  e(OP.block, 0x40, OP.loop, 0x40);
-  get(I); get(I1); e(OP.geS, OP.brIf, 1);
-  //   wb = w + (i >> 2) * b * 32
-  get(W); get(I); i32(2); e(OP.shrS); get(B); e(OP.mul); i32(5); e(OP.shl); e(OP.add); set(WB);
-  //   for (j = 0; j <= i; j += 4)
-  i32(0); set(J);
-  e(OP.block, 0x40, OP.loop, 0x40);
-  get(J); get(I); e(OP.gtS, OP.brIf, 1);
-  //     up = u + (j >> 2) * b * 32; wp = wb; accumulators = 0
-  get(U); get(J); i32(2); e(OP.shrS); get(B); e(OP.mul); i32(5); e(OP.shl); e(OP.add); set(UP);
-  get(WB); set(WP);
-  for (const a of ACC) {
-    e(...simd(V128_CONST), ...new Array(16).fill(0));
-    set(a);
-  }
-  //     for (p = 0; p < b; p++)
-  i32(0); set(P);
-  e(OP.block, 0x40, OP.loop, 0x40);
-  get(P); get(B); e(OP.geS, OP.brIf, 1);
-  get(UP); e(...simd(V128_LOAD), ...mem(3, 0)); set(U01);
-  get(UP); e(...simd(V128_LOAD), ...mem(3, 16)); set(U23);
-  for (let r = 0; r < 4; r++) {
-    get(WP); e(...simd(V128_LOAD64_SPLAT), ...mem(3, 8 * r)); set(WV);
-    if (fma) {
-      // acc = w·u + acc in one vfmadd (see relaxed-simd.ts)
-      get(WV); get(U01); get(ACC[2 * r]); e(...simd(F64X2_RELAXED_MADD)); set(ACC[2 * r]);
-      get(WV); get(U23); get(ACC[2 * r + 1]); e(...simd(F64X2_RELAXED_MADD)); set(ACC[2 * r + 1]);
-    } else {
-      get(ACC[2 * r]); get(WV); get(U01); e(...simd(F64X2_MUL), ...simd(F64X2_ADD)); set(ACC[2 * r]);
-      get(ACC[2 * r + 1]); get(WV); get(U23); e(...simd(F64X2_MUL), ...simd(F64X2_ADD)); set(ACC[2 * r + 1]);
-    }
-  }
-  get(WP); i32(32); e(OP.add); set(WP);
-  get(UP); i32(32); e(OP.add); set(UP);
-  get(P); i32(1); e(OP.add); set(P);
-  e(OP.br, 0, OP.end, OP.end);
-  //     cp = c + (i * m + j) * 8; C[r][j..j+3] -= acc
-  get(C); get(I); get(M); e(OP.mul); get(J); e(OP.add); i32(3); e(OP.shl); e(OP.add); set(CP);
-  for (let r = 0; r < 4; r++) {
-    for (let h = 0; h < 2; h++) {
-      get(CP);
-      get(CP); e(...simd(V128_LOAD), ...mem(3, 16 * h));
-      get(ACC[2 * r + h]);
-      e(...simd(F64X2_SUB), ...simd(V128_STORE), ...mem(3, 16 * h));
-    }
-    get(CP); get(MB); e(OP.add); set(CP);
-  }
-  get(J); i32(4); e(OP.add); set(J);
-  e(OP.br, 0, OP.end, OP.end);
-  get(I); i32(4); e(OP.add); set(I);
-  e(OP.br, 0, OP.end, OP.end);
-  e(OP.end);
-  const I32T = 0x7f;
-  const V128T = 0x7b;
-  const locals = [...uleb(2), ...uleb(8), I32T, ...uleb(11), V128T];
-  const body = [...locals, ...code];
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 7, I32T, I32T, I32T, I32T, I32T, I32T, I32T, 0]),
-    ...section(2, [1, ...name('env'), ...name('mem'), 0x02, 0x03, ...uleb(pages), ...uleb(pages)]),
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...name('rank'), 0x00, 0]),
-    ...section(10, [1, ...uleb(body.length), ...body]),
-  ];
-  return Uint8Array.from(bytes);
+  const [i, j, p, wp, up, cp, mb, wb] = Array.from({ length: 8 }, () => f.local(I32));
+  const acc = Array.from({ length: 8 }, () => f.local(V128));
+  const [u01, u23, wv] = [f.local(V128), f.local(V128), f.local(V128)];
+  f.get(M).i32(3).shl().set(mb); // row stride in bytes
+  f.get(I0).set(i);
+  f.block(() => f.loop(() => {
+    f.get(i).get(I1).geS().brIf(1);
+    f.get(W).get(i).i32(2).shrS().get(B).mul().i32(5).shl().add().set(wb); // wb = w + (i/4)·b·32
+    f.i32(0).set(j);
+    f.block(() => f.loop(() => {
+      f.get(j).get(i).gtS().brIf(1);
+      f.get(U).get(j).i32(2).shrS().get(B).mul().i32(5).shl().add().set(up);
+      f.get(wb).set(wp);
+      for (const a of acc) f.v128Zero().set(a);
+      f.i32(0).set(p);
+      f.block(() => f.loop(() => {
+        f.get(p).get(B).geS().brIf(1);
+        f.get(up).v128Load(0).set(u01);
+        f.get(up).v128Load(16).set(u23);
+        for (let r = 0; r < 4; r++) {
+          f.get(wp).load64Splat(8 * r).set(wv);
+          if (fma) {
+            // acc = w·u + acc in one vfmadd (see relaxed-simd.ts)
+            f.get(wv).get(u01).get(acc[2 * r]).f64x2RelaxedMadd().set(acc[2 * r]);
+            f.get(wv).get(u23).get(acc[2 * r + 1]).f64x2RelaxedMadd().set(acc[2 * r + 1]);
+          } else {
+            f.get(acc[2 * r]).get(wv).get(u01).f64x2Mul().f64x2Add().set(acc[2 * r]);
+            f.get(acc[2 * r + 1]).get(wv).get(u23).f64x2Mul().f64x2Add().set(acc[2 * r + 1]);
+          }
+        }
+        f.get(wp).i32(32).add().set(wp);
+        f.get(up).i32(32).add().set(up);
+        f.get(p).i32(1).add().set(p);
+        f.br(0);
+      }));
+      // cp = c + (i·m + j)·8; C[r][j..j+3] −= acc
+      f.get(C).get(i).get(M).mul().get(j).add().i32(3).shl().add().set(cp);
+      for (let r = 0; r < 4; r++) {
+        for (let h = 0; h < 2; h++) f.get(cp).get(cp).v128Load(16 * h).get(acc[2 * r + h]).f64x2Sub().v128Store(16 * h);
+        f.get(cp).get(mb).add().set(cp);
+      }
+      f.get(j).i32(4).add().set(j);
+      f.br(0);
+    }));
+    f.get(i).i32(4).add().set(i);
+    f.br(0);
+  }));
+  return encodeModule({ rank: f }, { minPages: pages, maxPages: pages });
 }

@@ -1,15 +1,16 @@
 /**
  * A minimal WebAssembly binary writer: just enough of the format (types, one imported memory,
  * functions, exports, structured control flow, i32/f32 arithmetic and 128-bit SIMD) to generate
- * the evaluator's hot kernels at run time, specialised for the shapes at hand (embedding size,
- * candidate count). Generating code beats a checked-in .wasm blob here: constants become memory
+ * hot kernels at run time, specialised for the shapes at hand — the evaluator's scoring GEMM and
+ * rank counts (src/eval/kernels.ts, per embedding size) and EASE's rank-b update
+ * (src/nn/linalg.ts). Generating code beats a checked-in .wasm blob here: constants become memory
  * offsets, loops unroll fully, and no build step or binary artefact is needed.
  *
  * Encoding follows the WebAssembly core spec §5 (binary format) and the fixed-width SIMD proposal
  * (opcode prefix 0xFD, merged into the spec in 2021; on by default in Node ≥ 16.4).
  */
 
-import { F32X4_RELAXED_MADD } from '../nn/relaxed-simd.ts';
+import { F32X4_RELAXED_MADD, F64X2_RELAXED_MADD } from './relaxed-simd.ts';
 
 /** Value types. */
 export const I32 = 0x7f;
@@ -107,6 +108,12 @@ export class FnBuilder {
   mul(): this {
     return this.op(0x6c);
   }
+  shl(): this {
+    return this.op(0x74);
+  }
+  shrS(): this {
+    return this.op(0x75);
+  }
   ltS(): this {
     return this.op(0x48);
   }
@@ -200,6 +207,23 @@ export class FnBuilder {
   /** a·b + c lane-wise (relaxed SIMD: one vfmadd where the CPU has FMA; see src/nn/relaxed-simd.ts). Stack: a, b, c. */
   f32x4RelaxedMadd(): this {
     return this.simd(F32X4_RELAXED_MADD);
+  }
+  /** a·b + c lane-wise on f64x2 (relaxed SIMD). Stack: a, b, c. */
+  f64x2RelaxedMadd(): this {
+    return this.simd(F64X2_RELAXED_MADD);
+  }
+  /** Loads one f64 and splats it to both lanes. */
+  load64Splat(offset = 0): this {
+    return this.simd(0x0a, 3, ...uleb(offset));
+  }
+  f64x2Add(): this {
+    return this.simd(0xf0);
+  }
+  f64x2Sub(): this {
+    return this.simd(0xf1);
+  }
+  f64x2Mul(): this {
+    return this.simd(0xf2);
   }
   f32x4Gt(): this {
     return this.simd(0x44);
