@@ -4,6 +4,16 @@
  * every platform. The same seed always gives the same stream.
  */
 
+/**
+ * The complete position of a stream: the four xoshiro words (uint32) and the cached second
+ * Box–Muller variate. Plain JSON, so a training checkpoint can store it and a resumed run draws
+ * exactly the numbers the uninterrupted run would have drawn.
+ */
+export interface RngState {
+  s: [number, number, number, number];
+  spareNormal: number | null;
+}
+
 /** A seeded random stream. Not cryptographic. */
 export class Rng {
   private s0: number;
@@ -28,6 +38,32 @@ export class Rng {
     this.s2 = next();
     this.s3 = next();
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+  }
+
+  /** The stream's current position (see {@link RngState}); {@link setState} continues from it. */
+  state(): RngState {
+    return { s: [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0], spareNormal: this.spareNormal };
+  }
+
+  /**
+   * Moves this stream to a position returned by {@link state} (possibly of another instance, read
+   * back from JSON). Rejects anything that is not such a state, since a wrong state would silently
+   * give a different (or, all-zero, a constant) stream.
+   */
+  setState(state: RngState): void {
+    const s = state?.s;
+    if (!Array.isArray(s) || s.length !== 4 || !s.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff)) {
+      throw new Error(`Rng.setState: expected four uint32 words, got ${JSON.stringify(s)}`);
+    }
+    if ((s[0] | s[1] | s[2] | s[3]) === 0) throw new Error('Rng.setState: the all-zero state is not a xoshiro state');
+    const spare = state.spareNormal;
+    if (spare !== null && typeof spare !== 'number') throw new Error(`Rng.setState: spareNormal must be a number or null, got ${JSON.stringify(spare)}`);
+    // the generator keeps its words as int32 (the `| 0` view); both views give the same bits
+    this.s0 = s[0] | 0;
+    this.s1 = s[1] | 0;
+    this.s2 = s[2] | 0;
+    this.s3 = s[3] | 0;
+    this.spareNormal = spare;
   }
 
   /** Next uniform 32-bit unsigned integer. */
