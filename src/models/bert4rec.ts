@@ -6,6 +6,7 @@
  * the engine notes, is in ./seq/bert4rec-net.ts.
  */
 import { loadNetwork, restoreNetwork, saveNetwork, snapshotNetwork } from './seq/network-state.ts';
+import { startTraining } from './seq/resume.ts';
 import { z } from 'zod';
 import type { Interactions } from '../data/types.ts';
 import type { EpochReport, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
@@ -157,12 +158,12 @@ export class BERT4Rec implements SequentialRecommender {
     const sampler = new ClozeSampler(train, cfg.maxLen, cfg.maskProb);
     const steps = cfg.stepsPerEpoch || Math.ceil(sampler.users.length / cfg.batchSize);
     const lrAt = cfg.warmupSteps > 0 ? warmupCosine(cfg.lr, cfg.warmupSteps, Number.MAX_SAFE_INTEGER, 1) : constantLr(cfg.lr);
-    const bar = progress('bert4rec', steps * cfg.epochs, { enabled: options.progress, unit: 'steps' });
-    const history: EpochReport[] = [];
-    const t0 = performance.now();
-    let step = 0;
+    const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs, modelState: { maskRow: net.maskId } });
+    const bar = progress('bert4rec', Math.max(0, steps * cfg.epochs - run.step), { enabled: options.progress, unit: 'steps' });
+    const history = run.history;
+    let step = run.step;
     try {
-      for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+      for (let epoch = run.epoch + 1; epoch <= cfg.epochs; epoch++) {
         const e0 = performance.now();
         let sum = 0;
         for (let s = 0; s < steps; s++) {
@@ -173,13 +174,12 @@ export class BERT4Rec implements SequentialRecommender {
           bar.tick(1, `epoch ${epoch} loss ${(sum / (s + 1)).toFixed(4)}`);
         }
         const report: EpochReport = { epoch, loss: sum / steps, seconds: (performance.now() - e0) / 1000 };
-        history.push(report);
-        if (options.onEpoch && (await options.onEpoch(report))) break;
+        if (await run.endEpoch(report, step)) break;
       }
     } finally {
       bar.stop();
     }
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = run.seconds();
     this.record = { epochs: history.length, seconds, finalLoss: history.at(-1)?.loss ?? null, threads: net.threads, seed: options.seed };
     return { epochs: history.length, seconds, history };
   }

@@ -21,6 +21,7 @@
  * never mask accidental hits (the reference does not either).
  */
 import { loadNetwork, restoreNetwork, saveNetwork, snapshotNetwork } from './seq/network-state.ts';
+import { startTraining } from './seq/resume.ts';
 import { z } from 'zod';
 import type { Interactions } from '../data/types.ts';
 import type { EpochReport, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
@@ -367,12 +368,14 @@ export class GRU4Rec implements SequentialRecommender {
     if (sessions.length < cfg.batchSize) throw new Error(`gru4rec: ${sessions.length} sessions, fewer than ${cfg.batchSize} lanes`);
     const B = cfg.batchSize;
     const events = sessions.reduce((a, u) => a + train.offsets[u + 1] - train.offsets[u] - 1, 0);
-    const bar = progress('gru4rec', Math.ceil(events / B) * cfg.epochs, { enabled: options.progress, unit: 'steps' });
-    const history: EpochReport[] = [];
-    const t0 = performance.now();
+    // no sampler state crosses epochs (each starts with a fresh shuffle and zeroed lanes), so the
+    // weights, optimizer and Rng position that startTraining restores are the whole state
+    const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs });
+    const bar = progress('gru4rec', Math.ceil(events / B) * Math.max(0, cfg.epochs - run.epoch), { enabled: options.progress, unit: 'steps' });
+    const history = run.history;
     const step: LaneStep = { inputs: new Int32Array(B), targets: new Int32Array(B), extra: new Int32Array(cfg.negatives) };
     try {
-      for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+      for (let epoch = run.epoch + 1; epoch <= cfg.epochs; epoch++) {
         const e0 = performance.now();
         const order = rng.shuffle(Int32Array.from(sessions));
         const laneUser = new Int32Array(B), lanePos = new Int32Array(B);
@@ -412,13 +415,12 @@ export class GRU4Rec implements SequentialRecommender {
           if (finished) break;
         }
         const report: EpochReport = { epoch, loss: sum / steps, seconds: (performance.now() - e0) / 1000 };
-        history.push(report);
-        if (options.onEpoch && (await options.onEpoch(report))) break;
+        if (await run.endEpoch(report)) break;
       }
     } finally {
       bar.stop();
     }
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = run.seconds();
     this.record = { epochs: history.length, seconds, finalLoss: history.at(-1)?.loss ?? null, seed: options.seed };
     return { epochs: history.length, seconds, history };
   }

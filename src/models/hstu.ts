@@ -6,6 +6,7 @@
  * engine, is in ./seq/hstu-net.ts.
  */
 import { loadNetwork, restoreNetwork, saveNetwork, snapshotNetwork } from './seq/network-state.ts';
+import { startTraining } from './seq/resume.ts';
 import { z } from 'zod';
 import type { Interactions } from '../data/types.ts';
 import type { EpochReport, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
@@ -69,6 +70,9 @@ function window(seq: ArrayLike<number>, maxLen: number): Int32Array {
   return out;
 }
 
+/** model.json state fields of a saved HSTU (how the relative position bias is laid out). */
+const HSTU_STATE = { relPosStorage: 'reversed: element c = offset maxLen-1-c' };
+
 /** HSTU as a {@link SequentialRecommender}. */
 export class HSTU implements SequentialRecommender {
   readonly name = 'hstu';
@@ -101,12 +105,12 @@ export class HSTU implements SequentialRecommender {
     const sampler = new BatchSampler(train, cfg.maxLen);
     const steps = cfg.stepsPerEpoch || Math.ceil(sampler.users.length / cfg.batchSize);
     const lrAt = cfg.warmupSteps > 0 ? warmupCosine(cfg.lr, cfg.warmupSteps, Number.MAX_SAFE_INTEGER, 1) : constantLr(cfg.lr);
-    const bar = progress('hstu', steps * cfg.epochs, { enabled: options.progress, unit: 'steps' });
-    const history: EpochReport[] = [];
-    const t0 = performance.now();
-    let step = 0;
+    const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs, modelState: HSTU_STATE });
+    const bar = progress('hstu', Math.max(0, steps * cfg.epochs - run.step), { enabled: options.progress, unit: 'steps' });
+    const history = run.history;
+    let step = run.step;
     try {
-      for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+      for (let epoch = run.epoch + 1; epoch <= cfg.epochs; epoch++) {
         const e0 = performance.now();
         let sum = 0;
         for (let s = 0; s < steps; s++) {
@@ -118,13 +122,12 @@ export class HSTU implements SequentialRecommender {
           bar.tick(1, `epoch ${epoch} loss ${(sum / (s + 1)).toFixed(4)}`);
         }
         const report: EpochReport = { epoch, loss: sum / steps, seconds: (performance.now() - e0) / 1000 };
-        history.push(report);
-        if (options.onEpoch && (await options.onEpoch(report))) break;
+        if (await run.endEpoch(report, step)) break;
       }
     } finally {
       bar.stop();
     }
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = run.seconds();
     this.record = { epochs: history.length, seconds, finalLoss: history.at(-1)?.loss ?? null, threads: net.threads, seed: options.seed };
     return { epochs: history.length, seconds, history };
   }
@@ -168,7 +171,7 @@ export class HSTU implements SequentialRecommender {
 
   async save(dir: string): Promise<void> {
     const net = this.network;
-    await saveNetwork(dir, { name: this.name, config: this.config, record: this.record }, net, { relPosStorage: 'reversed: element c = offset maxLen-1-c' });
+    await saveNetwork(dir, { name: this.name, config: this.config, record: this.record }, net, HSTU_STATE);
   }
 
   /** Loads a model written by {@link save}. */

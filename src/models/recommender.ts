@@ -28,6 +28,20 @@ export interface FitOptions {
   progress?: boolean;
   /** Cancels training between steps. */
   signal?: AbortSignal;
+  /**
+   * Resumable training (the engine-trained sequential models: SASRec, BERT4Rec, HSTU, GRU4Rec;
+   * other models ignore it). After every `every` epochs (default 1), and after the last one, the
+   * model writes its whole training state to `dir` — weights, Adam moments and step count, the
+   * random stream's position, the epoch reached and the epoch history — atomically, so a run
+   * killed at any moment leaves the previous complete state. When `dir` already holds a state at
+   * the start of fit, fit resumes from it: the continued run is bit-identical to one that was never
+   * interrupted, and the returned history includes the earlier epochs. The checkpoint must come
+   * from the same model, config (except `epochs`, which may be raised to train longer), catalogue
+   * and seed; anything else is refused with an error naming the key. Note that a schedule whose
+   * horizon is `epochs` (SASRec `schedule: cosine`) decays differently once `epochs` is raised.
+   * See src/models/seq/resume.ts.
+   */
+  checkpoint?: { dir: string; every?: number };
 }
 
 /** What {@link Recommender.fit} returns. */
