@@ -13,8 +13,21 @@
  * epoch on validation — right for final claims, but a multi-hour run on a shared machine needs
  * the intermediate figures on disk. The test figures at intermediate epochs are a *trace*, not a
  * selection: the final claim is the row at the epoch chosen on validation (`best_valid_epoch`).
+ *
+ * Long runs outlive a session: `--checkpointEvery=N` makes each engine-trained sequential model
+ * write its training state (FitOptions.checkpoint, src/models/seq/resume.ts) every N epochs, and
+ * after its last, to `<output>/<name>-<label>.ckpt/`. Run the same command again and, for every
+ * model whose checkpoint directory exists, the trace resumes: training continues from the saved
+ * epoch, bit-identical to an uninterrupted run, and the tracer takes its own counters — training
+ * seconds, wall seconds, best validation value and epoch — from that model's last line in the
+ * trace file, so the file continues as if never stopped; epochs already in the file are not
+ * evaluated again (a run killed between an evaluation and the next save redoes that epoch's
+ * training silently). Raise `--models.<i>.config.epochs=…` to continue a finished run further.
+ * `--resume` additionally refuses to start when no model has a checkpoint (continuing, never
+ * silently restarting, e.g. after a typo in `--name`) and implies `--checkpointEvery=1`.
+ * Closed-form models have no training state: they are fitted and evaluated again each time.
  */
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { concatInteractions } from '../../data/interactions.ts';
 import { loadDataset } from '../../data/load.ts';
@@ -24,6 +37,7 @@ import { evaluate, usersWithTargets, type EvalData } from '../../eval/evaluate.t
 import { parseProtocol, sampleCandidates, type CandidateLists } from '../../eval/protocol.ts';
 import { lineChart, type Series } from '../../util/plot.ts';
 import { createModel } from '../registry.ts';
+import { readTrainingState, type TrainingState } from '../seq/resume.ts';
 
 /** One line of the trace file. */
 export interface TraceLine {
@@ -39,12 +53,105 @@ export interface TraceLine {
   test: Record<string, number>;
   /** Epoch with the best validation `validMetric` so far. */
   best_valid_epoch: number;
+  /**
+   * The validation `validMetric` at `best_valid_epoch`, unrounded (absent without a validation
+   * split), so that a resumed trace compares new values with the exact best, not the rounded one.
+   */
+  best_valid?: number;
   protocol: string;
   data: string;
 }
 
+/** Options of {@link trace} that are flags of the tracer, not keys of the experiment file. */
+export interface TraceOptions {
+  /** Save each model's training state every N epochs to `<output>/<name>-<label>.ckpt/`, and resume from it when it exists. */
+  checkpointEvery?: number;
+  /** Fail unless some model has a checkpoint to resume from; implies `checkpointEvery` 1 when that is not given. */
+  resume?: boolean;
+}
+
+/**
+ * Splits the tracer's command-line arguments (after the config path) into the tracer's own flags
+ * (`--checkpointEvery=N`, `--resume`) and the experiment overrides (`key=value`, leading `--`
+ * removed) that go to loadExperiment, which would reject the flags as unknown config keys.
+ */
+export function parseTraceArgs(args: readonly string[]): { overrides: string[]; options: TraceOptions } {
+  const overrides: string[] = [];
+  const options: TraceOptions = {};
+  for (const arg of args) {
+    const a = arg.replace(/^--/, '');
+    const m = /^checkpointEvery=(.*)$/.exec(a);
+    if (m) {
+      const n = Number(m[1]);
+      if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--checkpointEvery: expected a positive integer, got "${m[1]}"`);
+      options.checkpointEvery = n;
+    } else if (a === 'resume') options.resume = true;
+    else overrides.push(a);
+  }
+  return { overrides, options };
+}
+
+/** Where the tracer keeps a model's training checkpoint. */
+export function checkpointDir(outDir: string, name: string, label: string): string {
+  return join(outDir, `${name}-${label}.ckpt`);
+}
+
+/** The tracer's counters for one model, recovered from an existing trace and training checkpoint. */
+export interface TraceResume {
+  /** Last epoch already in the trace (0: none): such epochs are not evaluated again. */
+  lastTraced: number;
+  /** Training seconds up to the checkpoint's epoch, or the trace's last epoch if later. */
+  trainS: number;
+  /** Wall seconds of the model so far (as the trace's last line says). */
+  wallS: number;
+  best: number;
+  bestEpoch: number;
+  /** Loss per epoch (from the checkpoint's history and the trace) and the plotted metric where evaluated. */
+  curve: Map<number, { loss: number; valid?: number }>;
+}
+
+/**
+ * Recovers the counters of model `label` from the trace file's lines and its training state.
+ * Only the last run of the label in the file counts (its epochs increase line by line; an
+ * earlier, separate run of the same label ends where the epochs start again). Training seconds
+ * are those of the last line plus the checkpoint's epochs after it (with `evalEvery` > 1 the
+ * checkpoint can be ahead of the last evaluation); the best value is the line's unrounded
+ * `best_valid` when present, else the rounded metric of the best epoch's line.
+ */
+export function recoverTrace(lines: readonly TraceLine[], label: string, saved: TrainingState, validMetric: string, hasValid: boolean): TraceResume {
+  const own = lines.filter((l) => l.model === label);
+  let start = own.length - 1;
+  while (start > 0 && own[start - 1].epoch < own[start].epoch) start--;
+  const run = own.slice(Math.max(0, start));
+  const last = run.at(-1);
+  const lastTraced = last?.epoch ?? 0;
+  const curve = new Map<number, { loss: number; valid?: number }>();
+  for (const h of saved.history) curve.set(h.epoch, { loss: h.loss });
+  for (const l of run) curve.set(l.epoch, { loss: l.loss, valid: hasValid ? l.valid[validMetric] : l.test[validMetric] });
+  const after = saved.history.filter((h) => h.epoch > lastTraced).reduce((a, h) => a + h.seconds, 0);
+  let best = -Infinity, bestEpoch = 0;
+  if (last) {
+    bestEpoch = last.best_valid_epoch;
+    const at = run.find((l) => l.epoch === bestEpoch);
+    best = !hasValid ? bestEpoch : last.best_valid ?? at?.valid[validMetric] ?? -Infinity;
+  }
+  return { lastTraced, trainS: (last?.train_s ?? 0) + after, wallS: last?.wall_s ?? saved.seconds, best, bestEpoch, curve };
+}
+
+/** The parsed lines of a trace file (none when it does not exist). */
+function readTrace(file: string): TraceLine[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l, i) => {
+    try {
+      return JSON.parse(l) as TraceLine;
+    } catch (e) {
+      throw new Error(`${file}:${i + 1}: invalid JSON (${(e as Error).message})`);
+    }
+  });
+}
+
 /** Runs every model of the experiment file with per-evaluation tracing; see the file comment. */
-export async function trace(path: string, overrides: readonly string[]): Promise<void> {
+export async function trace(path: string, overrides: readonly string[], options: TraceOptions = {}): Promise<void> {
   const config = loadExperiment(path, overrides);
   const src = config.data.source;
   // paths are read from the working directory (as `reclab bench` does); `synthetic…` and registry names pass through
@@ -72,39 +179,51 @@ export async function trace(path: string, overrides: readonly string[]): Promise
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `${config.name}.trace.jsonl`);
   const common = { protocol, ties: config.ties, blockSize: config.blockSize, progress: false };
+  const every = options.checkpointEvery ?? (options.resume ? 1 : undefined);
+  const ckptOf = (spec: { name: string; label?: string }): string => checkpointDir(outDir, config.name, spec.label ?? spec.name);
+  if (options.resume) {
+    const found = await Promise.all(config.models.map(async (spec) => (await readTrainingState(ckptOf(spec))) !== null));
+    if (!found.includes(true)) throw new Error(`--resume: nothing to resume, no checkpoint in ${config.models.map(ckptOf).join(', ')}`);
+  }
   for (const spec of config.models) {
     const label = spec.label ?? spec.name;
     const model = createModel(spec.name, spec.config);
     log(`${label}: ${JSON.stringify(model.config)}`);
-    const t0 = performance.now();
-    let trainS = 0;
-    let best = -Infinity;
-    let bestEpoch = 0;
-    const curve: { epoch: number; loss: number; valid?: number }[] = [];
-    let lastEvaluated = -1;
+    const ckpt = every === undefined ? undefined : ckptOf(spec);
+    const saved = ckpt === undefined ? null : await readTrainingState(ckpt);
+    const prior = saved ? recoverTrace(readTrace(file), label, saved, validMetric, hasValid) : undefined;
+    if (prior) log(`${label}: resuming from epoch ${saved!.epoch} of ${ckpt}; the trace has epochs up to ${prior.lastTraced}`);
+    const t0 = performance.now() - (prior?.wallS ?? 0) * 1000;
+    let trainS = prior?.trainS ?? 0;
+    let best = prior?.best ?? -Infinity;
+    let bestEpoch = prior?.bestEpoch ?? 0;
+    const curve = prior?.curve ?? new Map<number, { loss: number; valid?: number }>();
+    const lastTraced = prior?.lastTraced ?? 0;
+    let lastEvaluated = prior && lastTraced > 0 ? lastTraced : -1;
     const evalAt = async (rep: { epoch: number; loss: number }): Promise<number> => {
       lastEvaluated = rep.epoch;
       const v = hasValid ? await evaluate(model, validData, { ...common, metrics: config.metrics, candidates: validCands }) : { metrics: {} as Record<string, number> };
       const t = await evaluate(model, testData, { ...common, metrics: config.metrics, candidates: testCands });
       // without validation every evaluation is "best so far", so best_valid_epoch tracks the final epoch
       const value = hasValid ? v.metrics[validMetric] : rep.epoch;
-      const lastPoint = curve.at(-1);
+      const point = curve.get(rep.epoch);
       // the metric curve: validation, or test when the split has no validation part
-      if (lastPoint && lastPoint.epoch === rep.epoch) lastPoint.valid = hasValid ? value : t.metrics[validMetric];
+      if (point) point.valid = hasValid ? value : t.metrics[validMetric];
       if (value > best) {
         best = value;
         bestEpoch = rep.epoch;
       }
       const line: TraceLine = {
         model: label, epoch: rep.epoch, loss: rep.loss, train_s: round(trainS), wall_s: round((performance.now() - t0) / 1000),
-        valid: roundAll(v.metrics), test: roundAll(t.metrics), best_valid_epoch: bestEpoch,
+        valid: roundAll(v.metrics), test: roundAll(t.metrics), best_valid_epoch: bestEpoch, ...(hasValid ? { best_valid: best } : {}),
         protocol: `${split.protocol.description}; ${config.protocol}; ties ${config.ties}`, data: config.data.source,
       };
       appendFileSync(file, `${JSON.stringify(line)}\n`);
       log(`  ${hasValid ? `valid ${fmtAll(v.metrics)} | ` : ''}test ${fmtAll(t.metrics)}`);
-      if (curve.length === 0) return value; // closed-form model: no curve to draw
-      const loss: Series[] = [{ name: label, x: curve.map((c) => c.epoch), y: curve.map((c) => c.loss) }];
-      const val = curve.filter((c) => c.valid !== undefined);
+      if (curve.size === 0) return value; // closed-form model: no curve to draw
+      const points = [...curve].sort((a, b) => a[0] - b[0]).map(([epoch, c]) => ({ epoch, ...c }));
+      const loss: Series[] = [{ name: label, x: points.map((c) => c.epoch), y: points.map((c) => c.loss) }];
+      const val = points.filter((c) => c.valid !== undefined);
       const part = hasValid ? 'valid' : 'test';
       writeFileSync(join(outDir, `${config.name}-${label}-loss.svg`), lineChart(loss, { title: `${label} training loss`, xLabel: 'epoch', yLabel: 'loss' }));
       writeFileSync(join(outDir, `${config.name}-${label}-${part}.svg`), lineChart([{ name: label, x: val.map((c) => c.epoch), y: val.map((c) => c.valid!) }], {
@@ -115,15 +234,21 @@ export async function trace(path: string, overrides: readonly string[]): Promise
     const fit = await model.fit(train, {
       seed: config.seeds[0],
       progress: false,
+      ...(ckpt === undefined ? {} : { checkpoint: { dir: ckpt, every } }),
       onEpoch: async (rep) => {
+        if (rep.epoch <= lastTraced) {
+          // killed after this epoch's evaluation, before its checkpoint: trained again, identically
+          log(`${label} epoch ${rep.epoch}: loss ${rep.loss.toFixed(4)} (redone after the checkpoint; already in the trace)`);
+          return false;
+        }
         trainS += rep.seconds;
-        curve.push({ epoch: rep.epoch, loss: rep.loss });
+        curve.set(rep.epoch, { loss: rep.loss });
         log(`${label} epoch ${rep.epoch}: loss ${rep.loss.toFixed(4)} (${rep.seconds.toFixed(1)} s)`);
         if (rep.epoch % config.evalEvery === 0) await evalAt(rep);
         return false;
       },
     });
-    if (lastEvaluated !== fit.epochs) {
+    if (fit.epochs > lastEvaluated) {
       // closed-form models (no epochs) and runs whose last epoch was not on the evalEvery grid
       if (fit.epochs === 0) trainS = fit.seconds;
       await evalAt({ epoch: fit.epochs, loss: fit.history.at(-1)?.loss ?? NaN });
@@ -146,10 +271,13 @@ function fmtAll(m: Record<string, number>): string {
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('seqlab/trace.ts')) {
   const [path, ...rest] = process.argv.slice(2);
   if (!path) {
-    process.stderr.write('usage: node --import tsx src/models/seqlab/trace.ts <config.yaml> [key=value …]\n');
+    process.stderr.write('usage: node --import tsx src/models/seqlab/trace.ts <config.yaml> [--checkpointEvery=N] [--resume] [--key=value …]\n');
     process.exit(2);
   }
-  trace(path, rest.map((a) => a.replace(/^--/, ''))).then(() => process.exit(0), (e: unknown) => {
+  Promise.resolve().then(() => {
+    const { overrides, options } = parseTraceArgs(rest);
+    return trace(path, overrides, options);
+  }).then(() => process.exit(0), (e: unknown) => {
     process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
     process.exit(1);
   });

@@ -1,0 +1,115 @@
+/**
+ * The tracer's checkpoint/resume mode on a tiny synthetic experiment. The independent check is
+ * the uninterrupted trace: a trace stopped after 2 epochs and continued to 4 — once more with a
+ * simulated kill between an epoch's evaluation and its checkpoint — must hold the same lines
+ * (losses, validation and test metrics, best epoch) as a trace run straight to 4, once each.
+ */
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { TrainingState } from '../seq/resume.ts';
+import { checkpointDir, parseTraceArgs, recoverTrace, trace, type TraceLine } from './trace.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'trace-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function experiment(output: string): string {
+  mkdirSync(output, { recursive: true });
+  const path = join(output, 'exp.yaml');
+  writeFileSync(path, [
+    'name: tiny',
+    'data:',
+    '  source: synthetic:users=80,items=50,interactions=1200,seed=7',
+    'split:',
+    '  kind: loo',
+    'protocol: pop100',
+    'metrics: [hr@10, ndcg@10]',
+    'validMetric: ndcg@10',
+    'evalEvery: 1',
+    'seeds: [3]',
+    `output: ${output}`,
+    'models:',
+    '  - name: sasrec',
+    '    config: { hidden: 8, blocks: 1, heads: 1, maxLen: 10, dropout: 0.2, batchSize: 16, stepsPerEpoch: 3, threads: 1, epochs: 4 }',
+    '',
+  ].join('\n'));
+  return path;
+}
+
+const linesOf = (output: string): TraceLine[] =>
+  readFileSync(join(output, 'tiny.trace.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as TraceLine);
+/** What must not depend on interruptions (times do). */
+const results = (ls: TraceLine[]): unknown[] => ls.map(({ epoch, loss, valid, test, best_valid_epoch, best_valid }) => ({ epoch, loss, valid, test, best_valid_epoch, best_valid }));
+
+describe('trace: checkpoints and resume', () => {
+  it('a trace continued from checkpoints (with a kill between an evaluation and its save) = the straight trace', async () => {
+    const straight = join(root, 'straight');
+    await trace(experiment(straight), []);
+    const ref = linesOf(straight);
+    expect(ref.map((l) => l.epoch)).toEqual([1, 2, 3, 4]);
+
+    const out = join(root, 'resumed');
+    const exp = experiment(out);
+    const ckpt = checkpointDir(out, 'tiny', 'sasrec');
+    await trace(exp, ['models.0.config.epochs=2'], { checkpointEvery: 1 });
+    const at2 = join(root, 'ckpt-at-2');
+    cpSync(ckpt, at2, { recursive: true });
+    await trace(exp, ['models.0.config.epochs=3'], { checkpointEvery: 1 });
+    // as if killed after epoch 3 was evaluated and before its checkpoint replaced epoch 2's
+    rmSync(ckpt, { recursive: true });
+    cpSync(at2, ckpt, { recursive: true });
+    await trace(exp, ['models.0.config.epochs=4'], { resume: true });
+    const got = linesOf(out);
+    expect(results(got)).toEqual(results(ref));
+    // the counters continue across sessions: training and wall seconds never go back
+    for (let i = 1; i < got.length; i++) {
+      expect(got[i].train_s).toBeGreaterThanOrEqual(got[i - 1].train_s);
+      expect(got[i].wall_s).toBeGreaterThanOrEqual(got[i - 1].wall_s);
+    }
+    expect(existsSync(join(out, 'tiny-sasrec-loss.svg'))).toBe(true);
+    // nothing left to do: a further resume adds no line
+    await trace(exp, ['models.0.config.epochs=4'], { resume: true });
+    expect(linesOf(out).length).toBe(4);
+  });
+
+  it('--resume refuses to start from scratch', async () => {
+    const out = join(root, 'empty');
+    await expect(trace(experiment(out), [], { resume: true })).rejects.toThrow(/nothing to resume, no checkpoint in .*tiny-sasrec\.ckpt/);
+  });
+
+  it('separates its own flags from the experiment overrides', () => {
+    expect(parseTraceArgs(['--checkpointEvery=5', '--models.0.config.epochs=300', '--resume', 'seeds=[1]'])).toEqual({
+      overrides: ['models.0.config.epochs=300', 'seeds=[1]'],
+      options: { checkpointEvery: 5, resume: true },
+    });
+    expect(() => parseTraceArgs(['--checkpointEvery=0'])).toThrow(/positive integer, got "0"/);
+  });
+
+  it('recovers its counters from the last run of the model in the file and the checkpoint', () => {
+    const line = (model: string, epoch: number, train_s: number, ndcg: number, best_valid_epoch: number, best_valid?: number): TraceLine => ({
+      model, epoch, loss: 1 / epoch, train_s, wall_s: train_s + 100, valid: { 'ndcg@10': ndcg }, test: { 'ndcg@10': ndcg / 2 },
+      best_valid_epoch, ...(best_valid === undefined ? {} : { best_valid }), protocol: 'p', data: 'd',
+    });
+    const lines = [
+      line('m', 10, 10, 0.5, 10), line('m', 20, 20, 0.6, 20), line('m', 30, 30, 0.7, 30), // an earlier, separate run
+      line('other', 10, 99, 0.9, 10),
+      line('m', 10, 12, 0.3, 10, 0.31234), line('m', 20, 24, 0.2, 10, 0.31234),
+    ];
+    // checkpoint at epoch 25, 1.5 s per epoch: evalEvery 10 leaves epochs 21..25 out of the trace
+    const history = Array.from({ length: 25 }, (_, i) => ({ epoch: i + 1, loss: 2, seconds: 1.5 }));
+    const saved = { epoch: 25, history, seconds: 40 } as unknown as TrainingState;
+    const r = recoverTrace(lines, 'm', saved, 'ndcg@10', true);
+    expect(r.lastTraced).toBe(20);
+    expect(r.trainS).toBeCloseTo(24 + 5 * 1.5, 10);
+    expect(r.wallS).toBe(124);
+    expect(r.bestEpoch).toBe(10);
+    expect(r.best).toBe(0.31234); // the unrounded value, not the line's 0.3
+    expect(r.curve.get(20)).toEqual({ loss: 1 / 20, valid: 0.2 });
+    expect(r.curve.get(25)).toEqual({ loss: 2 });
+    expect(r.curve.size).toBe(25);
+    // old lines without best_valid: the best epoch's (rounded) metric
+    const old = recoverTrace(lines.slice(0, 3), 'm', saved, 'ndcg@10', true);
+    expect([old.lastTraced, old.best, old.bestEpoch, old.trainS]).toEqual([30, 0.7, 30, 30]);
+  });
+});
