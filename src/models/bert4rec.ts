@@ -7,13 +7,13 @@
  */
 import { loadNetwork, restoreNetwork, saveNetwork, snapshotNetwork } from './seq/network-state.ts';
 import { startTraining } from './seq/resume.ts';
+import { runEpochs } from './seq/train-loop.ts';
 import { z } from 'zod';
 import type { Interactions } from '../data/types.ts';
-import type { EpochReport, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
+import type { FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
 import { constantLr, warmupCosine } from '../nn/optim.ts';
 import { Rng } from '../nn/rng.ts';
 import { BERT4RecNet } from './seq/bert4rec-net.ts';
-import { progress } from '../util/progress.ts';
 import type { ModelEntry } from './registry.ts';
 
 export { BERT4RecNet, type BERTSeeds } from './seq/bert4rec-net.ts';
@@ -159,29 +159,12 @@ export class BERT4Rec implements SequentialRecommender {
     const steps = cfg.stepsPerEpoch || Math.ceil(sampler.users.length / cfg.batchSize);
     const lrAt = cfg.warmupSteps > 0 ? warmupCosine(cfg.lr, cfg.warmupSteps, Number.MAX_SAFE_INTEGER, 1) : constantLr(cfg.lr);
     const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs, modelState: { maskRow: net.maskId } });
-    const bar = progress('bert4rec', Math.max(0, steps * cfg.epochs - run.step), { enabled: options.progress, unit: 'steps' });
-    const history = run.history;
-    let step = run.step;
-    try {
-      for (let epoch = run.epoch + 1; epoch <= cfg.epochs; epoch++) {
-        const e0 = performance.now();
-        let sum = 0;
-        for (let s = 0; s < steps; s++) {
-          if (options.signal?.aborted) throw new Error('bert4rec: training aborted');
-          const loss = net.trainStep(sampler.sample(cfg.batchSize, rng), lrAt(step++), rng);
-          if (!Number.isFinite(loss)) throw new Error(`bert4rec: loss became ${loss} at epoch ${epoch} step ${s + 1}`);
-          sum += loss;
-          bar.tick(1, `epoch ${epoch} loss ${(sum / (s + 1)).toFixed(4)}`);
-        }
-        const report: EpochReport = { epoch, loss: sum / steps, seconds: (performance.now() - e0) / 1000 };
-        if (await run.endEpoch(report, step)) break;
-      }
-    } finally {
-      bar.stop();
-    }
-    const seconds = run.seconds();
-    this.record = { epochs: history.length, seconds, finalLoss: history.at(-1)?.loss ?? null, threads: net.threads, seed: options.seed };
-    return { epochs: history.length, seconds, history };
+    const report = await runEpochs({
+      name: 'bert4rec', run, options, epochs: cfg.epochs, steps,
+      step: (t) => net.trainStep(sampler.sample(cfg.batchSize, rng), lrAt(t), rng),
+    });
+    this.record = { epochs: report.epochs, seconds: report.seconds, finalLoss: report.history.at(-1)?.loss ?? null, threads: net.threads, seed: options.seed };
+    return report;
   }
 
   scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {

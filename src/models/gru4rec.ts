@@ -22,15 +22,15 @@
  */
 import { loadNetwork, restoreNetwork, saveNetwork, snapshotNetwork } from './seq/network-state.ts';
 import { startTraining } from './seq/resume.ts';
+import { runEpochs } from './seq/train-loop.ts';
 import { z } from 'zod';
 import type { Interactions } from '../data/types.ts';
-import type { EpochReport, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
+import type { FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
 import { defaultEngine, type Buf, type Engine } from '../nn/engine.ts';
 import { ParamSet, uniformInit, type Param } from '../nn/params.ts';
 import { GRUCell } from '../nn/layers.ts';
 import { Adam } from '../nn/optim.ts';
 import { Rng } from '../nn/rng.ts';
-import { progress } from '../util/progress.ts';
 import type { ModelEntry } from './registry.ts';
 
 /** Hyperparameters. Defaults: 1 layer of 64 units, dropout 0.1 (the Dross/HSTU comparison setting). */
@@ -371,58 +371,44 @@ export class GRU4Rec implements SequentialRecommender {
     // no sampler state crosses epochs (each starts with a fresh shuffle and zeroed lanes), so the
     // weights, optimizer and Rng position that startTraining restores are the whole state
     const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs });
-    const bar = progress('gru4rec', Math.ceil(events / B) * Math.max(0, cfg.epochs - run.epoch), { enabled: options.progress, unit: 'steps' });
-    const history = run.history;
     const step: LaneStep = { inputs: new Int32Array(B), targets: new Int32Array(B), extra: new Int32Array(cfg.negatives) };
-    try {
-      for (let epoch = run.epoch + 1; epoch <= cfg.epochs; epoch++) {
-        const e0 = performance.now();
-        const order = rng.shuffle(Int32Array.from(sessions));
-        const laneUser = new Int32Array(B), lanePos = new Int32Array(B);
-        let next = 0;
+    const laneUser = new Int32Array(B), lanePos = new Int32Array(B);
+    let order = new Int32Array(0), next = 0;
+    const report = await runEpochs({
+      name: 'gru4rec', run, options, epochs: cfg.epochs, estimatedSteps: Math.ceil(events / B),
+      startEpoch: () => {
+        order = rng.shuffle(Int32Array.from(sessions));
+        next = 0;
         for (let l = 0; l < B; l++) {
           laneUser[l] = order[next++];
           lanePos[l] = train.offsets[laneUser[l]];
           net.resetLane(l);
         }
-        let sum = 0, steps = 0;
-        for (;;) {
-          if (options.signal?.aborted) throw new Error('gru4rec: training aborted');
-          for (let l = 0; l < B; l++) {
-            step.inputs[l] = train.items[lanePos[l]] + 1;
-            step.targets[l] = train.items[lanePos[l] + 1] + 1;
-          }
-          pop.sample(step.extra, rng);
-          const loss = net.trainStep(step, rng.nextUint32());
-          if (!Number.isFinite(loss)) throw new Error(`gru4rec: loss became ${loss} at epoch ${epoch}`);
-          sum += loss;
-          steps++;
-          bar.tick(1, `epoch ${epoch} loss ${(sum / steps).toFixed(4)}`);
-          // advance lanes; a finished session hands its lane to the next one (the epoch ends when none is left)
-          let finished = false;
-          for (let l = 0; l < B; l++) {
-            lanePos[l]++;
-            if (lanePos[l] + 1 >= train.offsets[laneUser[l] + 1]) {
-              if (next >= order.length) {
-                finished = true;
-                break;
-              }
-              laneUser[l] = order[next++];
-              lanePos[l] = train.offsets[laneUser[l]];
-              net.resetLane(l);
-            }
-          }
-          if (finished) break;
+      },
+      step: () => {
+        for (let l = 0; l < B; l++) {
+          step.inputs[l] = train.items[lanePos[l]] + 1;
+          step.targets[l] = train.items[lanePos[l] + 1] + 1;
         }
-        const report: EpochReport = { epoch, loss: sum / steps, seconds: (performance.now() - e0) / 1000 };
-        if (await run.endEpoch(report)) break;
-      }
-    } finally {
-      bar.stop();
-    }
-    const seconds = run.seconds();
-    this.record = { epochs: history.length, seconds, finalLoss: history.at(-1)?.loss ?? null, seed: options.seed };
-    return { epochs: history.length, seconds, history };
+        pop.sample(step.extra, rng);
+        return net.trainStep(step, rng.nextUint32());
+      },
+      // advance lanes; a finished session hands its lane to the next one (the epoch ends when none is left)
+      endOfEpoch: () => {
+        for (let l = 0; l < B; l++) {
+          lanePos[l]++;
+          if (lanePos[l] + 1 >= train.offsets[laneUser[l] + 1]) {
+            if (next >= order.length) return true;
+            laneUser[l] = order[next++];
+            lanePos[l] = train.offsets[laneUser[l]];
+            net.resetLane(l);
+          }
+        }
+        return false;
+      },
+    });
+    this.record = { epochs: report.epochs, seconds: report.seconds, finalLoss: report.history.at(-1)?.loss ?? null, seed: options.seed };
+    return report;
   }
 
   scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {

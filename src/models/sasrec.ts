@@ -6,14 +6,14 @@
  */
 import { loadNetwork, restoreNetwork, saveNetwork, snapshotNetwork } from './seq/network-state.ts';
 import { startTraining } from './seq/resume.ts';
+import { runEpochs } from './seq/train-loop.ts';
 import { z } from 'zod';
 import type { Interactions } from '../data/types.ts';
-import type { EpochReport, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
+import type { FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
 import { warmupCosine, constantLr } from '../nn/optim.ts';
 import { Rng } from '../nn/rng.ts';
 import { BatchSampler, lastWindow } from './seq/batch.ts';
 import { SASRecNet } from './seq/sasrec-net.ts';
-import { progress } from '../util/progress.ts';
 import type { ModelEntry } from './registry.ts';
 
 export { SASRecNet, gbceBeta, type Seeds } from './seq/sasrec-net.ts';
@@ -100,33 +100,14 @@ export class SASRec implements SequentialRecommender {
       : constantLr(cfg.lr);
     const nNeg = cfg.loss === 'ce' ? 0 : cfg.negatives;
     const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs });
-    const bar = progress('sasrec', Math.max(0, total - run.step), { enabled: options.progress, unit: 'steps' });
-    const history = run.history;
-    let step = run.step;
-    try {
-      for (let epoch = run.epoch + 1; epoch <= cfg.epochs; epoch++) {
-        const e0 = performance.now();
-        let sum = 0;
-        for (let s = 0; s < steps; s++) {
-          // Yield to the event loop between steps (microseconds), so a server stays responsive
-          // and an AbortSignal fired by an event can actually stop training.
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          if (options.signal?.aborted) throw new Error('sasrec: training aborted');
-          const batch = sampler.sample(cfg.batchSize, nNeg, rng);
-          const loss = net.trainStep(batch, lrAt(step++), rng);
-          if (!Number.isFinite(loss)) throw new Error(`sasrec: loss became ${loss} at epoch ${epoch} step ${s + 1} (lower lr or enable clipNorm)`);
-          sum += loss;
-          bar.tick(1, `epoch ${epoch} loss ${(sum / (s + 1)).toFixed(4)}`);
-        }
-        const report: EpochReport = { epoch, loss: sum / steps, seconds: (performance.now() - e0) / 1000 };
-        if (await run.endEpoch(report, step)) break;
-      }
-    } finally {
-      bar.stop();
-    }
-    const seconds = run.seconds();
-    this.record = { epochs: history.length, seconds, finalLoss: history.at(-1)?.loss ?? null, threads: net.threads, seed: options.seed };
-    return { epochs: history.length, seconds, history };
+    const report = await runEpochs({
+      name: 'sasrec', run, options, epochs: cfg.epochs, steps,
+      yieldEachStep: true, // so a server stays responsive and an AbortSignal fired by an event can stop training
+      lossHint: 'lower lr or enable clipNorm',
+      step: (t) => net.trainStep(sampler.sample(cfg.batchSize, nNeg, rng), lrAt(t), rng),
+    });
+    this.record = { epochs: report.epochs, seconds: report.seconds, finalLoss: report.history.at(-1)?.loss ?? null, threads: net.threads, seed: options.seed };
+    return report;
   }
 
   scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
