@@ -5,7 +5,7 @@
  * the registry entry. The network (BERT4RecNet, re-exported here), with the paper in one page and
  * the engine notes, is in ./seq/bert4rec-net.ts.
  */
-import { loadNetwork, restoreNetwork, saveNetwork, snapshotNetwork } from './seq/network-state.ts';
+import { EngineSequentialModel } from './seq/engine-model.ts';
 import { startTraining } from './seq/resume.ts';
 import { runEpochs } from './seq/train-loop.ts';
 import { z } from 'zod';
@@ -127,43 +127,37 @@ function withMask(seq: ArrayLike<number>, maxLen: number, maskId: number): Int32
 }
 
 /** BERT4Rec as a {@link SequentialRecommender}. */
-export class BERT4Rec implements SequentialRecommender {
+export class BERT4Rec extends EngineSequentialModel<BERT4RecNet, BERT4RecConfig> implements SequentialRecommender {
   readonly name = 'bert4rec';
-  readonly config: BERT4RecConfig;
-  private net: BERT4RecNet | null = null;
-  private trained = false;
-  private record: Record<string, unknown> = {};
 
+  /** @param config hyperparameters; missing keys take their defaults */
   constructor(config: Record<string, unknown> = {}) {
-    this.config = parseBERT4RecConfig(config);
+    super(parseBERT4RecConfig(config));
   }
 
-  get nItems(): number {
-    return this.net?.nItems ?? 0;
+  protected createNetwork(nItems: number): BERT4RecNet {
+    return new BERT4RecNet(this.config, nItems);
   }
 
-  /** The network (after fit or load). */
-  get network(): BERT4RecNet {
-    if (!this.net) throw new Error('bert4rec: model is not trained or loaded');
-    return this.net;
+  /** model.json state: the embedding row of [MASK]. */
+  protected override savedState(net: BERT4RecNet): Record<string, unknown> {
+    return { maskRow: net.maskId };
   }
 
   async fit(train: Interactions, options: FitOptions): Promise<FitReport> {
-    if (this.trained) throw new Error('bert4rec: fit may be called once per instance');
-    this.trained = true;
+    const net = this.beginFit(train.nItems);
     const cfg = this.config;
     const rng = new Rng(options.seed);
-    const net = (this.net = new BERT4RecNet(cfg, train.nItems));
     net.init(rng.fork());
     const sampler = new ClozeSampler(train, cfg.maxLen, cfg.maskProb);
     const steps = cfg.stepsPerEpoch || Math.ceil(sampler.users.length / cfg.batchSize);
     const lrAt = cfg.warmupSteps > 0 ? warmupCosine(cfg.lr, cfg.warmupSteps, Number.MAX_SAFE_INTEGER, 1) : constantLr(cfg.lr);
-    const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs, modelState: { maskRow: net.maskId } });
+    const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs, modelState: this.savedState(net) });
     const report = await runEpochs({
       name: 'bert4rec', run, options, epochs: cfg.epochs, steps,
       step: (t) => net.trainStep(sampler.sample(cfg.batchSize, rng), lrAt(t), rng),
     });
-    this.record = { epochs: report.epochs, seconds: report.seconds, finalLoss: report.history.at(-1)?.loss ?? null, threads: net.threads, seed: options.seed };
+    this.endFit(report, options.seed, net.threads);
     return report;
   }
 
@@ -188,30 +182,9 @@ export class BERT4Rec implements SequentialRecommender {
     net.scoreHidden(H, 1, out);
   }
 
-  async save(dir: string): Promise<void> {
-    const net = this.network;
-    await saveNetwork(dir, { name: this.name, config: this.config, record: this.record }, net, { maskRow: net.maskId });
-  }
-
   /** Loads a model written by {@link save}. */
   static async load(dir: string): Promise<BERT4Rec> {
-    let model: BERT4Rec | undefined;
-    const { net, training } = await loadNetwork(dir, 'bert4rec', (config, nItems) => {
-      model = new BERT4Rec(config);
-      return new BERT4RecNet(model.config, nItems);
-    });
-    model!.net = net;
-    model!.trained = true;
-    model!.record = training;
-    return model!;
-  }
-
-  snapshot(): unknown {
-    return snapshotNetwork(this.network);
-  }
-
-  restore(state: unknown): void {
-    restoreNetwork(this.network, state);
+    return EngineSequentialModel.loadModel(dir, 'bert4rec', (config) => new BERT4Rec(config));
   }
 }
 

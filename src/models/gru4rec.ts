@@ -20,7 +20,7 @@
  * Differences from the reference, on purpose: Adam instead of Adagrad with momentum; negatives
  * never mask accidental hits (the reference does not either).
  */
-import { loadNetwork, restoreNetwork, saveNetwork, snapshotNetwork } from './seq/network-state.ts';
+import { EngineSequentialModel } from './seq/engine-model.ts';
 import { startTraining } from './seq/resume.ts';
 import { runEpochs } from './seq/train-loop.ts';
 import { z } from 'zod';
@@ -334,33 +334,22 @@ export class PopSampler {
 }
 
 /** GRU4Rec as a {@link SequentialRecommender}. */
-export class GRU4Rec implements SequentialRecommender {
+export class GRU4Rec extends EngineSequentialModel<GRU4RecNet, GRU4RecConfig> implements SequentialRecommender {
   readonly name = 'gru4rec';
-  readonly config: GRU4RecConfig;
-  private net: GRU4RecNet | null = null;
-  private trained = false;
-  private record: Record<string, unknown> = {};
 
+  /** @param config hyperparameters; missing keys take their defaults */
   constructor(config: Record<string, unknown> = {}) {
-    this.config = parseGRU4RecConfig(config);
+    super(parseGRU4RecConfig(config));
   }
 
-  get nItems(): number {
-    return this.net?.nItems ?? 0;
-  }
-
-  /** The network (after fit or load). */
-  get network(): GRU4RecNet {
-    if (!this.net) throw new Error('gru4rec: model is not trained or loaded');
-    return this.net;
+  protected createNetwork(nItems: number): GRU4RecNet {
+    return new GRU4RecNet(this.config, nItems);
   }
 
   async fit(train: Interactions, options: FitOptions): Promise<FitReport> {
-    if (this.trained) throw new Error('gru4rec: fit may be called once per instance');
-    this.trained = true;
+    const net = this.beginFit(train.nItems);
     const cfg = this.config;
     const rng = new Rng(options.seed);
-    const net = (this.net = new GRU4RecNet(cfg, train.nItems));
     net.init(rng.fork());
     const pop = new PopSampler(train, cfg.sampleAlpha);
     const sessions: number[] = [];
@@ -370,7 +359,7 @@ export class GRU4Rec implements SequentialRecommender {
     const events = sessions.reduce((a, u) => a + train.offsets[u + 1] - train.offsets[u] - 1, 0);
     // no sampler state crosses epochs (each starts with a fresh shuffle and zeroed lanes), so the
     // weights, optimizer and Rng position that startTraining restores are the whole state
-    const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs });
+    const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs, modelState: this.savedState(net) });
     const step: LaneStep = { inputs: new Int32Array(B), targets: new Int32Array(B), extra: new Int32Array(cfg.negatives) };
     const laneUser = new Int32Array(B), lanePos = new Int32Array(B);
     let order = new Int32Array(0), next = 0;
@@ -407,7 +396,7 @@ export class GRU4Rec implements SequentialRecommender {
         return false;
       },
     });
-    this.record = { epochs: report.epochs, seconds: report.seconds, finalLoss: report.history.at(-1)?.loss ?? null, seed: options.seed };
+    this.endFit(report, options.seed);
     return report;
   }
 
@@ -443,30 +432,9 @@ export class GRU4Rec implements SequentialRecommender {
     net.scoreHidden(H, 1, out);
   }
 
-  async save(dir: string): Promise<void> {
-    const net = this.network;
-    await saveNetwork(dir, { name: this.name, config: this.config, record: this.record }, net);
-  }
-
   /** Loads a model written by {@link save}. */
   static async load(dir: string): Promise<GRU4Rec> {
-    let model: GRU4Rec | undefined;
-    const { net, training } = await loadNetwork(dir, 'gru4rec', (config, nItems) => {
-      model = new GRU4Rec(config);
-      return new GRU4RecNet(model.config, nItems);
-    });
-    model!.net = net;
-    model!.trained = true;
-    model!.record = training;
-    return model!;
-  }
-
-  snapshot(): unknown {
-    return snapshotNetwork(this.network);
-  }
-
-  restore(state: unknown): void {
-    restoreNetwork(this.network, state);
+    return EngineSequentialModel.loadModel(dir, 'gru4rec', (config) => new GRU4Rec(config));
   }
 }
 

@@ -5,7 +5,7 @@
  * The network (HSTUNet, re-exported here), with the paper in one page and how it runs on the
  * engine, is in ./seq/hstu-net.ts.
  */
-import { loadNetwork, restoreNetwork, saveNetwork, snapshotNetwork } from './seq/network-state.ts';
+import { EngineSequentialModel } from './seq/engine-model.ts';
 import { startTraining } from './seq/resume.ts';
 import { runEpochs } from './seq/train-loop.ts';
 import { z } from 'zod';
@@ -74,43 +74,37 @@ function window(seq: ArrayLike<number>, maxLen: number): Int32Array {
 const HSTU_STATE = { relPosStorage: 'reversed: element c = offset maxLen-1-c' };
 
 /** HSTU as a {@link SequentialRecommender}. */
-export class HSTU implements SequentialRecommender {
+export class HSTU extends EngineSequentialModel<HSTUNet, HSTUConfig> implements SequentialRecommender {
   readonly name = 'hstu';
-  readonly config: HSTUConfig;
-  private net: HSTUNet | null = null;
-  private trained = false;
-  private record: Record<string, unknown> = {};
 
+  /** @param config hyperparameters; missing keys take their defaults */
   constructor(config: Record<string, unknown> = {}) {
-    this.config = parseHSTUConfig(config);
+    super(parseHSTUConfig(config));
   }
 
-  get nItems(): number {
-    return this.net?.nItems ?? 0;
+  protected createNetwork(nItems: number): HSTUNet {
+    return new HSTUNet(this.config, nItems);
   }
 
-  /** The network (after fit or load). */
-  get network(): HSTUNet {
-    if (!this.net) throw new Error('hstu: model is not trained or loaded');
-    return this.net;
+  /** model.json state: the relative position bias layout. */
+  protected override savedState(_net: HSTUNet): Record<string, unknown> {
+    return HSTU_STATE;
   }
 
   async fit(train: Interactions, options: FitOptions): Promise<FitReport> {
-    if (this.trained) throw new Error('hstu: fit may be called once per instance');
-    this.trained = true;
+    const net = this.beginFit(train.nItems);
     const cfg = this.config;
     const rng = new Rng(options.seed);
-    const net = (this.net = new HSTUNet(cfg, train.nItems));
     net.init(rng.fork());
     const sampler = new BatchSampler(train, cfg.maxLen);
     const steps = cfg.stepsPerEpoch || Math.ceil(sampler.users.length / cfg.batchSize);
     const lrAt = cfg.warmupSteps > 0 ? warmupCosine(cfg.lr, cfg.warmupSteps, Number.MAX_SAFE_INTEGER, 1) : constantLr(cfg.lr);
-    const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs, modelState: HSTU_STATE });
+    const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs, modelState: this.savedState(net) });
     const report = await runEpochs({
       name: 'hstu', run, options, epochs: cfg.epochs, steps,
       step: (t) => net.trainStep(sampler.sample(cfg.batchSize, cfg.negatives, rng), lrAt(t), rng),
     });
-    this.record = { epochs: report.epochs, seconds: report.seconds, finalLoss: report.history.at(-1)?.loss ?? null, threads: net.threads, seed: options.seed };
+    this.endFit(report, options.seed, net.threads);
     return report;
   }
 
@@ -151,30 +145,9 @@ export class HSTU implements SequentialRecommender {
     net.scoreHidden(H, 1, out);
   }
 
-  async save(dir: string): Promise<void> {
-    const net = this.network;
-    await saveNetwork(dir, { name: this.name, config: this.config, record: this.record }, net, HSTU_STATE);
-  }
-
   /** Loads a model written by {@link save}. */
   static async load(dir: string): Promise<HSTU> {
-    let model: HSTU | undefined;
-    const { net, training } = await loadNetwork(dir, 'hstu', (config, nItems) => {
-      model = new HSTU(config);
-      return new HSTUNet(model.config, nItems);
-    });
-    model!.net = net;
-    model!.trained = true;
-    model!.record = training;
-    return model!;
-  }
-
-  snapshot(): unknown {
-    return snapshotNetwork(this.network);
-  }
-
-  restore(state: unknown): void {
-    restoreNetwork(this.network, state);
+    return EngineSequentialModel.loadModel(dir, 'hstu', (config) => new HSTU(config));
   }
 }
 

@@ -4,7 +4,7 @@
  * save/load and the registry entry. The network (SASRecNet and gbceBeta, re-exported here), with
  * the paper in one page and the engine notes, is in ./seq/sasrec-net.ts.
  */
-import { loadNetwork, restoreNetwork, saveNetwork, snapshotNetwork } from './seq/network-state.ts';
+import { EngineSequentialModel } from './seq/engine-model.ts';
 import { startTraining } from './seq/resume.ts';
 import { runEpochs } from './seq/train-loop.ts';
 import { z } from 'zod';
@@ -64,33 +64,22 @@ export function parseSASRecConfig(config: Record<string, unknown>): SASRecConfig
 }
 
 /** SASRec as a {@link SequentialRecommender}. */
-export class SASRec implements SequentialRecommender {
+export class SASRec extends EngineSequentialModel<SASRecNet, SASRecConfig> implements SequentialRecommender {
   readonly name = 'sasrec';
-  readonly config: SASRecConfig;
-  private net: SASRecNet | null = null;
-  private trained = false;
-  private record: Record<string, unknown> = {};
 
+  /** @param config hyperparameters; missing keys take their defaults */
   constructor(config: Record<string, unknown> = {}) {
-    this.config = parseSASRecConfig(config);
+    super(parseSASRecConfig(config));
   }
 
-  get nItems(): number {
-    return this.net?.nItems ?? 0;
-  }
-
-  /** The network (after fit or load). */
-  get network(): SASRecNet {
-    if (!this.net) throw new Error('sasrec: model is not trained or loaded');
-    return this.net;
+  protected createNetwork(nItems: number): SASRecNet {
+    return new SASRecNet(this.config, nItems);
   }
 
   async fit(train: Interactions, options: FitOptions): Promise<FitReport> {
-    if (this.trained) throw new Error('sasrec: fit may be called once per instance');
-    this.trained = true;
+    const net = this.beginFit(train.nItems);
     const cfg = this.config;
     const rng = new Rng(options.seed);
-    const net = (this.net = new SASRecNet(cfg, train.nItems));
     net.init(rng.fork());
     const sampler = new BatchSampler(train, cfg.maxLen);
     const steps = cfg.stepsPerEpoch || Math.ceil(sampler.users.length / cfg.batchSize);
@@ -99,14 +88,14 @@ export class SASRec implements SequentialRecommender {
       ? warmupCosine(cfg.lr, cfg.warmupSteps, Number.MAX_SAFE_INTEGER, 1)
       : constantLr(cfg.lr);
     const nNeg = cfg.loss === 'ce' ? 0 : cfg.negatives;
-    const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs });
+    const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs, modelState: this.savedState(net) });
     const report = await runEpochs({
       name: 'sasrec', run, options, epochs: cfg.epochs, steps,
       yieldEachStep: true, // so a server stays responsive and an AbortSignal fired by an event can stop training
       lossHint: 'lower lr or enable clipNorm',
       step: (t) => net.trainStep(sampler.sample(cfg.batchSize, nNeg, rng), lrAt(t), rng),
     });
-    this.record = { epochs: report.epochs, seconds: report.seconds, finalLoss: report.history.at(-1)?.loss ?? null, threads: net.threads, seed: options.seed };
+    this.endFit(report, options.seed, net.threads);
     return report;
   }
 
@@ -160,30 +149,9 @@ export class SASRec implements SequentialRecommender {
     net.scoreHidden(H, 1, out);
   }
 
-  async save(dir: string): Promise<void> {
-    const net = this.network;
-    await saveNetwork(dir, { name: this.name, config: this.config, record: this.record }, net);
-  }
-
   /** Loads a model written by {@link save}. */
   static async load(dir: string): Promise<SASRec> {
-    let model: SASRec | undefined;
-    const { net, training } = await loadNetwork(dir, 'sasrec', (config, nItems) => {
-      model = new SASRec(config);
-      return new SASRecNet(model.config, nItems);
-    });
-    model!.net = net;
-    model!.trained = true;
-    model!.record = training;
-    return model!;
-  }
-
-  snapshot(): unknown {
-    return snapshotNetwork(this.network);
-  }
-
-  restore(state: unknown): void {
-    restoreNetwork(this.network, state);
+    return EngineSequentialModel.loadModel(dir, 'sasrec', (config) => new SASRec(config));
   }
 }
 
