@@ -36,7 +36,7 @@ import { LayerNorm, Linear, MultiheadAttention, linear, type RaggedLayout } from
 import { Adam } from '../../nn/optim.ts';
 import { Workspace } from '../../nn/workspace.ts';
 import type { Rng } from '../../nn/rng.ts';
-import { splitBalanced, type Shard } from './ragged.ts';
+import { splitBalanced, type Shard, runShards } from './ragged.ts';
 
 /** Per-step dropout seeds. */
 export interface BERTSeeds {
@@ -318,10 +318,7 @@ export class BERT4RecNet {
       programs.push(prog);
       lossPtrs.push(B.loss);
     });
-    this.engine.runParallel(programs);
-    let loss = 0;
-    for (const ptr of lossPtrs) loss += new Float64Array(this.engine.memory.buffer, ptr, 1)[0];
-    return { loss, threadsUsed: shards.length };
+    return { loss: runShards(this.engine, programs, lossPtrs), threadsUsed: shards.length };
   }
 
   /** One Adam step; returns the mean loss. */

@@ -4,6 +4,7 @@
  * length L costs about L·(linear layers) + L²·(attention). Contiguous runs in batch order keep
  * the split a pure function of the batch, so a seed and a thread count fix the result exactly.
  */
+import type { Engine, Program } from '../../nn/engine.ts';
 
 /** One thread's share of a batch: sequences [s0, s1). */
 export interface Shard {
@@ -56,4 +57,15 @@ export function splitBalanced(off: Int32Array, parts: number, linearWeight: numb
     s0 = s1;
   }
   return shards;
+}
+
+/**
+ * Runs one recorded program per shard in parallel and returns the sum of the shards' losses,
+ * each a float64 the shard's loss kernel accumulated at `lossPtrs[w]` (zeroed by the caller).
+ */
+export function runShards(engine: Engine, programs: Program[], lossPtrs: number[]): number {
+  engine.runParallel(programs);
+  let loss = 0;
+  for (const ptr of lossPtrs) loss += new Float64Array(engine.memory.buffer, ptr, 1)[0];
+  return loss;
 }

@@ -41,7 +41,7 @@ import { Adam, type TouchedRows } from '../../nn/optim.ts';
 import { Workspace } from '../../nn/workspace.ts';
 import type { Rng } from '../../nn/rng.ts';
 import type { SeqBatch } from './batch.ts';
-import { splitBalanced, type Shard } from './ragged.ts';
+import { splitBalanced, type Shard, runShards } from './ragged.ts';
 
 interface Block {
   ln1: LayerNorm;
@@ -357,10 +357,7 @@ export class SASRecNet {
       programs.push(prog);
       lossPtrs.push(B.loss);
     });
-    this.engine.runParallel(programs);
-    let loss = 0;
-    for (const ptr of lossPtrs) loss += new Float64Array(this.engine.memory.buffer, ptr, 1)[0];
-    return { loss, threadsUsed: shards.length };
+    return { loss: runShards(this.engine, programs, lossPtrs), threadsUsed: shards.length };
   }
 
   /** One optimisation step on a sampled batch with learning rate `lr`; returns the mean loss. */
