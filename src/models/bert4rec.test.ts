@@ -112,6 +112,37 @@ describe('BERT4Rec on the engine', () => {
     }
   });
 
+  it('drops out attention weights at attentionDropout, hidden units at dropout, with consistent gradients', () => {
+    const seeds = { emb: 1, att: [2, 3], attOut: [4, 5], ffOut: [6, 7] };
+    const lossOf = (over: Record<string, unknown>): { net: BERT4RecNet; loss: number } => {
+      const net = new BERT4RecNet(parseBERT4RecConfig({ ...cfg, ...over }), nItems);
+      const { w } = makeNet(4);
+      for (const p of net.params.list) p.data.a.set(w.get(p.name)!);
+      net.invalidate();
+      return { net, loss: net.forwardBackward(batch, seeds).loss };
+    };
+    const plain = lossOf({}).loss;
+    const attOnly = lossOf({ attentionDropout: 0.5 });
+    const hiddenOnly = lossOf({ dropout: 0.5, attentionDropout: 0 }).loss;
+    const both = lossOf({ dropout: 0.5 }).loss; // attentionDropout absent = dropout
+    expect(lossOf({ dropout: 0.5, attentionDropout: 0.5 }).loss).toBe(both);
+    for (const [a, b] of [[attOnly.loss, plain], [hiddenOnly, plain], [hiddenOnly, both], [attOnly.loss, both]]) expect(a).not.toBe(b);
+    // the attention-only run's gradient against central differences of its own (fixed-seed) loss
+    const { net } = attOnly;
+    for (const name of ['blocks.0.att.in_proj_weight', 'blocks.1.att.out_proj.weight', 'item.weight']) {
+      const p = net.params.list.find((q) => q.name === name)!;
+      const analytic = Float64Array.from(p.grads[0].a.subarray(0, p.size));
+      const x = Float64Array.from(p.data.a.subarray(0, p.size));
+      const num = numericGrad((z) => {
+        p.data.a.set(z);
+        net.invalidate();
+        for (const q of net.params.list) q.grads[0].a.fill(0);
+        return net.forwardBackward(batch, seeds).loss;
+      }, x, 1e-2);
+      expect(maxRelError(analytic, num, 1e-3), name).toBeLessThan(2e-2);
+    }
+  });
+
   it('scores the next item from a [MASK] appended to the sequence', () => {
     const { net, w } = makeNet(6);
     const seq = [3, 1, 4, 1, 5, 2, 6]; // dataset ids; only the last maxLen − 1 = 5 are read
@@ -135,6 +166,37 @@ describe('BERT4Rec on the engine', () => {
     for (let k = 0; k < b.masked.length; k++) expect(b.inputs[b.masked[k]]).toBe(31);
     const tiny = new ClozeSampler(data, 3, 0.01).sample(20, new Rng(1));
     expect(tiny.masked.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it('masks only the last item of the lastMaskProb share of sequences', () => {
+    const nU = 40, len = 12;
+    const offsets = Int32Array.from({ length: nU + 1 }, (_, u) => u * len);
+    const items = Int32Array.from({ length: nU * len }, (_, i) => (i * 7) % 30);
+    const data = { nUsers: nU, nItems: 30, offsets, items } as unknown as Interactions;
+    const all = new ClozeSampler(data, 10, 0.5, 1).sample(100, new Rng(5));
+    expect(all.masked.length).toBe(100);
+    for (let s = 0; s < 100; s++) {
+      const last = all.off[s + 1] - 1;
+      expect(all.masked[s]).toBe(last);
+      expect(all.inputs[last]).toBe(31);
+      for (let t = all.off[s]; t < last; t++) expect(all.inputs[t]).not.toBe(31);
+    }
+    // the user drawn for sequence s is recoverable from its unmasked prefix: the label is that user's last item
+    for (let s = 0; s < 100; s++) {
+      const t = all.off[s];
+      const u = offsets.findIndex((o, k) => k < nU && items[o + len - 10] + 1 === all.inputs[t] && items[o + len - 9] + 1 === all.inputs[t + 1]);
+      expect(all.labels[s]).toBe(items[offsets[u] + len - 1] + 1);
+    }
+    // a share of 0.25: sequences whose only masked token is the last one ≈ 25 % (plus the few Cloze ones that happen to be)
+    const mixed = new ClozeSampler(data, 10, 0.5, 0.25).sample(2000, new Rng(6));
+    let lastOnly = 0;
+    for (let s = 0, k = 0; s < 2000; s++) {
+      let n = 0;
+      while (k < mixed.masked.length && mixed.masked[k] < mixed.off[s + 1]) { n++; k++; }
+      if (n === 1 && mixed.inputs[mixed.off[s + 1] - 1] === 31) lastOnly++;
+    }
+    const clozeLastOnly = 0.5 * 0.5 ** 9; // Cloze masking that picks the last position alone
+    expect(Math.abs(lastOnly / 2000 - (0.25 + 0.75 * clozeLastOnly))).toBeLessThan(0.03); // σ ≈ 0.01
   });
 
   it('learns a toy task, scores histories and raw sequences alike, and round-trips a checkpoint', async () => {

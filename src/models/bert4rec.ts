@@ -26,10 +26,21 @@ export const BERT4RecConfigSchema = z.object({
   /** FFN inner size (BERT: 4 × hidden). */
   ffn: z.number().int().positive().default(256),
   maxLen: z.number().int().positive().default(200),
-  /** Hidden and attention-weight dropout. */
+  /** Hidden dropout (embeddings, attention output, FFN output); also attention weights unless `attentionDropout` is set. */
   dropout: z.number().min(0).max(0.95).default(0.2),
+  /**
+   * Attention-weight dropout; absent = `dropout`. FeiSun/BERT4Rec's Beauty config uses hidden 0.5
+   * with attention 0.2.
+   */
+  attentionDropout: z.number().min(0).max(0.95).optional(),
   /** Cloze mask probability ρ (paper: 0.2 for ML-1M, 0.6 for Beauty). */
   maskProb: z.number().gt(0).max(1).default(0.2),
+  /**
+   * Share of training sequences that mask only their last item, the inference-time input, instead
+   * of Cloze masking; absent = 0. FeiSun/BERT4Rec's data generator writes one such instance beside
+   * every 10 Cloze-masked copies (dupe_factor 10), i.e. 1/11.
+   */
+  lastMaskProb: z.number().min(0).max(1).optional(),
   batchSize: z.number().int().positive().default(128),
   epochs: z.number().int().nonnegative().default(200),
   /** Steps per epoch; 0 = ⌈trainable users / batchSize⌉. */
@@ -71,11 +82,13 @@ export interface ClozeBatch {
 /**
  * Cloze batches: `size` users drawn uniformly with replacement (users with ≥ 2 events); the input
  * is the last maxLen items; each position is masked with probability ρ, and if none was, one
- * position drawn uniformly is.
+ * position drawn uniformly is. With `lastMaskProb` > 0, that share of sequences instead masks
+ * only the last item (as FeiSun/BERT4Rec's extra "mask last" training instances).
  */
 export class ClozeSampler {
   readonly users: Int32Array;
-  constructor(private readonly data: Interactions, private readonly maxLen: number, private readonly maskProb: number) {
+  constructor(private readonly data: Interactions, private readonly maxLen: number, private readonly maskProb: number,
+    private readonly lastMaskProb = 0) {
     const us: number[] = [];
     for (let u = 0; u < data.nUsers; u++) if (data.offsets[u + 1] - data.offsets[u] >= 2) us.push(u);
     this.users = Int32Array.from(us);
@@ -96,6 +109,15 @@ export class ClozeSampler {
       const end = data.offsets[u + 1];
       const L = off[b + 1] - off[b];
       const first = masked.length;
+      // the draw is skipped when lastMaskProb is 0, so such runs consume the same random stream as before
+      if (this.lastMaskProb > 0 && rng.next() < this.lastMaskProb) {
+        for (let j = 0; j < L; j++) inputs[off[b] + j] = data.items[end - L + j] + 1;
+        const t = off[b + 1] - 1;
+        labels.push(inputs[t]);
+        inputs[t] = maskId;
+        masked.push(t);
+        return;
+      }
       for (let j = 0; j < L; j++) {
         const item = data.items[end - L + j] + 1;
         const t = off[b] + j;
@@ -149,7 +171,7 @@ export class BERT4Rec extends EngineSequentialModel<BERT4RecNet, BERT4RecConfig>
     const cfg = this.config;
     const rng = new Rng(options.seed);
     net.init(rng.fork());
-    const sampler = new ClozeSampler(train, cfg.maxLen, cfg.maskProb);
+    const sampler = new ClozeSampler(train, cfg.maxLen, cfg.maskProb, cfg.lastMaskProb ?? 0);
     const steps = cfg.stepsPerEpoch || Math.ceil(sampler.users.length / cfg.batchSize);
     const lrAt = cfg.warmupSteps > 0 ? warmupCosine(cfg.lr, cfg.warmupSteps, Number.MAX_SAFE_INTEGER, 1) : constantLr(cfg.lr);
     const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs, modelState: this.savedState(net) });

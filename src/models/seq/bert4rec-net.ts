@@ -73,6 +73,8 @@ export class BERT4RecNet {
   readonly d: number;
   /** Internal id of [MASK]. */
   readonly maskId: number;
+  /** Dropout on attention weights (config `attentionDropout`, else `dropout`). */
+  readonly attentionDropout: number;
   private readonly ws: Workspace[];
   private readonly itemT: Buf;
   private itemTValid = false;
@@ -83,6 +85,7 @@ export class BERT4RecNet {
     const e = (this.engine = defaultEngine(threads));
     const d = (this.d = cfg.hidden);
     this.maskId = nItems + 1;
+    this.attentionDropout = cfg.attentionDropout ?? cfg.dropout;
     const P = (this.params = new ParamSet(e, threads, this));
     this.item = P.add('item.weight', [nItems + 2, d], { decay: false });
     this.pos = P.add('pos.weight', [cfg.maxLen, d], { decay: false });
@@ -136,7 +139,7 @@ export class BERT4RecNet {
     const T = sh.tokens, nSeq = sh.s1 - sh.s0, Td = T * d, F = cfg.ffn;
     const SL = sh.sumL2 * cfg.heads;
     const per = training ? cfg.blocks : 1;
-    const drop = training && cfg.dropout > 0;
+    const drop = training && this.attentionDropout > 0;
     const M = Math.max(nMasked, 1);
     const lay: Record<string, number> = {
       ids: T, posIdx: T, seqOff: nSeq + 1, pOff: nSeq + 1, mIdx: M, y: M,
@@ -197,6 +200,7 @@ export class BERT4RecNet {
     training: boolean, seeds: BERTSeeds | null): void {
     const { d, cfg } = this;
     const p = training ? cfg.dropout : 0;
+    const pa = training ? this.attentionDropout : 0;
     const Td = T * d, F = cfg.ffn;
     prog.call('embed_fwd', B.Xe, this.item.data.ptr, B.ids, this.pos.data.ptr, B.posIdx, T, d, 1);
     this.embLn.forward(prog, B.Xe, B.X0, B.m0, B.r0, T);
@@ -207,7 +211,7 @@ export class BERT4RecNet {
       const blk = this.blocks[b];
       blk.att.forward(prog, lay, T, xin, xin, {
         Q: B[`Q${i}`], KV: B[`KV${i}`], A: B[`A${i}`], P: B[`P${i}`], P2: B[`PD${i}`], Y: B[`Y${i}`], scratch: B.scratch,
-      }, p, seeds ? seeds.att[b] : 0);
+      }, pa, seeds ? seeds.att[b] : 0);
       if (p > 0) prog.call('dropout', B[`Y${i}`], B[`Y${i}`], Td, p, seeds!.attOut[b], t0 * d);
       prog.call('add', B[`S1${i}`], xin, B[`Y${i}`], Td);
       blk.ln1.forward(prog, B[`S1${i}`], B[`X1${i}`], B[`m1${i}`], B[`r1${i}`], T);
@@ -266,7 +270,7 @@ export class BERT4RecNet {
       else prog.call('copy', B.g1, dNext, Td);
       blk.att.backward(prog, w, lay, T, xin, xin, {
         Q: B[`Q${b}`], KV: B[`KV${b}`], A: B[`A${b}`], P: B[`P${b}`], P2: B[`PD${b}`], scratch: B.scratch,
-      }, B.g1, { dA: B.gA, dQ: B.gQ, dKV: B.gKV }, dNext, dNext, true, p, seeds.att[b]);
+      }, B.g1, { dA: B.gA, dQ: B.gQ, dKV: B.gKV }, dNext, dNext, true, this.attentionDropout, seeds.att[b]);
       const t = dCur;
       dCur = dNext;
       dNext = t;
