@@ -571,7 +571,23 @@ export function adam(P: usize, G: usize, Mo: usize, V: usize, n: i32, lr: f32, b
   wd: f32, mode: i32, bc1: f32, bc2: f32): void {
   const step: f32 = lr / bc1;
   const sbc2: f32 = Mathf.sqrt(bc2);
-  for (let i = 0; i < n; i++) {
+  // Four lanes at a time with the scalar loop's operations in the scalar loop's order: every
+  // lane op (add, mul, div, sqrt) rounds exactly like its scalar twin, so results are bit-identical.
+  const lrwd: f32 = lr * wd, c1: f32 = 1 - b1, c2: f32 = 1 - b2;
+  const vb1 = f32x4.splat(b1), vb2 = f32x4.splat(b2), vc1 = f32x4.splat(c1), vc2 = f32x4.splat(c2);
+  const vwd = f32x4.splat(wd), vlrwd = f32x4.splat(lrwd), vstep = f32x4.splat(step), vsbc2 = f32x4.splat(sbc2), veps = f32x4.splat(eps);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    let p = v128.load(fp(P, i));
+    let g = v128.load(fp(G, i));
+    if (mode == 0) g = f32x4.add(g, f32x4.mul(vwd, p)); else p = f32x4.sub(p, f32x4.mul(vlrwd, p));
+    const m = f32x4.add(f32x4.mul(vb1, v128.load(fp(Mo, i))), f32x4.mul(vc1, g));
+    const v = f32x4.add(f32x4.mul(vb2, v128.load(fp(V, i))), f32x4.mul(f32x4.mul(vc2, g), g));
+    v128.store(fp(Mo, i), m);
+    v128.store(fp(V, i), v);
+    v128.store(fp(P, i), f32x4.sub(p, f32x4.div(f32x4.mul(vstep, m), f32x4.add(f32x4.div(f32x4.sqrt(v), vsbc2), veps))));
+  }
+  for (; i < n; i++) {
     let p = load<f32>(fp(P, i));
     let g = load<f32>(fp(G, i));
     if (mode == 0) g += wd * p; else p -= lr * wd * p;

@@ -330,6 +330,25 @@ describe('optimizers', () => {
         expect(m.a[i]).toBeCloseTo(mi, 6);
       }
     }
+    // bit-exact against a float32 emulation of the same operations, across SIMD lanes and the scalar tail
+    const fr = Math.fround;
+    const n2 = 11, P2 = randn(n2), G2 = randn(n2), M2 = randn(n2, 0.1), V2 = Array.from(randn(n2, 0.1), Math.abs);
+    for (const mode of [0, 1]) {
+      const p = put(P2), g = put(G2), m = put(M2), v = put(V2);
+      k.adam(p.ptr, g.ptr, m.ptr, v.ptr, n2, lr, b1, b2, eps, wd, mode, bc1, bc2);
+      const [flr, fb1, fb2, feps, fwd] = [lr, b1, b2, eps, wd].map(fr);
+      const step = fr(flr / fr(bc1)), sbc2 = fr(Math.sqrt(fr(bc2)));
+      for (let i = 0; i < n2; i++) {
+        let pi = fr(P2[i]), gi = fr(G2[i]);
+        if (mode === 0) gi = fr(gi + fr(fwd * pi));
+        else pi = fr(pi - fr(fr(flr * fwd) * pi));
+        const mi = fr(fr(fb1 * fr(M2[i])) + fr(fr(1 - fb1) * gi));
+        const vi = fr(fr(fb2 * fr(V2[i])) + fr(fr(fr(1 - fb2) * gi) * gi));
+        expect(m.a[i]).toBe(mi);
+        expect(v.a[i]).toBe(vi);
+        expect(p.a[i]).toBe(fr(pi - fr(fr(step * mi) / fr(fr(fr(Math.sqrt(vi)) / sbc2) + feps))));
+      }
+    }
     // rows: a 4×2 table, update rows 2 and 0 only
     const p = put(P0), g = put(G), m = put(new Float64Array(n)), v = put(new Float64Array(n));
     k.adam_rows(p.ptr, g.ptr, m.ptr, v.ptr, ints([2, 0]).ptr, 2, 2, lr, b1, b2, eps, 0, 0, 1 - b1, 1 - b2);
