@@ -37,6 +37,7 @@ import { Adam } from '../../nn/optim.ts';
 import { Workspace } from '../../nn/workspace.ts';
 import type { Rng } from '../../nn/rng.ts';
 import { splitBalanced, type Shard, runShards } from './ragged.ts';
+import { inferRows, scoreRows } from './infer.ts';
 
 /** Per-step dropout seeds. */
 export interface BERTSeeds {
@@ -55,7 +56,6 @@ interface Block {
 }
 
 const CE_CHUNK = 512;
-const INFER_SEQS = 64;
 
 /** The BERT4Rec network on the engine. */
 export class BERT4RecNet {
@@ -338,56 +338,24 @@ export class BERT4RecNet {
    * [MASK]), into `out` [nSeq × d].
    */
   lastHidden(seqs: Int32Array[], out: Float32Array): void {
-    const d = this.d;
-    const chunk = INFER_SEQS * this.threads;
     this.prepare(false);
-    for (let c0 = 0; c0 < seqs.length; c0 += chunk) {
-      const part = seqs.slice(c0, c0 + chunk);
-      const off = new Int32Array(part.length + 1);
-      part.forEach((s, i) => {
-        if (s.length === 0 || s.length > this.cfg.maxLen) throw new Error(`bert4rec: sequence ${c0 + i} has length ${s.length}`);
-        off[i + 1] = off[i] + s.length;
-      });
-      const inputs = new Int32Array(off[part.length]);
-      part.forEach((s, i) => inputs.set(s, off[i]));
-      const lastTok = Int32Array.from({ length: part.length }, (_, i) => off[i + 1] - 1);
-      const shards = splitBalanced(off, this.threads, 8 * d);
-      const programs: Program[] = [];
-      const hh: number[] = [];
-      shards.forEach((sh, w) => {
+    inferRows({
+      engine: this.engine, threads: this.threads, d: this.d, maxLen: this.cfg.maxLen, name: 'bert4rec', linearWeight: 8 * this.d,
+      shard: (sh, w, off, inputs) => {
         const M = sh.s1 - sh.s0;
+        const lastTok = Int32Array.from({ length: off.length - 1 }, (_, i) => off[i + 1] - 1);
         const B = this.ws[w].carve(this.layout(sh, M, false));
         const { lay } = this.fillShard(B, sh, off, inputs, lastTok, null);
-        const prog = this.engine.program();
-        this.recordForward(prog, B, lay, sh.tokens, sh.t0, M, false, null);
-        programs.push(prog);
-        hh.push(B.Hh);
-      });
-      this.engine.runParallel(programs);
-      shards.forEach((sh, w) => {
-        out.set(new Float32Array(this.engine.memory.buffer, hh[w], (sh.s1 - sh.s0) * d), (c0 + sh.s0) * d);
-      });
-    }
+        const program = this.engine.program();
+        this.recordForward(program, B, lay, sh.tokens, sh.t0, M, false, null);
+        return { program, collect: (dst, at) => dst.set(new Float32Array(this.engine.memory.buffer, B.Hh, M * this.d), at) };
+      },
+    }, seqs, out);
   }
 
   /** Logits of items (dataset ids 0..n−1) for each head row: out[i·n + j] = g_i·E[j+1] + b_j. */
   scoreHidden(H: Float32Array, rows: number, out: Float32Array, outOffset = 0): void {
-    const d = this.d, n = this.nItems;
     this.prepare(true);
-    const step = Math.max(1, Math.min(256, rows));
-    const h = this.engine.f32(step * d);
-    const z = this.engine.f32(step * n);
-    try {
-      for (let r0 = 0; r0 < rows; r0 += step) {
-        const m = Math.min(step, rows - r0);
-        h.a.set(H.subarray(r0 * d, (r0 + m) * d));
-        this.engine.k.gemm(z.ptr, h.ptr, this.itemT.ptr + 4, m, n, d, d, n + 2, n, 0, 0, 0, 1);
-        this.engine.k.add_bias(z.ptr, this.outBias.data.ptr, m, n, n);
-        out.set(z.a.subarray(0, m * n), outOffset + r0 * n);
-      }
-    } finally {
-      this.engine.freeBuf(h);
-      this.engine.freeBuf(z);
-    }
+    scoreRows(this.engine, this.itemT.ptr + 4, this.nItems + 2, this.nItems, this.d, H, rows, out, outOffset, this.outBias.data.ptr);
   }
 }

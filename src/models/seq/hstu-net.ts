@@ -53,6 +53,7 @@ import { Workspace } from '../../nn/workspace.ts';
 import type { Rng } from '../../nn/rng.ts';
 import type { SeqBatch } from './batch.ts';
 import { splitBalanced, type Shard, runShards } from './ragged.ts';
+import { inferRows, scoreRows } from './infer.ts';
 
 interface Block {
   uvqk: Linear;
@@ -72,7 +73,6 @@ export interface HSTUSeeds {
 /** LayerNorm ε inside the blocks (the repo's default). */
 const LN_EPS = 1e-6;
 /** Sequences per thread in one inference chunk. */
-const INFER_SEQS = 64;
 
 /** The HSTU network on the engine. */
 export class HSTUNet {
@@ -448,37 +448,25 @@ export class HSTUNet {
   /** L2-normalised final state after the last item of each sequence (internal ids) into `out` [nSeq × d]. */
   lastHidden(seqs: Int32Array[], out: Float32Array): void {
     const d = this.d;
-    const chunk = INFER_SEQS * this.threads;
     this.prepare();
-    for (let c0 = 0; c0 < seqs.length; c0 += chunk) {
-      const part = seqs.slice(c0, c0 + chunk);
-      const off = new Int32Array(part.length + 1);
-      part.forEach((s, i) => {
-        if (s.length === 0 || s.length > this.cfg.maxLen) throw new Error(`hstu: sequence ${c0 + i} has length ${s.length}`);
-        off[i + 1] = off[i] + s.length;
-      });
-      const inputs = new Int32Array(off[part.length]);
-      part.forEach((s, i) => inputs.set(s, off[i]));
-      const shards = splitBalanced(off, this.threads, 4 * this.wd);
-      const programs: Program[] = [];
-      const bufs: Record<string, number>[] = [];
-      shards.forEach((sh, w) => {
+    inferRows({
+      engine: this.engine, threads: this.threads, d, maxLen: this.cfg.maxLen, name: 'hstu', linearWeight: 4 * this.wd,
+      shard: (sh, w, off, inputs) => {
         const B = this.ws[w].carve(this.layout(sh, 0, false));
         this.fillShard(B, sh, off, inputs, null, null, 0);
-        const prog = this.engine.program();
-        this.recordForward(prog, B, sh, off, false, null);
-        programs.push(prog);
-        bufs.push(B);
-      });
-      this.engine.runParallel(programs);
-      const mem = this.engine.memory.buffer;
-      shards.forEach((sh, w) => {
-        const B = bufs[w];
-        const last = new Int32Array(mem, B.last, sh.s1 - sh.s0);
-        const Hn = new Float32Array(mem, B.Hn, sh.tokens * d);
-        for (let s = 0; s < sh.s1 - sh.s0; s++) out.set(Hn.subarray(last[s] * d, last[s] * d + d), (c0 + sh.s0 + s) * d);
-      });
-    }
+        const program = this.engine.program();
+        this.recordForward(program, B, sh, off, false, null);
+        return {
+          program,
+          collect: (dst, at) => {
+            const mem = this.engine.memory.buffer;
+            const last = new Int32Array(mem, B.last, sh.s1 - sh.s0);
+            const Hn = new Float32Array(mem, B.Hn, sh.tokens * d);
+            for (let s = 0; s < sh.s1 - sh.s0; s++) dst.set(Hn.subarray(last[s] * d, last[s] * d + d), at + s * d);
+          },
+        };
+      },
+    }, seqs, out);
   }
 
   /** Cosine scores of every item (dataset ids 0..n−1) for each normalised row of H: out[i·n + j] = ⟨H_i, Ê_{j+1}⟩. */
@@ -487,21 +475,12 @@ export class HSTUNet {
     const n = this.nItems;
     this.prepare();
     const eT = this.engine.f32(d * (n + 1));
-    const step = Math.max(1, Math.min(256, rows));
-    const hb = this.engine.f32(step * d);
-    const z = this.engine.f32(step * n);
     try {
       this.engine.k.transpose(eT.ptr, this.eHat.ptr, n + 1, d, d, n + 1);
-      for (let r0 = 0; r0 < rows; r0 += step) {
-        const m = Math.min(step, rows - r0);
-        hb.a.set(H.subarray(r0 * d, (r0 + m) * d));
-        this.engine.k.gemm(z.ptr, hb.ptr, eT.ptr + 4, m, n, d, d, n + 1, n, 0, 0, 0, 1);
-        out.set(z.a.subarray(0, m * n), outOffset + r0 * n);
-      }
+      scoreRows(this.engine, eT.ptr + 4, n + 1, n, d, H, rows, out, outOffset);
     } finally {
       this.engine.freeBuf(eT);
-      this.engine.freeBuf(hb);
-      this.engine.freeBuf(z);
     }
   }
+
 }

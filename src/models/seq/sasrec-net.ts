@@ -42,6 +42,7 @@ import { Workspace } from '../../nn/workspace.ts';
 import type { Rng } from '../../nn/rng.ts';
 import type { SeqBatch } from './batch.ts';
 import { splitBalanced, type Shard, runShards } from './ragged.ts';
+import { inferRows, scoreRows } from './infer.ts';
 
 interface Block {
   ln1: LayerNorm;
@@ -62,7 +63,6 @@ export interface Seeds {
 /** Floats of the full-softmax logits chunk per thread (32 MB): tokens per chunk = this / items, in [16, 512]. */
 const CE_FLOATS = 8_000_000;
 /** Sequences per thread in one inference chunk (bounds activation memory while scoring). */
-const INFER_SEQS = 64;
 
 /** The SASRec network on the engine: parameters, per-thread workspaces, training step, scoring. */
 export class SASRecNet {
@@ -402,56 +402,24 @@ export class SASRecNet {
    * maxLen long), into `out` (nSeq × d). Runs in parallel over threads, in bounded chunks.
    */
   lastHidden(seqs: Int32Array[], out: Float32Array): void {
-    const d = this.d;
-    const chunk = INFER_SEQS * this.threads;
     this.engine.run(this.prepare(false));
-    for (let c0 = 0; c0 < seqs.length; c0 += chunk) {
-      const part = seqs.slice(c0, c0 + chunk);
-      const off = new Int32Array(part.length + 1);
-      part.forEach((s, i) => {
-        if (s.length === 0 || s.length > this.cfg.maxLen) throw new Error(`lastHidden: sequence ${c0 + i} has length ${s.length}`);
-        off[i + 1] = off[i] + s.length;
-      });
-      const inputs = new Int32Array(off[part.length]);
-      part.forEach((s, i) => inputs.set(s, off[i]));
-      const shards = splitBalanced(off, this.threads, 6 * d);
-      const programs: Program[] = [];
-      const hf: number[] = [];
-      shards.forEach((sh, w) => {
+    inferRows({
+      engine: this.engine, threads: this.threads, d: this.d, maxLen: this.cfg.maxLen, name: 'sasrec', linearWeight: 6 * this.d,
+      shard: (sh, w, off, inputs) => {
         const B = this.ws[w].carve(this.layout(sh, 0, false));
         const lay = this.fillShard(B, sh, off, inputs, null, null, 0);
-        const prog = this.engine.program();
-        this.recordForward(prog, B, lay, sh.tokens, sh.t0, false, null);
-        programs.push(prog);
-        hf.push(B.HF);
-      });
-      this.engine.runParallel(programs);
-      shards.forEach((sh, w) => {
+        const program = this.engine.program();
+        this.recordForward(program, B, lay, sh.tokens, sh.t0, false, null);
         // inference leaves one row of F per sequence
-        out.set(new Float32Array(this.engine.memory.buffer, hf[w], (sh.s1 - sh.s0) * d), (c0 + sh.s0) * d);
-      });
-    }
+        return { program, collect: (dst, at) => dst.set(new Float32Array(this.engine.memory.buffer, B.HF, (sh.s1 - sh.s0) * this.d), at) };
+      },
+    }, seqs, out);
   }
 
   /** Scores every item (dataset ids 0..n-1) for each hidden row: out[i·n + j] = H_i · E[j + 1]. */
   scoreHidden(H: Float32Array, rows: number, out: Float32Array, outOffset = 0): void {
-    const d = this.d;
-    const n = this.nItems;
     this.engine.run(this.prepare(true));
-    const step = Math.max(1, Math.min(256, rows));
-    const h = this.engine.f32(step * d);
-    const z = this.engine.f32(step * n);
-    try {
-      for (let r0 = 0; r0 < rows; r0 += step) {
-        const m = Math.min(step, rows - r0);
-        h.a.set(H.subarray(r0 * d, (r0 + m) * d));
-        this.engine.k.gemm(z.ptr, h.ptr, this.itemT.ptr + 4, m, n, d, d, n + 1, n, 0, 0, 0, 1);
-        out.set(z.a.subarray(0, m * n), outOffset + r0 * n);
-      }
-    } finally {
-      this.engine.freeBuf(h);
-      this.engine.freeBuf(z);
-    }
+    scoreRows(this.engine, this.itemT.ptr + 4, this.nItems + 1, this.nItems, this.d, H, rows, out, outOffset);
   }
 }
 

@@ -1,0 +1,81 @@
+/**
+ * Inference plumbing shared by the engine-trained sequential networks (SASRec, BERT4Rec, HSTU):
+ * running a network's recorded forward over many ragged sequences in bounded, thread-parallel
+ * chunks, and scoring hidden rows against the whole item table with one GEMM per block of rows.
+ * Each network supplies only what is its own: how one shard's forward is recorded and where its
+ * per-sequence rows end up.
+ */
+import type { Engine, Program } from '../../nn/engine.ts';
+import { splitBalanced, type Shard } from './ragged.ts';
+
+/** Sequences per thread in one inference chunk: bounds the workspace whatever the number of users. */
+export const INFER_SEQS = 64;
+
+/** One shard's recorded inference and how to read its result afterwards. */
+export interface ShardInference {
+  program: Program;
+  /** Copies the shard's (s1 − s0) rows of d floats into `out` from float index `at`. */
+  collect: (out: Float32Array, at: number) => void;
+}
+
+/** What {@link inferRows} needs from a network. */
+export interface RowInference {
+  engine: Engine;
+  threads: number;
+  /** Row width (floats per sequence in the output). */
+  d: number;
+  maxLen: number;
+  /** Error-message prefix (the model name). */
+  name: string;
+  /** Linear-cost weight for {@link splitBalanced}. */
+  linearWeight: number;
+  /** Records the forward of one shard of a chunk (ragged offsets `off`, ids `inputs`) on worker `w`. */
+  shard: (sh: Shard, w: number, off: Int32Array, inputs: Int32Array) => ShardInference;
+}
+
+/**
+ * One output row per sequence (internal ids, 1..maxLen long) into `out` [seqs.length × d]:
+ * chunks of INFER_SEQS · threads sequences, each split into balanced shards run in parallel.
+ */
+export function inferRows(net: RowInference, seqs: Int32Array[], out: Float32Array): void {
+  const { engine, threads, d } = net;
+  const chunk = INFER_SEQS * threads;
+  for (let c0 = 0; c0 < seqs.length; c0 += chunk) {
+    const part = seqs.slice(c0, c0 + chunk);
+    const off = new Int32Array(part.length + 1);
+    part.forEach((s, i) => {
+      if (s.length === 0 || s.length > net.maxLen) throw new Error(`${net.name}: sequence ${c0 + i} has length ${s.length}`);
+      off[i + 1] = off[i] + s.length;
+    });
+    const inputs = new Int32Array(off[part.length]);
+    part.forEach((s, i) => inputs.set(s, off[i]));
+    const shards = splitBalanced(off, threads, net.linearWeight);
+    const runs = shards.map((sh, w) => net.shard(sh, w, off, inputs));
+    engine.runParallel(runs.map((r) => r.program));
+    shards.forEach((sh, w) => runs[w].collect(out, (c0 + sh.s0) * d));
+  }
+}
+
+/**
+ * Item scores for each of `rows` hidden rows H [rows × d]: out[outOffset + i·n + j] =
+ * H_i · Eᵀ[:, j] (+ bias_j), where `itemT` points at column 0 of the n item columns of a
+ * transposed table with row stride `ldb` floats (the padding column is skipped by the caller).
+ */
+export function scoreRows(engine: Engine, itemT: number, ldb: number, n: number, d: number, H: Float32Array, rows: number,
+  out: Float32Array, outOffset = 0, bias = 0): void {
+  const step = Math.max(1, Math.min(256, rows));
+  const h = engine.f32(step * d);
+  const z = engine.f32(step * n);
+  try {
+    for (let r0 = 0; r0 < rows; r0 += step) {
+      const m = Math.min(step, rows - r0);
+      h.a.set(H.subarray(r0 * d, (r0 + m) * d));
+      engine.k.gemm(z.ptr, h.ptr, itemT, m, n, d, d, ldb, n, 0, 0, 0, 1);
+      if (bias) engine.k.add_bias(z.ptr, bias, m, n, n);
+      out.set(z.a.subarray(0, m * n), outOffset + r0 * n);
+    }
+  } finally {
+    engine.freeBuf(h);
+    engine.freeBuf(z);
+  }
+}
