@@ -343,7 +343,7 @@ export class BERT4RecNet {
       engine: this.engine, threads: this.threads, d: this.d, maxLen: this.cfg.maxLen, name: 'bert4rec', linearWeight: 8 * this.d,
       shard: (sh, w, off, inputs) => {
         const M = sh.s1 - sh.s0;
-        const lastTok = Int32Array.from({ length: off.length - 1 }, (_, i) => off[i + 1] - 1);
+        const lastTok = Int32Array.from({ length: M }, (_, i) => off[sh.s0 + i + 1] - 1); // this shard's [MASK] tokens
         const B = this.ws[w].carve(this.layout(sh, M, false));
         const { lay } = this.fillShard(B, sh, off, inputs, lastTok, null);
         const program = this.engine.program();

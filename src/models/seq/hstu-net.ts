@@ -72,7 +72,6 @@ export interface HSTUSeeds {
 
 /** LayerNorm ε inside the blocks (the repo's default). */
 const LN_EPS = 1e-6;
-/** Sequences per thread in one inference chunk. */
 
 /** The HSTU network on the engine. */
 export class HSTUNet {
@@ -482,5 +481,4 @@ export class HSTUNet {
       this.engine.freeBuf(eT);
     }
   }
-
 }

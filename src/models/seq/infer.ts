@@ -9,7 +9,7 @@ import type { Engine, Program } from '../../nn/engine.ts';
 import { splitBalanced, type Shard } from './ragged.ts';
 
 /** Sequences per thread in one inference chunk: bounds the workspace whatever the number of users. */
-export const INFER_SEQS = 64;
+const INFER_SEQS = 64;
 
 /** One shard's recorded inference and how to read its result afterwards. */
 export interface ShardInference {

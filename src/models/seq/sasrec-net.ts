@@ -62,7 +62,6 @@ export interface Seeds {
 
 /** Floats of the full-softmax logits chunk per thread (32 MB): tokens per chunk = this / items, in [16, 512]. */
 const CE_FLOATS = 8_000_000;
-/** Sequences per thread in one inference chunk (bounds activation memory while scoring). */
 
 /** The SASRec network on the engine: parameters, per-thread workspaces, training step, scoring. */
 export class SASRecNet {
