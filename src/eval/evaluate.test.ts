@@ -5,7 +5,7 @@ import type { Interactions } from '../data/types.ts';
 import { Rng } from '../nn/rng.ts';
 import { evaluate, rankRelevant, type TieRule } from './evaluate.ts';
 import { catalogueStats, dpd, exposureMetric, reo } from './metrics.ts';
-import { sampleCandidates, toCsr } from './protocol.ts';
+import { parseProtocol, protocolName, sampleCandidates, toCsr } from './protocol.ts';
 import { TableModel } from './testutil.ts';
 
 const close = (a: number, b: number, eps = 1e-9, what = ""): void => {
@@ -392,5 +392,29 @@ describe('sampled candidates', () => {
     }
     // P(item 1) = 3/4: 300 of 400 expected, ± 4σ (σ ≈ 8.7).
     expect(Math.abs(ones - 300)).toBeLessThan(35);
+  });
+  it('popN:all counts popularity on every view in `seen`, held-out items included', () => {
+    // Train: item 1 once. Test: item 2 three times (users 0, 2, 3) and item 1 for user 1, whose
+    // target it is. Counted on train only, user 4's only drawable negative is item 1; counted on
+    // all events, item 1 has 2 of 5 counts and item 2 has 3.
+    const tr = fromSequences([[1], [], [], [], []], 10);
+    const te = fromSequences([[2], [1], [2], [2], [0]], 10);
+    const pAll = parseProtocol('pop1:all', 0);
+    expect(pAll).toEqual({ kind: 'sampled', sampler: 'popularity', n: 1, seed: 0, countOn: 'all' });
+    expect(protocolName(pAll)).toBe('pop1:all');
+    if (pAll.kind !== 'sampled') throw new Error('pop1:all must parse as a sampled protocol');
+    expect(protocolName(parseProtocol('pop1:train'))).toBe('pop1');
+    expect(() => parseProtocol('uni100:all')).toThrow(/popularity sampling \(popN\) only/);
+    let twos = 0;
+    for (let s = 0; s < 500; s++) {
+      const train = sampleCandidates({ kind: 'sampled', sampler: 'popularity', n: 1, seed: s }, Int32Array.of(4), te, [tr, te], tr);
+      expect(train.items[train.offsets[4] + 1]).toBe(1);
+      const all = sampleCandidates({ ...pAll, seed: s }, Int32Array.of(4), te, [tr, te], tr);
+      const neg = all.items[all.offsets[4] + 1];
+      expect([1, 2]).toContain(neg);
+      if (neg === 2) twos++;
+    }
+    // P(item 2) = 3/5: 300 of 500 expected, ± 4σ (σ ≈ 11).
+    expect(Math.abs(twos - 300)).toBeLessThan(44);
   });
 });

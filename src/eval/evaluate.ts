@@ -57,7 +57,10 @@ export interface EvalData {
   targets: Interactions;
   /** Train view, for popularity statistics (list metrics, popularity sampling). */
   train: Interactions;
-  /** Every view of the user's history, for drawing sampled negatives (default: exclude ∪ targets). */
+  /**
+   * Every view of the user's history, for drawing sampled negatives (default: exclude ∪ targets);
+   * `popN:all` also counts popularity on these views, so give the whole split (train, valid, test).
+   */
   seen?: readonly Interactions[];
 }
 

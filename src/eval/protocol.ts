@@ -9,6 +9,10 @@
  *   BERT4Rec convention: not in the user's whole history). Candidates are fixed per user by the
  *   seed alone — independent of the model and of which other users are evaluated — so every
  *   model ranks exactly the same lists.
+ * - `popN:all`: popularity counted on every event of the dataset (train, validation and test),
+ *   as FeiSun/BERT4Rec's data generator does (its vocabulary counts whole sequences, held-out
+ *   items included); `popN` (= `popN:train`) counts train events only, so a model's test item
+ *   cannot make its own negatives more likely. The two draw different lists; results name which.
  * - `rerank`: candidate lists given from outside (e.g. a first-stage retriever's output).
  */
 import type { Interactions } from '../data/types.ts';
@@ -23,30 +27,42 @@ export interface CandidateLists {
 /** A candidate protocol. */
 export type Protocol =
   | { kind: 'full' }
-  | { kind: 'sampled'; sampler: 'uniform' | 'popularity'; n: number; seed: number }
+  | {
+      kind: 'sampled';
+      sampler: 'uniform' | 'popularity';
+      n: number;
+      seed: number;
+      /** Events popularity is counted on (popularity sampler): `train` (default) or `all` (every view in `seen`). */
+      countOn?: 'train' | 'all';
+    }
   | { kind: 'rerank'; candidates: CandidateLists };
 
-/** Parses `full`, `uni100`, `pop100` (any N), or `rerank` (then `candidates` must be given). */
+/**
+ * Parses `full`, `uni100`, `pop100` (any N; `pop100:train` is the same, `pop100:all` counts
+ * popularity on every event), or `rerank` (then `candidates` must be given).
+ */
 export function parseProtocol(text: string, seed = 0, candidates?: CandidateLists): Protocol {
   const t = text.trim().toLowerCase();
   if (t === 'full') return { kind: 'full' };
-  const m = /^(uni|pop)(\d+)$/.exec(t);
+  const m = /^(uni|pop)(\d+)(?::(train|all))?$/.exec(t);
   if (m) {
     const n = Number(m[2]);
     if (n < 1) throw new Error(`protocol "${text}": number of negatives must be ≥ 1`);
+    if (m[1] === 'uni' && m[3]) throw new Error(`protocol "${text}": ":${m[3]}" applies to popularity sampling (popN) only`);
+    if (m[3] === 'all') return { kind: 'sampled', sampler: 'popularity', n, seed, countOn: 'all' };
     return { kind: 'sampled', sampler: m[1] === 'uni' ? 'uniform' : 'popularity', n, seed };
   }
   if (t === 'rerank') {
     if (!candidates) throw new Error('protocol "rerank" needs candidate lists (a candidates file)');
     return { kind: 'rerank', candidates };
   }
-  throw new Error(`unknown protocol "${text}"; expected full, uniN (e.g. uni100), popN (e.g. pop100) or rerank`);
+  throw new Error(`unknown protocol "${text}"; expected full, uniN (e.g. uni100), popN (e.g. pop100, pop100:all) or rerank`);
 }
 
-/** Short name of a protocol as recorded in results: `full`, `uni100`, `pop100`, `rerank`. */
+/** Short name of a protocol as recorded in results: `full`, `uni100`, `pop100`, `pop100:all`, `rerank`. */
 export function protocolName(p: Protocol): string {
   if (p.kind === 'full') return 'full';
-  if (p.kind === 'sampled') return `${p.sampler === 'uniform' ? 'uni' : 'pop'}${p.n}`;
+  if (p.kind === 'sampled') return `${p.sampler === 'uniform' ? 'uni' : 'pop'}${p.n}${p.sampler === 'popularity' && p.countOn === 'all' ? ':all' : ''}`;
   return 'rerank';
 }
 
@@ -61,7 +77,8 @@ function userHistory(views: readonly Interactions[], u: number): Set<number> {
  * Draws the candidate lists of a sampled protocol for `users`: each user's distinct relevant items
  * (from `targets`) first, then up to `n` distinct negatives not in `seen` (the user's whole
  * history). Uniform negatives are equally likely; popularity negatives are drawn with probability
- * proportional to train interaction counts (items never seen in train cannot be drawn). When fewer
+ * proportional to interaction counts in `train` (or, with `countOn: 'all'`, summed over every view
+ * in `seen`, which then must hold the whole dataset); items never counted cannot be drawn. When fewer
  * than `n` eligible negatives exist the user gets all of them. User u's draws come from a stream
  * seeded by (seed, u), so they do not depend on the other users.
  */
@@ -76,12 +93,14 @@ export function sampleCandidates(
   const cdf = new Float64Array(nItems);
   if (protocol.sampler === 'popularity') {
     const counts = new Float64Array(nItems);
-    for (let p = 0; p < train.items.length; p++) counts[train.items[p]]++;
+    for (const view of protocol.countOn === 'all' ? seen : [train]) {
+      for (let p = 0; p < view.items.length; p++) counts[view.items[p]]++;
+    }
     let acc = 0;
     for (let i = 0; i < nItems; i++) cdf[i] = acc += counts[i];
   }
   const total = protocol.sampler === 'popularity' ? cdf[nItems - 1] : 0;
-  // Items that can be drawn at all (uniform: every item; popularity: seen in train).
+  // Items that can be drawn at all (uniform: every item; popularity: counted at least once).
   const drawable = (i: number): boolean => protocol.sampler === 'uniform' || cdf[i] > (i ? cdf[i - 1] : 0);
   let nDrawable = 0;
   for (let i = 0; i < nItems; i++) if (drawable(i)) nDrawable++;

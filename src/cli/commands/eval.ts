@@ -3,7 +3,7 @@
  * elsewhere, on a dataset split under an explicit protocol, printing each metric with its 95 %
  * bootstrap confidence interval and the protocol (see docs/eval.md).
  *
- *   reclab eval --data <source> --model <dir>  [--protocol full|uni100|pop100] [--metrics …]
+ *   reclab eval --data <source> --model <dir>  [--protocol full|uni100|pop100|pop100:all] [--metrics …]
  *   reclab eval --data <source> --recs <file.csv|.jsonl> [--keep-history] [--metrics …]
  */
 import type { Command } from 'commander';
@@ -53,7 +53,7 @@ export function register(program: Command): void {
     .option('--recs <file>', 'recommendation file: CSV/TSV (user,item[,rank|score]) or JSONL ({"user","items"})')
     .option('--split <kind>', 'loo, temporal or ratio (0.8/0.1/0.1)', 'loo')
     .option('--stage <stage>', 'test (history = train + valid) or valid (history = train)', 'test')
-    .option('--protocol <p>', 'full, uniN or popN (models only); see --candidates for re-ranking', 'full')
+    .option('--protocol <p>', 'full, uniN, popN or popN:all (models only); see --candidates for re-ranking', 'full')
     .option('--candidates <file>', 'models only: re-rank these per-user candidate lists (same formats as --recs; unknown items are skipped)')
     .option('--metrics <list>', 'comma-separated metrics', 'hr@10,ndcg@10,mrr@10,recall@20,coverage@10')
     .option('--ties <rule>', 'pessimistic or optimistic', 'pessimistic')

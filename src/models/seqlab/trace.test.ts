@@ -71,6 +71,21 @@ describe('trace: checkpoints and resume', () => {
     // nothing left to do: a further resume adds no line
     await trace(exp, ['models.0.config.epochs=4'], { resume: true });
     expect(linesOf(out).length).toBe(4);
+
+    // --evaluate scores the checkpoint as saved (epoch 4) exactly as the trace did, and writes nothing
+    const before = readFileSync(join(out, 'tiny.trace.jsonl'), 'utf8');
+    const [ev] = await trace(exp, [], { evaluate: true });
+    expect({ epoch: ev.epoch, valid: ev.valid, test: ev.test }).toEqual({ epoch: 4, valid: ref[3].valid, test: ref[3].test });
+    expect(readFileSync(join(out, 'tiny.trace.jsonl'), 'utf8')).toBe(before);
+    // … under another protocol too (popularity counted on every event draws other negatives)
+    const [all] = await trace(exp, ['protocol=pop100:all'], { evaluate: true });
+    expect(all.protocol).toMatch(/pop100:all/);
+    expect(all.test['hr@10']).toBeGreaterThan(0);
+  });
+
+  it('--evaluate needs a checkpoint', async () => {
+    const out = join(root, 'no-ckpt');
+    await expect(trace(experiment(out), [], { evaluate: true })).rejects.toThrow(/--evaluate: sasrec has no checkpoint in .*tiny-sasrec\.ckpt/);
   });
 
   it('--resume refuses to start from scratch', async () => {
@@ -83,6 +98,7 @@ describe('trace: checkpoints and resume', () => {
       overrides: ['models.0.config.epochs=300', 'seeds=[1]'],
       options: { checkpointEvery: 5, resume: true },
     });
+    expect(parseTraceArgs(['--evaluate', '--protocol=pop100:all'])).toEqual({ overrides: ['protocol=pop100:all'], options: { evaluate: true } });
     expect(() => parseTraceArgs(['--checkpointEvery=0'])).toThrow(/positive integer, got "0"/);
   });
 

@@ -26,6 +26,11 @@
  * `--resume` additionally refuses to start when no model has a checkpoint (continuing, never
  * silently restarting, e.g. after a typo in `--name`) and implies `--checkpointEvery=1`.
  * Closed-form models have no training state: they are fitted and evaluated again each time.
+ *
+ * `--evaluate` trains nothing and writes nothing: it loads every model's checkpoint at the epoch
+ * it holds and prints one JSON line per model (epoch, protocol, valid and test metrics) to
+ * stdout — e.g. to score a finished run under a second protocol (`--protocol=pop100:all`)
+ * without touching its trace. Run it when no training process is writing the checkpoint.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -68,11 +73,23 @@ export interface TraceOptions {
   checkpointEvery?: number;
   /** Fail unless some model has a checkpoint to resume from; implies `checkpointEvery` 1 when that is not given. */
   resume?: boolean;
+  /** Train nothing: evaluate each model's checkpoint as saved and print the metrics (stdout, JSON lines). */
+  evaluate?: boolean;
+}
+
+/** What `--evaluate` prints for one model. */
+export interface CheckpointEvaluation {
+  model: string;
+  /** Epoch the checkpoint holds. */
+  epoch: number;
+  protocol: string;
+  valid: Record<string, number>;
+  test: Record<string, number>;
 }
 
 /**
  * Splits the tracer's command-line arguments (after the config path) into the tracer's own flags
- * (`--checkpointEvery=N`, `--resume`) and the experiment overrides (`key=value`, leading `--`
+ * (`--checkpointEvery=N`, `--resume`, `--evaluate`) and the experiment overrides (`key=value`, leading `--`
  * removed) that go to loadExperiment, which would reject the flags as unknown config keys.
  */
 export function parseTraceArgs(args: readonly string[]): { overrides: string[]; options: TraceOptions } {
@@ -86,6 +103,7 @@ export function parseTraceArgs(args: readonly string[]): { overrides: string[]; 
       if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--checkpointEvery: expected a positive integer, got "${m[1]}"`);
       options.checkpointEvery = n;
     } else if (a === 'resume') options.resume = true;
+    else if (a === 'evaluate') options.evaluate = true;
     else overrides.push(a);
   }
   return { overrides, options };
@@ -150,8 +168,11 @@ function readTrace(file: string): TraceLine[] {
   });
 }
 
-/** Runs every model of the experiment file with per-evaluation tracing; see the file comment. */
-export async function trace(path: string, overrides: readonly string[], options: TraceOptions = {}): Promise<void> {
+/**
+ * Runs every model of the experiment file with per-evaluation tracing; see the file comment.
+ * With `options.evaluate`, trains nothing and returns each checkpoint's evaluation instead.
+ */
+export async function trace(path: string, overrides: readonly string[], options: TraceOptions = {}): Promise<CheckpointEvaluation[]> {
   const config = loadExperiment(path, overrides);
   const src = config.data.source;
   // paths are read from the working directory (as `reclab bench` does); `synthetic…` and registry names pass through
@@ -181,6 +202,26 @@ export async function trace(path: string, overrides: readonly string[], options:
   const common = { protocol, ties: config.ties, blockSize: config.blockSize, progress: false };
   const every = options.checkpointEvery ?? (options.resume ? 1 : undefined);
   const ckptOf = (spec: { name: string; label?: string }): string => checkpointDir(outDir, config.name, spec.label ?? spec.name);
+  if (options.evaluate) {
+    const results: CheckpointEvaluation[] = [];
+    for (const spec of config.models) {
+      const label = spec.label ?? spec.name;
+      const dir = ckptOf(spec);
+      const saved = await readTrainingState(dir);
+      if (!saved) throw new Error(`--evaluate: ${label} has no checkpoint in ${dir}`);
+      // epochs = the saved epoch: the fit loads the state and has no epoch left to train (or save)
+      const model = createModel(spec.name, { ...spec.config, epochs: saved.epoch });
+      await model.fit(train, { seed: config.seeds[0], progress: false, checkpoint: { dir, every: saved.epoch } });
+      const v = hasValid ? await evaluate(model, validData, { ...common, metrics: config.metrics, candidates: validCands }) : { metrics: {} as Record<string, number> };
+      const t = await evaluate(model, testData, { ...common, metrics: config.metrics, candidates: testCands });
+      const result: CheckpointEvaluation = {
+        model: label, epoch: saved.epoch, protocol: `${split.protocol.description}; ${config.protocol}; ties ${config.ties}`, valid: roundAll(v.metrics), test: roundAll(t.metrics),
+      };
+      log(`${label} checkpoint, epoch ${saved.epoch}: ${hasValid ? `valid ${fmtAll(v.metrics)} | ` : ''}test ${fmtAll(t.metrics)}`);
+      results.push(result);
+    }
+    return results;
+  }
   if (options.resume) {
     const found = await Promise.all(config.models.map(async (spec) => (await readTrainingState(ckptOf(spec))) !== null));
     if (!found.includes(true)) throw new Error(`--resume: nothing to resume, no checkpoint in ${config.models.map(ckptOf).join(', ')}`);
@@ -254,6 +295,7 @@ export async function trace(path: string, overrides: readonly string[], options:
       await evalAt({ epoch: fit.epochs, loss: fit.history.at(-1)?.loss ?? NaN });
     }
   }
+  return [];
 }
 
 function round(x: number): number {
@@ -271,13 +313,16 @@ function fmtAll(m: Record<string, number>): string {
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('seqlab/trace.ts')) {
   const [path, ...rest] = process.argv.slice(2);
   if (!path) {
-    process.stderr.write('usage: node --import tsx src/models/seqlab/trace.ts <config.yaml> [--checkpointEvery=N] [--resume] [--key=value …]\n');
+    process.stderr.write('usage: node --import tsx src/models/seqlab/trace.ts <config.yaml> [--checkpointEvery=N] [--resume | --evaluate] [--key=value …]\n');
     process.exit(2);
   }
   Promise.resolve().then(() => {
     const { overrides, options } = parseTraceArgs(rest);
     return trace(path, overrides, options);
-  }).then(() => process.exit(0), (e: unknown) => {
+  }).then((results) => {
+    for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`);
+    process.exit(0);
+  }, (e: unknown) => {
     process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
     process.exit(1);
   });
