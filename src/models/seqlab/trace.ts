@@ -120,7 +120,7 @@ export interface TraceResume {
   lastTraced: number;
   /** Training seconds up to the checkpoint's epoch, or the trace's last epoch if later. */
   trainS: number;
-  /** Wall seconds of the model so far (as the trace's last line says). */
+  /** Wall seconds of the model so far: the trace's last line's, plus the training seconds of the checkpoint's later epochs. */
   wallS: number;
   best: number;
   bestEpoch: number;
@@ -132,8 +132,8 @@ export interface TraceResume {
  * Recovers the counters of model `label` from the trace file's lines and its training state.
  * Only the last run of the label in the file counts (its epochs increase line by line; an
  * earlier, separate run of the same label ends where the epochs start again). Training seconds
- * are those of the last line plus the checkpoint's epochs after it (with `evalEvery` > 1 the
- * checkpoint can be ahead of the last evaluation); the best value is the line's unrounded
+ * (and wall seconds) are those of the last line plus the checkpoint's epochs after it (with
+ * `evalEvery` > 1 the checkpoint can be ahead of the last evaluation); the best value is the line's unrounded
  * `best_valid` when present, else the rounded metric of the best epoch's line.
  */
 export function recoverTrace(lines: readonly TraceLine[], label: string, saved: TrainingState, validMetric: string, hasValid: boolean): TraceResume {
@@ -153,7 +153,8 @@ export function recoverTrace(lines: readonly TraceLine[], label: string, saved: 
     const at = run.find((l) => l.epoch === bestEpoch);
     best = !hasValid ? bestEpoch : last.best_valid ?? at?.valid[validMetric] ?? -Infinity;
   }
-  return { lastTraced, trainS: (last?.train_s ?? 0) + after, wallS: last?.wall_s ?? saved.seconds, best, bestEpoch, curve };
+  // epochs trained after the last traced line took wall time too (at least their training time)
+  return { lastTraced, trainS: (last?.train_s ?? 0) + after, wallS: last ? last.wall_s + after : saved.seconds, best, bestEpoch, curve };
 }
 
 /** The parsed lines of a trace file (none when it does not exist). */
