@@ -41,6 +41,7 @@ import { loadExperiment } from '../../eval/config.ts';
 import { evaluate, usersWithTargets, type EvalData } from '../../eval/evaluate.ts';
 import { parseProtocol, sampleCandidates, type CandidateLists } from '../../eval/protocol.ts';
 import { lineChart, type Series } from '../../util/plot.ts';
+import type { Recommender } from '../recommender.ts';
 import { createModel } from '../registry.ts';
 import { readTrainingState, type TrainingState } from '../seq/resume.ts';
 
@@ -200,7 +201,13 @@ export async function trace(path: string, overrides: readonly string[], options:
   const outDir = resolve(config.output);
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `${config.name}.trace.jsonl`);
-  const common = { protocol, ties: config.ties, blockSize: config.blockSize, progress: false };
+  const common = { protocol, ties: config.ties, blockSize: config.blockSize, progress: false, metrics: config.metrics };
+  const protocolText = `${split.protocol.description}; ${config.protocol}; ties ${config.ties}`;
+  /** The model's validation (none without a validation split) and test metrics. */
+  const score = async (model: Recommender): Promise<{ valid: Record<string, number>; test: Record<string, number> }> => ({
+    valid: hasValid ? (await evaluate(model, validData, { ...common, candidates: validCands })).metrics : {},
+    test: (await evaluate(model, testData, { ...common, candidates: testCands })).metrics,
+  });
   const every = options.checkpointEvery ?? (options.resume ? 1 : undefined);
   const ckptOf = (spec: { name: string; label?: string }): string => checkpointDir(outDir, config.name, spec.label ?? spec.name);
   if (options.evaluate) {
@@ -213,13 +220,9 @@ export async function trace(path: string, overrides: readonly string[], options:
       // epochs = the saved epoch: the fit loads the state and has no epoch left to train (or save)
       const model = createModel(spec.name, { ...spec.config, epochs: saved.epoch });
       await model.fit(train, { seed: config.seeds[0], progress: false, checkpoint: { dir, every: saved.epoch } });
-      const v = hasValid ? await evaluate(model, validData, { ...common, metrics: config.metrics, candidates: validCands }) : { metrics: {} as Record<string, number> };
-      const t = await evaluate(model, testData, { ...common, metrics: config.metrics, candidates: testCands });
-      const result: CheckpointEvaluation = {
-        model: label, epoch: saved.epoch, protocol: `${split.protocol.description}; ${config.protocol}; ties ${config.ties}`, valid: roundAll(v.metrics), test: roundAll(t.metrics),
-      };
-      log(`${label} checkpoint, epoch ${saved.epoch}: ${hasValid ? `valid ${fmtAll(v.metrics)} | ` : ''}test ${fmtAll(t.metrics)}`);
-      results.push(result);
+      const { valid: v, test: t } = await score(model);
+      log(`${label} checkpoint, epoch ${saved.epoch}: ${hasValid ? `valid ${fmtAll(v)} | ` : ''}test ${fmtAll(t)}`);
+      results.push({ model: label, epoch: saved.epoch, protocol: protocolText, valid: roundAll(v), test: roundAll(t) });
     }
     return results;
   }
@@ -244,24 +247,23 @@ export async function trace(path: string, overrides: readonly string[], options:
     let lastEvaluated = prior && lastTraced > 0 ? lastTraced : -1;
     const evalAt = async (rep: { epoch: number; loss: number }): Promise<number> => {
       lastEvaluated = rep.epoch;
-      const v = hasValid ? await evaluate(model, validData, { ...common, metrics: config.metrics, candidates: validCands }) : { metrics: {} as Record<string, number> };
-      const t = await evaluate(model, testData, { ...common, metrics: config.metrics, candidates: testCands });
+      const { valid: v, test: t } = await score(model);
       // without validation every evaluation is "best so far", so best_valid_epoch tracks the final epoch
-      const value = hasValid ? v.metrics[validMetric] : rep.epoch;
+      const value = hasValid ? v[validMetric] : rep.epoch;
       const point = curve.get(rep.epoch);
       // the metric curve: validation, or test when the split has no validation part
-      if (point) point.valid = hasValid ? value : t.metrics[validMetric];
+      if (point) point.valid = hasValid ? value : t[validMetric];
       if (value > best) {
         best = value;
         bestEpoch = rep.epoch;
       }
       const line: TraceLine = {
         model: label, epoch: rep.epoch, loss: rep.loss, train_s: round(trainS), wall_s: round((performance.now() - t0) / 1000),
-        valid: roundAll(v.metrics), test: roundAll(t.metrics), best_valid_epoch: bestEpoch, ...(hasValid ? { best_valid: best } : {}),
-        protocol: `${split.protocol.description}; ${config.protocol}; ties ${config.ties}`, data: config.data.source,
+        valid: roundAll(v), test: roundAll(t), best_valid_epoch: bestEpoch, ...(hasValid ? { best_valid: best } : {}),
+        protocol: protocolText, data: config.data.source,
       };
       appendFileSync(file, `${JSON.stringify(line)}\n`);
-      log(`  ${hasValid ? `valid ${fmtAll(v.metrics)} | ` : ''}test ${fmtAll(t.metrics)}`);
+      log(`  ${hasValid ? `valid ${fmtAll(v)} | ` : ''}test ${fmtAll(t)}`);
       if (curve.size === 0) return value; // closed-form model: no curve to draw
       const points = [...curve].sort((a, b) => a[0] - b[0]).map(([epoch, c]) => ({ epoch, ...c }));
       const loss: Series[] = [{ name: label, x: points.map((c) => c.epoch), y: points.map((c) => c.loss) }];
