@@ -1,12 +1,18 @@
 /**
- * The HTTP application: Fastify with schema-first routes (schemas.ts), API-key auth, request size
- * and rate limits, Prometheus metrics and the OpenAPI document at /docs. Built over a store and a
- * model slot so tests and the CLI assemble it the same way; listening and signals are server.ts's job.
+ * The HTTP application: Fastify with schema-first routes (schemas.ts), one plugin scope for the
+ * API with its guards, health and metrics outside it, and the OpenAPI document at /docs. Built
+ * over a store and a model slot so tests and the CLI assemble it the same way; listening and
+ * signals are server.ts's job.
+ *
+ * Guards are decided on the route the router matched, never on the raw URL: authentication and
+ * rate limiting are hooks of the encapsulated `/api` scope, so they run for every route in it
+ * however the path was spelled (`/%61pi/…` reaches the same route, and the same hooks).
  *
  * Error policy: a bad request gets a 4xx with a message naming the field; nothing a client sends
- * may produce a 5xx (the fuzz test holds us to it). A 5xx means a bug or a store outage.
+ * may produce a 5xx (the fuzz test holds us to it). A 503 (with Retry-After) means the store is
+ * away for now; a 500 means a bug, and its body says only that (the details go to the log).
  */
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -14,12 +20,20 @@ import rateLimit from '@fastify/rate-limit';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Type } from 'typebox';
 import * as S from './schemas.ts';
-import type { FeedbackEvent, ItemRecord, Store } from './store.ts';
+import type { ItemRecord, Store } from './store.ts';
 import { Catalog } from './catalog.ts';
-import { Engine, type Answer, type EngineOptions, type ListOptions } from './engine.ts';
+import { Engine, type EngineOptions } from './engine.ts';
 import type { ModelSlot } from './slot.ts';
 import type { ServedModel } from './bundle.ts';
 import { ServeMetrics } from './metrics.ts';
+import { httpError, reason } from './http.ts';
+import { defaultMaxConnections, guardConnections, type ConnectionStats } from './connections.ts';
+import type { Api, ServeContext } from './routes/context.ts';
+import { feedbackRoutes } from './routes/feedback.ts';
+import { userRoutes } from './routes/users.ts';
+import { itemRoutes } from './routes/items.ts';
+import { recommendRoutes } from './routes/recommend.ts';
+import { modelRoutes } from './routes/model.ts';
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
@@ -27,7 +41,7 @@ export interface AppOptions {
   slot: ModelSlot;
   /** Required value of `X-API-Key` on /api routes; undefined = no auth (development). */
   apiKey?: string;
-  /** Requests per minute per client (API key or IP); 0 disables rate limiting. */
+  /** Requests per minute per client IP on /api routes; 0 disables rate limiting. */
   rateLimit?: number;
   /** Largest request body in bytes. */
   bodyLimit?: number;
@@ -36,56 +50,35 @@ export interface AppOptions {
   engine?: Partial<EngineOptions>;
   /** Seconds between catalogue refreshes from the store (changes made by other replicas). */
   catalogRefresh?: number;
+  /** Milliseconds a client has to send a whole request, headers and body (default 30 s). */
+  requestTimeout?: number;
+  /** Milliseconds a client has to send the request headers (default 10 s). */
+  headersTimeout?: number;
+  /** Most open connections; at the cap the stalest waiting one is evicted (default: from the fd limit). */
+  maxConnections?: number;
+  /**
+   * Swaps the served model everywhere it is served (cluster mode: every worker, serialised by
+   * the primary). Given `local` — this process's own swap — it resolves once every replica
+   * serves `name`. Default: `local` alone.
+   */
+  modelSwapper?: (name: string | undefined, local: (name?: string) => Promise<ServedModel>) => Promise<void>;
+  /**
+   * Counter store of the rate limiter (a `@fastify/rate-limit` store class). Default: in this
+   * process's memory; cluster mode passes one that counts in the primary, so the limit holds
+   * across workers.
+   */
+  rateLimitStore?: unknown;
 }
 
 /** The assembled service. */
 export interface Service {
-  app: FastifyInstance;
+  app: Api;
   engine: Engine;
   catalog: Catalog;
   metrics: ServeMetrics;
-  /** Loads (or reloads) the served model and seeds its items into the store. */
+  connections: ConnectionStats;
+  /** Loads (or reloads) the served model in this process and seeds its items into the store. */
   swapModel(name?: string): Promise<ServedModel>;
-}
-
-/** Seconds since the epoch from an RFC 3339 string (already validated by the schema). */
-function seconds(ts: string | undefined, fallback: number): number {
-  if (ts === undefined) return fallback;
-  const ms = Date.parse(ts);
-  return Number.isFinite(ms) ? ms / 1000 : fallback;
-}
-
-/** RFC 3339 string of epoch seconds (out-of-range times clamp rather than throw). */
-function iso(t: number): string {
-  const d = new Date(t * 1000);
-  return Number.isNaN(d.getTime()) ? new Date(0).toISOString() : d.toISOString();
-}
-
-function itemOut(it: ItemRecord) {
-  return { ItemId: it.id, IsHidden: it.hidden, Categories: it.categories, Labels: it.labels, Timestamp: iso(it.time), Comment: it.comment };
-}
-
-function ranked(a: Answer) {
-  return {
-    Strategy: a.strategy,
-    Model: a.model ? { Name: a.model.name, Version: a.model.version } : null,
-    Items: a.items.map((s) => ({ ItemId: s.id, Score: Number.isFinite(s.score) ? s.score : 0 })),
-  };
-}
-
-function listOptions(q: { n?: number; offset?: number; category?: string; exclude?: string; seen?: boolean }): ListOptions {
-  return {
-    n: q.n ?? 10,
-    offset: q.offset ?? 0,
-    category: q.category,
-    exclude: q.exclude ? q.exclude.split(',').filter((s) => s.length > 0) : undefined,
-    excludeSeen: q.seen !== true,
-  };
-}
-
-/** An HTTP error with a status code (Fastify turns it into the error body). */
-function httpError(statusCode: number, message: string): Error {
-  return Object.assign(new Error(message), { statusCode });
 }
 
 /** Builds the Fastify app over `options.store` and `options.slot` (does not listen). */
@@ -94,27 +87,49 @@ export async function buildApp(options: AppOptions): Promise<Service> {
   const metrics = new ServeMetrics();
   const catalog = new Catalog(store);
   const engine = new Engine(store, slot, catalog, options.engine);
+  const requestTimeout = options.requestTimeout ?? 30_000;
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 4 * 1024 * 1024,
     // A client-chosen request id would let anyone spoof log lines; keep Fastify's counter.
     requestIdHeader: false,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    // Path ids are checked against MAX_ID after decoding; the raw segment may be up to 9× longer
+    // (a 3-byte UTF-8 character percent-encodes to 9 characters), so the router must not cut first.
+    routerOptions: { maxParamLength: S.MAX_ID * 9 },
+    requestTimeout,
+    connectionTimeout: 60_000,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false }, plugins: [S.ajvPlugin as never] },
     return503OnClosing: true,
+    // Errors the router raises before any route (a path that does not decode) get our body shape.
+    frameworkErrors: (error, _request, reply) => {
+      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+      void (reply as FastifyReply).status(status).send({ statusCode: status, error: reason(status), message: error.message });
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.server.headersTimeout = Math.min(options.headersTimeout ?? 10_000, requestTimeout);
+  const connections = guardConnections(app.server, options.maxConnections ?? defaultMaxConnections());
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.validation ? 400 : error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
-    if (status >= 500) request.log.error(error);
-    const message = error.message;
-    void reply.status(status).send({ statusCode: status, error: status >= 500 ? 'Internal Server Error' : (error.code ?? 'Bad Request'), message });
+  app.setErrorHandler((error: FastifyError & { retryAfter?: number }, request, reply) => {
+    const status = error.validation ? 400 : error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+    if (status === 503) void reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfter ?? 1))));
+    let message = error.message;
+    if (status >= 500 && status !== 503) {
+      // The cause goes to the log, never to the client (it may name files, SQL or internals).
+      request.log.error(error);
+      metrics.errors.inc({ route: request.routeOptions.url ?? 'unmatched' });
+      message = `internal error (request ${request.id})`;
+    } else if (status === 503) {
+      message = `service unavailable, retry later: ${error.message}`;
+    }
+    void reply.status(status).send({ statusCode: status, error: reason(status), message });
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+    void reply.status(404).send({ statusCode: 404, error: reason(404), message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
 
   app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unknown';
+    // The matched route's template: every spelling of a path is filed under the route it reached.
+    const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ route, method: request.method, code: String(reply.statusCode) });
     metrics.latency.observe({ route }, reply.elapsedTime / 1000);
   });
@@ -127,25 +142,6 @@ export async function buildApp(options: AppOptions): Promise<Service> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-
-  // Everything under /api needs the key (health, metrics and docs stay open for probes and people).
-  const expected = options.apiKey ? createHash('sha256').update(options.apiKey).digest() : undefined;
-  if (expected) {
-    app.addHook('onRequest', async (request) => {
-      if (!request.url.startsWith('/api/')) return;
-      const given = request.headers['x-api-key'];
-      const digest = createHash('sha256').update(typeof given === 'string' ? given : '').digest();
-      if (!timingSafeEqual(digest, expected)) throw httpError(401, 'missing or wrong X-API-Key');
-    });
-  }
-  if ((options.rateLimit ?? 0) > 0) {
-    await app.register(rateLimit, {
-      max: options.rateLimit,
-      timeWindow: 60_000,
-      keyGenerator: (request) => (typeof request.headers['x-api-key'] === 'string' ? `k:${request.headers['x-api-key']}` : `ip:${request.ip}`),
-      allowList: (request) => !request.url.startsWith('/api/'),
-    });
-  }
 
   async function swapModel(name?: string): Promise<ServedModel> {
     try {
@@ -165,232 +161,95 @@ export async function buildApp(options: AppOptions): Promise<Service> {
       throw e;
     }
   }
-
-  const tag = (t: string) => ({ tags: [t] });
-  const errors = { 400: S.ErrorOut, 401: S.ErrorOut, 404: S.ErrorOut };
-
-  // ---- health and metrics
-  app.get('/health/live', { schema: { ...tag('health'), response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }));
-  app.get(
-    '/health/ready',
-    { schema: { ...tag('health'), response: { 200: Type.Object({ ok: Type.Boolean(), store: Type.String(), model: Type.Union([Type.String(), Type.Null()]) }), 503: S.ErrorOut } } },
-    async (_request, reply) => {
-      try {
-        await store.ping();
-      } catch (e) {
-        return reply.status(503).send({ statusCode: 503, error: 'Service Unavailable', message: `store: ${(e as Error).message}` });
-      }
-      const served = slot.current;
-      if (!served) return reply.status(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'no model loaded' });
-      return { ok: true, store: store.kind, model: served.version };
+  const ctx: ServeContext = {
+    store,
+    slot,
+    engine,
+    catalog,
+    metrics,
+    swapEverywhere: async (name) => {
+      if (options.modelSwapper) await options.modelSwapper(name, swapModel);
+      else await swapModel(name);
     },
-  );
-  app.get('/metrics', { schema: { ...tag('health'), hide: true } }, async (_request, reply) => {
-    void reply.header('content-type', 'text/plain; version=0.0.4');
-    const c = engine.cacheStats;
-    return `${metrics.render()}# HELP reclab_answer_cache_total Recommendation cache lookups by outcome
-# TYPE reclab_answer_cache_total counter
-reclab_answer_cache_total{outcome="hit"} ${c.hits}
-reclab_answer_cache_total{outcome="miss"} ${c.misses}
-`;
-  });
-
-  // ---- feedback
-  const writeFeedback = (mode: 'insert' | 'upsert') => async (request: { body: S.FeedbackBody[] }) => {
-    const now = Date.now() / 1000;
-    const events: FeedbackEvent[] = request.body.map((f) => ({
-      type: f.FeedbackType,
-      user: f.UserId,
-      item: f.ItemId,
-      value: f.Value ?? 1,
-      time: seconds(f.Timestamp, now),
-    }));
-    const n = await store.insertFeedback(events, mode);
-    metrics.feedback.inc({}, n);
-    return { RowAffected: n };
   };
-  const feedbackSchema = (summary: string) => ({ ...tag('feedback'), summary, body: S.FeedbackBatch, response: { 200: S.RowAffected, ...errors } });
-  app.post('/api/feedback', { schema: feedbackSchema('Append feedback events (acknowledged = committed)') }, writeFeedback('insert'));
-  app.put('/api/feedback', { schema: feedbackSchema('Upsert feedback by (type, user, item)') }, writeFeedback('upsert'));
 
-  // ---- users
-  app.post('/api/user', { schema: { ...tag('users'), body: S.User, response: { 200: S.RowAffected, ...errors } } }, async (request) => {
-    const u = request.body;
-    await store.upsertUsers([{ id: u.UserId, labels: u.Labels ?? [], comment: u.Comment ?? '' }]);
-    return { RowAffected: 1 };
-  });
-  app.post(
-    '/api/users',
-    { schema: { ...tag('users'), body: Type.Array(S.User, { minItems: 1, maxItems: S.MAX_BATCH }), response: { 200: S.RowAffected, ...errors } } },
-    async (request) => {
-      await store.upsertUsers(request.body.map((u) => ({ id: u.UserId, labels: u.Labels ?? [], comment: u.Comment ?? '' })));
-      return { RowAffected: request.body.length };
-    },
-  );
-  app.get('/api/user/:id', { schema: { ...tag('users'), params: S.IdParam, response: { 200: S.UserOut, ...errors } } }, async (request) => {
-    const u = await store.getUser(request.params.id);
-    if (!u) throw httpError(404, `user "${request.params.id}" not found`);
-    return { UserId: u.id, Labels: u.labels, Comment: u.comment };
-  });
-  app.delete('/api/user/:id', { schema: { ...tag('users'), params: S.IdParam, response: { 200: S.RowAffected, ...errors } } }, async (request) => {
-    if (!(await store.deleteUser(request.params.id))) throw httpError(404, `user "${request.params.id}" not found`);
-    return { RowAffected: 1 };
-  });
-  app.get(
-    '/api/users',
-    { schema: { ...tag('users'), querystring: S.CursorQuery, response: { 200: Type.Object({ Cursor: Type.String(), Users: Type.Array(S.UserOut) }), ...errors } } },
-    async (request) => {
-      const page = await store.listUsers(request.query.cursor ?? '', request.query.n ?? 100);
-      return { Cursor: page.cursor, Users: page.rows.map((u) => ({ UserId: u.id, Labels: u.labels, Comment: u.comment })) };
-    },
-  );
-  app.get(
-    '/api/user/:id/feedback',
-    {
-      schema: {
-        ...tag('feedback'),
-        summary: "A user's feedback in time order",
-        params: S.IdParam,
-        querystring: Type.Object({ n: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 })) }),
-        response: { 200: Type.Array(S.FeedbackOut), ...errors },
-      },
-    },
-    async (request) => {
-      const events = await store.userFeedback(request.params.id, undefined, request.query.n ?? 1000);
-      return events.map((e) => ({ FeedbackType: e.type, UserId: e.user, ItemId: e.item, Value: e.value, Timestamp: iso(e.time) }));
-    },
-  );
-
-  // ---- items
-  const toItem = (b: S.ItemBody, now: number): ItemRecord => ({
-    id: b.ItemId,
-    hidden: b.IsHidden ?? false,
-    categories: b.Categories ?? [],
-    labels: b.Labels ?? [],
-    time: seconds(b.Timestamp, now),
-    comment: b.Comment ?? '',
-  });
-  app.post('/api/item', { schema: { ...tag('items'), body: S.Item, response: { 200: S.RowAffected, ...errors } } }, async (request) => {
-    await store.upsertItems([toItem(request.body, Date.now() / 1000)]);
-    await catalog.refresh();
-    return { RowAffected: 1 };
-  });
-  app.post(
-    '/api/items',
-    { schema: { ...tag('items'), body: Type.Array(S.Item, { minItems: 1, maxItems: S.MAX_BATCH }), response: { 200: S.RowAffected, ...errors } } },
-    async (request) => {
-      const now = Date.now() / 1000;
-      await store.upsertItems(request.body.map((b) => toItem(b, now)));
-      await catalog.refresh();
-      return { RowAffected: request.body.length };
-    },
-  );
-  app.get('/api/item/:id', { schema: { ...tag('items'), params: S.IdParam, response: { 200: S.ItemOut, ...errors } } }, async (request) => {
-    const it = await store.getItem(request.params.id);
-    if (!it) throw httpError(404, `item "${request.params.id}" not found`);
-    return itemOut(it);
-  });
-  app.patch('/api/item/:id', { schema: { ...tag('items'), params: S.IdParam, body: S.ItemPatch, response: { 200: S.RowAffected, ...errors } } }, async (request) => {
-    const it = await store.getItem(request.params.id);
-    if (!it) throw httpError(404, `item "${request.params.id}" not found`);
-    const p = request.body;
-    await store.upsertItems([
-      {
-        id: it.id,
-        hidden: p.IsHidden ?? it.hidden,
-        categories: p.Categories ?? it.categories,
-        labels: p.Labels ?? it.labels,
-        time: seconds(p.Timestamp, it.time),
-        comment: p.Comment ?? it.comment,
-      },
-    ]);
-    await catalog.refresh();
-    return { RowAffected: 1 };
-  });
-  app.delete('/api/item/:id', { schema: { ...tag('items'), params: S.IdParam, response: { 200: S.RowAffected, ...errors } } }, async (request) => {
-    if (!(await store.deleteItem(request.params.id))) throw httpError(404, `item "${request.params.id}" not found`);
-    await catalog.refresh();
-    return { RowAffected: 1 };
-  });
-  app.get(
-    '/api/items',
-    { schema: { ...tag('items'), querystring: S.CursorQuery, response: { 200: Type.Object({ Cursor: Type.String(), Items: Type.Array(S.ItemOut) }), ...errors } } },
-    async (request) => {
-      const page = await store.listItems(request.query.cursor ?? '', request.query.n ?? 100);
-      return { Cursor: page.cursor, Items: page.rows.map(itemOut) };
-    },
-  );
-
-  // ---- recommendations
-  const rankedResponse = { 200: S.Ranked, ...errors };
-  app.get(
-    '/api/recommend/:id',
-    { schema: { ...tag('recommend'), summary: 'Recommendations for a user, from their latest events', params: S.IdParam, querystring: S.RecommendQuery, response: rankedResponse } },
-    async (request) => {
-      const answer = await engine.recommendUser(request.params.id, listOptions(request.query));
-      metrics.answers.inc({ strategy: answer.strategy });
-      return ranked(answer);
-    },
-  );
-  app.post(
-    '/api/session/recommend',
-    { schema: { ...tag('recommend'), summary: 'Recommendations for an anonymous session', querystring: S.ListQuery, body: S.SessionBody, response: rankedResponse } },
-    async (request) => {
-      // Events with times are ordered by them; the rest keep their position (stable sort).
-      const events = request.body.map((e, k) => ({ id: e.ItemId, t: seconds(e.Timestamp, Number.NaN), k }));
-      events.sort((a, b) => (Number.isNaN(a.t) || Number.isNaN(b.t) ? a.k - b.k : a.t - b.t || a.k - b.k));
-      const answer = await engine.recommendSession(events.map((e) => e.id), listOptions(request.query));
-      metrics.answers.inc({ strategy: answer.strategy });
-      return ranked(answer);
-    },
-  );
-  app.get(
-    '/api/item/:id/neighbors',
-    { schema: { ...tag('recommend'), summary: 'Items that go with an item', params: S.IdParam, querystring: S.ListQuery, response: rankedResponse } },
-    async (request) => {
-      const answer = engine.neighbors(request.params.id, listOptions(request.query));
-      if (!answer) throw httpError(404, `item "${request.params.id}" is unknown to the served model`);
-      return ranked(answer);
-    },
-  );
-  app.get('/api/popular', { schema: { ...tag('recommend'), querystring: S.ListQuery, response: rankedResponse } }, async (request) =>
-    ranked(await engine.popular(listOptions(request.query))),
-  );
-  app.get('/api/latest', { schema: { ...tag('recommend'), querystring: S.ListQuery, response: rankedResponse } }, async (request) =>
-    ranked(engine.latest(listOptions(request.query))),
-  );
-
-  // ---- served model
-  const modelStatus = async () => {
-    const m = slot.current;
-    return {
-      Name: m?.name ?? null,
-      Version: m?.version ?? null,
-      Sequential: m?.sequential ?? false,
-      Dataset: m?.dataset ?? null,
-      Users: m?.users.size ?? 0,
-      Items: m?.items.size ?? 0,
-      Swaps: slot.swaps,
-      Available: await slot.available(),
-    };
-  };
-  app.get('/api/model', { schema: { ...tag('model'), response: { 200: S.ModelStatus, ...errors } } }, modelStatus);
-  app.put(
-    '/api/model',
-    { schema: { ...tag('model'), summary: 'Load a model and swap it in atomically', body: S.ModelSelect, response: { 200: S.ModelStatus, ...errors } } },
-    async (request) => {
-      try {
-        await swapModel(request.body.Name);
-      } catch (e) {
-        throw httpError(400, `model not swapped, the previous one keeps serving: ${(e as Error).message}`);
+  healthRoutes(app, ctx, connections);
+  await app.register(
+    async (api) => {
+      // Rate limiting first (onRequest), then authentication (preParsing): requests with a wrong
+      // key count against the limit too, and no body is parsed before the key is checked.
+      if ((options.rateLimit ?? 0) > 0) {
+        await api.register(rateLimit, {
+          global: true,
+          max: options.rateLimit,
+          timeWindow: 60_000,
+          // The client's address: a header the client chooses (such as X-API-Key) would let it
+          // rotate values to dodge the limit.
+          keyGenerator: (request) => request.ip,
+          ...(options.rateLimitStore ? { store: options.rateLimitStore as never } : {}),
+          errorResponseBuilder: (_request, context) =>
+            Object.assign(new Error(`rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}`), { statusCode: 429 }),
+        });
       }
-      return modelStatus();
+      const expected = options.apiKey ? createHash('sha256').update(options.apiKey).digest() : undefined;
+      if (expected) {
+        api.addHook('preParsing', async (request) => {
+          const given = request.headers['x-api-key'];
+          const digest = createHash('sha256').update(typeof given === 'string' ? given : '').digest();
+          if (!timingSafeEqual(digest, expected)) throw httpError(401, 'missing or wrong X-API-Key');
+        });
+      }
+      feedbackRoutes(api, ctx);
+      userRoutes(api, ctx);
+      itemRoutes(api, ctx);
+      recommendRoutes(api, ctx);
+      modelRoutes(api, ctx);
     },
+    { prefix: '/api' },
   );
 
   const refresh = setInterval(() => void catalog.refresh().catch(() => {}), (options.catalogRefresh ?? 2) * 1000);
   refresh.unref();
   app.addHook('onClose', async () => clearInterval(refresh));
   await app.ready();
-  return { app, engine, catalog, metrics, swapModel };
+  return { app, engine, catalog, metrics, connections, swapModel };
+}
+
+/** Liveness, readiness and metrics: outside the API scope (probes and scrapers carry no key). */
+function healthRoutes(app: Api, { store, slot, engine, metrics }: ServeContext, connections: ConnectionStats): void {
+  const tag = { tags: ['health'] };
+  app.get('/health/live', { schema: { ...tag, response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }));
+  app.get(
+    '/health/ready',
+    { schema: { ...tag, response: { 200: Type.Object({ ok: Type.Boolean(), store: Type.String(), model: Type.Union([Type.String(), Type.Null()]) }), 503: S.ErrorOut } } },
+    async (_request, reply) => {
+      // Ready means a write can commit now: ping() commits a probe row.
+      try {
+        await store.ping();
+      } catch (e) {
+        return reply.status(503).header('retry-after', '5').send({ statusCode: 503, error: reason(503), message: `store cannot commit: ${(e as Error).message}` });
+      }
+      const served = slot.current;
+      if (!served) return reply.status(503).send({ statusCode: 503, error: reason(503), message: 'no model loaded' });
+      return { ok: true, store: store.kind, model: served.version };
+    },
+  );
+  app.get('/metrics', { schema: { ...tag, hide: true } }, async (_request, reply) => {
+    void reply.header('content-type', 'text/plain; version=0.0.4');
+    const c = engine.cacheStats;
+    return `${metrics.render()}# HELP reclab_answer_cache_total Recommendation cache lookups by outcome
+# TYPE reclab_answer_cache_total counter
+reclab_answer_cache_total{outcome="hit"} ${c.hits}
+reclab_answer_cache_total{outcome="miss"} ${c.misses}
+# HELP reclab_answer_cache_bytes Estimated bytes held by the answer cache
+# TYPE reclab_answer_cache_bytes gauge
+reclab_answer_cache_bytes ${c.bytes}
+# HELP reclab_connections_open Open HTTP connections
+# TYPE reclab_connections_open gauge
+reclab_connections_open ${connections.open}
+# HELP reclab_connections_evicted_total Waiting connections closed to admit new ones at the connection cap
+# TYPE reclab_connections_evicted_total counter
+reclab_connections_evicted_total ${connections.evicted}
+`;
+  });
 }

@@ -57,12 +57,39 @@ export interface EngineOptions {
   popularTtl: number;
   /** Ranked answers kept per (user, filters); 0 disables the cache. */
   cacheSize: number;
+  /**
+   * Bound on the estimated bytes of the cached answers (keys, ids, scores and object overhead).
+   * Entries are evicted least recently used first until both bounds hold; an answer larger than
+   * the bound alone is not cached.
+   */
+  cacheBytes: number;
   /** Most sequences a sequential model scores in one batched call (1 disables batching). */
   maxBatch: number;
 }
 
 /** Default engine settings. */
-export const ENGINE_DEFAULTS: EngineOptions = { historyLimit: 1000, popularTtl: 10, cacheSize: 50_000, maxBatch: 64 };
+export const ENGINE_DEFAULTS: EngineOptions = { historyLimit: 1000, popularTtl: 10, cacheSize: 50_000, cacheBytes: 64 * 1024 * 1024, maxBatch: 64 };
+
+/**
+ * Estimated heap bytes of a cached answer: V8 strings of one-byte ids take about their length
+ * plus a 16-byte header (two-byte ones twice the length: assume the worse), each scored item is
+ * an object of two fields (~32 bytes) plus its array slot, and the entry, answer and key carry
+ * a fixed overhead. Over-estimating is safe: the bound only gets stricter.
+ */
+export function answerBytes(key: string, answer: Answer): number {
+  let bytes = 256 + 2 * key.length;
+  for (const s of answer.items) bytes += 56 + 2 * s.id.length;
+  return bytes;
+}
+
+/** A cached answer and what it is valid for. */
+interface CacheEntry {
+  served: ServedModel;
+  catalog: number;
+  stamp: string;
+  answer: Answer;
+  bytes: number;
+}
 
 /**
  * An Interactions view in which one user's row holds `sequence` and every other row is empty
@@ -92,12 +119,13 @@ export class Engine {
    * version and user history stamp; the stamp is read from the store on every request, so
    * feedback posted through any replica invalidates it at once. Map order gives LRU eviction.
    */
-  private readonly cache = new Map<string, { served: ServedModel; catalog: number; stamp: string; answer: Answer }>();
+  private readonly cache = new Map<string, CacheEntry>();
+  private cacheBytes = 0;
   /** Sequences waiting for the next batched scoring call (see {@link scoreBatched}). */
   private queue: { served: ServedModel; sequence: Int32Array; resolve: (scores: Float32Array) => void; reject: (e: Error) => void }[] = [];
   private batchScheduled = false;
-  /** Cache hits and misses since start (for /metrics). */
-  readonly cacheStats = { hits: 0, misses: 0 };
+  /** Cache hits and misses since start, and the estimated bytes held now (for /metrics). */
+  readonly cacheStats = { hits: 0, misses: 0, bytes: 0 };
 
   constructor(
     private readonly store: Store,
@@ -130,11 +158,34 @@ export class Engine {
     }
     this.cacheStats.misses++;
     const answer = await this.computeUser(served, user, events, opts);
-    if (this.options.cacheSize > 0 && served && answer.strategy === 'model') {
-      if (this.cache.size >= this.options.cacheSize) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(key, { served, catalog: this.catalog.version, stamp, answer });
-    }
+    if (this.options.cacheSize > 0 && served && answer.strategy === 'model') this.remember(key, { served, catalog: this.catalog.version, stamp, answer, bytes: answerBytes(key, answer) });
     return answer;
+  }
+
+  /** Caches an entry, evicting least recently used ones until both bounds (count, bytes) hold. */
+  private remember(key: string, entry: CacheEntry): void {
+    this.forget(key);
+    if (entry.bytes > this.options.cacheBytes) return;
+    while (this.cache.size > 0 && (this.cache.size >= this.options.cacheSize || this.cacheBytes + entry.bytes > this.options.cacheBytes)) {
+      this.forget(this.cache.keys().next().value!);
+    }
+    this.cache.set(key, entry);
+    this.cacheBytes += entry.bytes;
+    this.cacheStats.bytes = this.cacheBytes;
+  }
+
+  /** Drops one cache entry. */
+  private forget(key: string): void {
+    const old = this.cache.get(key);
+    if (!old) return;
+    this.cache.delete(key);
+    this.cacheBytes -= old.bytes;
+    this.cacheStats.bytes = this.cacheBytes;
+  }
+
+  /** Number of cached answers. */
+  get cachedAnswers(): number {
+    return this.cache.size;
   }
 
   /** The uncached computation of {@link recommendUser}. */

@@ -79,6 +79,7 @@ export class ServeMetrics {
   readonly feedback = new Counter('reclab_feedback_events_total', 'Feedback events acknowledged (committed)');
   readonly answers = new Counter('reclab_recommendations_total', 'Ranked answers by strategy (model, popular, latest)');
   readonly swaps = new Counter('reclab_model_swaps_total', 'Served-model loads and swaps by outcome');
+  readonly errors = new Counter('reclab_internal_errors_total', 'Requests that failed with a 5xx other than 503, by route (each one is a bug)');
 
   /** The whole exposition, plus process gauges. */
   render(): string {
@@ -91,6 +92,6 @@ export class ServeMetrics {
       '# TYPE reclab_process_uptime_seconds gauge',
       `reclab_process_uptime_seconds ${process.uptime()}`,
     ];
-    return [this.requests, this.latency, this.feedback, this.answers, this.swaps].map((m) => m.render()).concat(gauges).join('\n') + '\n';
+    return [this.requests, this.latency, this.feedback, this.answers, this.swaps, this.errors].map((m) => m.render()).concat(gauges).join('\n') + '\n';
   }
 }

@@ -6,15 +6,58 @@
  */
 import { Type, type Static } from 'typebox';
 
-/** Longest id (user, item, feedback type, category) accepted. */
+/** Longest id (user, item, feedback type, category) accepted, in bodies and paths alike. */
 export const MAX_ID = 256;
 /** Most rows in one batch write. */
 export const MAX_BATCH = 10_000;
 /** Largest page (`n`) of any listing. */
 export const MAX_N = 1_000;
 
-const Id = (description: string) => Type.String({ minLength: 1, maxLength: MAX_ID, description });
-const Labels = Type.Array(Type.String({ maxLength: MAX_ID }), { maxItems: 100, description: 'free-form labels' });
+/**
+ * Text is stored as UTF-8, where a lone UTF-16 surrogate (`"\ud800"`, legal in JSON) becomes
+ * U+FFFD — two different ids would collapse into one — and PostgreSQL refuses NUL. So every
+ * string the API stores must be well-formed Unicode without NUL (the `text` format below).
+ */
+export function isWellFormedText(s: string): boolean {
+  // In a /u regex a surrogate pair is one code point, so \p{Cs} matches only lone surrogates.
+  return !LONE_SURROGATE.test(s) && !s.includes('\u0000');
+}
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** True for a string the API accepts as an id. */
+export function isValidId(s: string): boolean {
+  return s.length >= 1 && s.length <= MAX_ID && isWellFormedText(s);
+}
+
+/**
+ * Registers the `text` format and the `finiteInteger` keyword on the validator. Why the keyword:
+ * ajv coerces the query string "Infinity" (or "1e400") to the number Infinity, counts it as an
+ * integer, and skips `minimum`/`maximum` for non-finite numbers — so `?n=Infinity` reached the
+ * handlers. The keyword refuses anything but a safe integer.
+ */
+export function ajvPlugin(ajv: {
+  addFormat(name: string, f: { type: 'string'; validate: (s: string) => boolean }): unknown;
+  addKeyword(def: { keyword: string; schemaType: string; errors: boolean; validate: (schema: boolean, data: unknown) => boolean }): unknown;
+}): typeof ajv {
+  ajv.addFormat('text', { type: 'string', validate: isWellFormedText });
+  const finiteInteger = (on: boolean, data: unknown): boolean => {
+    if (!on || Number.isSafeInteger(data)) return true;
+    finiteInteger.errors = [{ keyword: 'finiteInteger', message: 'must be a finite integer', params: {} }];
+    return false;
+  };
+  finiteInteger.errors = [] as object[];
+  ajv.addKeyword({ keyword: 'finiteInteger', schemaType: 'boolean', errors: true, validate: finiteInteger });
+  return ajv;
+}
+
+/** Free text the API stores: well-formed Unicode, no NUL. */
+const Text = (options: { minLength?: number; maxLength: number; description?: string }) => Type.String({ ...options, format: 'text' });
+const Id = (description: string) => Text({ minLength: 1, maxLength: MAX_ID, description });
+const Labels = Type.Array(Text({ maxLength: MAX_ID }), { maxItems: 100, description: 'free-form labels' });
+
+/** An integer query parameter in [1, max] (finite: see {@link ajvPlugin}). */
+export const Count = (max: number, dflt: number, description: string) =>
+  Type.Integer({ minimum: 1, maximum: max, default: dflt, description, finiteInteger: true });
 const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 time, e.g. 2024-05-01T12:00:00Z' });
 
 /** One feedback event. */
@@ -38,7 +81,7 @@ export const RowAffected = Type.Object({ RowAffected: Type.Integer() });
 
 /** A user. */
 export const User = Type.Object(
-  { UserId: Id('raw user id'), Labels: Type.Optional(Labels), Comment: Type.Optional(Type.String({ maxLength: 4096 })) },
+  { UserId: Id('raw user id'), Labels: Type.Optional(Labels), Comment: Type.Optional(Text({ maxLength: 4096 })) },
   { additionalProperties: false },
 );
 export type UserBody = Static<typeof User>;
@@ -51,7 +94,7 @@ export const Item = Type.Object(
     Categories: Type.Optional(Type.Array(Id('category'), { maxItems: 100 })),
     Labels: Type.Optional(Labels),
     Timestamp: Type.Optional(Timestamp),
-    Comment: Type.Optional(Type.String({ maxLength: 4096 })),
+    Comment: Type.Optional(Text({ maxLength: 4096 })),
   },
   { additionalProperties: false },
 );
@@ -64,7 +107,7 @@ export const ItemPatch = Type.Object(
     Categories: Type.Optional(Type.Array(Id('category'), { maxItems: 100 })),
     Labels: Type.Optional(Labels),
     Timestamp: Type.Optional(Timestamp),
-    Comment: Type.Optional(Type.String({ maxLength: 4096 })),
+    Comment: Type.Optional(Text({ maxLength: 4096 })),
   },
   { additionalProperties: false },
 );
@@ -75,16 +118,16 @@ export const IdParam = Type.Object({ id: Id('raw id') });
 
 /** Paging of cursor listings. */
 export const CursorQuery = Type.Object({
-  cursor: Type.Optional(Type.String({ maxLength: MAX_ID, description: 'cursor returned by the previous page' })),
-  n: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_N, default: 100 })),
+  cursor: Type.Optional(Text({ maxLength: MAX_ID, description: 'cursor returned by the previous page' })),
+  n: Type.Optional(Count(MAX_N, 100, 'page size')),
 });
 
 /** Filters of every ranked list. */
 export const ListQuery = Type.Object({
-  n: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_N, default: 10, description: 'number of items' })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 0, description: 'items to skip' })),
+  n: Type.Optional(Count(MAX_N, 10, 'number of items')),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 0, description: 'items to skip', finiteInteger: true })),
   category: Type.Optional(Id('only items of this category')),
-  exclude: Type.Optional(Type.String({ maxLength: 65_536, description: 'comma-separated item ids never to return' })),
+  exclude: Type.Optional(Text({ maxLength: 65_536, description: 'comma-separated item ids never to return' })),
 });
 export type ListQueryType = Static<typeof ListQuery>;
 
@@ -102,12 +145,17 @@ export const SessionBody = Type.Array(
       FeedbackType: Type.Optional(Id('kind of event')),
       Value: Type.Optional(Type.Number()),
       Timestamp: Type.Optional(Timestamp),
-      UserId: Type.Optional(Type.String({ maxLength: MAX_ID })),
+      UserId: Type.Optional(Text({ maxLength: MAX_ID })),
     },
     { additionalProperties: false },
   ),
   { maxItems: MAX_BATCH },
 );
+
+/** Headers of a feedback write. */
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Id('a key unique to this write: a retry with the same key and body writes nothing twice')),
+});
 
 /** One scored item of an answer. */
 export const ScoredItem = Type.Object({ ItemId: Type.String(), Score: Type.Number() });

@@ -16,7 +16,8 @@ import { isBundleDir, loadBundle, type ServedModel } from './bundle.ts';
 /** Holds the served model and swaps it atomically. */
 export class ModelSlot {
   private served?: ServedModel;
-  private loading?: Promise<ServedModel>;
+  /** The last swap queued (swaps run one after another, in the order asked). */
+  private queued?: { name: string | undefined; done: Promise<ServedModel> };
   /** Number of successful swaps (the first load counts). */
   swaps = 0;
 
@@ -53,22 +54,29 @@ export class ModelSlot {
   }
 
   /**
-   * Loads the selected bundle and makes it current. Concurrent calls share one load. On failure
-   * the previous model keeps serving and the error is thrown to the caller.
+   * Loads the selected bundle and makes it current. Swaps are serialised in the order asked, so
+   * of two concurrent swaps to different models the later one wins and each caller is answered
+   * with the model it asked for; a call asking for the same model as the swap queued last shares
+   * that load. On failure the previous model keeps serving and the error is thrown to the caller.
    */
-  async swap(name?: string): Promise<ServedModel> {
-    if (this.loading) return this.loading;
-    this.loading = (async () => {
+  swap(name?: string): Promise<ServedModel> {
+    const last = this.queued;
+    if (last && last.name === name) return last.done;
+    const done = (async () => {
+      await last?.done.catch(() => {}); // a failed earlier swap does not block this one
       const { dir, label } = await this.resolve(name);
       const next = await loadBundle(dir, label);
       this.served = next; // the one atomic step
       this.swaps++;
       return next;
     })();
-    try {
-      return await this.loading;
-    } finally {
-      this.loading = undefined;
-    }
+    const entry = { name, done };
+    this.queued = entry;
+    // Once settled, a later identical request loads afresh (the bundle may have been retrained).
+    void done.then(
+      () => this.queued === entry && (this.queued = undefined),
+      () => this.queued === entry && (this.queued = undefined),
+    );
+    return done;
   }
 }

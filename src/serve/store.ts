@@ -51,6 +51,52 @@ export interface ItemRevision {
 /** How {@link Store.insertFeedback} treats an event whose (type, user, item) already exists. */
 export type WriteMode = 'insert' | 'upsert';
 
+/**
+ * An idempotency key sent with a feedback write (`Idempotency-Key` header). The key is stored in
+ * the same transaction as the events, so a client that retries a write whose acknowledgement it
+ * never saw (a kill, a reset connection) gets the first write's answer and no duplicate rows.
+ */
+export interface IdempotencyKey {
+  /** The client's key (unique per logical write). */
+  key: string;
+  /** Hash of the request (method, mode and body): the same key with another body is refused. */
+  fingerprint: string;
+}
+
+/** What a feedback write did. */
+export interface FeedbackWrite {
+  /** Events written (or, for a replayed key, written by the first request). */
+  rows: number;
+  /** True when the idempotency key was already committed and nothing was written now. */
+  replayed: boolean;
+}
+
+/**
+ * The store cannot serve the operation right now (connection lost, database restarting, disk
+ * full, read-only): the HTTP layer answers 503 with `Retry-After`, nothing is half-written, and
+ * the same request may be retried.
+ */
+export class StoreUnavailableError extends Error {
+  readonly statusCode = 503;
+  constructor(
+    message: string,
+    /** Seconds after which a retry is sensible. */
+    readonly retryAfter = 1,
+  ) {
+    super(message);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** The idempotency key was used before with a different request (HTTP 422). */
+export class IdempotencyConflictError extends Error {
+  readonly statusCode = 422;
+  constructor(key: string) {
+    super(`Idempotency-Key "${key}" was already used with a different request`);
+    this.name = 'IdempotencyConflictError';
+  }
+}
+
 /** A page of a listing: rows and the cursor of the next page (empty string at the end). */
 export interface Page<T> {
   rows: T[];
@@ -67,14 +113,23 @@ export interface Store {
    * `insert` appends every event (an event log: repeated plays are kept, as sequential models
    * need); `upsert` replaces value and time of the latest existing (type, user, item) event, or
    * appends when there is none. Users and items named by the events are created if missing.
-   * Returns the number of events written.
+   *
+   * With `idempotency`, the key is committed with the events: a second write with the same key
+   * and fingerprint writes nothing and resolves `{ replayed: true }` with the first write's row
+   * count (also when the two race); with another fingerprint it rejects with
+   * {@link IdempotencyConflictError}. Keys are kept at least {@link IDEMPOTENCY_TTL_S} seconds.
+   * Rejects with {@link StoreUnavailableError} when the database cannot commit now.
    */
-  insertFeedback(events: readonly FeedbackEvent[], mode: WriteMode): Promise<number>;
+  insertFeedback(events: readonly FeedbackEvent[], mode: WriteMode, idempotency?: IdempotencyKey): Promise<FeedbackWrite>;
   /** The user's events in time order (oldest first), optionally only of `types`, at most the `limit` newest. */
   userFeedback(user: string, types?: readonly string[], limit?: number): Promise<FeedbackEvent[]>;
   /** Number of feedback events stored (all users). */
   countFeedback(): Promise<number>;
-  /** Event count per item (optionally only events of `types` at or after `since`). */
+  /**
+   * Event count per item (optionally only events of `types` at or after `since`). Without
+   * `since` this reads counters maintained with every write (items × types rows, not a scan of
+   * the event log), so it stays cheap at millions of events.
+   */
   itemCounts(types?: readonly string[], since?: number): Promise<Map<string, number>>;
 
   /** Inserts or replaces users. */
@@ -99,11 +154,17 @@ export interface Store {
   /** Item changes with revision greater than `rev`, oldest first. */
   itemsChangedSince(rev: number): Promise<ItemRevision[]>;
 
-  /** Cheap round trip that fails when the store is unusable (readiness probe). */
+  /**
+   * Readiness probe: resolves only when a write can commit now (it commits a tiny probe row),
+   * so a read-only database, a full disk or a lost connection fail it.
+   */
   ping(): Promise<void>;
   /** Flushes pending work and closes connections. */
   close(): Promise<void>;
 }
+
+/** Seconds an idempotency key is remembered (Stripe's window: a day). */
+export const IDEMPOTENCY_TTL_S = 24 * 3600;
 
 /**
  * Opens the store named by a URL: `sqlite:<path>` (or a bare path ending in .db/.sqlite),
