@@ -93,9 +93,9 @@ export async function buildApp(options: AppOptions): Promise<Service> {
     bodyLimit: options.bodyLimit ?? 4 * 1024 * 1024,
     // A client-chosen request id would let anyone spoof log lines; keep Fastify's counter.
     requestIdHeader: false,
-    // Path ids are checked against MAX_ID after decoding; the raw segment may be up to 9× longer
-    // (a 3-byte UTF-8 character percent-encodes to 9 characters), so the router must not cut first.
-    routerOptions: { maxParamLength: S.MAX_ID * 9 },
+    // Path ids are checked against MAX_ID characters after decoding; the raw segment may be up to
+    // 12× longer (a 4-byte UTF-8 character percent-encodes to 12), so the router must not cut first.
+    routerOptions: { maxParamLength: S.MAX_ID * 12 },
     requestTimeout,
     connectionTimeout: 60_000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false }, plugins: [S.ajvPlugin as never] },

@@ -6,7 +6,7 @@
  */
 import { Type, type Static } from 'typebox';
 
-/** Longest id (user, item, feedback type, category) accepted, in bodies and paths alike. */
+/** Longest id (user, item, feedback type, category) accepted, in characters (code points), in bodies and paths alike. */
 export const MAX_ID = 256;
 /** Most rows in one batch write. */
 export const MAX_BATCH = 10_000;
@@ -26,7 +26,8 @@ const LONE_SURROGATE = /\p{Cs}/u;
 
 /** True for a string the API accepts as an id. */
 export function isValidId(s: string): boolean {
-  return s.length >= 1 && s.length <= MAX_ID && isWellFormedText(s);
+  if (s.length < 1 || s.length > 2 * MAX_ID || !isWellFormedText(s)) return false;
+  return [...s].length <= MAX_ID;
 }
 
 /**
