@@ -98,3 +98,19 @@ export async function writeFixtureBundle(dir: string, kind: 'markov' | 'pop' = '
   const categories = ITEMS.map((id) => (['a', 'c', 'e'].includes(id) ? ['odd'] : ['even']));
   await saveBundle(dir, { name: 'fixture', fingerprint: 'fixture', userIds, itemIds, history, itemCategories: categories });
 }
+
+/**
+ * A popularity model over a wide catalogue (`nItems` items, ids `w0…`), for tests that need long
+ * answers: user `heavy` has seen the first ten items, so their answers come from the model.
+ */
+export async function writeWideBundle(dir: string, nItems: number): Promise<void> {
+  const raw = Array.from({ length: nItems }, (_, i) => `w${i}`);
+  const itemIds = IdMap.fromRaw(raw);
+  const sequences = [Array.from({ length: 10 }, (_, i) => i), Array.from({ length: nItems }, (_, i) => i)];
+  const userIds = IdMap.fromRaw(['heavy', 'everything']);
+  const history = fromSequences(sequences, nItems);
+  const model = new Pop();
+  await model.fit(history, { seed: 1 });
+  await model.save(dir);
+  await saveBundle(dir, { name: 'wide', fingerprint: 'wide', userIds, itemIds, history });
+}
