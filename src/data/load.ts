@@ -12,7 +12,8 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, renameSyn
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Dataset } from './types.ts';
 import { DataError } from './errors.ts';
-import { canonicalJson, sha256File, sha256Text, displayName } from './source.ts';
+import { canonicalJson, sha256File, sha256Text, displayName, resolveLimits, statPath } from './source.ts';
+import type { ReadLimits } from './source.ts';
 import { normalizePrepare, prepareWithReport } from './prepare.ts';
 import type { PrepareOptions, PrepareReport } from './prepare.ts';
 import { canonicalFormat, detectFormat, readSource } from './readers/index.ts';
@@ -25,8 +26,11 @@ import type { SyntheticOptions } from './synthetic.ts';
 
 export type { PrepareOptions };
 
-/** What to load. Extra keys are reader options (`delimiter`, `header`, `timeUnit`, `items`, `users`, `meta`, …) or synthetic sizes. */
-export interface DataSpec {
+/**
+ * What to load. Extra keys are reader options (`delimiter`, `header`, `timeUnit`, `items`, `users`, `meta`, …),
+ * read bounds (`maxLineBytes`, `maxDecompressedBytes`, `maxCompressionRatio`: {@link ReadLimits}) or synthetic sizes.
+ */
+export interface DataSpec extends ReadLimits {
   source: string;
   /** 'auto' | 'ml-100k' | 'ml-1m' | 'ml-20m' | 'sasrec' | 'sasrec-lines' | 'recbole' | 'amazon' | 'csv' | 'tsv' | 'jsonl' | 'parquet' | 'synthetic' */
   format?: string;
@@ -88,9 +92,21 @@ function readerOptions(spec: DataSpec): ReaderOptions {
   return out as ReaderOptions;
 }
 
+/**
+ * The read bounds of a spec, checked (a bad value fails before anything is read). They only
+ * decide whether a read may go on, never what it returns, so they stay out of the fingerprint.
+ */
+export function limitsOf(spec: DataSpec): ReadLimits {
+  const { maxLineBytes, maxDecompressedBytes, maxCompressionRatio } = spec;
+  const given: ReadLimits = { maxLineBytes, maxDecompressedBytes, maxCompressionRatio };
+  resolveLimits(given);
+  return given;
+}
+
 /** Resolves a source that is not a path: a registry name that has been fetched. */
 function resolveSource(spec: DataSpec, cacheDir: string): { source: string; format: string | undefined } {
-  if (existsSync(spec.source)) return { source: resolve(spec.source), format: spec.format };
+  // statPath throws for what exists but cannot be read (a symlink loop, no permission): only "nothing there" falls through.
+  if (statPath(spec.source)) return { source: resolve(spec.source), format: spec.format };
   const entry = CATALOG[spec.source];
   if (entry) {
     const fetched = fetchedSource(spec.source, cacheDir);
@@ -108,7 +124,7 @@ export function sourceFiles(source: string, format: FileFormat, ro: ReaderOption
   const dir = isDir ? source : dirname(source);
   const pick = (main: string, sides: string[]): string[] => {
     const files = [isDir ? join(dir, main) : source];
-    for (const s of sides) if (existsSync(join(dir, s))) files.push(join(dir, s));
+    for (const s of sides) if (statPath(join(dir, s))) files.push(join(dir, s));
     return files;
   };
   let files: string[];
@@ -129,7 +145,7 @@ export function sourceFiles(source: string, format: FileFormat, ro: ReaderOption
       files = [source];
   }
   for (const extra of [ro.items, ro.users, ro.meta]) if (typeof extra === 'string') files.push(resolve(extra));
-  return files.filter((f) => existsSync(f) && statSync(f).isFile());
+  return files.filter((f) => statPath(f)?.isFile());
 }
 
 /** On-disk memo of file hashes keyed by (path, size, mtime). */
@@ -183,9 +199,10 @@ export async function loadDatasetWithInfo(spec: DataSpec, prep: PrepareOptions =
     const { dataset, report } = prepareWithReport(raw, normalized);
     return { dataset, info: { format: 'synthetic', source: 'synthetic', fromCache: false, report, seconds: (performance.now() - t0) / 1000 } };
   }
+  const limits = limitsOf(spec);
   const resolved = resolveSource(spec, cacheDir === false ? defaultCacheDir() : cacheDir);
   const requested = resolved.format ?? 'auto';
-  const format = requested === 'auto' ? await detectFormat(resolved.source) : canonicalFormat(requested);
+  const format = requested === 'auto' ? await detectFormat(resolved.source, limits) : canonicalFormat(requested);
   const ro = readerOptions(spec);
   const roForHash = { ...ro, layout: format === 'sasrec-lines' ? 'lines' : undefined };
   const files = sourceFiles(resolved.source, format, ro);
@@ -200,7 +217,7 @@ export async function loadDatasetWithInfo(spec: DataSpec, prep: PrepareOptions =
     }
   }
   say(`reading ${basename(resolved.source)} as ${format}`);
-  const raw = await readSource(resolved.source, format, ro, { fingerprint: sourceFp, name: spec.name });
+  const raw = await readSource(resolved.source, format, ro, { fingerprint: sourceFp, name: spec.name, limits });
   const { dataset, report } = prepareWithReport(raw, normalized);
   if (cacheDir !== false) {
     try {

@@ -7,10 +7,16 @@
  * and parses numbers straight from the bytes. A row is handed to the caller as a reused
  * {@link Fields} view. `tokenizeCsv` handles quoted CSV through `csv-parse` with the same
  * interface. Both report 1-based line numbers.
+ *
+ * Both hold every line to `maxLineBytes` ({@link ReadLimits}) while it streams in — the partial
+ * line carried between chunks is the only thing that grows with the input, so that is where the
+ * bound sits — and stop at the first NUL byte, which no text format contains: a binary file or
+ * a file without line breaks fails at its first MiBs, not after filling memory.
  */
 import { once } from 'node:events';
 import { parse as csvParse } from 'csv-parse';
-import { readChunks, displayName } from './source.ts';
+import { readChunks, displayName, formatBytes, LimitExceeded, raiseHint, resolveLimits } from './source.ts';
+import type { ReadLimits } from './source.ts';
 import { DataError } from './errors.ts';
 
 /** A field separator: one or more literal characters, or `whitespace` (runs of spaces/tabs). */
@@ -44,6 +50,8 @@ export interface TokenizeOptions {
   label?: string;
   /** When set, a `"` anywhere makes the tokenizer stop and throw {@link QuotedInput}. */
   rejectQuotes?: boolean;
+  /** Bounds on line length and decompression (defaults: `DEFAULT_LIMITS` in source.ts). */
+  limits?: ReadLimits;
 }
 
 /** Thrown by the fast path when it meets a quote and `rejectQuotes` is set; the caller switches to csv-parse. */
@@ -57,6 +65,56 @@ const MAX_FIELDS = 4096;
 const CR = 13;
 const LF = 10;
 const QUOTE = 34;
+const NUL = 0;
+
+/** The error for a line over the bound; `line` is the 1-based line being read. */
+function lineTooLong(label: string, line: number, max: number): DataError {
+  return new DataError(label, line, undefined, `line longer than ${formatBytes(max)} (maxLineBytes): not a text file in this format, or line breaks missing? ${raiseHint('maxLineBytes')}`);
+}
+
+/** The error for a NUL byte; `column` is its 1-based byte position in the line. */
+function nulByte(label: string, line: number, column: number): DataError {
+  return new DataError(label, line, undefined, `NUL byte at byte ${column} of the line: binary data (or UTF-16 text), not a text file in this format`);
+}
+
+/**
+ * The line bounds of {@link tokenizeFile} for bytes handed on to another parser (csv-parse):
+ * `scan` each chunk before passing it on, `end` after the last.
+ */
+class LineGuard {
+  /** 1-based number of the line being scanned, and its bytes so far. */
+  line = 1;
+  private bytes = 0;
+  private lastCR = false;
+
+  constructor(
+    private readonly label: string,
+    private readonly max: number,
+  ) {}
+
+  scan(chunk: Buffer): void {
+    const nul = chunk.indexOf(NUL);
+    const end = nul < 0 ? chunk.length : nul;
+    let pos = 0;
+    for (let nl = chunk.indexOf(LF); nl >= 0 && nl < end; nl = chunk.indexOf(LF, pos)) {
+      const len = this.bytes + nl - pos;
+      // A line of the bound plus its CR is fine: the bound does not count the line break.
+      if (len > this.max && len - ((nl > 0 ? chunk[nl - 1] === CR : this.lastCR) ? 1 : 0) > this.max) throw lineTooLong(this.label, this.line, this.max);
+      this.line++;
+      this.bytes = 0;
+      pos = nl + 1;
+    }
+    this.bytes += end - pos;
+    if (this.bytes > this.max + 1) throw lineTooLong(this.label, this.line, this.max);
+    if (nul >= 0) throw nulByte(this.label, this.line, this.bytes + 1);
+    if (end > pos) this.lastCR = chunk[end - 1] === CR;
+  }
+
+  /** Checks the last line when the file does not end with a line break. */
+  end(): void {
+    if (this.bytes - (this.lastCR ? 1 : 0) > this.max) throw lineTooLong(this.label, this.line, this.max);
+  }
+}
 
 class ByteFields implements Fields {
   buf: Buffer = Buffer.alloc(0);
@@ -176,6 +234,7 @@ export async function tokenizeFile(path: string, options: TokenizeOptions, onRow
   const d1 = !whitespace && delim.length > 1 ? delim.charCodeAt(1) : -1;
   if (!whitespace && (delim.length === 0 || delim.length > 2)) throw new Error(`tokenizeFile: unsupported delimiter ${JSON.stringify(delim)}`);
   const rejectQuotes = options.rejectQuotes ?? false;
+  const maxLine = resolveLimits(options.limits).maxLineBytes;
   let line = 0;
   let stopped = false;
   let first = true;
@@ -263,16 +322,20 @@ export async function tokenizeFile(path: string, options: TokenizeOptions, onRow
     while (pos < end && !stopped) {
       const nl = buf.indexOf(LF, pos);
       if (nl < 0 || nl >= end) break;
+      if (nl - pos > maxLine && nl - pos - (buf[nl - 1] === CR ? 1 : 0) > maxLine) throw lineTooLong(label, line + 1, maxLine);
       handleLine(buf, pos, nl);
       pos = nl + 1;
     }
     return pos;
   };
 
+  // The start of a line whose end has not arrived yet: the one buffer that grows with the input.
   let carry = Buffer.allocUnsafe(1 << 16);
   let carryLen = 0;
   const appendCarry = (chunk: Uint8Array, from: number, to: number): void => {
     const need = carryLen + (to - from);
+    // Up to the bound plus CR and LF is a line handleBlock checks exactly; past it, no line fits.
+    if (need > maxLine + 2) throw lineTooLong(label, line + 1, maxLine);
     if (need > carry.length) {
       const bigger = Buffer.allocUnsafe(Math.max(need, carry.length * 2));
       carry.copy(bigger, 0, 0, carryLen);
@@ -283,13 +346,17 @@ export async function tokenizeFile(path: string, options: TokenizeOptions, onRow
   };
 
   try {
-    for await (const raw of readChunks(path)) {
+    for await (const raw of readChunks(path, options.limits)) {
       const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+      // Lines before a NUL byte are read as usual; the line holding it is an error.
+      const nul = chunk.indexOf(NUL);
+      const end = nul < 0 ? chunk.length : nul;
       let pos = 0;
       if (carryLen > 0) {
         const nl = chunk.indexOf(LF);
-        if (nl < 0) {
-          appendCarry(chunk, 0, chunk.length);
+        if (nl < 0 || nl >= end) {
+          appendCarry(chunk, 0, end);
+          if (nul >= 0) throw nulByte(label, line + 1, carryLen + 1);
           continue;
         }
         appendCarry(chunk, 0, nl + 1);
@@ -298,11 +365,15 @@ export async function tokenizeFile(path: string, options: TokenizeOptions, onRow
         pos = nl + 1;
       }
       if (stopped) break;
-      pos = handleBlock(chunk, pos, chunk.length);
+      pos = handleBlock(chunk, pos, end);
       if (stopped) break;
-      if (pos < chunk.length) appendCarry(chunk, pos, chunk.length);
+      if (nul >= 0) throw nulByte(label, line + 1, nul - pos + 1);
+      if (pos < end) appendCarry(chunk, pos, end);
     }
-    if (!stopped && carryLen > 0) handleLine(carry, 0, carryLen);
+    if (!stopped && carryLen > 0) {
+      if (carryLen - (carry[carryLen - 1] === CR ? 1 : 0) > maxLine) throw lineTooLong(label, line + 1, maxLine);
+      handleLine(carry, 0, carryLen);
+    }
   } catch (error) {
     if (error instanceof DataError || error instanceof QuotedInput) throw error;
     throw streamError(error, label, line);
@@ -328,6 +399,7 @@ function grow(fields: ByteFields, label: string, line: number): { starts: Int32A
 
 /** Wraps a stream/decompression error with the place it happened. */
 function streamError(error: unknown, label: string, line: number): Error {
+  if (error instanceof LimitExceeded) return new DataError(label, line + 1, undefined, error.reason);
   const code = (error as { code?: string }).code ?? '';
   const message = (error as Error).message ?? String(error);
   if (code.startsWith('Z_') || /unexpected end of file|incorrect header|invalid|zlib/i.test(message)) {
@@ -345,10 +417,12 @@ function streamError(error: unknown, label: string, line: number): Error {
  */
 export async function tokenizeCsv(
   path: string,
-  options: { delimiter: string; label?: string; encoding?: 'utf8' | 'latin1' },
+  options: { delimiter: string; label?: string; encoding?: 'utf8' | 'latin1'; limits?: ReadLimits },
   onRow: RowHandler,
 ): Promise<number> {
   const label = options.label ?? displayName(path);
+  const maxLine = resolveLimits(options.limits).maxLineBytes;
+  const guard = new LineGuard(label, maxLine);
   const parser = csvParse({
     delimiter: options.delimiter,
     relax_column_count: true,
@@ -356,21 +430,29 @@ export async function tokenizeCsv(
     bom: true,
     info: true,
     encoding: options.encoding ?? 'utf8',
+    // The guard bounds physical lines; this bounds a quoted record spanning lines (an unclosed quote).
+    max_record_size: maxLine,
   });
   let producerError: unknown = null;
   let stopped = false;
   const abort = new AbortController();
   const producer = (async () => {
     try {
-      for await (const chunk of readChunks(path)) {
+      for await (const chunk of readChunks(path, options.limits)) {
         if (stopped) break;
-        if (!parser.write(Buffer.from(chunk))) await once(parser, 'drain', { signal: abort.signal });
+        const bytes = Buffer.from(chunk);
+        guard.scan(bytes);
+        if (!parser.write(bytes)) await once(parser, 'drain', { signal: abort.signal });
       }
-      if (!stopped) parser.end();
+      if (!stopped) {
+        guard.end();
+        parser.end();
+      }
     } catch (error) {
       if (stopped) return;
-      producerError = error;
-      parser.destroy(error as Error);
+      // The guard knows the line the bytes have reached; the parser may still be behind it.
+      producerError = error instanceof LimitExceeded ? new DataError(label, guard.line, undefined, error.reason) : error;
+      parser.destroy(producerError as Error);
     }
   })();
   const fields = new StringFields();
@@ -390,6 +472,9 @@ export async function tokenizeCsv(
     const cause = producerError ?? error;
     if (cause instanceof DataError) throw cause;
     const csvLine = (error as { lines?: number }).lines;
+    if (producerError === null && (error as { code?: string }).code === 'CSV_MAX_RECORD_SIZE') {
+      throw new DataError(label, csvLine ?? line + 1, undefined, `quoted record longer than ${formatBytes(maxLine)} (maxLineBytes): an unclosed quote? ${raiseHint('maxLineBytes')}`);
+    }
     if (producerError === null && (error as { code?: string }).code?.startsWith('CSV_')) {
       throw new DataError(label, csvLine ?? line + 1, undefined, `malformed CSV: ${(error as Error).message}`);
     }

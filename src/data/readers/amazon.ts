@@ -21,6 +21,7 @@ import type { Dataset } from '../types.ts';
 import { capacityFor, readDelimitedEvents, requireEvents, sourceFingerprint } from './common.ts';
 import type { ReaderContext } from './common.ts';
 import { parsePythonLiteral } from './pyliteral.ts';
+import type { ReadLimits } from '../source.ts';
 
 export interface AmazonOptions {
   /** Headerless CSV column order (default: detected). */
@@ -33,11 +34,11 @@ export interface AmazonOptions {
 
 const ASIN = /^(B[0-9A-Z]{9}|\d{9}[\dX])$/;
 
-async function sniffCsv(path: string): Promise<{ header: string[] | null; order: 'user-item' | 'item-user'; empty: boolean }> {
+async function sniffCsv(path: string, limits: ReadLimits | undefined): Promise<{ header: string[] | null; order: 'user-item' | 'item-user'; empty: boolean }> {
   let header: string[] | null = null;
   let rows = 0;
   const asinLike = [0, 0];
-  await tokenizeFile(path, { delimiter: ',' }, (f) => {
+  await tokenizeFile(path, { delimiter: ',', limits }, (f) => {
     if (rows === 0 && f.count >= 3 && Number.isNaN(f.number(2))) {
       header = Array.from({ length: f.count }, (_, k) => f.text(k).trim());
       rows++;
@@ -54,12 +55,13 @@ async function sniffCsv(path: string): Promise<{ header: string[] | null; order:
 
 export async function readAmazon(source: string, options: AmazonOptions = {}, ctx: ReaderContext = {}): Promise<Dataset> {
   const label = basename(source);
+  const limits = ctx.limits;
   const isCsv = /\.csv(\.gz)?$/i.test(source);
   const files = options.meta ? [source, options.meta] : [source];
   const fingerprint = ctx.fingerprint ?? sourceFingerprint('amazon', files, { order: options.order ?? null, item: options.item ?? null });
   let builder: EventBuilder;
   if (isCsv) {
-    const sniff = await sniffCsv(source);
+    const sniff = await sniffCsv(source, limits);
     if (sniff.empty) throw new DataError(label, 0, undefined, 'no interactions found (empty file?)');
     builder = new EventBuilder({ hasTime: true, hasValue: true, capacity: capacityFor(source, 40) });
     if (sniff.header) {
@@ -72,13 +74,13 @@ export async function readAmazon(source: string, options: AmazonOptions = {}, ct
       if (user < 0 || item < 0 || value < 0 || time < 0) {
         throw new DataError(label, 1, undefined, `unrecognised header ${preview(sniff.header.join(','), 80)}: expected user_id,parent_asin,rating,timestamp`);
       }
-      await readDelimitedEvents(source, { delimiter: ',', skipRows: 1, csvFallback: true }, {
+      await readDelimitedEvents(source, { delimiter: ',', skipRows: 1, csvFallback: true, limits }, {
         user, item, value, time, names: sniff.header, required: Math.max(user, item, value, time) + 1, numericIds: false, timeUnit: 'ms',
       }, builder);
     } else {
       const order = options.order ?? sniff.order;
       const names = order === 'user-item' ? ['user', 'item', 'rating', 'timestamp'] : ['item', 'user', 'rating', 'timestamp'];
-      await readDelimitedEvents(source, { delimiter: ',', csvFallback: true }, {
+      await readDelimitedEvents(source, { delimiter: ',', csvFallback: true, limits }, {
         user: order === 'user-item' ? 0 : 1, item: order === 'user-item' ? 1 : 0, value: 2, time: 3, names, required: 4, numericIds: false, timeUnit: 's',
       }, builder);
     }
@@ -86,7 +88,7 @@ export async function readAmazon(source: string, options: AmazonOptions = {}, ct
     builder = new EventBuilder({ hasTime: true, hasValue: true, capacity: capacityFor(source, 400) });
     const users = builder.users;
     const items = builder.items;
-    await tokenizeFile(source, { delimiter: '\n', label }, (f, line) => {
+    await tokenizeFile(source, { delimiter: '\n', label, limits }, (f, line) => {
       const r = parseRecord(f.text(0), label, line);
       const is2023 = r.user_id !== undefined;
       const userKey = is2023 ? 'user_id' : 'reviewerID';
@@ -103,7 +105,7 @@ export async function readAmazon(source: string, options: AmazonOptions = {}, ct
     });
   }
   requireEvents(builder, label);
-  const itemSide = options.meta ? await readMeta(options.meta, options.item) : undefined;
+  const itemSide = options.meta ? await readMeta(options.meta, options.item, limits) : undefined;
   return builder.finish({ name: ctx.name ?? basename(source).replace(/(\.(csv|json|jsonl))?(\.gz)?$/i, ''), source, format: 'amazon', fingerprint, itemSide });
 }
 
@@ -144,13 +146,13 @@ function reviewTime(r: Record<string, unknown>, label: string, line: number): nu
   return Date.UTC(Number(m[3]), Number(m[1]) - 1, Number(m[2])) / 1000;
 }
 
-async function readMeta(path: string, itemKey: AmazonOptions['item']): Promise<SideBuilder> {
+async function readMeta(path: string, itemKey: AmazonOptions['item'], limits: ReadLimits | undefined): Promise<SideBuilder> {
   const label = basename(path);
   const side = new SideBuilder();
   side.declare('title', 'text');
   side.declare('brand', 'token');
   side.declare('categories', 'token_seq');
-  await tokenizeFile(path, { delimiter: '\n', label }, (f, line) => {
+  await tokenizeFile(path, { delimiter: '\n', label, limits }, (f, line) => {
     const r = parseRecord(f.text(0), label, line);
     const idKey = r.parent_asin !== undefined && itemKey !== 'asin' ? 'parent_asin' : 'asin';
     const id = stringField(r, idKey, label, line);

@@ -9,6 +9,7 @@ import type { Interner } from '../builder.ts';
 import { QuotedInput, tokenizeCsv, tokenizeFile } from '../tokenize.ts';
 import type { Fields, RowHandler } from '../tokenize.ts';
 import { canonicalJson, displayName, estimatedBytes, sha256File, sha256Text } from '../source.ts';
+import type { ReadLimits } from '../source.ts';
 import type { Dataset } from '../types.ts';
 
 /** Options every reader accepts (besides its own, read from the DataSpec). */
@@ -17,6 +18,8 @@ export interface ReaderContext {
   fingerprint?: string;
   /** Dataset name (default: derived from the source). */
   name?: string;
+  /** Bounds on line length and decompression for every file the reader reads (defaults: DEFAULT_LIMITS). */
+  limits?: ReadLimits;
 }
 
 const hashMemo = new Map<string, string>();
@@ -105,7 +108,7 @@ export interface Layout {
 /** Reads events from a delimited file into `builder` with `layout`. Skips `skipRows` leading non-empty rows (headers). */
 export async function readDelimitedEvents(
   path: string,
-  options: { delimiter: string; encoding?: 'utf8' | 'latin1'; skipRows?: number; csvFallback?: boolean; label?: string },
+  options: { delimiter: string; encoding?: 'utf8' | 'latin1'; skipRows?: number; csvFallback?: boolean; label?: string; limits?: ReadLimits },
   layout: Layout,
   builder: EventBuilder,
   sides?: { user?: SideBuilder; item?: SideBuilder },
@@ -152,13 +155,13 @@ export async function readDelimitedEvents(
   };
   const csv = options.csvFallback ?? false;
   try {
-    await tokenizeFile(path, { delimiter, encoding: options.encoding, label, rejectQuotes: csv }, onRow);
+    await tokenizeFile(path, { delimiter, encoding: options.encoding, label, rejectQuotes: csv, limits: options.limits }, onRow);
   } catch (error) {
     if (!(error instanceof QuotedInput)) throw error;
     // Quoted CSV: start over with the full CSV parser.
     resetBuilder(builder);
     skip = options.skipRows ?? 0;
-    await tokenizeCsv(path, { delimiter, label, encoding: options.encoding }, onRow);
+    await tokenizeCsv(path, { delimiter, label, encoding: options.encoding, limits: options.limits }, onRow);
   }
 }
 

@@ -2,10 +2,12 @@
  * The reader table and format detection. `readSource(path, format, options)` turns one source
  * into one unprepared {@link Dataset}.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DataError } from '../errors.ts';
 import { tokenizeFile } from '../tokenize.ts';
+import { requirePath, statPath } from '../source.ts';
+import type { ReadLimits } from '../source.ts';
 import type { Dataset } from '../types.ts';
 import type { ReaderContext } from './common.ts';
 import { readMl100k, readMl1m, readMl20m } from './movielens.ts';
@@ -55,9 +57,9 @@ export interface ReaderOptions {
   meta?: string;
 }
 
-/** Reads `source` with the reader of `format`. */
+/** Reads `source` with the reader of `format`; `ctx.limits` bounds every file it reads (see {@link ReadLimits}). */
 export async function readSource(source: string, format: FileFormat, options: ReaderOptions = {}, ctx: ReaderContext = {}): Promise<Dataset> {
-  if (!existsSync(source)) throw new DataError(source, 0, undefined, 'not found');
+  requirePath(source);
   switch (format) {
     case 'ml-100k':
       return readMl100k(source, options, ctx);
@@ -94,9 +96,9 @@ function tabular(options: ReaderOptions) {
 }
 
 /** First non-empty line of a file as text ('' when none). */
-async function firstLine(path: string): Promise<string> {
+async function firstLine(path: string, limits: ReadLimits | undefined): Promise<string> {
   let text = '';
-  await tokenizeFile(path, { delimiter: '\n' }, (f) => {
+  await tokenizeFile(path, { delimiter: '\n', limits }, (f) => {
     text = f.text(0);
     return text.trim() === '';
   });
@@ -107,22 +109,21 @@ async function firstLine(path: string): Promise<string> {
  * Guesses the format of `source` from file names and the first line. Folders: `u.data` →
  * ml-100k, `ratings.dat` → ml-1m, `ratings.csv` → ml-20m, `*.inter` → recbole.
  */
-export async function detectFormat(source: string): Promise<FileFormat> {
-  if (!existsSync(source)) throw new DataError(source, 0, undefined, 'not found');
-  if (statSync(source).isDirectory()) {
-    if (existsSync(join(source, 'u.data'))) return 'ml-100k';
-    if (existsSync(join(source, 'ratings.dat'))) return 'ml-1m';
-    if (existsSync(join(source, 'ratings.csv'))) return 'ml-20m';
+export async function detectFormat(source: string, limits?: ReadLimits): Promise<FileFormat> {
+  if (requirePath(source).isDirectory()) {
+    if (statPath(join(source, 'u.data'))) return 'ml-100k';
+    if (statPath(join(source, 'ratings.dat'))) return 'ml-1m';
+    if (statPath(join(source, 'ratings.csv'))) return 'ml-20m';
     if (readdirSync(source).some((f) => f.endsWith('.inter'))) return 'recbole';
     throw new DataError(source, 0, undefined, 'cannot tell the format of this folder (no u.data, ratings.dat, ratings.csv or *.inter): pass --format');
   }
   const name = basename(source).toLowerCase();
   if (name === 'u.data') return 'ml-100k';
   if (name === 'ratings.dat') return 'ml-1m';
-  if (name === 'ratings.csv' && existsSync(join(dirname(source), 'movies.csv'))) return 'ml-20m';
+  if (name === 'ratings.csv' && statPath(join(dirname(source), 'movies.csv'))) return 'ml-20m';
   if (name.endsWith('.inter')) return 'recbole';
   if (name.endsWith('.parquet')) return 'parquet';
-  const line = await firstLine(source);
+  const line = await firstLine(source, limits);
   if (line.trim() === '') throw new DataError(basename(source), 0, undefined, 'empty file: nothing to read');
   if (/\.(jsonl|json|ndjson)(\.gz)?$/.test(name) || line.trimStart().startsWith('{')) {
     return /"(reviewerID|asin|parent_asin)"|'(reviewerID|asin)'/.test(line) ? 'amazon' : 'jsonl';

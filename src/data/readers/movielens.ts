@@ -13,7 +13,6 @@
  * The source is the folder or the ratings file; side files are looked up beside it, or given
  * with `items` / `users` in the spec. Side files are optional.
  */
-import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { tokenizeCsv, tokenizeFile } from '../tokenize.ts';
 import type { Fields } from '../tokenize.ts';
@@ -22,6 +21,7 @@ import { EventBuilder, SideBuilder } from '../builder.ts';
 import type { Dataset } from '../types.ts';
 import { capacityFor, missingField, readDelimitedEvents, requireEvents, sourceFingerprint } from './common.ts';
 import type { ReaderContext } from './common.ts';
+import { requirePath, statPath } from '../source.ts';
 
 /** Options of the MovieLens readers (fields of the DataSpec). */
 export interface MovieLensOptions {
@@ -33,10 +33,9 @@ export interface MovieLensOptions {
 
 /** Resolves `source` (a folder or the ratings file) to the ratings file and the folder of its side files. */
 function locate(source: string, ratingsName: string, label: string): { ratings: string; dir: string } {
-  if (!existsSync(source)) throw new DataError(source, 0, undefined, `not found`);
-  if (statSync(source).isDirectory()) {
+  if (requirePath(source).isDirectory()) {
     const ratings = join(source, ratingsName);
-    if (!existsSync(ratings)) throw new DataError(source, 0, undefined, `no ${ratingsName} in this folder (reading it as ${label})`);
+    if (!statPath(ratings)) throw new DataError(source, 0, undefined, `no ${ratingsName} in this folder (reading it as ${label})`);
     return { ratings, dir: source };
   }
   return { ratings: source, dir: dirname(source) };
@@ -44,11 +43,11 @@ function locate(source: string, ratingsName: string, label: string): { ratings: 
 
 function sideFile(explicit: string | undefined, dir: string, name: string): string | undefined {
   if (explicit) {
-    if (!existsSync(explicit)) throw new DataError(explicit, 0, undefined, 'side file not found');
+    if (!statPath(explicit)) throw new DataError(explicit, 0, undefined, 'side file not found');
     return explicit;
   }
   const p = join(dir, name);
-  return existsSync(p) ? p : undefined;
+  return statPath(p) ? p : undefined;
 }
 
 const ML100K_GENRES = [
@@ -73,10 +72,11 @@ export async function readMl100k(source: string, options: MovieLensOptions = {},
   const genreFile = sideFile(undefined, dir, 'u.genre');
   const files = [ratings, itemFile, userFile, genreFile].filter((f): f is string => f !== undefined);
   const fingerprint = ctx.fingerprint ?? sourceFingerprint('ml-100k', files, {});
+  const limits = ctx.limits;
   const builder = new EventBuilder({ hasTime: true, hasValue: true, capacity: capacityFor(ratings, 20) });
   await readDelimitedEvents(
     ratings,
-    { delimiter: '\t' },
+    { delimiter: '\t', limits },
     { user: 0, item: 1, value: 2, time: 3, names: ['user', 'item', 'rating', 'timestamp'], required: 4, numericIds: true, timeUnit: 's' },
     builder,
   );
@@ -85,7 +85,7 @@ export async function readMl100k(source: string, options: MovieLensOptions = {},
   let genres = ML100K_GENRES;
   if (genreFile) {
     const names: string[] = [];
-    await tokenizeFile(genreFile, { delimiter: '|', encoding: 'latin1' }, (f) => {
+    await tokenizeFile(genreFile, { delimiter: '|', encoding: 'latin1', limits }, (f) => {
       if (f.count >= 2 && f.text(0) !== '') names[Number(f.text(1))] = f.text(0);
     });
     if (names.length > 0) genres = names;
@@ -97,7 +97,7 @@ export async function readMl100k(source: string, options: MovieLensOptions = {},
     itemSide.declare('release_date', 'text');
     itemSide.declare('genres', 'token_seq');
     const names = ['movie id', 'title', 'release date', 'video release date', 'IMDb URL', ...genres.map((g) => `genre ${g}`)];
-    await tokenizeFile(itemFile, { delimiter: '|', encoding: 'latin1' }, (f, line) => {
+    await tokenizeFile(itemFile, { delimiter: '|', encoding: 'latin1', limits }, (f, line) => {
       requireCount(f, 5, label, line, names.slice(0, 5), '|');
       const id = checkIntId(f, 0, label, line, 'movie id');
       itemSide.set(id, 'title', f.text(1));
@@ -115,7 +115,7 @@ export async function readMl100k(source: string, options: MovieLensOptions = {},
     userSide.declare('gender', 'token');
     userSide.declare('occupation', 'token');
     userSide.declare('zip', 'token');
-    await tokenizeFile(userFile, { delimiter: '|', encoding: 'latin1' }, (f, line) => {
+    await tokenizeFile(userFile, { delimiter: '|', encoding: 'latin1', limits }, (f, line) => {
       requireCount(f, 5, label, line, names, '|');
       const id = checkIntId(f, 0, label, line, 'user id');
       const age = f.number(1);
@@ -135,10 +135,11 @@ export async function readMl1m(source: string, options: MovieLensOptions = {}, c
   const userFile = sideFile(options.users, dir, 'users.dat');
   const files = [ratings, itemFile, userFile].filter((f): f is string => f !== undefined);
   const fingerprint = ctx.fingerprint ?? sourceFingerprint('ml-1m', files, {});
+  const limits = ctx.limits;
   const builder = new EventBuilder({ hasTime: true, hasValue: true, capacity: capacityFor(ratings, 24) });
   await readDelimitedEvents(
     ratings,
-    { delimiter: '::' },
+    { delimiter: '::', limits },
     { user: 0, item: 1, value: 2, time: 3, names: ['UserID', 'MovieID', 'Rating', 'Timestamp'], required: 4, numericIds: true, timeUnit: 's' },
     builder,
   );
@@ -148,7 +149,7 @@ export async function readMl1m(source: string, options: MovieLensOptions = {}, c
     const label = basename(itemFile);
     itemSide.declare('title', 'text');
     itemSide.declare('genres', 'token_seq');
-    await tokenizeFile(itemFile, { delimiter: '::', encoding: 'latin1' }, (f, line) => {
+    await tokenizeFile(itemFile, { delimiter: '::', encoding: 'latin1', limits }, (f, line) => {
       requireCount(f, 3, label, line, ['MovieID', 'Title', 'Genres'], '::');
       const id = checkIntId(f, 0, label, line, 'MovieID');
       itemSide.set(id, 'title', f.text(1));
@@ -162,7 +163,7 @@ export async function readMl1m(source: string, options: MovieLensOptions = {}, c
     userSide.declare('age', 'token');
     userSide.declare('occupation', 'token');
     userSide.declare('zip', 'token');
-    await tokenizeFile(userFile, { delimiter: '::', encoding: 'latin1' }, (f, line) => {
+    await tokenizeFile(userFile, { delimiter: '::', encoding: 'latin1', limits }, (f, line) => {
       requireCount(f, 5, label, line, ['UserID', 'Gender', 'Age', 'Occupation', 'Zip-code'], '::');
       const id = checkIntId(f, 0, label, line, 'UserID');
       userSide.set(id, 'gender', f.text(1));
@@ -181,10 +182,11 @@ export async function readMl20m(source: string, options: MovieLensOptions = {}, 
   const linkFile = sideFile(undefined, dir, 'links.csv');
   const files = [ratings, itemFile, linkFile].filter((f): f is string => f !== undefined);
   const fingerprint = ctx.fingerprint ?? sourceFingerprint('ml-20m', files, {});
+  const limits = ctx.limits;
   const label = basename(ratings);
   // Check the header, then read with the fast path.
   let header: string[] = [];
-  await tokenizeFile(ratings, { delimiter: ',' }, (f) => {
+  await tokenizeFile(ratings, { delimiter: ',', limits }, (f) => {
     header = Array.from({ length: f.count }, (_, k) => f.text(k).trim());
     return false;
   });
@@ -198,7 +200,7 @@ export async function readMl20m(source: string, options: MovieLensOptions = {}, 
   const builder = new EventBuilder({ hasTime: true, hasValue: true, capacity: capacityFor(ratings, 26) });
   await readDelimitedEvents(
     ratings,
-    { delimiter: ',', skipRows: 1, csvFallback: true },
+    { delimiter: ',', skipRows: 1, csvFallback: true, limits },
     { user: 0, item: 1, value: 2, time: 3, names: expected, required: 4, numericIds: true, timeUnit: 's' },
     builder,
   );
@@ -209,7 +211,7 @@ export async function readMl20m(source: string, options: MovieLensOptions = {}, 
     itemSide.declare('title', 'text');
     itemSide.declare('genres', 'token_seq');
     let first = true;
-    await tokenizeCsv(itemFile, { delimiter: ',' }, (f, line) => {
+    await tokenizeCsv(itemFile, { delimiter: ',', limits }, (f, line) => {
       if (first) {
         first = false;
         if (f.text(0) === 'movieId') return;
@@ -226,7 +228,7 @@ export async function readMl20m(source: string, options: MovieLensOptions = {}, 
     itemSide.declare('imdbId', 'token');
     itemSide.declare('tmdbId', 'token');
     let first = true;
-    await tokenizeFile(linkFile, { delimiter: ',' }, (f, line) => {
+    await tokenizeFile(linkFile, { delimiter: ',', limits }, (f, line) => {
       if (first) {
         first = false;
         if (f.text(0) === 'movieId') return;

@@ -5,7 +5,7 @@
  * `timestamp` (RecBole's defaults) — or given with `columns`. Every other `.item` / `.user`
  * field becomes a side column of its declared type.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { tokenizeFile } from '../tokenize.ts';
 import type { Fields } from '../tokenize.ts';
@@ -14,6 +14,8 @@ import { EventBuilder, SideBuilder } from '../builder.ts';
 import type { Dataset, SideColumn } from '../types.ts';
 import { capacityFor, readDelimitedEvents, requireEvents, sourceFingerprint } from './common.ts';
 import type { ReaderContext } from './common.ts';
+import { requirePath, statPath } from '../source.ts';
+import type { ReadLimits } from '../source.ts';
 
 export interface RecboleOptions {
   columns?: { user?: string; item?: string; rating?: string; timestamp?: string };
@@ -26,10 +28,10 @@ interface HeaderField {
 
 const TYPES: Record<string, SideColumn['type']> = { token: 'token', token_seq: 'token_seq', float: 'float', float_seq: 'float_seq' };
 
-async function readHeader(path: string): Promise<HeaderField[]> {
+async function readHeader(path: string, limits: ReadLimits | undefined): Promise<HeaderField[]> {
   const label = basename(path);
   let header: HeaderField[] | null = null;
-  await tokenizeFile(path, { delimiter: '\t' }, (f: Fields, line) => {
+  await tokenizeFile(path, { delimiter: '\t', limits }, (f: Fields, line) => {
     header = [];
     for (let k = 0; k < f.count; k++) {
       const text = f.text(k).trim();
@@ -49,15 +51,14 @@ async function readHeader(path: string): Promise<HeaderField[]> {
 export function recboleFiles(source: string): string[] {
   const inter = locate(source);
   const stem = inter.replace(/\.inter$/, '');
-  return [inter, ...['.item', '.user'].map((e) => stem + e).filter((f) => existsSync(f))];
+  return [inter, ...['.item', '.user'].map((e) => stem + e).filter((f) => statPath(f) !== undefined)];
 }
 
 /** Finds the `.inter` file for a source that is the file itself or its folder. */
 function locate(source: string): string {
-  if (!existsSync(source)) throw new DataError(source, 0, undefined, 'not found');
-  if (!statSync(source).isDirectory()) return source;
+  if (!requirePath(source).isDirectory()) return source;
   const named = join(source, `${basename(source)}.inter`);
-  if (existsSync(named)) return named;
+  if (statPath(named)) return named;
   const inters = readdirSync(source).filter((f) => f.endsWith('.inter'));
   if (inters.length === 1) return join(source, inters[0]);
   throw new DataError(source, 0, undefined, inters.length === 0 ? 'no .inter file in this folder' : `several .inter files here (${inters.join(', ')}): name one`);
@@ -67,11 +68,12 @@ export async function readRecbole(source: string, options: RecboleOptions = {}, 
   const inter = locate(source);
   const label = basename(inter);
   const stem = inter.replace(/\.inter$/, '');
-  const itemFile = existsSync(`${stem}.item`) ? `${stem}.item` : undefined;
-  const userFile = existsSync(`${stem}.user`) ? `${stem}.user` : undefined;
+  const itemFile = statPath(`${stem}.item`) ? `${stem}.item` : undefined;
+  const userFile = statPath(`${stem}.user`) ? `${stem}.user` : undefined;
+  const limits = ctx.limits;
   const files = [inter, itemFile, userFile].filter((f): f is string => f !== undefined);
   const fingerprint = ctx.fingerprint ?? sourceFingerprint('recbole', files, options.columns ?? {});
-  const header = await readHeader(inter);
+  const header = await readHeader(inter, limits);
   const names = header.map((h) => h.name);
   const find = (wanted: string | undefined, fallback: string): number => names.indexOf(wanted ?? fallback);
   const userName = options.columns?.user ?? 'user_id';
@@ -85,19 +87,19 @@ export async function readRecbole(source: string, options: RecboleOptions = {}, 
   const builder = new EventBuilder({ hasTime: time >= 0, hasValue: value >= 0, capacity: capacityFor(inter, 24) });
   await readDelimitedEvents(
     inter,
-    { delimiter: '\t', skipRows: 1 },
+    { delimiter: '\t', skipRows: 1, limits },
     { user, item, time, value, names, required: Math.max(user, item, time, value) + 1, numericIds: false, timeUnit: 's' },
     builder,
   );
   requireEvents(builder, label);
-  const itemSide = itemFile ? await readSideFile(itemFile, itemName) : undefined;
-  const userSide = userFile ? await readSideFile(userFile, userName) : undefined;
+  const itemSide = itemFile ? await readSideFile(itemFile, itemName, limits) : undefined;
+  const userSide = userFile ? await readSideFile(userFile, userName, limits) : undefined;
   return builder.finish({ name: ctx.name ?? basename(stem), source, format: 'recbole', fingerprint, itemSide, userSide });
 }
 
-async function readSideFile(path: string, idName: string): Promise<SideBuilder> {
+async function readSideFile(path: string, idName: string, limits: ReadLimits | undefined): Promise<SideBuilder> {
   const label = basename(path);
-  const header = await readHeader(path);
+  const header = await readHeader(path, limits);
   const id = header.findIndex((h) => h.name === idName);
   if (id < 0) throw new DataError(label, 1, idName, `no such field in the header (${header.map((h) => h.name).join(', ')})`);
   const side = new SideBuilder();
@@ -105,7 +107,7 @@ async function readSideFile(path: string, idName: string): Promise<SideBuilder> 
     if (k !== id) side.declare(h.name, h.type as SideColumn['type']);
   });
   let first = true;
-  await tokenizeFile(path, { delimiter: '\t' }, (f, line) => {
+  await tokenizeFile(path, { delimiter: '\t', limits }, (f, line) => {
     if (first) {
       first = false;
       return;

@@ -16,16 +16,17 @@ import type { Dataset } from '../types.ts';
 import { capacityFor, idField, missingField, requireEvents, sourceFingerprint } from './common.ts';
 import type { ReaderContext } from './common.ts';
 import { DataError } from '../errors.ts';
+import type { ReadLimits } from '../source.ts';
 
 export interface SasrecOptions {
   layout?: 'auto' | 'pairs' | 'lines';
 }
 
 /** Looks at the first lines: `pairs` when every one has exactly two fields. */
-export async function sniffSasrecLayout(path: string): Promise<'pairs' | 'lines'> {
+export async function sniffSasrecLayout(path: string, limits?: ReadLimits): Promise<'pairs' | 'lines'> {
   let seen = 0;
   let pairs = true;
-  await tokenizeFile(path, { delimiter: 'whitespace' }, (f) => {
+  await tokenizeFile(path, { delimiter: 'whitespace', limits }, (f) => {
     if (f.count !== 2) pairs = false;
     return ++seen < 1000 && pairs;
   });
@@ -34,7 +35,8 @@ export async function sniffSasrecLayout(path: string): Promise<'pairs' | 'lines'
 
 export async function readSasrec(source: string, options: SasrecOptions = {}, ctx: ReaderContext = {}): Promise<Dataset> {
   const label = basename(source);
-  const layout = options.layout === undefined || options.layout === 'auto' ? await sniffSasrecLayout(source) : options.layout;
+  const limits = ctx.limits;
+  const layout = options.layout === undefined || options.layout === 'auto' ? await sniffSasrecLayout(source, limits) : options.layout;
   const format = layout === 'pairs' ? 'sasrec' : 'sasrec-lines';
   const fingerprint = ctx.fingerprint ?? sourceFingerprint('sasrec', [source], { layout });
   const builder = new EventBuilder({ hasTime: false, hasValue: false, capacity: capacityFor(source, layout === 'pairs' ? 9 : 5) });
@@ -42,7 +44,7 @@ export async function readSasrec(source: string, options: SasrecOptions = {}, ct
   const items = builder.items;
   if (layout === 'pairs') {
     const names = ['user', 'item'];
-    await tokenizeFile(source, { delimiter: 'whitespace', label }, (f, line) => {
+    await tokenizeFile(source, { delimiter: 'whitespace', label, limits }, (f, line) => {
       if (f.count !== 2) {
         if (f.count < 2) throw missingField(label, line, f, names, 'whitespace');
         throw new DataError(label, line, undefined, `expected 2 fields (user item), found ${f.count}: is this a one-user-per-line file? use --format sasrec-lines`);
@@ -52,7 +54,7 @@ export async function readSasrec(source: string, options: SasrecOptions = {}, ct
       builder.add(u, i, NaN);
     });
   } else {
-    await tokenizeFile(source, { delimiter: 'whitespace', label }, (f, line) => {
+    await tokenizeFile(source, { delimiter: 'whitespace', label, limits }, (f, line) => {
       if (f.count < 2) return; // a user without items has no events
       const u = idField(f, 0, users, label, line, 'user', true);
       for (let k = 1; k < f.count; k++) {

@@ -13,6 +13,7 @@
  */
 import { basename } from 'node:path';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
+import type { Compressors } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { tokenizeCsv, tokenizeFile } from '../tokenize.ts';
 import { DataError, preview } from '../errors.ts';
@@ -20,6 +21,8 @@ import { EventBuilder, SideBuilder } from '../builder.ts';
 import type { Dataset } from '../types.ts';
 import { capacityFor, findColumn, readDelimitedEvents, requireEvents, ROLE_NAMES, sourceFingerprint } from './common.ts';
 import type { Layout, ReaderContext, TimeUnit } from './common.ts';
+import { formatBytes, LimitExceeded, RATIO_FLOOR_BYTES, raiseHint, resolveLimits } from '../source.ts';
+import type { ReadLimits } from '../source.ts';
 
 /** The column mapping of a DataSpec. */
 export interface ColumnMap {
@@ -70,7 +73,7 @@ export async function readDelimitedLog(
     sourceFingerprint(format, [source], { columns: options.columns ?? null, delimiter, header: options.header ?? null, timeUnit: options.timeUnit ?? 'auto' });
   // First row: header or data?
   let first: string[] | null = null;
-  await tokenizeCsv(source, { delimiter: delimiter === 'whitespace' ? ' ' : delimiter, label, encoding: options.encoding }, (f) => {
+  await tokenizeCsv(source, { delimiter: delimiter === 'whitespace' ? ' ' : delimiter, label, encoding: options.encoding, limits: ctx.limits }, (f) => {
     first = Array.from({ length: f.count }, (_, k) => f.text(k));
     return false;
   });
@@ -124,7 +127,7 @@ export async function readDelimitedLog(
   const builder = new EventBuilder({ hasTime: time >= 0, hasValue: value >= 0, capacity: capacityFor(source, 24) });
   await readDelimitedEvents(
     source,
-    { delimiter, skipRows: header ? 1 : 0, csvFallback: delimiter !== 'whitespace', encoding: options.encoding, label },
+    { delimiter, skipRows: header ? 1 : 0, csvFallback: delimiter !== 'whitespace', encoding: options.encoding, label, limits: ctx.limits },
     layout,
     builder,
     { user: userSide, item: itemSide },
@@ -241,7 +244,7 @@ export async function readJsonl(source: string, options: TabularOptions = {}, ct
   const hasValue = options.columns ? options.columns.rating !== undefined : true;
   const sink = new RecordSink(label, options, capacityFor(source, 80), false, hasValue);
   let valueChecked = options.columns !== undefined;
-  await tokenizeFile(source, { delimiter: '\n', label }, (f, line) => {
+  await tokenizeFile(source, { delimiter: '\n', label, limits: ctx.limits }, (f, line) => {
     const record = parseJsonLine(f.text(0), label, line);
     if (!valueChecked) {
       valueChecked = true;
@@ -265,7 +268,37 @@ export function parseJsonLine(text: string, label: string, line: number): Record
   return value as Record<string, unknown>;
 }
 
-/** Reads a Parquet file with hyparquet (snappy, gzip, zstd, brotli, lz4 through hyparquet-compressors). */
+/**
+ * hyparquet's decompressors held to `limits`, counted over the whole file: a page is refused
+ * before it is inflated when its declared size would take the total past
+ * `maxDecompressedBytes`, or (past {@link RATIO_FLOOR_BYTES}) past `maxCompressionRatio` × the
+ * compressed bytes so far; and refused after when it came out larger than declared.
+ */
+function boundedCompressors(limits: ReadLimits | undefined): Compressors {
+  const { maxDecompressedBytes, maxCompressionRatio } = resolveLimits(limits);
+  let bytesIn = 0;
+  let bytesOut = 0;
+  const bounded: Compressors = {};
+  for (const [codec, inflate] of Object.entries(compressors) as [keyof Compressors, NonNullable<Compressors[keyof Compressors]>][]) {
+    bounded[codec] = (input: Uint8Array, outputLength: number): Uint8Array => {
+      bytesIn += input.length;
+      bytesOut += outputLength;
+      if (bytesOut > maxDecompressedBytes) {
+        throw new LimitExceeded(`Parquet pages decompress to more than ${formatBytes(maxDecompressedBytes)} (maxDecompressedBytes): ${raiseHint('maxDecompressedBytes')}`);
+      }
+      if (bytesOut > RATIO_FLOOR_BYTES && bytesOut > maxCompressionRatio * bytesIn) {
+        throw new LimitExceeded(`Parquet pages expand more than ${maxCompressionRatio} × (maxCompressionRatio): a decompression bomb? ${raiseHint('maxCompressionRatio')}`);
+      }
+      const page = inflate(input, outputLength);
+      // zstd sizes its output from the frame, not from the declared length: hold it to that.
+      if (page.length > outputLength) throw new LimitExceeded(`a ${codec} page decompressed to ${page.length} bytes, more than the ${outputLength} its header declares`);
+      return page;
+    };
+  }
+  return bounded;
+}
+
+/** Reads a Parquet file with hyparquet (snappy, gzip, zstd, brotli, lz4 through hyparquet-compressors), decompression bounded by `ctx.limits`. */
 export async function readParquet(source: string, options: TabularOptions = {}, ctx: ReaderContext = {}): Promise<Dataset> {
   const label = basename(source);
   const fingerprint = ctx.fingerprint ?? sourceFingerprint('parquet', [source], { columns: options.columns ?? null, timeUnit: options.timeUnit ?? 'auto' });
@@ -299,13 +332,15 @@ export async function readParquet(source: string, options: TabularOptions = {}, 
   const mapped = { ...cols, user: user!, item: item!, rating, timestamp };
   const total = Number(metadata.num_rows);
   const sink = new RecordSink(label, { ...options, columns: mapped }, total + 1, timestamp !== undefined, rating !== undefined);
+  const bounded = boundedCompressors(ctx.limits);
   let rowStart = 0;
   for (const group of metadata.row_groups) {
     const rowEnd = rowStart + Number(group.num_rows);
     let rows: Record<string, unknown>[] = [];
     try {
-      await parquetRead({ file, metadata, columns: wanted, rowStart, rowEnd, rowFormat: 'object', compressors, onComplete: (r) => (rows = r) });
+      await parquetRead({ file, metadata, columns: wanted, rowStart, rowEnd, rowFormat: 'object', compressors: bounded, onComplete: (r) => (rows = r) });
     } catch (error) {
+      if (error instanceof LimitExceeded) throw new DataError(label, rowStart + 1, undefined, `rows ${rowStart + 1}..${rowEnd}: ${error.reason}`);
       throw new DataError(label, rowStart + 1, undefined, `cannot decode Parquet rows ${rowStart + 1}..${rowEnd} (${(error as Error).message})`);
     }
     for (let k = 0; k < rows.length; k++) sink.add(rows[k], rowStart + k + 1);
