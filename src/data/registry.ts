@@ -17,6 +17,8 @@ import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { Unzip, UnzipInflate } from 'fflate';
 import type { FileFormat } from './readers/index.ts';
+import { formatBytes, RATIO_FLOOR_BYTES, raiseHint, resolveLimits } from './source.ts';
+import type { ReadLimits } from './source.ts';
 
 /** One fetchable dataset. */
 export interface CatalogEntry {
@@ -150,6 +152,8 @@ export interface FetchOptions {
   timeoutSeconds?: number;
   /** Called with human-readable progress lines. */
   log?: (line: string) => void;
+  /** Bounds on unpacking a zip (`maxDecompressedBytes`, `maxCompressionRatio`; see {@link ReadLimits}). */
+  limits?: ReadLimits;
 }
 
 /** Names of every catalog entry. */
@@ -191,7 +195,7 @@ export async function fetchDataset(name: string, options: FetchOptions = {}): Pr
       const sha = await downloadTo(entry, download, options.timeoutSeconds ?? 20, log);
       const check = verify(entry, sha, false, `downloaded ${basename(entry.url)}`);
       if (check === 'unverified') log(`warning: no published SHA-256 for ${entry.name}; stored the sum of this download (${sha}) — unverified`);
-      await unpack(entry, download, staging);
+      await unpack(entry, download, staging, options.limits);
       rmSync(download, { force: true });
       record = { name, url: entry.url, sha256: sha, check, origin: 'download', fetchedAt: new Date().toISOString() };
     }
@@ -240,7 +244,7 @@ async function fromLocal(entry: CatalogEntry, from: string, staging: string, opt
     // A single data file given for a zip dataset (e.g. u.data): copy it and its known siblings.
     return fromLocal(entry, dirname(from), staging, options, log);
   }
-  await unpack(entry, from, staging);
+  await unpack(entry, from, staging, options.limits);
   return { ...base, sha256: sha, check };
 }
 
@@ -290,8 +294,17 @@ async function downloadTo(entry: CatalogEntry, target: string, timeoutSeconds: n
   return hash.digest('hex');
 }
 
-/** Unpacks a zip (streaming, with fflate) or copies a plain file into `staging`. */
-async function unpack(entry: CatalogEntry, file: string, staging: string): Promise<void> {
+/** Archive bytes handed to the inflater at a time: fflate inflates a whole push at once, so this caps one push's output (≈ 16 MiB even at deflate's maximum ratio). */
+const UNZIP_PUSH_BYTES = 16 << 10;
+
+/**
+ * Unpacks a zip (streaming, with fflate) or copies a plain file into `staging`. The bytes
+ * written are held to `limits`: past `maxDecompressedBytes` in all, or past
+ * `maxCompressionRatio` × the archive bytes read (once {@link RATIO_FLOOR_BYTES} are out), the
+ * unpacking stops — a zip bomb fails after a few MiB instead of filling the disk.
+ */
+async function unpack(entry: CatalogEntry, file: string, staging: string, limits?: ReadLimits): Promise<void> {
+  const { maxDecompressedBytes, maxCompressionRatio } = resolveLimits(limits);
   if (entry.archive === 'file') {
     copyFileSync(file, join(staging, entry.required[0]));
     return;
@@ -299,6 +312,17 @@ async function unpack(entry: CatalogEntry, file: string, staging: string): Promi
   const wanted = new Set([...entry.required, ...(entry.optional ?? [])]);
   const root = entry.root ? `${entry.root}/` : '';
   let failure: Error | null = null;
+  let bytesIn = 0;
+  let bytesOut = 0;
+  const overLimit = (): FetchError | null => {
+    if (bytesOut > maxDecompressedBytes) {
+      return new FetchError(`${basename(file)}: unpacks to more than ${formatBytes(maxDecompressedBytes)} (maxDecompressedBytes): ${raiseHint('maxDecompressedBytes')}`);
+    }
+    if (bytesOut > RATIO_FLOOR_BYTES && bytesOut > maxCompressionRatio * bytesIn) {
+      return new FetchError(`${basename(file)}: expands more than ${maxCompressionRatio} × (maxCompressionRatio): a zip bomb? ${raiseHint('maxCompressionRatio')}`);
+    }
+    return null;
+  };
   const unzip = new Unzip((f) => {
     const name = f.name;
     if (name.endsWith('/') || name.includes('..') || name.startsWith('/')) return;
@@ -306,23 +330,42 @@ async function unpack(entry: CatalogEntry, file: string, staging: string): Promi
     if (!wanted.has(rel) && !wanted.has(basename(rel))) return;
     const target = join(staging, wanted.has(rel) ? rel : basename(rel));
     if (!resolve(target).startsWith(resolve(staging) + sep)) return;
+    // The size an entry declares can be checked before a byte is inflated (the count below catches a lie).
+    if (f.originalSize !== undefined && bytesOut + f.originalSize > maxDecompressedBytes) {
+      bytesOut += f.originalSize;
+      failure ??= overLimit();
+      return;
+    }
     const fd = openSync(target, 'w');
+    let open = true;
+    const close = (): void => {
+      if (open) closeSync(fd);
+      open = false;
+    };
     f.ondata = (err, data, final) => {
+      if (failure || !open) return close();
       if (err) {
-        failure ??= new FetchError(`${basename(file)}: cannot unzip ${name}: ${err.message}`);
-        closeSync(fd);
-        return;
+        failure = new FetchError(`${basename(file)}: cannot unzip ${name}: ${err.message}`);
+        return close();
       }
+      bytesOut += data.length;
+      failure = overLimit();
+      if (failure) return close();
       writeSync(fd, data);
-      if (final) closeSync(fd);
+      if (final) close();
     };
     f.start();
   });
   unzip.register(UnzipInflate);
   try {
     for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-      unzip.push(chunk as Uint8Array);
-      if (failure) throw failure;
+      const bytes = chunk as Uint8Array;
+      for (let at = 0; at < bytes.length; at += UNZIP_PUSH_BYTES) {
+        const piece = bytes.subarray(at, at + UNZIP_PUSH_BYTES);
+        bytesIn += piece.length;
+        unzip.push(piece);
+        if (failure) throw failure;
+      }
     }
     unzip.push(new Uint8Array(0), true);
   } catch (error) {
