@@ -16,6 +16,7 @@ import { splitDataset } from '../../data/split.ts';
 import type { SplitOptions } from '../../data/split.ts';
 import { CATALOG, defaultCacheDir, fetchDataset, fetchedRecord } from '../../data/registry.ts';
 import type { Dataset, Interactions } from '../../data/types.ts';
+import { DEFAULT_LIMITS, formatBytes, parseBytes } from '../../data/source.ts';
 
 function num(flag: string): (value: string) => number {
   return (value: string) => {
@@ -30,6 +31,25 @@ function int(flag: string): (value: string) => number {
     const x = Number(value);
     if (!Number.isInteger(x) || x < 0) throw new Error(`--${flag}: expected a non-negative integer, got "${value}"`);
     return x;
+  };
+}
+
+function positive(flag: string): (value: string) => number {
+  return (value: string) => {
+    const x = Number(value);
+    if (value.trim() === '' || !Number.isFinite(x) || x <= 0) throw new Error(`--${flag}: expected a positive number, got "${value}"`);
+    return x;
+  };
+}
+
+/** A byte count flag: `1000`, `64KiB`, `16MiB`, `32GiB`. */
+function bytes(flag: string): (value: string) => number {
+  return (value: string) => {
+    try {
+      return parseBytes(value);
+    } catch (error) {
+      throw new Error(`--${flag}: ${(error as Error).message}`);
+    }
   };
 }
 
@@ -66,8 +86,12 @@ export function addSourceOptions(cmd: Command): Command {
     .option('--k-core <n>', 'iterative k-core: N, or USER,ITEM', kCore)
     .option('--min-seq-len <n>', 'drop users with fewer events', int('min-seq-len'))
     .option('--cache-dir <dir>', `cache folder (default ${defaultCacheDir()})`)
-    .option('--no-cache', 'do not read or write the prepared-data cache');
+    .option('--no-cache', 'do not read or write the prepared-data cache')
+    .option('--max-line-bytes <n>', `longest line accepted, e.g. 16MiB (default ${formatBytes(DEFAULT_LIMITS.maxLineBytes)})`, bytes('max-line-bytes'))
+    .option('--max-decompressed-bytes <n>', `most bytes a gzip/Parquet file may decompress to (default ${formatBytes(DEFAULT_LIMITS.maxDecompressedBytes)})`, bytes('max-decompressed-bytes'))
+    .option('--max-compression-ratio <x>', `most decompressed bytes per compressed byte (default ${DEFAULT_LIMITS.maxCompressionRatio})`, positive('max-compression-ratio'));
 }
+
 
 interface SourceFlags {
   format: string;
@@ -81,6 +105,9 @@ interface SourceFlags {
   minSeqLen?: number;
   cacheDir?: string;
   cache: boolean;
+  maxLineBytes?: number;
+  maxDecompressedBytes?: number;
+  maxCompressionRatio?: number;
 }
 
 /** Builds the DataSpec and PrepareOptions from flags. */
@@ -94,6 +121,9 @@ export function specFromFlags(source: string, o: SourceFlags, headerGiven = fals
     if (!['s', 'ms', 'auto'].includes(o.timeUnit)) throw new Error(`--time-unit: expected s, ms or auto, got "${o.timeUnit}"`);
     spec.timeUnit = o.timeUnit;
   }
+  if (o.maxLineBytes !== undefined) spec.maxLineBytes = o.maxLineBytes;
+  if (o.maxDecompressedBytes !== undefined) spec.maxDecompressedBytes = o.maxDecompressedBytes;
+  if (o.maxCompressionRatio !== undefined) spec.maxCompressionRatio = o.maxCompressionRatio;
   const prep: PrepareOptions = {};
   if (o.dedup !== undefined) {
     if (!['first', 'last', 'all'].includes(o.dedup)) throw new Error(`--dedup: expected first, last or all, got "${o.dedup}"`);
@@ -174,7 +204,9 @@ export function register(program: Command): void {
     .option('--force', 'fetch again even if cached')
     .option('--allow-mismatch', 'accept a local archive whose SHA-256 differs from the registry')
     .option('--list', 'list the known datasets')
-    .action(async (name: string | undefined, o: { from?: string; cacheDir?: string; force?: boolean; allowMismatch?: boolean; list?: boolean }) => {
+    .option('--max-decompressed-bytes <n>', `most bytes an archive may unpack to (default ${formatBytes(DEFAULT_LIMITS.maxDecompressedBytes)})`, bytes('max-decompressed-bytes'))
+    .option('--max-compression-ratio <x>', `most unpacked bytes per archive byte (default ${DEFAULT_LIMITS.maxCompressionRatio})`, positive('max-compression-ratio'))
+    .action(async (name: string | undefined, o: { from?: string; cacheDir?: string; force?: boolean; allowMismatch?: boolean; list?: boolean; maxDecompressedBytes?: number; maxCompressionRatio?: number }) => {
       const cacheDir = o.cacheDir ?? defaultCacheDir();
       if (o.list || !name) {
         for (const e of Object.values(CATALOG)) {
@@ -188,6 +220,7 @@ export function register(program: Command): void {
         cacheDir,
         force: o.force,
         allowMismatch: o.allowMismatch,
+        limits: { maxDecompressedBytes: o.maxDecompressedBytes, maxCompressionRatio: o.maxCompressionRatio },
         log: (line) => process.stderr.write(`${line}\n`),
       });
       process.stdout.write(`${name}: ${cached ? 'already fetched' : 'fetched'} in ${dir}\n`);
