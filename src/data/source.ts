@@ -256,8 +256,11 @@ export function readAllBytes(path: string, limits: ReadLimits = {}): Buffer {
       return gunzipSync(raw, { maxOutputLength: cap });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-        const key = cap === maxDecompressedBytes ? 'maxDecompressedBytes' : 'maxCompressionRatio';
-        throw new DataError(displayName(path), 0, undefined, `gzip data decompresses to more than ${formatBytes(cap)} (${key}): ${raiseHint(key)}`);
+        const reason =
+          cap === maxDecompressedBytes
+            ? `gzip data decompresses to more than ${formatBytes(cap)} (maxDecompressedBytes): ${raiseHint('maxDecompressedBytes')}`
+            : `gzip data expands more than ${maxCompressionRatio} × (maxCompressionRatio: ${formatBytes(raw.length, true)} gave over ${formatBytes(cap, true)}): a decompression bomb? ${raiseHint('maxCompressionRatio')}`;
+        throw new DataError(displayName(path), 0, undefined, reason);
       }
       throw new DataError(displayName(path), 0, undefined, `gzip data is corrupt or cut short (${(error as Error).message})`);
     }
