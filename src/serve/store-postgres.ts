@@ -7,9 +7,22 @@
  * Item writes take a transaction-scoped advisory lock so that item revisions commit in revision
  * order; replicas following `itemsChangedSince(rev)` can then never skip a revision that
  * committed late.
+ *
+ * Faults: a lost connection, a restarting, read-only or full database never crash the process —
+ * every client checked out of the pool has an 'error' listener, a client that failed is
+ * discarded, and such errors reach the caller as {@link StoreUnavailableError} (HTTP 503). The
+ * pool opens new connections by itself once the database is back. A COMMIT whose answer was lost
+ * is reported as a failure (its outcome is unknown), never as success: the client retries, with
+ * its Idempotency-Key to be exact.
+ *
+ * Lock order inside a feedback transaction, the same in every transaction so that they cannot
+ * deadlock: feedback rows, users
+ * (sorted). Deadlocks that remain possible (a user deletion racing an
+ * upsert over several of that user's rows) are retried.
  */
 import pg from 'pg';
-import type { FeedbackEvent, ItemRecord, ItemRevision, Page, Store, UserRecord, WriteMode } from './store.ts';
+import { StoreUnavailableError } from './store.ts';
+import type { FeedbackEvent, FeedbackWrite, IdempotencyKey, ItemRecord, ItemRevision, Page, Store, UserRecord, WriteMode } from './store.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS reclab_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
@@ -43,6 +56,29 @@ INSERT INTO reclab_meta(key, value) VALUES ('schema', 1) ON CONFLICT DO NOTHING;
 const LOCK_SCHEMA = 74210001;
 const LOCK_ITEMS = 74210002;
 
+/** Attempts of a transaction that failed with a deadlock or serialization error (40P01, 40001). */
+const TX_ATTEMPTS = 4;
+
+/** Connection settings of {@link PostgresStore.open}; parameters in the URL take precedence. */
+export interface PostgresOptions {
+  /** Connections in the pool (default 10). */
+  poolSize?: number;
+  /**
+   * Longest wait for a connection — a new one, or a free one of the pool (default 5000 ms): past
+   * it the operation fails with {@link StoreUnavailableError} instead of hanging while the
+   * database is away.
+   */
+  connectionTimeoutMs?: number;
+  /** Server-side limit of one statement (default 30000 ms; 0 = none). */
+  statementTimeoutMs?: number;
+  /**
+   * Client-side limit of one statement (default: the server's limit + 5000 ms): the backstop
+   * for a server that stopped answering — a network partition sends no reset. Longer than the
+   * server's limit, so that one reports first.
+   */
+  queryTimeoutMs?: number;
+}
+
 interface ItemRow {
   id: string;
   hidden: boolean;
@@ -65,81 +101,221 @@ function checkText(values: readonly string[]): void {
   }
 }
 
+// ---- error classes
+
+/** Node socket errors meaning the database is unreachable or the connection broke. */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/**
+ * SQLSTATEs (beyond classes 08 and 53) meaning "not now": administrator or crash shutdown,
+ * starting up, read-only transaction (a standby, or default_transaction_read_only), statement
+ * timeout or cancel, lock timeout.
+ */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '25006', '57014', '55P03']);
+/** node-postgres's own messages for a broken or timed-out connection (they carry no code). */
+const UNAVAILABLE_MESSAGE = /Connection terminated|not queryable|timeout expired|timeout exceeded when trying to connect|Query read timeout/;
+/** Errors after which the connection is gone but nothing was committed: one more try on a fresh connection is safe. */
+const LOST_STATES = new Set(['57P01', '57P02', 'ECONNRESET', 'EPIPE']);
+const LOST_MESSAGE = /Connection terminated unexpectedly|not queryable/;
+
+function codeOf(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** True when `e` says the database cannot serve now (as opposed to a bug or a bad request). */
+function isUnavailable(e: unknown): boolean {
+  if (e instanceof StoreUnavailableError) return true;
+  const code = codeOf(e);
+  if (code.startsWith('08') || code.startsWith('53') || UNAVAILABLE_STATES.has(code) || SOCKET_CODES.has(code)) return true;
+  return UNAVAILABLE_MESSAGE.test(messageOf(e));
+}
+
+/** True when the connection broke under a statement (nothing of its open transaction can have committed). */
+function isConnectionLost(e: unknown): boolean {
+  const code = codeOf(e);
+  return code.startsWith('08') || LOST_STATES.has(code) || LOST_MESSAGE.test(messageOf(e));
+}
+
+/** Deadlock or serialization failure: the transaction was rolled back and may simply run again. */
+function isRetryableConflict(e: unknown): boolean {
+  const code = codeOf(e);
+  return code === '40P01' || code === '40001';
+}
+
+/** `e` as the store reports it: unavailability as {@link StoreUnavailableError}, anything else unchanged. */
+function storeError(e: unknown): unknown {
+  // Still conflicting after every retry: contention, which passes like an outage.
+  if (isRetryableConflict(e)) return new StoreUnavailableError(`write conflict persisted after ${TX_ATTEMPTS} attempts: ${messageOf(e)}`);
+  if (e instanceof StoreUnavailableError || !isUnavailable(e)) return e;
+  // Out of memory, disk or connections (class 53) take longer to clear than a restart.
+  const retryAfter = codeOf(e).startsWith('53') ? 5 : 1;
+  return new StoreUnavailableError(`database unavailable: ${messageOf(e)}`, retryAfter);
+}
+
+/** A transaction whose connection broke before its COMMIT was sent: rolled back, safe to run again. */
+class ConnectionLost extends Error {}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- one transaction attempt
+
+/** A checked-out connection's health: set once it failed and must not go back to the pool. */
+interface Connection {
+  failure?: unknown;
+}
+
+/** BEGIN and `fn`; on failure rolls back, or throws {@link ConnectionLost} when the connection broke. */
+async function body<T>(c: pg.PoolClient, conn: Connection, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  try {
+    await c.query('BEGIN');
+    return await fn(c);
+  } catch (e) {
+    if (conn.failure !== undefined || isConnectionLost(e)) {
+      conn.failure ??= e;
+      throw new ConnectionLost(messageOf(e));
+    }
+    // A client-side timeout leaves the statement running on the server: drop the connection.
+    if (isUnavailable(e)) conn.failure = e;
+    else await c.query('ROLLBACK').catch((err: unknown) => (conn.failure = err));
+    throw e;
+  }
+}
+
+/**
+ * COMMIT. When its answer is lost the transaction may or may not have committed: that is
+ * reported as unavailability, never as success (acknowledged means committed).
+ */
+async function commit(c: pg.PoolClient, conn: Connection): Promise<void> {
+  try {
+    await c.query('COMMIT');
+  } catch (e) {
+    if (conn.failure === undefined && !isUnavailable(e)) throw e; // the server refused the COMMIT and rolled back
+    conn.failure ??= e;
+    throw new StoreUnavailableError(
+      `connection lost during COMMIT (${messageOf(e)}): the write may or may not be stored; retry it with the same Idempotency-Key`,
+    );
+  }
+}
+
+// ---- feedback batches
+
+/** Columns of `events` as arrays for `unnest`. */
+function columns(events: readonly FeedbackEvent[]): [string[], string[], string[], number[], number[]] {
+  return [events.map((e) => e.type), events.map((e) => e.user), events.map((e) => e.item), events.map((e) => e.value), events.map((e) => e.time)];
+}
+
 /** {@link Store} over a PostgreSQL database. */
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
 
   private constructor(private readonly pool: pg.Pool) {}
 
-  /** Connects to `url` and creates the schema if missing (safe to run from several replicas at once). */
-  static async open(url: string, poolSize = 10): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: url, max: poolSize });
-    // An idle client losing its connection must not crash the process; the next query reconnects.
+  /** Connects to `url` and creates the schema if missing (safe to run from several replicas at once: they queue on an advisory lock). */
+  static async open(url: string, options: PostgresOptions = {}): Promise<PostgresStore> {
+    const connectionTimeout = options.connectionTimeoutMs ?? 5000;
+    try {
+      await prepareSchema(url, connectionTimeout);
+    } catch (e) {
+      throw new Error(`${url.replace(/\/\/[^@]*@/, '//***@')}: cannot open store (${messageOf(e)})`);
+    }
+    const statementTimeout = options.statementTimeoutMs ?? 30_000;
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: connectionTimeout,
+      statement_timeout: statementTimeout,
+      query_timeout: options.queryTimeoutMs ?? (statementTimeout > 0 ? statementTimeout + 5000 : undefined),
+      // A transaction left open by a stalled process must not hold its locks for ever.
+      idle_in_transaction_session_timeout: 60_000,
+      keepAlive: true,
+    });
+    // An idle client losing its connection must not crash the process; the pool has already
+    // discarded it and the next query opens a new connection.
     pool.on('error', () => {});
-    const store = new PostgresStore(pool);
-    try {
-      await store.tx(async (c) => {
-        await c.query('SELECT pg_advisory_xact_lock($1)', [LOCK_SCHEMA]);
-        await c.query(SCHEMA);
-      });
-    } catch (e) {
-      await pool.end();
-      throw new Error(`${url.replace(/\/\/[^@]*@/, '//***@')}: cannot open store (${(e as Error).message})`);
-    }
-    return store;
+    return new PostgresStore(pool);
   }
 
-  /** Runs `fn` in a transaction on one client. */
+  /**
+   * Runs `fn` in a transaction on one client and resolves after COMMIT. `fn` may run more than
+   * once: again after a deadlock or serialization failure, and once more on a fresh connection
+   * when the connection broke before COMMIT (a connection of the pool that died while idle, a
+   * terminated backend) — so `fn` must do nothing but database work on `c`.
+   */
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      const out = await fn(c);
-      await c.query('COMMIT');
-      return out;
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw e;
-    } finally {
-      c.release();
+    let reconnected = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.txOnce(fn);
+      } catch (e) {
+        if (e instanceof ConnectionLost) {
+          if (reconnected) throw new StoreUnavailableError(`connection to the database lost: ${e.message}`);
+          reconnected = true;
+          continue;
+        }
+        if (isRetryableConflict(e) && attempt < TX_ATTEMPTS) {
+          await sleep(Math.random() * 20 * attempt);
+          continue;
+        }
+        throw storeError(e);
+      }
     }
   }
 
-  async insertFeedback(events: readonly FeedbackEvent[], mode: WriteMode): Promise<number> {
+  /** One attempt of {@link tx}; a connection broken before COMMIT throws {@link ConnectionLost}. */
+  private async txOnce<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    // Without a listener a broken connection's 'error' event would crash the process.
+    const conn: Connection = {};
+    const onError = (e: Error) => (conn.failure ??= e);
+    c.on('error', onError);
+    try {
+      const out = await body(c, conn, fn);
+      await commit(c, conn);
+      return out;
+    } finally {
+      c.off('error', onError);
+      // A client released with an error is closed and dropped from the pool, never reused.
+      c.release(conn.failure !== undefined);
+    }
+  }
+
+  /**
+   * One statement outside a transaction, for reads and idempotent writes: retried once on a fresh
+   * connection when the pooled one turned out to be dead; unavailability mapped.
+   */
+  private async q(sql: string, params?: unknown[]): Promise<pg.QueryResult> {
+    try {
+      return await this.pool.query(sql, params);
+    } catch (e) {
+      if (!isConnectionLost(e)) throw storeError(e);
+    }
+    try {
+      return await this.pool.query(sql, params);
+    } catch (e) {
+      throw storeError(e);
+    }
+  }
+
+  /** Idempotency keys are not kept yet: every call writes. */
+  async insertFeedback(events: readonly FeedbackEvent[], mode: WriteMode, _idempotency?: IdempotencyKey): Promise<FeedbackWrite> {
     checkText(events.flatMap((e) => [e.type, e.user, e.item]));
     return this.tx(async (c) => {
-      let rest = events;
-      if (mode === 'upsert') {
-        const missing: FeedbackEvent[] = [];
-        for (const e of events) {
-          const r = await c.query(
-            `UPDATE feedback SET value = $1, time = $2 WHERE seq = (
-               SELECT seq FROM feedback WHERE user_id = $3 AND item_id = $4 AND type = $5 ORDER BY seq DESC LIMIT 1)`,
-            [e.value, e.time, e.user, e.item, e.type],
-          );
-          if (r.rowCount === 0) missing.push(e);
-        }
-        rest = missing;
+      const appended = mode === 'upsert' ? await updateLatest(c, events) : events;
+      if (appended.length > 0) {
+        await appendEvents(c, appended);
+        await addUsers(c, appended.map((e) => e.user));
       }
-      if (rest.length > 0) {
-        // One statement for the whole batch; WITH ORDINALITY keeps the posted order in seq.
-        await c.query(
-          `INSERT INTO feedback(type, user_id, item_id, value, time)
-           SELECT t, u, i, v, ts FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[])
-             WITH ORDINALITY AS x(t, u, i, v, ts, k) ORDER BY k`,
-          [rest.map((e) => e.type), rest.map((e) => e.user), rest.map((e) => e.item), rest.map((e) => e.value), rest.map((e) => e.time)],
-        );
-        await c.query(`INSERT INTO users(id, labels, comment) SELECT DISTINCT unnest($1::text[]), '{}'::text[], '' ON CONFLICT DO NOTHING`, [
-          rest.map((e) => e.user),
-        ]);
-      }
-      return events.length;
+      return { rows: events.length, replayed: false };
     });
   }
 
   async userFeedback(user: string, types?: readonly string[], limit = 1_000_000): Promise<FeedbackEvent[]> {
     checkText([user, ...(types ?? [])]);
-    const r = await this.pool.query(
+    const r = await this.q(
       `SELECT type, user_id AS "user", item_id AS item, value, time FROM feedback
        WHERE user_id = $1 AND ($2::text[] IS NULL OR type = ANY($2)) ORDER BY time DESC, seq DESC LIMIT $3`,
       [user, types && types.length > 0 ? types : null, limit],
@@ -148,11 +324,12 @@ export class PostgresStore implements Store {
   }
 
   async countFeedback(): Promise<number> {
-    return Number((await this.pool.query('SELECT count(*) AS n FROM feedback')).rows[0].n);
+    return Number((await this.q('SELECT count(*) AS n FROM feedback')).rows[0].n);
   }
 
   async itemCounts(types?: readonly string[], since = -Infinity): Promise<Map<string, number>> {
-    const r = await this.pool.query(
+    checkText(types ?? []);
+    const r = await this.q(
       `SELECT item_id AS item, count(*) AS n FROM feedback WHERE time >= $1 AND ($2::text[] IS NULL OR type = ANY($2)) GROUP BY item_id`,
       [Number.isFinite(since) ? since : -1e300, types && types.length > 0 ? types : null],
     );
@@ -173,7 +350,7 @@ export class PostgresStore implements Store {
 
   async getUser(id: string): Promise<UserRecord | undefined> {
     checkText([id]);
-    const r = await this.pool.query('SELECT id, labels, comment FROM users WHERE id = $1', [id]);
+    const r = await this.q('SELECT id, labels, comment FROM users WHERE id = $1', [id]);
     return r.rows[0] as UserRecord | undefined;
   }
 
@@ -188,7 +365,7 @@ export class PostgresStore implements Store {
   async listUsers(cursor: string, n: number): Promise<Page<UserRecord>> {
     checkText([cursor]);
     // COLLATE "C": byte order, the same order SQLite uses, so cursors behave alike.
-    const r = await this.pool.query('SELECT id, labels, comment FROM users WHERE id > $1 COLLATE "C" ORDER BY id COLLATE "C" LIMIT $2', [cursor, n]);
+    const r = await this.q('SELECT id, labels, comment FROM users WHERE id > $1 COLLATE "C" ORDER BY id COLLATE "C" LIMIT $2', [cursor, n]);
     const rows = r.rows as UserRecord[];
     return { rows, cursor: rows.length === n ? rows[rows.length - 1].id : '' };
   }
@@ -223,7 +400,7 @@ export class PostgresStore implements Store {
 
   async getItem(id: string): Promise<ItemRecord | undefined> {
     checkText([id]);
-    const r = await this.pool.query('SELECT * FROM items WHERE id = $1 AND NOT deleted', [id]);
+    const r = await this.q('SELECT * FROM items WHERE id = $1 AND NOT deleted', [id]);
     return r.rows[0] ? itemOf(r.rows[0] as ItemRow) : undefined;
   }
 
@@ -238,18 +415,19 @@ export class PostgresStore implements Store {
 
   async listItems(cursor: string, n: number): Promise<Page<ItemRecord>> {
     checkText([cursor]);
-    const r = await this.pool.query('SELECT * FROM items WHERE id > $1 COLLATE "C" AND NOT deleted ORDER BY id COLLATE "C" LIMIT $2', [cursor, n]);
+    const r = await this.q('SELECT * FROM items WHERE id > $1 COLLATE "C" AND NOT deleted ORDER BY id COLLATE "C" LIMIT $2', [cursor, n]);
     const rows = (r.rows as ItemRow[]).map(itemOf);
     return { rows, cursor: rows.length === n ? rows[rows.length - 1].id : '' };
   }
 
   async itemsChangedSince(rev: number): Promise<ItemRevision[]> {
-    const r = await this.pool.query('SELECT * FROM items WHERE rev > $1 ORDER BY rev', [rev]);
+    const r = await this.q('SELECT * FROM items WHERE rev > $1 ORDER BY rev', [rev]);
     return (r.rows as ItemRow[]).map((row) => ({ rev: Number(row.rev), item: itemOf(row), deleted: row.deleted }));
   }
 
+  /** Commits a probe row: fails on a read-only database, a full disk or a lost connection, not only when unreachable. */
   async ping(): Promise<void> {
-    await this.pool.query('SELECT 1');
+    await this.q(`INSERT INTO reclab_meta(key, value) VALUES ('ping', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [Date.now()]);
   }
 
   async close(): Promise<void> {
@@ -258,6 +436,66 @@ export class PostgresStore implements Store {
 
   /** Drops every reclab table (tests use a throw-away database). */
   async dropAll(): Promise<void> {
-    await this.pool.query('DROP TABLE IF EXISTS feedback, users, items, reclab_meta; DROP SEQUENCE IF EXISTS item_rev');
+    await this.pool.query(
+      'DROP TABLE IF EXISTS feedback, users, items, reclab_meta; DROP SEQUENCE IF EXISTS item_rev',
+    );
   }
+}
+
+// ---- schema, and the statements of a feedback transaction (each runs on the caller's client)
+
+/**
+ * Creates the schema on a connection of its own, without the pool's time limits: waiting for
+ * another replica doing the same may take longer than any request should. Replicas opening at
+ * once queue on an advisory lock.
+ */
+async function prepareSchema(url: string, connectionTimeoutMs: number): Promise<void> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectionTimeoutMs });
+  c.on('error', () => {}); // a lost connection also fails the statement in flight, which reports it
+  await c.connect();
+  try {
+    await c.query('BEGIN');
+    await c.query('SELECT pg_advisory_xact_lock($1)', [LOCK_SCHEMA]);
+    await c.query(SCHEMA);
+    await c.query('COMMIT');
+  } finally {
+    // Without COMMIT, closing the connection rolls the transaction back.
+    await c.end().catch(() => {});
+  }
+}
+
+/**
+ * The upsert part of a write: replaces value and time of the latest event of every event's key
+ * that has one, and returns the events that have none (to append).
+ */
+async function updateLatest(c: pg.ClientBase, events: readonly FeedbackEvent[]): Promise<FeedbackEvent[]> {
+  const missing: FeedbackEvent[] = [];
+  for (const e of events) {
+    const r = await c.query(
+      `UPDATE feedback SET value = $1, time = $2 WHERE seq = (
+         SELECT seq FROM feedback WHERE user_id = $3 AND item_id = $4 AND type = $5 ORDER BY seq DESC LIMIT 1)`,
+      [e.value, e.time, e.user, e.item, e.type],
+    );
+    if (r.rowCount === 0) missing.push(e);
+  }
+  return missing;
+}
+
+/** Appends events in one statement; WITH ORDINALITY keeps the posted order in seq. */
+async function appendEvents(c: pg.ClientBase, events: readonly FeedbackEvent[]): Promise<void> {
+  await c.query(
+    `INSERT INTO feedback(type, user_id, item_id, value, time)
+     SELECT t, u, i, v, ts FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[])
+       WITH ORDINALITY AS x(t, u, i, v, ts, k) ORDER BY k`,
+    columns(events),
+  );
+}
+
+/** Creates missing users, in id order (a new user's row is locked until COMMIT: one order, no deadlock). */
+async function addUsers(c: pg.ClientBase, users: readonly string[]): Promise<void> {
+  await c.query(
+    `INSERT INTO users(id, labels, comment) SELECT DISTINCT u, '{}'::text[], '' FROM unnest($1::text[]) AS u ORDER BY u
+     ON CONFLICT DO NOTHING`,
+    [users],
+  );
 }

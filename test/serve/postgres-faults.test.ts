@@ -1,0 +1,388 @@
+/**
+ * PostgreSQL store under faults (issue 15):
+ * (b) terminated backends and cluster restarts under write load: no crash, outage writes reject
+ *     with StoreUnavailableError (HTTP 503), no acknowledged event lost — in process and against
+ *     a real `reclab serve`; a network partition fails fast instead of hanging.
+ *
+ * The file starts its OWN throw-away cluster (test/serve/pg-start.sh) because it restarts it; the
+ * shared one of RECLAB_TEST_PG_URL serves other files. Needs root and PostgreSQL, else skips.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { StoreUnavailableError, type FeedbackEvent } from '../../src/serve/store.ts';
+import { PostgresStore, type PostgresOptions } from '../../src/serve/store-postgres.ts';
+import { tempDir, writeFixtureBundle } from './fixtures.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const pgBin = existsSync('/usr/lib/postgresql')
+  ? readdirSync('/usr/lib/postgresql')
+      .map((v) => join('/usr/lib/postgresql', v, 'bin'))
+      .filter((d) => existsSync(join(d, 'pg_ctl')))
+      .sort()
+      .pop()
+  : undefined;
+const isRoot = process.getuid?.() === 0;
+const enabled = isRoot && pgBin !== undefined;
+if (!enabled) console.warn(`[skip] PostgreSQL fault tests need root and PostgreSQL (root: ${isRoot}, pg_ctl: ${pgBin ?? 'missing'})`);
+
+let cluster: { url: string; dir: string } | undefined;
+let databases = 0;
+
+/** A fresh database on this file's cluster; resolves with its URL. */
+async function freshDatabase(): Promise<string> {
+  const name = `reclab_faults_${process.pid}_${databases++}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  const u = new URL(cluster!.url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Runs `fn` on a short-lived superuser connection to the cluster's `postgres` database. */
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: cluster!.url });
+  c.on('error', () => {}); // restarts kill this connection too
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/** pg_terminate_backend on every client backend of `url`'s database; resolves with how many. */
+async function terminateBackends(url: string): Promise<number> {
+  const db = new URL(url).pathname.slice(1);
+  const r = await admin((c) =>
+    c.query(`SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'`, [db]),
+  );
+  return Number(r.rows[0].n);
+}
+
+/** `pg_ctl restart -m <mode>` on this file's cluster (asynchronously: the load keeps running meanwhile). */
+async function restartCluster(mode: 'fast' | 'immediate'): Promise<void> {
+  const dir = cluster!.dir;
+  await run('runuser', ['-u', 'postgres', '--', join(pgBin!, 'pg_ctl'), '-D', dir, '-l', join(dir, 'log'), '-m', mode, '-w', 'restart']);
+}
+
+/** Opens a store on `url` with short timeouts (outages fail fast in tests). */
+function openStore(url: string, options: PostgresOptions = {}): Promise<PostgresStore> {
+  return PostgresStore.open(url, { connectionTimeoutMs: 2000, statementTimeoutMs: 10_000, ...options });
+}
+
+/** Rows of `sql` on `url`'s database through a connection of its own. */
+async function query<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => {});
+  await c.connect();
+  try {
+    return (await c.query(sql, params)).rows as T[];
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/** Uncaught exceptions and unhandled rejections while `fn` runs (an unhandled 'error' event is one). */
+async function recordingCrashes(fn: () => Promise<void>): Promise<unknown[]> {
+  const crashes: unknown[] = [];
+  const record = (e: unknown) => crashes.push(e);
+  process.on('uncaughtException', record);
+  process.on('unhandledRejection', record);
+  try {
+    await fn();
+    await sleep(200); // late 'error' events of discarded connections
+  } finally {
+    process.off('uncaughtException', record);
+    process.off('unhandledRejection', record);
+  }
+  return crashes;
+}
+
+const ev = (user: string, item: string, time: number, type = 'click', value = 1): FeedbackEvent => ({ type, user, item, value, time });
+
+describe.skipIf(!enabled)('PostgreSQL store: concurrency and faults', () => {
+  beforeAll(async () => {
+    const { stdout } = await run('bash', [join(ROOT, 'test/serve/pg-start.sh')], { cwd: ROOT });
+    const url = /RECLAB_TEST_PG_URL=(\S+)/.exec(stdout)?.[1];
+    const dir = /RECLAB_TEST_PG_DIR=(\S+)/.exec(stdout)?.[1];
+    if (!url || !dir) throw new Error(`pg-start.sh printed no URL: ${stdout}`);
+    cluster = { url, dir };
+  });
+  afterAll(async () => {
+    if (cluster) await run('bash', [join(ROOT, 'test/serve/pg-start.sh'), 'stop', cluster.dir]);
+  });
+
+  // ---- ping and timeouts
+
+  it('ping fails with StoreUnavailableError on a read-only database, and writes reject the same way', async () => {
+    const url = await freshDatabase();
+    const s = await openStore(url);
+    try {
+      await s.ping();
+      const db = new URL(url).pathname.slice(1);
+      await admin((c) => c.query(`ALTER DATABASE ${db} SET default_transaction_read_only = on`));
+      await terminateBackends(url); // the pool's next connections start read-only
+      await expect(s.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(s.insertFeedback([ev('u', 'a', 1)], 'insert')).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(await s.getUser('u')).toBeUndefined(); // reads still work
+      await admin((c) => c.query(`ALTER DATABASE ${db} RESET default_transaction_read_only`));
+      await terminateBackends(url);
+      await s.ping();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a network partition fails reads, writes and ping within the timeouts, and the pool recovers after it', async () => {
+    const url = await freshDatabase();
+    const proxy = await partitionProxy(new URL(url));
+    const via = new URL(url);
+    via.port = String(proxy.port);
+    const s = await openStore(via.toString(), { connectionTimeoutMs: 500, statementTimeoutMs: 300, queryTimeoutMs: 800, poolSize: 2 });
+    try {
+      await s.insertFeedback([ev('n', 'a', 1)], 'insert');
+      proxy.freeze();
+      const t0 = Date.now();
+      const outcomes = await Promise.allSettled([s.insertFeedback([ev('n', 'b', 2)], 'insert'), s.countFeedback(), s.ping(), s.userFeedback('n')]);
+      const seconds = (Date.now() - t0) / 1000;
+      console.log(`partition: ${outcomes.length} operations failed after ${seconds.toFixed(1)} s`);
+      for (const o of outcomes) {
+        expect(o.status).toBe('rejected');
+        expect((o as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+      }
+      expect(seconds).toBeLessThan(5);
+      proxy.thaw();
+      await s.insertFeedback([ev('n', 'c', 3)], 'insert');
+      // 'b' is absent: its COMMIT was never sent.
+      expect((await s.userFeedback('n')).map((e) => e.item)).toEqual(['a', 'c']);
+    } finally {
+      await s.close();
+      await proxy.close();
+    }
+  });
+
+  // ---- (b) faults under load
+
+  it('(b) 10 terminated backends and 5 cluster restarts under write load: no crash, StoreUnavailableError only, no acknowledged event lost', async () => {
+    const url = await freshDatabase();
+    const s = await openStore(url);
+    const acked = new Set<string>();
+    const sent = new Set<string>();
+    const rejected = new Map<string, number>();
+    let stop = false;
+    const writer = async (w: number) => {
+      for (let k = 0; !stop; k++) {
+        const batch = Array.from({ length: 4 }, (_, e) => ev(`load-${w}`, `ev-${w}-${k}-${e}`, k, k % 3 === 0 ? 'like' : 'click'));
+        batch.forEach((e) => sent.add(e.item));
+        try {
+          await s.insertFeedback(batch, k % 5 === 0 ? 'upsert' : 'insert');
+          batch.forEach((e) => acked.add(e.item));
+        } catch (e) {
+          const name = e instanceof StoreUnavailableError ? 'StoreUnavailableError' : `${(e as Error).name}: ${(e as Error).message}`;
+          rejected.set(name, (rejected.get(name) ?? 0) + 1);
+          await sleep(20);
+        }
+      }
+    };
+    const until = async (n: number) => {
+      const target = acked.size + n;
+      while (acked.size < target) await sleep(5);
+    };
+    let terminated = 0;
+    const crashes = await recordingCrashes(async () => {
+      const load = Array.from({ length: 8 }, (_, w) => writer(w));
+      try {
+        for (let k = 0; k < 10; k++) {
+          await until(200);
+          terminated += await terminateBackends(url);
+        }
+        for (const mode of ['fast', 'fast', 'fast', 'fast', 'immediate'] as const) {
+          await until(200);
+          await restartCluster(mode);
+        }
+        await until(200);
+      } finally {
+        stop = true;
+        await Promise.all(load);
+      }
+    });
+    try {
+      const stored = new Set((await query<{ item_id: string }>(url, `SELECT item_id FROM feedback`)).map((r) => r.item_id));
+      const lost = [...acked].filter((id) => !stored.has(id));
+      const unavailable = rejected.get('StoreUnavailableError') ?? 0;
+      console.log(
+        `faults in process: ${terminated} backends terminated, 5 restarts; sent ${sent.size}, acknowledged ${acked.size}, stored ${stored.size}, ` +
+          `lost acknowledged ${lost.length}, rejected ${JSON.stringify(Object.fromEntries(rejected))}, crashes ${crashes.length}`,
+      );
+      expect(crashes).toEqual([]);
+      expect(lost).toEqual([]);
+      expect([...rejected.keys()].filter((k) => k !== 'StoreUnavailableError')).toEqual([]);
+      expect(unavailable).toBeGreaterThan(0); // the restarts were noticed
+      for (const id of stored) expect(sent.has(id)).toBe(true);
+      // Counters stayed exact through the faults.
+      const scan = await query<{ item_id: string; n: string }>(url, `SELECT item_id, count(*) AS n FROM feedback GROUP BY item_id`);
+      expect(Object.fromEntries(await s.itemCounts())).toEqual(Object.fromEntries(scan.map((r) => [r.item_id, Number(r.n)])));
+      await s.ping();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('(b) the same faults against `reclab serve` over HTTP: the server stays up, answers only 200 or 503, loses no acknowledged event', async () => {
+    const url = await freshDatabase();
+    const server = await serve(url);
+    const acked = new Set<string>();
+    const statuses = new Map<number | string, number>();
+    let retryAfter = 0;
+    let stop = false;
+    const client = async (c: number) => {
+      for (let k = 0; !stop; k++) {
+        const batch = Array.from({ length: 4 }, (_, e) => ({ FeedbackType: 'click', UserId: `h${c}`, ItemId: `h-${c}-${k}-${e}` }));
+        let status: number | string;
+        try {
+          const res = await fetch(`${server.url}/api/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch) });
+          await res.text();
+          status = res.status;
+          if (status === 200) batch.forEach((b) => acked.add(b.ItemId));
+          if (status === 503 && res.headers.get('retry-after')) retryAfter++;
+        } catch (e) {
+          status = `fetch failed: ${(e as Error).message}`;
+        }
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        if (status !== 200) await sleep(20);
+      }
+    };
+    const until = async (n: number) => {
+      const target = acked.size + n;
+      while (acked.size < target) {
+        if (server.child.exitCode !== null || server.child.signalCode !== null) throw new Error(`server died: ${server.stderr()}`);
+        await sleep(5);
+      }
+    };
+    const load = Array.from({ length: 6 }, (_, c) => client(c));
+    let terminated = 0;
+    try {
+      for (let k = 0; k < 10; k++) {
+        await until(100);
+        terminated += await terminateBackends(url);
+      }
+      for (const mode of ['fast', 'fast', 'fast', 'fast', 'immediate'] as const) {
+        await until(100);
+        await restartCluster(mode);
+      }
+      await until(100);
+    } finally {
+      stop = true;
+      await Promise.all(load);
+    }
+    const alive = server.child.exitCode === null && server.child.signalCode === null;
+    const ready = alive ? (await fetch(`${server.url}/health/ready`)).status : 0;
+    await stopServer(server.child);
+    const stored = new Set((await query<{ item_id: string }>(url, `SELECT item_id FROM feedback`)).map((r) => r.item_id));
+    const lost = [...acked].filter((id) => !stored.has(id));
+    console.log(
+      `faults over HTTP: ${terminated} backends terminated, 5 restarts; statuses ${JSON.stringify(Object.fromEntries(statuses))}, ` +
+        `503 with Retry-After ${retryAfter}, acknowledged ${acked.size}, lost acknowledged ${lost.length}, server alive ${alive}, ready ${ready}`,
+    );
+    expect(alive).toBe(true);
+    expect(ready).toBe(200);
+    expect([...statuses.keys()].filter((k) => k !== 200 && k !== 503)).toEqual([]);
+    expect(lost).toEqual([]);
+  });
+});
+
+// ---- helpers: a `reclab serve` child and a partition proxy
+
+interface Child {
+  child: ChildProcess;
+  url: string;
+  stderr(): string;
+}
+
+let bundle: string | undefined;
+
+/** Starts `reclab serve` over `db` on a free port; resolves once it listens. */
+async function serve(db: string): Promise<Child> {
+  if (!bundle) {
+    bundle = join(tempDir(), 'model');
+    await writeFixtureBundle(bundle, 'pop');
+  }
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'reclab.js'), 'serve', '--models', bundle, '--db', db, '--port', '0', '--rate-limit', '0'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  return new Promise((ok, fail) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(err);
+      if (m) ok({ child, url: m[1], stderr: () => err });
+    });
+    child.once('exit', (code) => fail(new Error(`server exited (${code}) before listening: ${err}`)));
+  });
+}
+
+/** SIGTERM and wait for the exit. */
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/**
+ * A TCP proxy to PostgreSQL that can be frozen: while frozen it drops every byte both ways and
+ * never closes a connection — a network partition, where no reset ever arrives. It can also cut
+ * the client's connection right after passing a COMMIT on, so that the server commits and the
+ * client never hears of it.
+ */
+async function partitionProxy(
+  target: URL,
+): Promise<{ port: number; freeze(): void; thaw(): void; cutAtNextCommit(): void; close(): Promise<void> }> {
+  let frozen = false;
+  let cut = false;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((down) => {
+    const up = connect(Number(target.port), target.hostname);
+    for (const [from, to] of [
+      [down, up],
+      [up, down],
+    ] as const) {
+      sockets.add(from);
+      from.on('data', (d: Buffer) => {
+        if (frozen) return;
+        // A simple-protocol Query message carrying COMMIT: the server gets it, the client loses the answer.
+        if (cut && from === down && d[0] === 0x51 && d.includes('COMMIT\u0000')) {
+          cut = false;
+          to.end(d);
+          down.destroy();
+          return;
+        }
+        to.write(d);
+      });
+      from.on('error', () => {});
+      from.on('close', () => {
+        sockets.delete(from);
+        to.end(); // not destroy: bytes already written still reach the other side
+      });
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    freeze: () => (frozen = true),
+    thaw: () => (frozen = false),
+    cutAtNextCommit: () => (cut = true),
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
