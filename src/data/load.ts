@@ -16,7 +16,7 @@ import { canonicalJson, sha256File, sha256Text, displayName, resolveLimits, stat
 import type { ReadLimits } from './source.ts';
 import { normalizePrepare, prepareWithReport } from './prepare.ts';
 import type { PrepareOptions, PrepareReport } from './prepare.ts';
-import { canonicalFormat, detectFormat, readSource } from './readers/index.ts';
+import { canonicalFormat, detectFormat, probeText, readSource } from './readers/index.ts';
 import type { FileFormat, ReaderOptions } from './readers/index.ts';
 import { readCache, writeCache } from './cache.ts';
 import { recboleFiles } from './readers/recbole.ts';
@@ -206,6 +206,8 @@ export async function loadDatasetWithInfo(spec: DataSpec, prep: PrepareOptions =
   const ro = readerOptions(spec);
   const roForHash = { ...ro, layout: format === 'sasrec-lines' ? 'lines' : undefined };
   const files = sourceFiles(resolved.source, format, ro);
+  // A binary or line-less main file fails on its first MiB here, not after hashing all of it.
+  if (format !== 'parquet' && files.length > 0) await probeText(files[0], limits);
   const hashes = hashFiles(files, cacheDir);
   const sourceFp = sha256Text('reclab-source-v1', format, canonicalJson(roForHash), ...hashes);
   const fingerprint = sha256Text('reclab-prepared-v1', sourceFp, canonicalJson(normalized));

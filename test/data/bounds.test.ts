@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { zipSync } from 'fflate';
@@ -190,6 +190,14 @@ describe('binary data: a NUL byte stops the read at its line', () => {
         expect(e.reason, `${format} ${p}`).toContain('NUL byte at byte 1');
       }
     }
+  });
+
+  it('loadDataset refuses a binary file before hashing it (no content hash memoized)', async () => {
+    const p = fx.file('nul/probe.txt', Buffer.alloc(1 << 20));
+    const cacheDir = join(fx.dir, 'probe-cache');
+    const e = await dataFailure(() => loadDataset({ source: p, format: 'sasrec' }, {}, { cacheDir }));
+    expect(e.message).toContain('probe.txt:1: NUL byte');
+    expect(existsSync(join(cacheDir, 'file-hashes.json'))).toBe(false);
   });
 });
 

@@ -95,6 +95,15 @@ function tabular(options: ReaderOptions) {
   };
 }
 
+/**
+ * Reads `path` up to its first non-empty line within `limits`: throws when that line is over
+ * `maxLineBytes` or holds a NUL byte. Costs one chunk; lets a caller refuse a binary or
+ * line-less file before doing anything proportional to its size (such as hashing it).
+ */
+export async function probeText(path: string, limits?: ReadLimits): Promise<void> {
+  await firstLine(path, limits);
+}
+
 /** First non-empty line of a file as text ('' when none). */
 async function firstLine(path: string, limits: ReadLimits | undefined): Promise<string> {
   let text = '';
