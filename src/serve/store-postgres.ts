@@ -16,11 +16,12 @@
  * its Idempotency-Key to be exact.
  *
  * Lock order inside a feedback transaction, the same in every transaction so that they cannot
- * deadlock: feedback rows, users
+ * deadlock: per-key advisory locks (upsert, sorted), feedback rows, users
  * (sorted). Deadlocks that remain possible (a user deletion racing an
  * upsert over several of that user's rows) are retried.
  */
 import pg from 'pg';
+import { createHash } from 'node:crypto';
 import { StoreUnavailableError } from './store.ts';
 import type { FeedbackEvent, FeedbackWrite, IdempotencyKey, ItemRecord, ItemRevision, Page, Store, UserRecord, WriteMode } from './store.ts';
 
@@ -55,6 +56,11 @@ INSERT INTO reclab_meta(key, value) VALUES ('schema', 1) ON CONFLICT DO NOTHING;
 /** Advisory lock keys (arbitrary constants private to reclab). */
 const LOCK_SCHEMA = 74210001;
 const LOCK_ITEMS = 74210002;
+/**
+ * Class of the per-(type, user, item) upsert locks: the two-int advisory lock space, which does
+ * not overlap the one-bigint space of the locks above.
+ */
+const LOCK_CLASS_FEEDBACK_KEY = 74210003;
 
 /** Attempts of a transaction that failed with a deadlock or serialization error (40P01, 40001). */
 const TX_ATTEMPTS = 4;
@@ -202,6 +208,32 @@ async function commit(c: pg.PoolClient, conn: Connection): Promise<void> {
 }
 
 // ---- feedback batches
+
+/** Identity of an event for upsert: (type, user, item). NUL cannot occur in the parts (checkText). */
+const keyOf = (e: FeedbackEvent) => `${e.type}\u0000${e.user}\u0000${e.item}`;
+
+/**
+ * The batch as upsert applies it in order: one event per key, at the key's first position, with
+ * the value and time of its last occurrence (the first occurrence writes, the later ones replace).
+ */
+function lastPerKey(events: readonly FeedbackEvent[]): FeedbackEvent[] {
+  const at = new Map<string, number>();
+  const out: FeedbackEvent[] = [];
+  for (const e of events) {
+    const k = keyOf(e);
+    const i = at.get(k);
+    if (i === undefined) {
+      at.set(k, out.length);
+      out.push(e);
+    } else out[i] = { ...out[i], value: e.value, time: e.time };
+  }
+  return out;
+}
+
+/** The 32-bit advisory lock id of an upsert key (a collision only serialises two keys, harmlessly). */
+function lockIdOf(key: string): number {
+  return createHash('md5').update(key).digest().readInt32BE(0);
+}
 
 /** Columns of `events` as arrays for `unnest`. */
 function columns(events: readonly FeedbackEvent[]): [string[], string[], string[], number[], number[]] {
@@ -465,20 +497,30 @@ async function prepareSchema(url: string, connectionTimeoutMs: number): Promise<
 }
 
 /**
- * The upsert part of a write: replaces value and time of the latest event of every event's key
- * that has one, and returns the events that have none (to append).
+ * The upsert part of a write: replaces value and time of the latest event of every key that has
+ * one, and returns the events that have none (to append). Each key's advisory lock is held to the
+ * end of the transaction, so a concurrent upsert of the same new key waits and then finds this
+ * one's row instead of appending a second; the locks are taken in ascending order, so two writes
+ * sharing keys cannot deadlock.
  */
 async function updateLatest(c: pg.ClientBase, events: readonly FeedbackEvent[]): Promise<FeedbackEvent[]> {
-  const missing: FeedbackEvent[] = [];
-  for (const e of events) {
-    const r = await c.query(
-      `UPDATE feedback SET value = $1, time = $2 WHERE seq = (
-         SELECT seq FROM feedback WHERE user_id = $3 AND item_id = $4 AND type = $5 ORDER BY seq DESC LIMIT 1)`,
-      [e.value, e.time, e.user, e.item, e.type],
-    );
-    if (r.rowCount === 0) missing.push(e);
-  }
-  return missing;
+  const batch = lastPerKey(events);
+  if (batch.length === 0) return [];
+  const locks = [...new Set(batch.map((e) => lockIdOf(keyOf(e))))].sort((a, b) => a - b);
+  // Volatile functions in the select list run after ORDER BY, so the locks are taken in order.
+  await c.query('SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) AS k ORDER BY k', [LOCK_CLASS_FEEDBACK_KEY, locks]);
+  // Each statement sees what committed before it began: every earlier holder of these locks.
+  const updated = await c.query(
+    `UPDATE feedback f SET value = b.v, time = b.ts
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[]) AS b(t, u, i, v, ts)
+     CROSS JOIN LATERAL (
+       SELECT g.seq FROM feedback g WHERE g.user_id = b.u AND g.item_id = b.i AND g.type = b.t ORDER BY g.seq DESC LIMIT 1) AS latest
+     WHERE f.seq = latest.seq
+     RETURNING b.t AS type, b.u AS "user", b.i AS item`,
+    columns(batch),
+  );
+  const found = new Set((updated.rows as FeedbackEvent[]).map(keyOf));
+  return batch.filter((e) => !found.has(keyOf(e)));
 }
 
 /** Appends events in one statement; WITH ORDINALITY keeps the posted order in seq. */
