@@ -16,13 +16,13 @@
  * its Idempotency-Key to be exact.
  *
  * Lock order inside a feedback transaction, the same in every transaction so that they cannot
- * deadlock: per-key advisory locks (upsert, sorted), feedback rows, users
+ * deadlock: idempotency key, per-key advisory locks (upsert, sorted), feedback rows, users
  * (sorted). Deadlocks that remain possible (a user deletion racing an
  * upsert over several of that user's rows) are retried.
  */
 import pg from 'pg';
 import { createHash } from 'node:crypto';
-import { StoreUnavailableError } from './store.ts';
+import { IDEMPOTENCY_TTL_S, IdempotencyConflictError, StoreUnavailableError } from './store.ts';
 import type { FeedbackEvent, FeedbackWrite, IdempotencyKey, ItemRecord, ItemRevision, Page, Store, UserRecord, WriteMode } from './store.ts';
 
 const SCHEMA = `
@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_rev ON items(rev);
 CREATE SEQUENCE IF NOT EXISTS item_rev;
+CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, rows INT NOT NULL, created DOUBLE PRECISION NOT NULL);
+CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys(created);
 INSERT INTO reclab_meta(key, value) VALUES ('schema', 1) ON CONFLICT DO NOTHING;
 `;
 
@@ -64,6 +66,10 @@ const LOCK_CLASS_FEEDBACK_KEY = 74210003;
 
 /** Attempts of a transaction that failed with a deadlock or serialization error (40P01, 40001). */
 const TX_ATTEMPTS = 4;
+/** Idempotency keys are pruned at most this often per process (milliseconds). */
+const PRUNE_EVERY_MS = 10 * 60_000;
+/** Keys deleted per pruning statement (short statements, short locks). */
+const PRUNE_BATCH = 5000;
 
 /** Connection settings of {@link PostgresStore.open}; parameters in the URL take precedence. */
 export interface PostgresOptions {
@@ -243,6 +249,8 @@ function columns(events: readonly FeedbackEvent[]): [string[], string[], string[
 /** {@link Store} over a PostgreSQL database. */
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
+  private lastPrune = 0;
+  private pruning?: Promise<unknown>;
 
   private constructor(private readonly pool: pg.Pool) {}
 
@@ -332,10 +340,17 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Idempotency keys are not kept yet: every call writes. */
-  async insertFeedback(events: readonly FeedbackEvent[], mode: WriteMode, _idempotency?: IdempotencyKey): Promise<FeedbackWrite> {
+  async insertFeedback(events: readonly FeedbackEvent[], mode: WriteMode, idempotency?: IdempotencyKey): Promise<FeedbackWrite> {
     checkText(events.flatMap((e) => [e.type, e.user, e.item]));
+    if (idempotency) {
+      checkText([idempotency.key, idempotency.fingerprint]);
+      this.prunePeriodically();
+    }
     return this.tx(async (c) => {
+      if (idempotency) {
+        const first = await claimKey(c, idempotency, events.length);
+        if (first) return first;
+      }
       const appended = mode === 'upsert' ? await updateLatest(c, events) : events;
       if (appended.length > 0) {
         await appendEvents(c, appended);
@@ -462,14 +477,43 @@ export class PostgresStore implements Store {
     await this.q(`INSERT INTO reclab_meta(key, value) VALUES ('ping', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [Date.now()]);
   }
 
+  /**
+   * Deletes idempotency keys older than {@link IDEMPOTENCY_TTL_S}, a batch per statement so that
+   * no statement runs long; resolves with the number deleted.
+   */
+  async pruneIdempotencyKeys(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const r = await this.q(
+        `DELETE FROM idempotency_keys WHERE key IN (
+           SELECT key FROM idempotency_keys WHERE created < extract(epoch FROM now()) - $1 LIMIT $2)`,
+        [IDEMPOTENCY_TTL_S, PRUNE_BATCH],
+      );
+      total += r.rowCount ?? 0;
+      if ((r.rowCount ?? 0) < PRUNE_BATCH) return total;
+    }
+  }
+
+  /** Starts {@link pruneIdempotencyKeys} in the background when the last run is old enough (cheap: an index range). */
+  private prunePeriodically(): void {
+    const now = Date.now();
+    if (this.pruning || now - this.lastPrune < PRUNE_EVERY_MS) return;
+    this.lastPrune = now;
+    // Housekeeping only: a failure waits for the next period.
+    this.pruning = this.pruneIdempotencyKeys()
+      .catch(() => {})
+      .finally(() => (this.pruning = undefined));
+  }
+
   async close(): Promise<void> {
+    await this.pruning;
     await this.pool.end();
   }
 
   /** Drops every reclab table (tests use a throw-away database). */
   async dropAll(): Promise<void> {
     await this.pool.query(
-      'DROP TABLE IF EXISTS feedback, users, items, reclab_meta; DROP SEQUENCE IF EXISTS item_rev',
+      'DROP TABLE IF EXISTS feedback, users, items, reclab_meta, idempotency_keys; DROP SEQUENCE IF EXISTS item_rev',
     );
   }
 }
@@ -494,6 +538,31 @@ async function prepareSchema(url: string, connectionTimeoutMs: number): Promise<
     // Without COMMIT, closing the connection rolls the transaction back.
     await c.end().catch(() => {});
   }
+}
+
+/**
+ * Records the idempotency key, or finds the write that recorded it first. A concurrent
+ * transaction inserting the same key makes `ON CONFLICT DO NOTHING` wait for its outcome: after
+ * its COMMIT the key is seen (replay), after its ROLLBACK this write claims the key.
+ * Resolves undefined when this write owns the key, the first write's answer when replayed.
+ */
+async function claimKey(c: pg.ClientBase, idem: IdempotencyKey, rows: number): Promise<FeedbackWrite | undefined> {
+  // Twice at most: the first holder's row can only vanish by pruning, after IDEMPOTENCY_TTL_S.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const claimed = await c.query(
+      `INSERT INTO idempotency_keys(key, fingerprint, rows, created) VALUES ($1, $2, $3, extract(epoch FROM now()))
+       ON CONFLICT (key) DO NOTHING`,
+      [idem.key, idem.fingerprint, rows],
+    );
+    if (claimed.rowCount === 1) return undefined;
+    // READ COMMITTED: this new statement sees the committed first write.
+    const first = await c.query('SELECT fingerprint, rows FROM idempotency_keys WHERE key = $1', [idem.key]);
+    if (first.rows.length === 0) continue;
+    const row = first.rows[0] as { fingerprint: string; rows: number };
+    if (row.fingerprint !== idem.fingerprint) throw new IdempotencyConflictError(idem.key);
+    return { rows: row.rows, replayed: true };
+  }
+  throw new StoreUnavailableError(`Idempotency-Key "${idem.key}" is being pruned; retry`);
 }
 
 /**

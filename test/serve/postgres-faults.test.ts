@@ -3,7 +3,8 @@
  * (a) concurrent upserts of one new key leave one row;
  * (b) terminated backends and cluster restarts under write load: no crash, outage writes reject
  *     with StoreUnavailableError (HTTP 503), no acknowledged event lost — in process and against
- *     a real `reclab serve`; a network partition fails fast instead of hanging.
+ *     a real `reclab serve`; a network partition fails fast instead of hanging;
+ * (c) idempotency keys: replay, races, conflicts, pruning.
  *
  * The file starts its OWN throw-away cluster (test/serve/pg-start.sh) because it restarts it; the
  * shared one of RECLAB_TEST_PG_URL serves other files. Needs root and PostgreSQL, else skips.
@@ -15,7 +16,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { StoreUnavailableError, type FeedbackEvent } from '../../src/serve/store.ts';
+import { IDEMPOTENCY_TTL_S, IdempotencyConflictError, StoreUnavailableError, type FeedbackEvent } from '../../src/serve/store.ts';
 import { PostgresStore, type PostgresOptions } from '../../src/serve/store-postgres.ts';
 import { tempDir, writeFixtureBundle } from './fixtures.ts';
 
@@ -208,6 +209,66 @@ describe.skipIf(!enabled)('PostgreSQL store: concurrency and faults', () => {
     }
   });
 
+  // ---- (c) idempotency
+
+  it('(c) the same idempotency key twice writes once and replays; another body under the key is refused', async () => {
+    const url = await freshDatabase();
+    const s = await openStore(url);
+    try {
+      const batch = [ev('u', 'a', 1), ev('u', 'b', 2)];
+      const key = { key: 'k-1', fingerprint: 'f-1' };
+      expect(await s.insertFeedback(batch, 'insert', key)).toEqual({ rows: 2, replayed: false });
+      expect(await s.insertFeedback(batch, 'insert', key)).toEqual({ rows: 2, replayed: true });
+      expect(await s.countFeedback()).toBe(2);
+      await expect(s.insertFeedback([ev('u', 'c', 3)], 'insert', { key: 'k-1', fingerprint: 'f-other' })).rejects.toBeInstanceOf(IdempotencyConflictError);
+      expect(await s.countFeedback()).toBe(2);
+      expect(Object.fromEntries(await s.itemCounts())).toEqual({ a: 1, b: 1 });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('(c) 16 concurrent writes with one key: exactly one writes, the others replay; racing other bodies are refused', async () => {
+    const url = await freshDatabase();
+    const s = await openStore(url);
+    try {
+      const batch = [ev('r', 'x', 1), ev('r', 'y', 1), ev('r', 'z', 1)];
+      const same = await Promise.all(Array.from({ length: 16 }, () => s.insertFeedback(batch, 'insert', { key: 'race', fingerprint: 'fp' })));
+      expect(same.filter((w) => !w.replayed)).toEqual([{ rows: 3, replayed: false }]);
+      expect(same.filter((w) => w.replayed).length).toBe(15);
+      expect(same.every((w) => w.rows === 3)).toBe(true);
+      expect(await s.countFeedback()).toBe(3);
+
+      // Two bodies race for a new key: the winner's body replays, the other's is refused.
+      const mixed = await Promise.allSettled(
+        Array.from({ length: 16 }, (_, w) => s.insertFeedback([ev('m', `w${w % 2}`, 1)], 'insert', { key: 'mixed', fingerprint: `fp${w % 2}` })),
+      );
+      const written = mixed.filter((r) => r.status === 'fulfilled' && !r.value.replayed).length;
+      const replayed = mixed.filter((r) => r.status === 'fulfilled' && r.value.replayed).length;
+      const refused = mixed.filter((r) => r.status === 'rejected' && r.reason instanceof IdempotencyConflictError).length;
+      console.log(`idempotency race: 16 same-key writes → 1 written, ${same.length - 1} replayed; mixed bodies → ${written} written, ${replayed} replayed, ${refused} refused`);
+      expect([written, replayed, refused]).toEqual([1, 7, 8]);
+      expect((await s.userFeedback('m')).length).toBe(1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('(c) keys older than IDEMPOTENCY_TTL_S are pruned, younger ones kept', async () => {
+    const url = await freshDatabase();
+    const s = await openStore(url);
+    try {
+      await s.insertFeedback([ev('p', 'a', 1)], 'insert', { key: 'young', fingerprint: 'f' });
+      await s.insertFeedback([ev('p', 'b', 1)], 'insert', { key: 'old', fingerprint: 'f' });
+      await query(url, `UPDATE idempotency_keys SET created = created - $1 - 60 WHERE key = 'old'`, [IDEMPOTENCY_TTL_S]);
+      expect(await s.pruneIdempotencyKeys()).toBe(1);
+      expect((await query<{ key: string }>(url, 'SELECT key FROM idempotency_keys')).map((r) => r.key)).toEqual(['young']);
+      expect((await s.insertFeedback([ev('p', 'a', 1)], 'insert', { key: 'young', fingerprint: 'f' })).replayed).toBe(true);
+    } finally {
+      await s.close();
+    }
+  });
+
   // ---- ping and timeouts
 
   it('ping fails with StoreUnavailableError on a read-only database, and writes reject the same way', async () => {
@@ -251,6 +312,28 @@ describe.skipIf(!enabled)('PostgreSQL store: concurrency and faults', () => {
       await s.insertFeedback([ev('n', 'c', 3)], 'insert');
       // 'b' is absent: its COMMIT was never sent.
       expect((await s.userFeedback('n')).map((e) => e.item)).toEqual(['a', 'c']);
+    } finally {
+      await s.close();
+      await proxy.close();
+    }
+  });
+
+  it('a COMMIT whose answer is lost is not reported as success; the retry with its idempotency key replays it', async () => {
+    const url = await freshDatabase();
+    const proxy = await partitionProxy(new URL(url));
+    const via = new URL(url);
+    via.port = String(proxy.port);
+    const s = await openStore(via.toString());
+    try {
+      const key = { key: 'lost-commit', fingerprint: 'f' };
+      proxy.cutAtNextCommit();
+      const first = await s.insertFeedback([ev('lc', 'a', 1), ev('lc', 'b', 1)], 'insert', key).catch((e: unknown) => e);
+      expect(first).toBeInstanceOf(StoreUnavailableError);
+      expect((first as Error).message).toMatch(/during COMMIT/);
+      // It did commit: the client's retry gets the first write's answer and writes nothing more.
+      expect(await s.insertFeedback([ev('lc', 'a', 1), ev('lc', 'b', 1)], 'insert', key)).toEqual({ rows: 2, replayed: true });
+      expect(await s.countFeedback()).toBe(2);
+      expect(Object.fromEntries(await s.itemCounts())).toEqual({ a: 1, b: 1 });
     } finally {
       await s.close();
       await proxy.close();
