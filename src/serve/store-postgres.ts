@@ -17,13 +17,16 @@
  *
  * Lock order inside a feedback transaction, the same in every transaction so that they cannot
  * deadlock: idempotency key, per-key advisory locks (upsert, sorted), feedback rows, users
- * (sorted). Deadlocks that remain possible (a user deletion racing an
+ * (sorted), item counters (sorted). Deadlocks that remain possible (a user deletion racing an
  * upsert over several of that user's rows) are retried.
  */
 import pg from 'pg';
 import { createHash } from 'node:crypto';
 import { IDEMPOTENCY_TTL_S, IdempotencyConflictError, StoreUnavailableError } from './store.ts';
 import type { FeedbackEvent, FeedbackWrite, IdempotencyKey, ItemRecord, ItemRevision, Page, Store, UserRecord, WriteMode } from './store.ts';
+
+/** Schema version kept in `reclab_meta`; bump with a migration in {@link migrate} when the layout changes. */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS reclab_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
@@ -50,9 +53,9 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_rev ON items(rev);
 CREATE SEQUENCE IF NOT EXISTS item_rev;
+CREATE TABLE IF NOT EXISTS item_type_counts (item_id TEXT NOT NULL, type TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (item_id, type));
 CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, rows INT NOT NULL, created DOUBLE PRECISION NOT NULL);
 CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys(created);
-INSERT INTO reclab_meta(key, value) VALUES ('schema', 1) ON CONFLICT DO NOTHING;
 `;
 
 /** Advisory lock keys (arbitrary constants private to reclab). */
@@ -246,6 +249,18 @@ function columns(events: readonly FeedbackEvent[]): [string[], string[], string[
   return [events.map((e) => e.type), events.map((e) => e.user), events.map((e) => e.item), events.map((e) => e.value), events.map((e) => e.time)];
 }
 
+/** Event counts per (item, type) of `events`. */
+function countsOf(events: readonly FeedbackEvent[]): { item: string; type: string; n: number }[] {
+  const counts = new Map<string, { item: string; type: string; n: number }>();
+  for (const e of events) {
+    const k = `${e.item}\u0000${e.type}`;
+    const c = counts.get(k);
+    if (c) c.n++;
+    else counts.set(k, { item: e.item, type: e.type, n: 1 });
+  }
+  return [...counts.values()];
+}
+
 /** {@link Store} over a PostgreSQL database. */
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
@@ -254,7 +269,10 @@ export class PostgresStore implements Store {
 
   private constructor(private readonly pool: pg.Pool) {}
 
-  /** Connects to `url` and creates the schema if missing (safe to run from several replicas at once: they queue on an advisory lock). */
+  /**
+   * Connects to `url`, creates the schema if missing and migrates an older one (safe to run from
+   * several replicas at once: they queue on an advisory lock).
+   */
   static async open(url: string, options: PostgresOptions = {}): Promise<PostgresStore> {
     const connectionTimeout = options.connectionTimeoutMs ?? 5000;
     try {
@@ -355,6 +373,7 @@ export class PostgresStore implements Store {
       if (appended.length > 0) {
         await appendEvents(c, appended);
         await addUsers(c, appended.map((e) => e.user));
+        await addCounts(c, countsOf(appended));
       }
       return { rows: events.length, replayed: false };
     });
@@ -376,10 +395,17 @@ export class PostgresStore implements Store {
 
   async itemCounts(types?: readonly string[], since = -Infinity): Promise<Map<string, number>> {
     checkText(types ?? []);
-    const r = await this.q(
-      `SELECT item_id AS item, count(*) AS n FROM feedback WHERE time >= $1 AND ($2::text[] IS NULL OR type = ANY($2)) GROUP BY item_id`,
-      [Number.isFinite(since) ? since : -1e300, types && types.length > 0 ? types : null],
-    );
+    const typeList = types && types.length > 0 ? types : null;
+    // Without `since`, the counters kept by every write; with it, a scan of the event log.
+    const r = since > -Infinity
+      ? await this.q(
+          `SELECT item_id AS item, count(*) AS n FROM feedback WHERE time >= $1 AND ($2::text[] IS NULL OR type = ANY($2)) GROUP BY item_id`,
+          [since, typeList],
+        )
+      : await this.q(
+          `SELECT item_id AS item, sum(n) AS n FROM item_type_counts WHERE ($1::text[] IS NULL OR type = ANY($1)) GROUP BY item_id HAVING sum(n) > 0`,
+          [typeList],
+        );
     return new Map((r.rows as { item: string; n: string }[]).map((x) => [x.item, Number(x.n)]));
   }
 
@@ -404,8 +430,14 @@ export class PostgresStore implements Store {
   async deleteUser(id: string): Promise<boolean> {
     checkText([id]);
     return this.tx(async (c) => {
-      await c.query('DELETE FROM feedback WHERE user_id = $1', [id]);
-      return ((await c.query('DELETE FROM users WHERE id = $1', [id])).rowCount ?? 0) > 0;
+      const gone = await c.query(
+        `WITH gone AS (DELETE FROM feedback WHERE user_id = $1 RETURNING item_id, type)
+         SELECT item_id AS item, type, -count(*)::int AS n FROM gone GROUP BY item_id, type`,
+        [id],
+      );
+      const existed = ((await c.query('DELETE FROM users WHERE id = $1', [id])).rowCount ?? 0) > 0;
+      await addCounts(c, gone.rows as { item: string; type: string; n: number }[]);
+      return existed;
     });
   }
 
@@ -513,7 +545,7 @@ export class PostgresStore implements Store {
   /** Drops every reclab table (tests use a throw-away database). */
   async dropAll(): Promise<void> {
     await this.pool.query(
-      'DROP TABLE IF EXISTS feedback, users, items, reclab_meta, idempotency_keys; DROP SEQUENCE IF EXISTS item_rev',
+      'DROP TABLE IF EXISTS feedback, users, items, reclab_meta, item_type_counts, idempotency_keys; DROP SEQUENCE IF EXISTS item_rev',
     );
   }
 }
@@ -521,9 +553,9 @@ export class PostgresStore implements Store {
 // ---- schema, and the statements of a feedback transaction (each runs on the caller's client)
 
 /**
- * Creates the schema on a connection of its own, without the pool's time limits: waiting for
- * another replica doing the same may take longer than any request should. Replicas opening at
- * once queue on an advisory lock.
+ * Creates or migrates the schema on a connection of its own, without the pool's time limits:
+ * waiting for another replica's migration, or backfilling counters from a large event log, may
+ * take longer than any request should. Replicas opening at once queue on an advisory lock.
  */
 async function prepareSchema(url: string, connectionTimeoutMs: number): Promise<void> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectionTimeoutMs });
@@ -533,11 +565,36 @@ async function prepareSchema(url: string, connectionTimeoutMs: number): Promise<
     await c.query('BEGIN');
     await c.query('SELECT pg_advisory_xact_lock($1)', [LOCK_SCHEMA]);
     await c.query(SCHEMA);
+    await migrate(c);
     await c.query('COMMIT');
   } finally {
     // Without COMMIT, closing the connection rolls the transaction back.
     await c.end().catch(() => {});
   }
+}
+
+/**
+ * Brings the schema to {@link SCHEMA_VERSION} (the caller holds the schema lock).
+ * 1 → 2: item counters, backfilled from the event log once; writers wait meanwhile (SHARE lock),
+ * so no event is counted twice or missed.
+ */
+async function migrate(c: pg.ClientBase): Promise<void> {
+  const r = await c.query(`SELECT value FROM reclab_meta WHERE key = 'schema'`);
+  const version = r.rows.length > 0 ? Number((r.rows[0] as { value: string }).value) : undefined;
+  if (version === undefined) {
+    // A new database: the tables were just created empty, at the current version.
+    await c.query(`INSERT INTO reclab_meta(key, value) VALUES ('schema', $1)`, [SCHEMA_VERSION]);
+    return;
+  }
+  if (version > SCHEMA_VERSION) throw new Error(`schema version ${version} is newer than this reclab supports (${SCHEMA_VERSION})`);
+  if (version < 2) {
+    await c.query('LOCK TABLE feedback IN SHARE MODE');
+    await c.query(
+      `INSERT INTO item_type_counts(item_id, type, n) SELECT item_id, type, count(*) FROM feedback GROUP BY item_id, type
+       ON CONFLICT (item_id, type) DO UPDATE SET n = EXCLUDED.n`,
+    );
+  }
+  if (version < SCHEMA_VERSION) await c.query(`UPDATE reclab_meta SET value = $1 WHERE key = 'schema'`, [SCHEMA_VERSION]);
 }
 
 /**
@@ -608,5 +665,19 @@ async function addUsers(c: pg.ClientBase, users: readonly string[]): Promise<voi
     `INSERT INTO users(id, labels, comment) SELECT DISTINCT u, '{}'::text[], '' FROM unnest($1::text[]) AS u ORDER BY u
      ON CONFLICT DO NOTHING`,
     [users],
+  );
+}
+
+/**
+ * Adds `counts` to the item counters in (item, type) order: a counter row stays locked until
+ * COMMIT, and one order for every writer means no deadlock.
+ */
+async function addCounts(c: pg.ClientBase, counts: readonly { item: string; type: string; n: number }[]): Promise<void> {
+  if (counts.length === 0) return;
+  await c.query(
+    `INSERT INTO item_type_counts(item_id, type, n)
+     SELECT i, t, n FROM unnest($1::text[], $2::text[], $3::int8[]) AS x(i, t, n) ORDER BY i, t
+     ON CONFLICT (item_id, type) DO UPDATE SET n = item_type_counts.n + EXCLUDED.n`,
+    [counts.map((x) => x.item), counts.map((x) => x.type), counts.map((x) => x.n)],
   );
 }
