@@ -112,7 +112,8 @@ export interface Store {
    * Writes feedback events in one transaction and resolves once they are durable.
    * `insert` appends every event (an event log: repeated plays are kept, as sequential models
    * need); `upsert` replaces value and time of the latest existing (type, user, item) event, or
-   * appends when there is none. Users and items named by the events are created if missing.
+   * appends when there is none. Users named by the events are created if missing (items are not:
+   * feedback on an item the model does not know is kept, but cannot be scored until a retrain).
    *
    * With `idempotency`, the key is committed with the events: a second write with the same key
    * and fingerprint writes nothing and resolves `{ replayed: true }` with the first write's row
