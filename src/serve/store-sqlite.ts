@@ -1,291 +1,316 @@
 /**
- * The embedded store: SQLite through better-sqlite3, in WAL mode with `synchronous = FULL`.
+ * The embedded store: SQLite through better-sqlite3, in WAL mode with `synchronous = FULL`, with
+ * the connection on a worker thread (store-sqlite-worker.ts) so that no query, commit or stalled
+ * disk ever blocks the HTTP event loop.
  *
  * Why FULL: in WAL mode, NORMAL survives a crash of the process (the WAL is in the OS page cache)
  * but may lose the last commits on power loss; FULL fsyncs the WAL at every commit, so a
  * transaction that returned is on disk. The server acknowledges feedback only after that commit,
  * hence "acknowledged means durable".
  *
- * Group commit keeps FULL fast: feedback writes arriving in the same event-loop turn (many
- * concurrent requests) are committed together in one transaction — one fsync for all of them —
- * and every request is acknowledged after that single commit.
+ * Group commit keeps FULL fast: feedback writes that reach the worker together (many concurrent
+ * requests, or requests queued while the previous commit was fsyncing) are committed in one
+ * transaction — one fsync for all of them — and every request is answered after that commit.
+ *
+ * Failures: SQLite errors meaning "not now" (disk full, I/O error, read-only file, lock held past
+ * the busy timeout, cannot open) reject with {@link StoreUnavailableError}, which the HTTP layer
+ * turns into 503 + Retry-After. If the worker thread dies, every request in flight rejects the
+ * same way and the next request starts a new worker (a `:memory:` store cannot come back: its data
+ * died with the thread, so it stays unavailable). Nothing hangs and the process never crashes.
  */
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import type { FeedbackEvent, ItemRecord, ItemRevision, Page, Store, UserRecord, WriteMode } from './store.ts';
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import {
+  IDEMPOTENCY_TTL_S,
+  IdempotencyConflictError,
+  StoreUnavailableError,
+  type FeedbackEvent,
+  type FeedbackWrite,
+  type IdempotencyKey,
+  type ItemRecord,
+  type ItemRevision,
+  type Page,
+  type Store,
+  type UserRecord,
+  type WriteMode,
+} from './store.ts';
+import {
+  MIGRATIONS,
+  SCHEMA_V1,
+  SCHEMA_VERSION,
+  UNAVAILABLE_CODES,
+  sqliteWorkerMain,
+  type DebugCommand,
+  type Op,
+  type WireError,
+  type WorkerConfig,
+  type WorkerReply,
+  type WorkerRequest,
+} from './store-sqlite-worker.ts';
 
-/** Schema version stored in the `meta` table; bump with a migration when the layout changes. */
-const SCHEMA_VERSION = 1;
+export { SCHEMA_VERSION } from './store-sqlite-worker.ts';
+export type { DebugCommand } from './store-sqlite-worker.ts';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS feedback (
-  seq INTEGER PRIMARY KEY,
-  type TEXT NOT NULL,
-  user_id TEXT NOT NULL,
-  item_id TEXT NOT NULL,
-  value REAL NOT NULL,
-  time REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS feedback_user ON feedback(user_id, time, seq);
-CREATE INDEX IF NOT EXISTS feedback_key ON feedback(user_id, item_id, type);
-CREATE TABLE IF NOT EXISTS users (
-  id TEXT PRIMARY KEY,
-  labels TEXT NOT NULL,
-  comment TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS items (
-  id TEXT PRIMARY KEY,
-  hidden INTEGER NOT NULL,
-  categories TEXT NOT NULL,
-  labels TEXT NOT NULL,
-  time REAL NOT NULL,
-  comment TEXT NOT NULL,
-  rev INTEGER NOT NULL,
-  deleted INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS items_rev ON items(rev);
-`;
+/**
+ * The worker's source. `__name` is the helper esbuild (under tsx) wraps named inner functions
+ * with; an eval'd worker does not have it, and names are not needed there.
+ */
+const WORKER_SOURCE = `'use strict';\nvar __name = (fn) => fn;\n(${sqliteWorkerMain.toString()})();\n`;
 
-interface ItemRow {
-  id: string;
-  hidden: number;
-  categories: string;
-  labels: string;
-  time: number;
-  comment: string;
-  rev: number;
-  deleted: number;
+const unavailableCode = new RegExp(UNAVAILABLE_CODES);
+
+/** Options of {@link SqliteStore.open} (the defaults suit the service). */
+export interface SqliteOptions {
+  /** Milliseconds a statement waits for a lock held by another process (default 10 s). */
+  busyTimeoutMs?: number;
+  /** Milliseconds opening keeps retrying while other processes set up the same file (default 30 s). */
+  openTimeoutMs?: number;
 }
 
-interface Pending {
-  events: readonly FeedbackEvent[];
-  mode: WriteMode;
-  resolve: (n: number) => void;
+interface Call {
+  resolve: (value: unknown) => void;
   reject: (e: Error) => void;
 }
 
-function itemOf(row: ItemRow): ItemRecord {
-  return {
-    id: row.id,
-    hidden: row.hidden !== 0,
-    categories: JSON.parse(row.categories) as string[],
-    labels: JSON.parse(row.labels) as string[],
-    time: row.time,
-    comment: row.comment,
-  };
+/** The error a worker's {@link WireError} stands for, on this side of the thread boundary. */
+function errorOf(w: WireError): Error {
+  if (w.conflict !== undefined) return new IdempotencyConflictError(w.conflict);
+  const code = w.code ?? '';
+  const message = w.message.startsWith('sqlite:') ? w.message : `sqlite: ${w.message}`;
+  // A busy lock frees up quickly; a full disk or a read-only file needs someone to act.
+  const e = unavailableCode.test(code) ? new StoreUnavailableError(message, code.startsWith('SQLITE_BUSY') ? 1 : 5) : new Error(message);
+  return code ? Object.assign(e, { code }) : e;
 }
 
-/** {@link Store} over one SQLite file. */
+/**
+ * The worker thread and the requests in flight to it: starts the worker, restarts it after it
+ * died, and settles every request exactly once (a reply, or an error when the thread is gone).
+ */
+class WorkerClient {
+  private worker: Worker | undefined;
+  /** The worker being started (open in progress). */
+  private starting: Promise<Worker> | undefined;
+  private readonly calls = new Map<number, Call>();
+  private nextId = 1;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  /** Set when the store cannot come back (a `:memory:` database whose worker died). */
+  private lost: Error | undefined;
+
+  /** The first start: {@link SqliteStore.ready} reports it. */
+  readonly opened: Promise<void>;
+
+  constructor(private readonly config: WorkerConfig) {
+    this.opened = this.start().then(() => undefined);
+    this.opened.catch(() => {}); // reported by ready() and by every call, never unhandled
+  }
+
+  /** Starts a worker and resolves once it has the database open (rejects with its open error). */
+  start(): Promise<Worker> {
+    this.starting ??= new Promise<Worker>((resolve, reject) => {
+      // No inherited execArgv: `--input-type=module` would make the eval source an ES module
+      // (without `require`), and the worker needs no `--import tsx` (it is plain JavaScript).
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: this.config, execArgv: [] });
+      let opened = false;
+      let failure: Error | undefined;
+      worker.on('message', (reply: WorkerReply) => {
+        if (reply.id !== 0) return this.settle(reply);
+        this.starting = undefined;
+        if (!reply.ok) {
+          // The worker ends by itself. A file that is not ours to open (a newer schema, not a
+          // database) will not get better by retrying: every later call gets the same answer.
+          const e = errorOf(reply.error);
+          if (!(e instanceof StoreUnavailableError)) this.lost = e;
+          return reject(e);
+        }
+        opened = true;
+        this.worker = worker;
+        // Idle, the worker must not keep the process alive; requests in flight ref it.
+        if (this.calls.size === 0) worker.unref();
+        resolve(worker);
+      });
+      worker.on('error', (e) => (failure = e));
+      worker.on('exit', (code) => {
+        if (!opened) {
+          this.starting = undefined;
+          return reject(failure ?? new StoreUnavailableError(`sqlite:${this.config.path}: worker exited (${code}) while opening`, 5));
+        }
+        if (this.worker === worker) this.worker = undefined;
+        if (this.closed) return this.failAll(new Error('store is closed'));
+        const why = failure ? failure.message : `exit code ${code}`;
+        if (this.config.path === ':memory:') this.lost = new StoreUnavailableError('sqlite: the in-memory database was lost with its thread', 60);
+        this.failAll(new StoreUnavailableError(`sqlite: the database thread stopped (${why}); requests in flight were not committed`, 1));
+      });
+    });
+    return this.starting;
+  }
+
+  private settle(reply: WorkerReply): void {
+    const call = this.calls.get(reply.id);
+    if (!call) return;
+    this.calls.delete(reply.id);
+    if (this.calls.size === 0) this.worker?.unref();
+    if (reply.ok) call.resolve(reply.value);
+    else call.reject(errorOf(reply.error));
+  }
+
+  private failAll(e: Error): void {
+    const calls = [...this.calls.values()];
+    this.calls.clear();
+    for (const c of calls) c.reject(e);
+  }
+
+  /** Sends one request to the worker (starting a new one if the last died) and awaits the reply. */
+  async call<T>(op: Op, ...args: unknown[]): Promise<T> {
+    if (this.closed) throw new Error('store is closed');
+    if (this.lost) throw this.lost;
+    let worker = this.worker;
+    if (!worker) {
+      // The first open still running, or a restart after the worker died.
+      worker = await this.start();
+      if (this.closed) throw new Error('store is closed');
+    }
+    return this.send(worker, op, args);
+  }
+
+  private send<T>(worker: Worker, op: Op, args: unknown[]): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      if (this.calls.size === 0) worker.ref();
+      this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      worker.postMessage({ id, op, args } satisfies WorkerRequest);
+    });
+  }
+
+  /** See {@link SqliteStore.close}. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      const worker = this.worker ?? (this.starting ? await this.starting.catch(() => undefined) : undefined);
+      if (!worker) return;
+      const exited = new Promise((r) => worker.once('exit', r));
+      try {
+        await this.send(worker, 'close', []);
+      } catch {
+        // The worker died meanwhile: nothing is left to flush.
+      }
+      worker.ref(); // the caller awaits the exit: keep the process alive until it comes
+      await exited;
+    })();
+    return this.closing;
+  }
+}
+
+/** {@link Store} over one SQLite file, served by a worker thread. */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
-  private readonly db: Database.Database;
-  private pending: Pending[] = [];
-  private flushScheduled = false;
-  private closed = false;
-  private readonly statements = new Map<string, Database.Statement>();
 
-  private constructor(db: Database.Database) {
-    this.db = db;
-  }
+  private constructor(private readonly client: WorkerClient) {}
 
-  /** Opens (creating if needed) the database at `path` (`:memory:` for a throw-away store). */
-  static open(path: string): SqliteStore {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    let db: Database.Database;
-    try {
-      db = new Database(path);
-    } catch (e) {
-      throw new Error(`sqlite:${path}: cannot open (${(e as Error).message})`);
-    }
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    // Several server processes may share the file (cluster mode): wait for the writer lock.
-    db.pragma('busy_timeout = 10000');
-    db.exec(SCHEMA);
-    const version = db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get() as { value: number } | undefined;
-    if (!version) {
-      db.prepare(`INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?), ('item_rev', 0)`).run(SCHEMA_VERSION);
-    } else if (version.value > SCHEMA_VERSION) {
-      db.close();
-      throw new Error(`sqlite:${path}: schema version ${version.value} is newer than this reclab supports (${SCHEMA_VERSION})`);
-    }
-    return new SqliteStore(db);
-  }
-
-  /** A cached prepared statement (preparing costs more than running a small query). */
-  private stmt(sql: string): Database.Statement {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.statements.set(sql, s);
-    }
-    return s;
-  }
-
-  insertFeedback(events: readonly FeedbackEvent[], mode: WriteMode): Promise<number> {
-    if (this.closed) return Promise.reject(new Error('store is closed'));
-    return new Promise((resolve, reject) => {
-      this.pending.push({ events, mode, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        // Let the other requests of this event-loop turn join the same commit.
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  /** Commits every pending feedback batch in one transaction, then settles their promises. */
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return;
-    const insert = this.stmt('INSERT INTO feedback(type, user_id, item_id, value, time) VALUES (?, ?, ?, ?, ?)');
-    const update = this.stmt(
-      `UPDATE feedback SET value = ?, time = ? WHERE seq = (
-         SELECT seq FROM feedback WHERE user_id = ? AND item_id = ? AND type = ? ORDER BY seq DESC LIMIT 1)`,
+  /**
+   * Opens (creating or migrating if needed) the database at `path` (`:memory:` for a throw-away
+   * store). Returns at once: the worker thread opens the file meanwhile, and calls wait for it.
+   * Await {@link ready} to learn whether opening worked; if it failed, every call rejects with
+   * the same error (a newer schema, not a database), or with {@link StoreUnavailableError} and
+   * a new attempt at the next call when the failure may pass (cannot open, busy). Safe when
+   * several processes open the same fresh file at once.
+   */
+  static open(path: string, options: SqliteOptions = {}): SqliteStore {
+    return new SqliteStore(
+      new WorkerClient({
+        path,
+        sqlite: createRequire(import.meta.url).resolve('better-sqlite3'),
+        version: SCHEMA_VERSION,
+        schemaV1: SCHEMA_V1,
+        migrations: MIGRATIONS,
+        unavailable: UNAVAILABLE_CODES,
+        idempotencyTtl: IDEMPOTENCY_TTL_S,
+        busyTimeoutMs: options.busyTimeoutMs ?? 10_000,
+        openTimeoutMs: options.openTimeoutMs ?? 30_000,
+      }),
     );
-    const addUser = this.stmt(`INSERT OR IGNORE INTO users(id, labels, comment) VALUES (?, '[]', '')`);
-    const write = this.db.transaction((all: Pending[]) => {
-      for (const p of all) {
-        for (const e of p.events) {
-          if (p.mode === 'upsert' && update.run(e.value, e.time, e.user, e.item, e.type).changes > 0) continue;
-          insert.run(e.type, e.user, e.item, e.value, e.time);
-          addUser.run(e.user);
-        }
-      }
-    });
-    try {
-      write(batch);
-    } catch (e) {
-      for (const p of batch) p.reject(e as Error);
-      return;
-    }
-    for (const p of batch) p.resolve(p.events.length);
   }
 
-  async userFeedback(user: string, types?: readonly string[], limit = 1_000_000): Promise<FeedbackEvent[]> {
-    const filter = types && types.length > 0 ? ` AND type IN (${types.map(() => '?').join(',')})` : '';
-    const rows = this.stmt(
-      `SELECT type, user_id AS user, item_id AS item, value, time FROM feedback
-       WHERE user_id = ?${filter} ORDER BY time DESC, seq DESC LIMIT ?`,
-    ).all(user, ...(types ?? []), limit) as FeedbackEvent[];
-    return rows.reverse();
+  /** Resolves with the store once its database is open; rejects with the reason it could not be. */
+  async ready(): Promise<this> {
+    await this.client.opened;
+    return this;
   }
 
-  async countFeedback(): Promise<number> {
-    return (this.stmt('SELECT count(*) AS n FROM feedback').get() as { n: number }).n;
+  insertFeedback(events: readonly FeedbackEvent[], mode: WriteMode, idempotency?: IdempotencyKey): Promise<FeedbackWrite> {
+    return this.client.call('insertFeedback', events, mode, idempotency);
   }
 
-  async itemCounts(types?: readonly string[], since = -Infinity): Promise<Map<string, number>> {
-    const filter = types && types.length > 0 ? ` AND type IN (${types.map(() => '?').join(',')})` : '';
-    const rows = this.stmt(`SELECT item_id AS item, count(*) AS n FROM feedback WHERE time >= ?${filter} GROUP BY item_id`).all(
-      Number.isFinite(since) ? since : -1e300,
-      ...(types ?? []),
-    ) as { item: string; n: number }[];
-    return new Map(rows.map((r) => [r.item, r.n]));
+  userFeedback(user: string, types?: readonly string[], limit = 1_000_000): Promise<FeedbackEvent[]> {
+    return this.client.call('userFeedback', user, types, limit);
   }
 
-  async upsertUsers(users: readonly UserRecord[]): Promise<void> {
-    const put = this.stmt('INSERT OR REPLACE INTO users(id, labels, comment) VALUES (?, ?, ?)');
-    this.db.transaction(() => {
-      for (const u of users) put.run(u.id, JSON.stringify(u.labels), u.comment);
-    })();
+  countFeedback(): Promise<number> {
+    return this.client.call('countFeedback');
   }
 
-  async getUser(id: string): Promise<UserRecord | undefined> {
-    const row = this.stmt('SELECT id, labels, comment FROM users WHERE id = ?').get(id) as
-      | { id: string; labels: string; comment: string }
-      | undefined;
-    return row && { id: row.id, labels: JSON.parse(row.labels) as string[], comment: row.comment };
+  /** Without `since`: the maintained counters. With `since` (even -Infinity): a scan of the event log. */
+  itemCounts(types?: readonly string[], since?: number): Promise<Map<string, number>> {
+    return this.client.call('itemCounts', types, since);
   }
 
-  async deleteUser(id: string): Promise<boolean> {
-    return this.db.transaction(() => {
-      this.stmt('DELETE FROM feedback WHERE user_id = ?').run(id);
-      return this.stmt('DELETE FROM users WHERE id = ?').run(id).changes > 0;
-    })();
+  upsertUsers(users: readonly UserRecord[]): Promise<void> {
+    return this.client.call('upsertUsers', users);
   }
 
-  async listUsers(cursor: string, n: number): Promise<Page<UserRecord>> {
-    const rows = this.stmt('SELECT id, labels, comment FROM users WHERE id > ? ORDER BY id LIMIT ?').all(cursor, n) as {
-      id: string;
-      labels: string;
-      comment: string;
-    }[];
-    return {
-      rows: rows.map((r) => ({ id: r.id, labels: JSON.parse(r.labels) as string[], comment: r.comment })),
-      cursor: rows.length === n ? rows[rows.length - 1].id : '',
-    };
+  getUser(id: string): Promise<UserRecord | undefined> {
+    return this.client.call('getUser', id);
   }
 
-  /** Takes the next item revision (inside the caller's transaction). */
-  private nextRev(): number {
-    return (this.stmt(`UPDATE meta SET value = value + 1 WHERE key = 'item_rev' RETURNING value`).get() as { value: number }).value;
+  deleteUser(id: string): Promise<boolean> {
+    return this.client.call('deleteUser', id);
   }
 
-  async upsertItems(items: readonly ItemRecord[]): Promise<void> {
-    const put = this.stmt(
-      `INSERT OR REPLACE INTO items(id, hidden, categories, labels, time, comment, rev, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, 0)`,
-    );
-    this.db.transaction(() => {
-      for (const it of items) {
-        put.run(it.id, it.hidden ? 1 : 0, JSON.stringify(it.categories), JSON.stringify(it.labels), it.time, it.comment, this.nextRev());
-      }
-    })();
+  listUsers(cursor: string, n: number): Promise<Page<UserRecord>> {
+    return this.client.call('listUsers', cursor, n);
   }
 
-  async insertMissingItems(items: readonly ItemRecord[]): Promise<number> {
-    const exists = this.stmt('SELECT 1 FROM items WHERE id = ?');
-    const put = this.stmt(
-      `INSERT INTO items(id, hidden, categories, labels, time, comment, rev, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, 0)`,
-    );
-    return this.db.transaction(() => {
-      let added = 0;
-      for (const it of items) {
-        if (exists.get(it.id)) continue;
-        put.run(it.id, it.hidden ? 1 : 0, JSON.stringify(it.categories), JSON.stringify(it.labels), it.time, it.comment, this.nextRev());
-        added++;
-      }
-      return added;
-    })();
+  upsertItems(items: readonly ItemRecord[]): Promise<void> {
+    return this.client.call('upsertItems', items);
   }
 
-  async getItem(id: string): Promise<ItemRecord | undefined> {
-    const row = this.stmt('SELECT * FROM items WHERE id = ? AND deleted = 0').get(id) as ItemRow | undefined;
-    return row && itemOf(row);
+  insertMissingItems(items: readonly ItemRecord[]): Promise<number> {
+    return this.client.call('insertMissingItems', items);
   }
 
-  async deleteItem(id: string): Promise<boolean> {
-    // A tombstone, so every replica's catalogue cache learns of the deletion.
-    return this.db.transaction(() => {
-      const row = this.stmt('SELECT deleted FROM items WHERE id = ?').get(id) as { deleted: number } | undefined;
-      if (!row || row.deleted) return false;
-      this.stmt('UPDATE items SET deleted = 1, rev = ? WHERE id = ?').run(this.nextRev(), id);
-      return true;
-    })();
+  getItem(id: string): Promise<ItemRecord | undefined> {
+    return this.client.call('getItem', id);
   }
 
-  async listItems(cursor: string, n: number): Promise<Page<ItemRecord>> {
-    const rows = this.stmt('SELECT * FROM items WHERE id > ? AND deleted = 0 ORDER BY id LIMIT ?').all(cursor, n) as ItemRow[];
-    return { rows: rows.map(itemOf), cursor: rows.length === n ? rows[rows.length - 1].id : '' };
+  deleteItem(id: string): Promise<boolean> {
+    return this.client.call('deleteItem', id);
   }
 
-  async itemsChangedSince(rev: number): Promise<ItemRevision[]> {
-    const rows = this.stmt('SELECT * FROM items WHERE rev > ? ORDER BY rev').all(rev) as ItemRow[];
-    return rows.map((r) => ({ rev: r.rev, item: itemOf(r), deleted: r.deleted !== 0 }));
+  listItems(cursor: string, n: number): Promise<Page<ItemRecord>> {
+    return this.client.call('listItems', cursor, n);
   }
 
-  async ping(): Promise<void> {
-    this.stmt('SELECT 1').get();
+  itemsChangedSince(rev: number): Promise<ItemRevision[]> {
+    return this.client.call('itemsChangedSince', rev);
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    if (this.pending.length > 0) this.flush();
-    this.closed = true;
-    this.db.close();
+  ping(): Promise<void> {
+    return this.client.call('ping');
+  }
+
+  /**
+   * Test and bench hooks, not part of {@link Store}: run SQL on the worker's connection, prune
+   * idempotency keys now, or crash the worker thread.
+   */
+  debug(command: DebugCommand): Promise<unknown> {
+    return this.client.call('debug', command);
+  }
+
+  /**
+   * Commits pending feedback, closes the database and ends the worker. Requests sent before
+   * are answered first (the worker serves in order); requests after reject.
+   */
+  close(): Promise<void> {
+    return this.client.close();
   }
 }
