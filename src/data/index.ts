@@ -16,4 +16,6 @@ export { generateSynthetic, syntheticEvents } from './synthetic.ts';
 export type { SyntheticOptions } from './synthetic.ts';
 export { CATALOG, fetchDataset, defaultCacheDir, datasetDir, FetchError } from './registry.ts';
 export { readSource, detectFormat, FILE_FORMATS } from './readers/index.ts';
+export { DEFAULT_LIMITS, parseBytes } from './source.ts';
+export type { ReadLimits } from './source.ts';
 export { readCache, writeCache } from './cache.ts';
