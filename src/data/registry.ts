@@ -11,13 +11,14 @@
  * With no network the download fails at once with a message that shows how to use `--from`
  * with a local copy (the zip, or the unpacked folder).
  */
-import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { Unzip, UnzipInflate } from 'fflate';
 import type { FileFormat } from './readers/index.ts';
-import { formatBytes, RATIO_FLOOR_BYTES, raiseHint, resolveLimits } from './source.ts';
+import { formatBytes, RATIO_FLOOR_BYTES, raiseHint, resolveLimits, statPath } from './source.ts';
+import { DataError } from './errors.ts';
 import type { ReadLimits } from './source.ts';
 
 /** One fetchable dataset. */
@@ -222,9 +223,16 @@ function verify(entry: CatalogEntry, sha: string, allowMismatch: boolean, what: 
 }
 
 async function fromLocal(entry: CatalogEntry, from: string, staging: string, options: FetchOptions, log: (l: string) => void): Promise<FetchRecord> {
-  if (!existsSync(from)) throw new FetchError(`--from ${from}: not found`);
+  let st;
+  try {
+    st = statPath(from);
+  } catch (error) {
+    // A symlink loop or no permission, said as such rather than "not found".
+    throw new FetchError(`--from ${from}: ${error instanceof DataError ? error.reason : (error as Error).message}`);
+  }
+  if (!st) throw new FetchError(`--from ${from}: not found`);
   const base = { name: entry.name, url: entry.url, origin: 'local' as const, from, fetchedAt: new Date().toISOString() };
-  if (statSync(from).isDirectory()) {
+  if (st.isDirectory()) {
     // An unpacked copy: take the files we know (or the archive inside it).
     const folder = entry.root && existsSync(join(from, entry.root, entry.required[0])) ? join(from, entry.root) : from;
     const archive = join(from, basename(entry.url));

@@ -273,6 +273,8 @@ describe('file-system errors say what happened', () => {
       const e = await dataFailure(run);
       expect(e.message).toBe(`${loop}: too many levels of symbolic links: a symlink loop? (ELOOP)`);
     }
+    const fetched = await failure(() => fetchDataset('ml-100k', { from: loop, cacheDir: join(fx.dir, 'loop-cache') }));
+    expect(fetched.message).toBe(`--from ${loop}: too many levels of symbolic links: a symlink loop? (ELOOP)`);
   });
 
   it('a side file that is a symlink loop is an error, not silently skipped', async () => {
