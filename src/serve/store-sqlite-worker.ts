@@ -22,8 +22,8 @@
  *   creating or migrating the schema are retried on SQLITE_BUSY until a deadline, and the schema
  *   work runs under BEGIN IMMEDIATE, re-reading the version once it holds the lock;
  * - feedback writes that arrive together commit together (group commit): one transaction, one
- *   fsync, each request in its own savepoint so one bad request fails alone, while a failed
- *   commit fails every request of the batch (nothing half-written: it was one transaction);
+ *   fsync; a failed commit fails every request of the batch (nothing half-written: it was one
+ *   transaction), while a request whose own data fails is refused alone;
  * - prepared statements are cached per SQL text.
  */
 import type BetterSqlite3 from 'better-sqlite3';
@@ -340,8 +340,8 @@ export function sqliteWorkerMain(): void {
     return n;
   }
 
-  /** Writes one request's events (inside the batch transaction, in its own savepoint). */
-  const writeOne = db.transaction((p: PendingWrite, now: number): Outcome => {
+  /** Writes one request's events (inside the batch transaction). */
+  function writeOne(p: PendingWrite, now: number): Outcome {
     if (p.key) {
       // Sees keys committed by other processes and those written earlier in this batch alike.
       const seen = stmt('SELECT fingerprint, rows FROM idempotency WHERE key = ?').get(p.key.key) as { fingerprint: string; rows: number } | undefined;
@@ -363,39 +363,53 @@ export function sqliteWorkerMain(): void {
     }
     if (p.key) stmt('INSERT INTO idempotency(key, fingerprint, rows, created) VALUES (?, ?, ?, ?)').run(p.key.key, p.key.fingerprint, p.events.length, now);
     return { ok: true, value: { rows: p.events.length, replayed: false } };
-  });
+  }
 
-  /** Commits every pending feedback write in one transaction, then answers each. */
+  /**
+   * Commits every pending feedback write in one transaction, then answers each. When one
+   * request's data fails (a constraint), the transaction is rolled back, that request alone is
+   * refused and the others are committed without it. Not a savepoint per request: SQLite copies
+   * every page a savepoint touches to a sub-journal, which made large batches 2.5 times slower,
+   * and requests the HTTP layer validated practically never fail on their own.
+   */
   function flush(): void {
     flushScheduled = false;
-    const batch = pending;
+    let batch = pending;
     pending = [];
-    if (batch.length === 0) return;
     const now = Date.now() / 1000;
-    let outcomes: Outcome[];
-    try {
-      outcomes = writeTx(() => {
-        const out = batch.map((p): Outcome => {
-          try {
-            return writeOne(p, now);
-          } catch (e) {
-            // A failure of the database (not of this request's data) fails the whole batch.
-            if (unavailable.test(codeOf(e)) || !db.inTransaction) throw e;
-            return { ok: false, error: wire(e) };
-          }
+    while (batch.length > 0) {
+      let failed = -1;
+      let outcomes: Outcome[];
+      try {
+        outcomes = writeTx(() => {
+          const out = batch.map((p, k): Outcome => {
+            try {
+              return writeOne(p, now);
+            } catch (e) {
+              failed = k;
+              throw e;
+            }
+          });
+          if (now - lastPrune >= PRUNE_EVERY_S) prune(now);
+          return out;
         });
-        if (now - lastPrune >= PRUNE_EVERY_S) prune(now);
-        return out;
+      } catch (e) {
+        const error = wire(e);
+        if (failed < 0 || unavailable.test(codeOf(e))) {
+          // The database failed (commit, disk, lock): nothing of the batch was written.
+          for (const p of batch) port.postMessage({ id: p.id, ok: false, error } satisfies WorkerReply);
+          return;
+        }
+        port.postMessage({ id: batch[failed].id, ok: false, error } satisfies WorkerReply);
+        batch = batch.filter((_, k) => k !== failed);
+        continue;
+      }
+      batch.forEach((p, k) => {
+        const o = outcomes[k];
+        port.postMessage((o.ok ? { id: p.id, ok: true, value: o.value } : { id: p.id, ok: false, error: o.error }) satisfies WorkerReply);
       });
-    } catch (e) {
-      const error = wire(e);
-      for (const p of batch) port.postMessage({ id: p.id, ok: false, error } satisfies WorkerReply);
       return;
     }
-    batch.forEach((p, k) => {
-      const o = outcomes[k];
-      port.postMessage((o.ok ? { id: p.id, ok: true, value: o.value } : { id: p.id, ok: false, error: o.error }) satisfies WorkerReply);
-    });
   }
 
   // ---- the other operations
