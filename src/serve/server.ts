@@ -4,14 +4,16 @@
  * Shutdown (SIGTERM / SIGINT): stop accepting connections, let in-flight requests finish (their
  * feedback commits), flush and close the store, exit 0. SIGHUP reloads the served model.
  *
- * `workers > 1` forks that many server processes sharing the port (node:cluster): one event loop
- * per core. They share the store — SQLite in WAL mode allows it (one writer at a time, busy
- * timeout), PostgreSQL naturally — and each follows item changes through the store.
+ * `workers > 1` runs a cluster (cluster.ts): a primary supervising that many server processes
+ * sharing the port (node:cluster), one event loop per core. They share the store — SQLite in WAL
+ * mode allows it (one writer at a time, busy timeout), PostgreSQL naturally — and each follows
+ * item changes through the store; the primary keeps them on one model and one rate limit.
  */
 import cluster from 'node:cluster';
 import { openStore, type Store } from './store.ts';
 import { ModelSlot } from './slot.ts';
 import { buildApp, type AppOptions, type Service } from './app.ts';
+import { runPrimary, runWorker, type ClusterSettings } from './cluster.ts';
 
 /** Options of {@link startServer}. */
 export interface ServerOptions extends Omit<AppOptions, 'store' | 'slot'> {
@@ -25,12 +27,15 @@ export interface ServerOptions extends Omit<AppOptions, 'store' | 'slot'> {
   host: string;
   /** Server processes (node:cluster); 1 = this process only. */
   workers?: number;
+  /** Supervision of the workers when `workers > 1`. */
+  cluster?: ClusterSettings;
 }
 
 /** A running server. */
 export interface RunningServer {
   service: Service;
   store: Store;
+  slot: ModelSlot;
   /** The bound URL, e.g. http://127.0.0.1:8087. */
   url: string;
   /** Graceful stop: drain requests, close the store. */
@@ -41,19 +46,27 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const store = await openStore(options.db);
   let service: Service;
+  const slot = new ModelSlot(options.models);
   try {
-    const slot = new ModelSlot(options.models);
     service = await buildApp({ ...options, store, slot });
     await service.swapModel(options.model);
   } catch (e) {
     await store.close();
     throw e;
   }
-  const url = await service.app.listen({ port: options.port, host: options.host });
+  let url: string;
+  try {
+    url = await service.app.listen({ port: options.port, host: options.host });
+  } catch (e) {
+    await service.app.close().catch(() => {});
+    await store.close();
+    throw e;
+  }
   let stopping: Promise<void> | undefined;
   return {
     service,
     store,
+    slot,
     url,
     stop() {
       stopping ??= (async () => {
@@ -66,34 +79,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 }
 
 /**
- * The `reclab serve` process: starts the server (or a cluster of them), prints where it listens,
- * and handles SIGTERM/SIGINT (drain and exit) and SIGHUP (reload the model).
+ * The `reclab serve` process: starts the server (or a cluster of them, see cluster.ts), prints
+ * where it listens, and handles SIGTERM/SIGINT (drain and exit) and SIGHUP (reload the model).
  */
 export async function runServer(options: ServerOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<void> {
-  const workers = options.workers ?? 1;
-  if (workers > 1 && cluster.isPrimary) {
-    for (let w = 0; w < workers; w++) cluster.fork();
-    let alive = workers;
-    let stopping = false;
-    cluster.on('exit', (worker, code, signal) => {
-      alive--;
-      if (!stopping) log(`reclab serve: worker ${worker.process.pid} exited (${signal ?? code}); stopping`);
-      stopping = true;
-      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
-      if (alive === 0) process.exit(code ?? 0);
-    });
-    const forward = (sig: NodeJS.Signals) => () => {
-      if (sig !== 'SIGHUP') stopping = true;
-      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(sig);
-    };
-    process.on('SIGTERM', forward('SIGTERM'));
-    process.on('SIGINT', forward('SIGINT'));
-    process.on('SIGHUP', forward('SIGHUP'));
-    return;
+  if ((options.workers ?? 1) > 1) {
+    if (cluster.isPrimary) return runPrimary(options, log);
+    return runWorker(options, startServer, log);
   }
   const server = await startServer(options);
   log(`reclab serve: listening on ${server.url} (pid ${process.pid}, store ${server.store.kind})`);
+  let draining = false;
   const shutdown = (sig: string) => {
+    // A second signal (e.g. Ctrl-C twice) must not kill the process halfway through the drain.
+    if (draining) return;
+    draining = true;
     log(`reclab serve: ${sig}, draining…`);
     server.stop().then(
       () => process.exit(0),
@@ -103,8 +103,8 @@ export async function runServer(options: ServerOptions, log: (line: string) => v
       },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => {
     server.service.swapModel(options.model).then(
       (s) => log(`reclab serve: now serving ${s.name} ${s.version}`),

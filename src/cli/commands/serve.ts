@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .option('--api-key <key>', 'require this X-API-Key on /api routes (default: $RECLAB_API_KEY; none = open)')
     .option('--rate-limit <n>', 'requests per minute per client (0 = off)', int('rate-limit'), 60_000)
     .option('--body-limit <bytes>', 'largest request body', int('body-limit', 1), 4 * 1024 * 1024)
-    .option('--workers <n>', 'server processes sharing the port (node:cluster)', int('workers', 1), 1)
+    .option('--workers <n>', 'server processes sharing the port (node:cluster); a primary replaces workers that die and keeps one model and one rate limit across them', int('workers', 1), 1)
     .option('--cache-size <n>', 'ranked answers cached per (user, filters); 0 = off', int('cache-size'), 50_000)
     .option('--positive-types <list>', 'comma-separated feedback types that count as positive (default: all)')
     .option('--log', 'log every request (pino JSON on stdout)', false)
