@@ -6,6 +6,8 @@ import { IdMap, type Dataset, type Interactions, type Split } from '../data/type
 import { fromSequences } from '../data/interactions.ts';
 import { registerModel } from '../models/registry.ts';
 import type { FitOptions, FitReport, Recommender } from '../models/recommender.ts';
+import { parseProtocol } from '../eval/protocol.ts';
+import { evalViews, stageCandidates } from '../experiment/data.ts';
 import { fractionMask, keepUsers, readFinishedPoints, runSweep, type SweepSpec } from './sweep.ts';
 
 /**
@@ -110,6 +112,61 @@ describe('runSweep', () => {
     expect(half.protocol.evalUsers).toBe(20);
     expect(half.trainInteractions).toBe(13 * 20);
     expect(half.train.bestEpoch).toBeNull();
+  });
+});
+
+/**
+ * Must-show: the sweep's validation never draws the user's test item as a negative. Three users
+ * over 6 items, each with train [a, b], valid c, test d; `uni3` wants 3 negatives but only 2
+ * items are outside the user's whole history, so the list is every eligible item. A model that
+ * scores the test item above the validation item gets validation hr@1 = 1 exactly when the test
+ * item is not a candidate (the old rule drew it: hr@1 was 0 for every user).
+ */
+class PeekModel implements Recommender {
+  readonly name = 'law-test-peek';
+  nItems = 6;
+  constructor(readonly config: Record<string, unknown>) {}
+  async fit(_train: Interactions, options: FitOptions): Promise<FitReport> {
+    await options.onEpoch?.({ epoch: 1, loss: 1, seconds: 0 });
+    return { epochs: 1, seconds: 0, history: [] };
+  }
+  scoreUsers(users: Int32Array, _history: Interactions, out: Float32Array): void {
+    users.forEach((u, r) => {
+      out.fill(0, r * 6, r * 6 + 6);
+      out[r * 6 + PEEK_SEQS[u][3]] = 10; // the test item
+      out[r * 6 + PEEK_SEQS[u][2]] = 5; // the validation item
+    });
+  }
+  async save(): Promise<void> {}
+}
+const PEEK_SEQS = [[0, 1, 2, 3], [5, 4, 3, 2], [1, 3, 5, 0]];
+registerModel({ name: 'law-test-peek', description: 'test only', sequential: true, create: (c) => new PeekModel(c), load: () => Promise.reject(new Error('no')) });
+
+describe('runSweep: the one data rule', () => {
+  it("validation negatives never include the user's test item (hand-built)", async () => {
+    const { dataset } = cyclicSplit();
+    const split: Split = {
+      dataset,
+      train: fromSequences(PEEK_SEQS.map((s) => s.slice(0, 2)), 6),
+      valid: fromSequences(PEEK_SEQS.map((s) => [s[2]]), 6),
+      test: fromSequences(PEEK_SEQS.map((s) => [s[3]]), 6),
+      protocol: { kind: 'loo', description: 'leave-one-out', options: {} },
+    };
+    const views = evalViews(split);
+    const cands = stageCandidates(parseProtocol('uni3', 1), views, 1);
+    const listOf = (c: typeof cands.valid, u: number): number[] => Array.from(c!.items.subarray(c!.offsets[u], c!.offsets[u + 1]));
+    // valid item first, then the two items outside train ∪ valid ∪ test
+    expect([0, 1, 2].map((u) => listOf(cands.valid, u))).toEqual([[2, 4, 5], [3, 0, 1], [5, 2, 4]]);
+    expect([0, 1, 2].map((u) => listOf(cands.test, u))).toEqual([[3, 4, 5], [2, 0, 1], [0, 2, 4]]);
+    const points = await runSweep(
+      { model: 'law-test-peek', config: {}, layers: [1], hidden: [8], protocol: 'uni3', metrics: ['hr@1'], validEvery: 1 },
+      { ...dataset, nItems: 6, nUsers: 3, fingerprint: 'e'.repeat(64) },
+      split,
+      join(dir, 'peek.jsonl'),
+      { log: () => {} },
+    );
+    expect(points[0].valid).toEqual({ 'hr@1': 1 });
+    expect(points[0].metrics).toEqual({ 'hr@1': 1 });
   });
 });
 

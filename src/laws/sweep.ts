@@ -14,16 +14,19 @@
  *     and the best epoch (by the first metric) is restored before testing, when the model
  *     supports snapshots;
  *   - test: history train ∪ valid, the test event as target, candidates by `protocol` (e.g.
- *     `uni100` as in SASRec, or `full`), train and valid items excluded under `full`.
+ *     `uni100` as in SASRec, or `full`), train and valid items excluded under `full`;
+ *   - validation and test views and sampled negatives follow the one data rule
+ *     (src/experiment/data.ts): negatives never come from the user's train, valid or test items.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Dataset, Interactions, Split } from '../data/types.ts';
-import { concatInteractions } from '../data/interactions.ts';
 import { createModel } from '../models/registry.ts';
 import type { Recommender } from '../models/recommender.ts';
 import { evaluate, type EvalResult } from '../eval/evaluate.ts';
+import { parseProtocol } from '../eval/protocol.ts';
+import { evalViews, stageCandidates } from '../experiment/data.ts';
 import { Rng } from '../nn/rng.ts';
 import { progress } from '../util/progress.ts';
 import { dataQuality, type ApenOptions } from './quality.ts';
@@ -100,6 +103,9 @@ export interface SweepHooks {
   /** Show a progress bar (default: when stderr is a TTY). */
   progress?: boolean;
 }
+
+/** Seed of the validation candidates (test: + 1), fixed for every point and training seed. */
+const CANDIDATE_SEED = 1;
 
 const LIBRARY_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -206,6 +212,11 @@ async function runPoint(
   const model: Recommender = createModel(spec.model, { ...spec.config, [spec.layersKey ?? 'layers']: layers, [spec.hiddenKey ?? 'hidden']: hidden });
   const validEvery = spec.validEvery ?? 0;
   const validUsers = evalUsers(valid, spec.maxEvalUsers, 1);
+  const users = evalUsers(test, spec.maxEvalUsers, 2);
+  // The one data rule: validation negatives are drawn outside train, valid *and* test (the
+  // sweep's own rule once left the test item drawable), validation with seed 1, test with 2.
+  const views = evalViews({ train, valid, test });
+  const cands = stageCandidates(parseProtocol(protocol, CANDIDATE_SEED), views, CANDIDATE_SEED, { valid: validUsers, test: users });
   let best: { value: number; epoch: number; state: unknown; metrics: Record<string, number> } | null = null;
   const fitReport = await model.fit(train, {
     seed,
@@ -213,7 +224,7 @@ async function runPoint(
     onEpoch: async (r) => {
       log(`  epoch ${r.epoch}: loss ${r.loss.toFixed(4)} (${r.seconds.toFixed(1)} s)`);
       if (validEvery > 0 && r.epoch % validEvery === 0) {
-        const res = await evaluate(model, { history: train, exclude: [train], targets: valid, train }, { protocol, metrics, seed: 1, users: validUsers, progress: false });
+        const res = await evaluate(model, views.valid, { protocol, metrics, seed: CANDIDATE_SEED, users: validUsers, candidates: cands.valid, progress: false });
         const value = res.metrics[metrics[0]];
         log(`  valid ${metrics.map((m) => `${m} ${res.metrics[m].toFixed(4)}`).join(', ')}`);
         if (!best || value > best.value) best = { value, epoch: r.epoch, state: model.snapshot?.(), metrics: res.metrics };
@@ -222,9 +233,7 @@ async function runPoint(
   });
   const chosen = best as { value: number; epoch: number; state: unknown; metrics: Record<string, number> } | null;
   if (chosen && chosen.state !== undefined && model.restore) model.restore(chosen.state);
-  const history = concatInteractions(train, valid);
-  const users = evalUsers(test, spec.maxEvalUsers, 2);
-  const result = await evaluate(model, { history, exclude: [train, valid], targets: test, train }, { protocol, metrics, seed: 2, users, progress: false });
+  const result = await evaluate(model, views.test, { protocol, metrics, seed: CANDIDATE_SEED + 1, users, candidates: cands.test, progress: false });
   return {
     kind: 'reclab-law-point',
     version: 1,
