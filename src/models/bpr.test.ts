@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Bpr, bprGrad, bprLoss, softplus } from './bpr.ts';
+import { Bpr, bprGrad, bprLoss, bprStep, softplus } from './bpr.ts';
 import { loadModel } from './registry.ts';
 import { Rng } from '../nn/rng.ts';
 import { maxRelError, numericGradient } from './cf/gradcheck.ts';
@@ -31,6 +31,29 @@ describe('BPR', () => {
     expect(maxRelError(gi, numericGradient(f, qi))).toBeLessThan(1e-7);
     expect(maxRelError(gj, numericGradient(f, qj))).toBeLessThan(1e-7);
     expect(maxRelError([gbi, gbj], numericGradient(f, bias))).toBeLessThan(1e-7);
+  });
+
+  it("fit's update (bprStep) moves every parameter of the triple by −lr × bprGrad", () => {
+    // Tables of 3 users × d and 4 items × d; the step on (u=1, i=2, j=0) must change only p_1,
+    // q_2, q_0, b_2, b_0, each to θ − lr·∂ℓ/∂θ (gradients at the old values), rounded to float32.
+    const rng = new Rng(8);
+    const d = 5;
+    const P = Float32Array.from({ length: 3 * d }, () => rng.normal());
+    const Q = Float32Array.from({ length: 4 * d }, () => rng.normal());
+    const b = Float32Array.from({ length: 4 }, () => rng.normal() * 0.1);
+    const [lr, reg] = [0.05, 0.01];
+    const row = (t: Float32Array, r: number): number[] => Array.from(t.subarray(r * d, (r + 1) * d));
+    const [p0, qi0, qj0, P0, Q0, b0] = [row(P, 1), row(Q, 2), row(Q, 0), P.slice(), Q.slice(), b.slice()];
+    const [gp, gi, gj, gbi, gbj] = bprGrad(p0, qi0, qj0, b[2], b[0], reg);
+    const loss = bprStep(P, Q, b, 1, 2, 0, d, lr, reg, new Float64Array(d));
+    expect(loss).toBeCloseTo(bprLoss(p0, qi0, qj0, b0[2], b0[0], 0), 12);
+    expect(row(P, 1)).toEqual(p0.map((v, k) => Math.fround(v - lr * gp[k])));
+    expect(row(Q, 2)).toEqual(qi0.map((v, k) => Math.fround(v - lr * gi[k])));
+    expect(row(Q, 0)).toEqual(qj0.map((v, k) => Math.fround(v - lr * gj[k])));
+    expect(b[2]).toBe(Math.fround(b0[2] - lr * gbi));
+    expect(b[0]).toBe(Math.fround(b0[0] - lr * gbj));
+    // Nothing else moved.
+    expect([row(P, 0), row(P, 2), row(Q, 1), row(Q, 3), b[1], b[3]]).toEqual([row(P0, 0), row(P0, 2), row(Q0, 1), row(Q0, 3), b0[1], b0[3]]);
   });
 
   it('learns two disjoint communities: own-community items outrank the other community', async () => {

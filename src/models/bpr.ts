@@ -15,12 +15,12 @@
  * Users unseen in training are folded in by averaging their history items' factors.
  */
 import type { Interactions } from '../data/types.ts';
-import type { FitOptions, FitReport, Recommender } from './recommender.ts';
+import type { FitOptions, FitReport } from './recommender.ts';
 import type { ModelEntry } from './registry.ts';
 import { Rng } from '../nn/rng.ts';
-import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { binaryRows, checkScoreArgs, isNonNegative, isPositive, isPositiveInt, oneOf, resolveConfig, type BinaryCsr } from './cf/common.ts';
-import { byteTensor, floatTensor, meanFoldIn, normalFactors, scoreAllItems, trainedUsers } from './cf/mf.ts';
+import { binaryRows, isNonNegative, isPositive, isPositiveInt, oneOf, resolveConfig, type BinaryCsr } from './cf/common.ts';
+import { normalFactors } from './cf/mf.ts';
+import { FactorModel, type TableSpec } from './cf/factor.ts';
 import { trainEpochs } from './cf/train.ts';
 
 /** Hyperparameters of {@link Bpr}. */
@@ -88,29 +88,59 @@ export function rowHas(x: BinaryCsr, u: number, item: number): boolean {
   return false;
 }
 
+/**
+ * One LearnBPR step on the triple (u, i, j), in place on the tables P (users), Q (items) and b
+ * (item bias): every parameter θ of the triple becomes θ − lr·∂ℓ/∂θ with the gradients of
+ * {@link bprGrad}, all taken at the values before the step. `gu` is scratch of length d.
+ * Returns the triple's ranking loss −ln σ(x̂_uij) (without the regulariser). `fit` runs this
+ * function; the tests check it against {@link bprGrad}.
+ */
+export function bprStep(P: Float32Array, Q: Float32Array, b: Float32Array, u: number, i: number, j: number, d: number, lr: number, reg: number, gu: Float64Array): number {
+  const pu = u * d;
+  const qi = i * d;
+  const qj = j * d;
+  let s = b[i] - b[j];
+  for (let k = 0; k < d; k++) s += P[pu + k] * (Q[qi + k] - Q[qj + k]);
+  const e = sigmoid(-s);
+  for (let k = 0; k < d; k++) {
+    const pk = P[pu + k];
+    const qik = Q[qi + k];
+    const qjk = Q[qj + k];
+    gu[k] = -e * (qik - qjk) + reg * pk;
+    Q[qi + k] = qik - lr * (-e * pk + reg * qik);
+    Q[qj + k] = qjk - lr * (e * pk + reg * qjk);
+  }
+  for (let k = 0; k < d; k++) P[pu + k] -= lr * gu[k];
+  b[i] -= lr * (-e + reg * b[i]);
+  b[j] -= lr * (e + reg * b[j]);
+  return softplus(-s);
+}
+
 /** BPR matrix factorisation. */
-export class Bpr implements Recommender {
+export class Bpr extends FactorModel<BprConfig> {
   readonly name = 'bpr';
-  readonly config: BprConfig;
-  users: Float32Array = new Float32Array(0);
-  items: Float32Array = new Float32Array(0);
+  /** Item bias b. */
   bias: Float32Array = new Float32Array(0);
-  /** 1 for users with a learned vector. */
-  seen: Uint8Array = new Uint8Array(0);
 
   constructor(config: Record<string, unknown> = {}) {
-    this.config = resolveConfig('bpr', BPR_DEFAULTS, config, {
-      dim: isPositiveInt,
-      epochs: isPositiveInt,
-      lr: isPositive,
-      reg: isNonNegative,
-      negatives: oneOf('uniform', 'popularity'),
-      initStd: isPositive,
-    });
+    super(
+      resolveConfig('bpr', BPR_DEFAULTS, config, {
+        dim: isPositiveInt,
+        epochs: isPositiveInt,
+        lr: isPositive,
+        reg: isNonNegative,
+        negatives: oneOf('uniform', 'popularity'),
+        initStd: isPositive,
+      }),
+    );
   }
 
-  get nItems(): number {
-    return this.bias.length;
+  protected override tables(): Record<string, TableSpec> {
+    return { ...super.tables(), bias: { rows: 'items', vector: true } };
+  }
+
+  protected override itemBias(): Float32Array {
+    return this.bias;
   }
 
   /** LearnBPR with bootstrap sampling of (u, i) and the configured negative sampler. */
@@ -122,16 +152,13 @@ export class Bpr implements Recommender {
     this.users = normalFactors(rng, nU, d, initStd);
     this.items = normalFactors(rng, nI, d, initStd);
     this.bias = new Float32Array(nI);
-    this.seen = trainedUsers(train);
+    this.begin(train);
     const x = binaryRows(train);
     // Pair owner of each CSR position, so a uniform pair is one random index.
     const owner = new Int32Array(x.cols.length);
     for (let u = 0; u < nU; u++) owner.fill(u, x.offsets[u], x.offsets[u + 1]);
     const nPairs = x.cols.length;
     if (nPairs === 0) throw new Error('bpr: training data has no interactions');
-    const P = this.users;
-    const Q = this.items;
-    const b = this.bias;
     const gu = new Float64Array(d);
     return trainEpochs('bpr', epochs, options, () => {
       let loss = 0;
@@ -143,76 +170,15 @@ export class Bpr implements Recommender {
         let j: number;
         do j = negatives === 'uniform' ? rng.int(nI) : x.cols[rng.int(nPairs)];
         while (rowHas(x, u, j));
-        const pu = u * d;
-        const qi = i * d;
-        const qj = j * d;
-        let s = b[i] - b[j];
-        for (let k = 0; k < d; k++) s += P[pu + k] * (Q[qi + k] - Q[qj + k]);
-        const e = sigmoid(-s);
-        loss += softplus(-s);
-        for (let k = 0; k < d; k++) {
-          const pk = P[pu + k];
-          const qik = Q[qi + k];
-          const qjk = Q[qj + k];
-          gu[k] = -e * (qik - qjk) + reg * pk;
-          Q[qi + k] = qik - lr * (-e * pk + reg * qik);
-          Q[qj + k] = qjk - lr * (e * pk + reg * qjk);
-        }
-        for (let k = 0; k < d; k++) P[pu + k] -= lr * gu[k];
-        b[i] -= lr * (-e + reg * b[i]);
-        b[j] -= lr * (e + reg * b[j]);
+        loss += bprStep(this.users, this.items, this.bias, u, i, j, d, lr, reg, gu);
       }
       return loss / nPairs;
     });
   }
 
-  /** x̂_uj = p_u · q_j + b_j, with p_u folded in for users unseen in training. */
-  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
-    checkScoreArgs('bpr', this.nItems, users, history, out);
-    const d = this.config.dim;
-    const n = this.nItems;
-    const vec = new Float64Array(d);
-    for (let r = 0; r < users.length; r++) {
-      const u = users[r];
-      if (u < this.seen.length && this.seen[u]) for (let k = 0; k < d; k++) vec[k] = this.users[u * d + k];
-      else meanFoldIn(history, u, this.items, d, vec);
-      scoreAllItems(vec, this.items, n, d, out, r * n, this.bias);
-    }
-  }
-
-  snapshot(): unknown {
-    return { users: this.users.slice(), items: this.items.slice(), bias: this.bias.slice() };
-  }
-
-  restore(state: unknown): void {
-    const s = state as { users: Float32Array; items: Float32Array; bias: Float32Array };
-    this.users.set(s.users);
-    this.items.set(s.items);
-    this.bias.set(s.bias);
-  }
-
-  async save(dir: string): Promise<void> {
-    const d = this.config.dim;
-    const nU = this.seen.length;
-    await writeCheckpoint(dir, { name: this.name, config: this.config, nItems: this.nItems, state: { nUsers: nU } }, {
-      users: { data: this.users, shape: [nU, d] },
-      items: { data: this.items, shape: [this.nItems, d] },
-      bias: { data: this.bias, shape: [this.nItems] },
-      seen: { data: this.seen, shape: [nU] },
-    });
-  }
-
   /** Loads a model written by {@link save}. */
   static async load(dir: string): Promise<Bpr> {
-    const { meta, tensors } = await readCheckpoint(dir);
-    const m = new Bpr(meta.config);
-    const nU = Number(meta.state?.nUsers);
-    const d = m.config.dim;
-    m.users = floatTensor(dir, tensors, 'users', nU * d);
-    m.items = floatTensor(dir, tensors, 'items', meta.nItems * d);
-    m.bias = floatTensor(dir, tensors, 'bias', meta.nItems);
-    m.seen = byteTensor(dir, tensors, 'seen', nU);
-    return m;
+    return FactorModel.loadInto(dir, (config) => new Bpr(config));
   }
 }
 

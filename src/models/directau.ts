@@ -18,12 +18,12 @@
  * and through the normalisation ∂/∂x = (g − x̃(x̃·g)) / ‖x‖.
  */
 import type { Interactions } from '../data/types.ts';
-import type { FitOptions, FitReport, Recommender } from './recommender.ts';
+import type { FitOptions, FitReport } from './recommender.ts';
 import type { ModelEntry } from './registry.ts';
 import { Rng } from '../nn/rng.ts';
-import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { binaryRows, checkScoreArgs, isNonNegative, isPositive, isPositiveInt, resolveConfig } from './cf/common.ts';
-import { byteTensor, floatTensor, LazyAdam, meanFoldIn, normalFactors, scoreAllItems, trainedUsers } from './cf/mf.ts';
+import { binaryRows, isNonNegative, isPositive, isPositiveInt, resolveConfig } from './cf/common.ts';
+import { LazyAdam, normalFactors } from './cf/mf.ts';
+import { FactorModel } from './cf/factor.ts';
 import { trainEpochs } from './cf/train.ts';
 
 /** Hyperparameters of {@link DirectAu}. */
@@ -177,38 +177,30 @@ export function directAuBatch(u: Float64Array, i: Float64Array, b: number, d: nu
 }
 
 /** The DirectAU model. */
-export class DirectAu implements Recommender {
+export class DirectAu extends FactorModel<DirectAuConfig> {
   readonly name = 'directau';
-  readonly config: DirectAuConfig;
-  users: Float32Array = new Float32Array(0);
-  items: Float32Array = new Float32Array(0);
-  seen: Uint8Array = new Uint8Array(0);
-  private n = 0;
 
   constructor(config: Record<string, unknown> = {}) {
-    this.config = resolveConfig('directau', DIRECTAU_DEFAULTS, config, {
-      dim: isPositiveInt,
-      epochs: isPositiveInt,
-      batchSize: (v: number) => (Number.isInteger(v) && v >= 2 ? undefined : 'must be an integer ≥ 2'),
-      lr: isPositive,
-      gamma: isNonNegative,
-      weightDecay: isNonNegative,
-      initStd: isPositive,
-    });
-  }
-
-  get nItems(): number {
-    return this.n;
+    super(
+      resolveConfig('directau', DIRECTAU_DEFAULTS, config, {
+        dim: isPositiveInt,
+        epochs: isPositiveInt,
+        batchSize: (v: number) => (Number.isInteger(v) && v >= 2 ? undefined : 'must be an integer ≥ 2'),
+        lr: isPositive,
+        gamma: isNonNegative,
+        weightDecay: isNonNegative,
+        initStd: isPositive,
+      }),
+    );
   }
 
   /** Mini-batch Adam over shuffled observed pairs; one epoch = one pass over the pairs. */
   async fit(train: Interactions, options: FitOptions): Promise<FitReport> {
     const { dim: d, epochs, batchSize, lr, gamma, weightDecay, initStd } = this.config;
     const rng = new Rng(options.seed);
-    this.n = train.nItems;
     this.users = normalFactors(rng, train.nUsers, d, initStd);
     this.items = normalFactors(rng, train.nItems, d, initStd);
-    this.seen = trainedUsers(train);
+    this.begin(train);
     const x = binaryRows(train);
     const nPairs = x.cols.length;
     if (nPairs === 0) throw new Error('directau: training data has no interactions');
@@ -250,50 +242,9 @@ export class DirectAu implements Recommender {
     }, Math.ceil(nPairs / batchSize));
   }
 
-  /** Un-normalised dot products; unseen users folded in by averaging history item embeddings. */
-  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
-    checkScoreArgs('directau', this.n, users, history, out);
-    const d = this.config.dim;
-    const vec = new Float64Array(d);
-    for (let r = 0; r < users.length; r++) {
-      const u = users[r];
-      if (u < this.seen.length && this.seen[u]) for (let k = 0; k < d; k++) vec[k] = this.users[u * d + k];
-      else meanFoldIn(history, u, this.items, d, vec);
-      scoreAllItems(vec, this.items, this.n, d, out, r * this.n);
-    }
-  }
-
-  snapshot(): unknown {
-    return { users: this.users.slice(), items: this.items.slice() };
-  }
-
-  restore(state: unknown): void {
-    const s = state as { users: Float32Array; items: Float32Array };
-    this.users.set(s.users);
-    this.items.set(s.items);
-  }
-
-  async save(dir: string): Promise<void> {
-    const d = this.config.dim;
-    const nU = this.seen.length;
-    await writeCheckpoint(dir, { name: this.name, config: this.config, nItems: this.n, state: { nUsers: nU } }, {
-      users: { data: this.users, shape: [nU, d] },
-      items: { data: this.items, shape: [this.n, d] },
-      seen: { data: this.seen, shape: [nU] },
-    });
-  }
-
   /** Loads a model written by {@link save}. */
   static async load(dir: string): Promise<DirectAu> {
-    const { meta, tensors } = await readCheckpoint(dir);
-    const m = new DirectAu(meta.config);
-    const nU = Number(meta.state?.nUsers);
-    const d = m.config.dim;
-    m.n = meta.nItems;
-    m.users = floatTensor(dir, tensors, 'users', nU * d);
-    m.items = floatTensor(dir, tensors, 'items', meta.nItems * d);
-    m.seen = byteTensor(dir, tensors, 'seen', nU);
-    return m;
+    return FactorModel.loadInto(dir, (config) => new DirectAu(config));
   }
 }
 

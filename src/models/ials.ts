@@ -17,13 +17,13 @@
  * item sweep. Users unseen in training get the same exact solve from their history (fold-in).
  */
 import type { Interactions } from '../data/types.ts';
-import type { FitOptions, FitReport, Recommender } from './recommender.ts';
+import type { FitOptions, FitReport } from './recommender.ts';
 import type { ModelEntry } from './registry.ts';
 import { Rng } from '../nn/rng.ts';
 import { choleskyInPlace, choleskySolveInPlace } from '../nn/linalg.ts';
-import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { checkScoreArgs, isNonNegative, isPositive, isPositiveInt, oneOf, resolveConfig } from './cf/common.ts';
-import { byteTensor, floatTensor, normalFactors, scoreAllItems, trainedUsers } from './cf/mf.ts';
+import { isNonNegative, isPositive, isPositiveInt, oneOf, resolveConfig } from './cf/common.ts';
+import { normalFactors } from './cf/mf.ts';
+import { FactorModel } from './cf/factor.ts';
 import { trainEpochs } from './cf/train.ts';
 
 /** Hyperparameters of {@link Ials}. */
@@ -220,32 +220,27 @@ export class RowSolver {
 }
 
 /** iALS matrix factorisation. */
-export class Ials implements Recommender {
+export class Ials extends FactorModel<IalsConfig> {
   readonly name = 'ials';
-  readonly config: IalsConfig;
-  users: Float32Array = new Float32Array(0);
-  items: Float32Array = new Float32Array(0);
-  seen: Uint8Array = new Uint8Array(0);
-  private n = 0;
   /** Item Gramian, cached for fold-in. */
   private itemGram: Float64Array | null = null;
+  /** Float32 scratch for fold-in solves (the solver writes float32 rows, as in training). */
+  private foldVec = new Float32Array(0);
 
   constructor(config: Record<string, unknown> = {}) {
-    this.config = resolveConfig('ials', IALS_DEFAULTS, config, {
-      dim: isPositiveInt,
-      epochs: isPositiveInt,
-      reg: isPositive,
-      alpha0: isNonNegative,
-      alpha: isNonNegative,
-      nu: isNonNegative,
-      solver: oneOf('cg', 'cholesky'),
-      cgSteps: isPositiveInt,
-      initStd: isPositive,
-    });
-  }
-
-  get nItems(): number {
-    return this.n;
+    super(
+      resolveConfig('ials', IALS_DEFAULTS, config, {
+        dim: isPositiveInt,
+        epochs: isPositiveInt,
+        reg: isPositive,
+        alpha0: isNonNegative,
+        alpha: isNonNegative,
+        nu: isNonNegative,
+        solver: oneOf('cg', 'cholesky'),
+        cgSteps: isPositiveInt,
+        initStd: isPositive,
+      }),
+    );
   }
 
   /** λ_r = λ (Σ c + α₀ · other-side count)^ν. */
@@ -259,11 +254,10 @@ export class Ials implements Recommender {
     const rng = new Rng(options.seed);
     const nU = train.nUsers;
     const nI = train.nItems;
-    this.n = nI;
+    this.begin(train);
     // Rendle 2022 initialises with small normal noise scaled by 1/√d.
     this.users = normalFactors(rng, nU, d, initStd / Math.sqrt(d));
     this.items = normalFactors(rng, nI, d, initStd / Math.sqrt(d));
-    this.seen = trainedUsers(train);
     const { byUser, byItem } = confidenceMatrices(train, alpha);
     const rowConf = (m: WeightedCsr, r: number): number => {
       let s = 0;
@@ -322,18 +316,11 @@ export class Ials implements Recommender {
     return l;
   }
 
-  /** p_u · q_j; users unseen in training get the exact least-squares fold-in from their history. */
-  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
-    checkScoreArgs('ials', this.n, users, history, out);
-    const d = this.config.dim;
-    const n = this.n;
-    const vec = new Float32Array(d);
-    for (let r = 0; r < users.length; r++) {
-      const u = users[r];
-      if (u < this.seen.length && this.seen[u]) vec.set(this.users.subarray(u * d, (u + 1) * d));
-      else this.foldIn(history, u, vec);
-      scoreAllItems(vec, this.items, n, d, out, r * n);
-    }
+  /** Users unseen in training get the exact least-squares fold-in from their history. */
+  protected override foldInUnseen(history: Interactions, u: number, vec: Float64Array): void {
+    if (this.foldVec.length !== this.config.dim) this.foldVec = new Float32Array(this.config.dim);
+    this.foldIn(history, u, this.foldVec);
+    vec.set(this.foldVec);
   }
 
   /** Exact solve of the user's normal equations given the item factors (Hu 2008, eq. 4). */
@@ -354,38 +341,13 @@ export class Ials implements Recommender {
     new RowSolver(d).solve(vec, 0, this.items, this.itemGram, byUser, 0, byUser.cols.length, this.config.alpha0, this.rowReg(confSum, this.n), 'cholesky', 1);
   }
 
-  snapshot(): unknown {
-    return { users: this.users.slice(), items: this.items.slice() };
-  }
-
-  restore(state: unknown): void {
-    const s = state as { users: Float32Array; items: Float32Array };
-    this.users.set(s.users);
-    this.items.set(s.items);
+  protected override restored(): void {
     this.itemGram = null;
-  }
-
-  async save(dir: string): Promise<void> {
-    const d = this.config.dim;
-    const nU = this.seen.length;
-    await writeCheckpoint(dir, { name: this.name, config: this.config, nItems: this.n, state: { nUsers: nU } }, {
-      users: { data: this.users, shape: [nU, d] },
-      items: { data: this.items, shape: [this.n, d] },
-      seen: { data: this.seen, shape: [nU] },
-    });
   }
 
   /** Loads a model written by {@link save}. */
   static async load(dir: string): Promise<Ials> {
-    const { meta, tensors } = await readCheckpoint(dir);
-    const m = new Ials(meta.config);
-    const nU = Number(meta.state?.nUsers);
-    const d = m.config.dim;
-    m.n = meta.nItems;
-    m.users = floatTensor(dir, tensors, 'users', nU * d);
-    m.items = floatTensor(dir, tensors, 'items', meta.nItems * d);
-    m.seen = byteTensor(dir, tensors, 'seen', nU);
-    return m;
+    return FactorModel.loadInto(dir, (config) => new Ials(config));
   }
 }
 

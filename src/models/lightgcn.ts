@@ -16,12 +16,12 @@
  * Users unseen in training are folded in by averaging their history items' final embeddings.
  */
 import type { Interactions } from '../data/types.ts';
-import type { FitOptions, FitReport, Recommender } from './recommender.ts';
+import type { FitOptions, FitReport } from './recommender.ts';
 import type { ModelEntry } from './registry.ts';
 import { Rng } from '../nn/rng.ts';
-import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { binaryRows, checkScoreArgs, isNonNegative, isNonNegativeInt, isPositive, isPositiveInt, resolveConfig, type BinaryCsr } from './cf/common.ts';
-import { byteTensor, floatTensor, LazyAdam, meanFoldIn, normalFactors, scoreAllItems, trainedUsers } from './cf/mf.ts';
+import { binaryRows, isNonNegative, isNonNegativeInt, isPositive, isPositiveInt, resolveConfig, type BinaryCsr } from './cf/common.ts';
+import { LazyAdam, normalFactors } from './cf/mf.ts';
+import { FactorModel, type TableSpec } from './cf/factor.ts';
 import { trainEpochs } from './cf/train.ts';
 import { rowHas, sigmoid, softplus } from './bpr.ts';
 
@@ -150,32 +150,31 @@ export function lightGcnLoss(
 }
 
 /** The LightGCN model. */
-export class LightGcn implements Recommender {
+export class LightGcn extends FactorModel<LightGcnConfig> {
   readonly name = 'lightgcn';
-  readonly config: LightGcnConfig;
-  /** Ego embeddings E⁽⁰⁾, users then items, (nU + nI) × d. */
+  /**
+   * Ego embeddings E⁽⁰⁾, users then items, (nU + nI) × d. The base's `users` and `items` hold
+   * the final (layer-averaged) embeddings F used for scoring.
+   */
   ego: Float32Array = new Float32Array(0);
-  /** Final (layer-averaged) user and item embeddings used for scoring. */
-  users: Float32Array = new Float32Array(0);
-  items: Float32Array = new Float32Array(0);
-  seen: Uint8Array = new Uint8Array(0);
   private graph: NormalizedGraph | null = null;
-  private n = 0;
 
   constructor(config: Record<string, unknown> = {}) {
-    this.config = resolveConfig('lightgcn', LIGHTGCN_DEFAULTS, config, {
-      dim: isPositiveInt,
-      layers: isNonNegativeInt,
-      epochs: isPositiveInt,
-      batchSize: isPositiveInt,
-      lr: isPositive,
-      reg: isNonNegative,
-      initStd: isPositive,
-    });
+    super(
+      resolveConfig('lightgcn', LIGHTGCN_DEFAULTS, config, {
+        dim: isPositiveInt,
+        layers: isNonNegativeInt,
+        epochs: isPositiveInt,
+        batchSize: isPositiveInt,
+        lr: isPositive,
+        reg: isNonNegative,
+        initStd: isPositive,
+      }),
+    );
   }
 
-  get nItems(): number {
-    return this.n;
+  protected override tables(): Record<string, TableSpec> {
+    return { ego: { rows: 'nodes' }, ...super.tables() };
   }
 
   /** Mini-batch Adam on BPR triples with uniform negatives; one epoch = one sample per training pair. */
@@ -184,12 +183,11 @@ export class LightGcn implements Recommender {
     const rng = new Rng(options.seed);
     const nU = train.nUsers;
     const nI = train.nItems;
-    this.n = nI;
     const x = binaryRows(train);
     const nPairs = x.cols.length;
     if (nPairs === 0) throw new Error('lightgcn: training data has no interactions');
     this.graph = normalizedGraph(x);
-    this.seen = trainedUsers(train);
+    this.begin(train);
     this.ego = normalFactors(rng, nU + nI, d, initStd);
     const owner = new Int32Array(nPairs);
     for (let u = 0; u < nU; u++) owner.fill(u, x.offsets[u], x.offsets[u + 1]);
@@ -238,53 +236,9 @@ export class LightGcn implements Recommender {
     this.items = Float32Array.from(f.subarray(g.nUsers * d));
   }
 
-  /** f_u · f_j; unseen users folded in by averaging history items' final embeddings. */
-  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
-    checkScoreArgs('lightgcn', this.n, users, history, out);
-    const d = this.config.dim;
-    const vec = new Float64Array(d);
-    for (let r = 0; r < users.length; r++) {
-      const u = users[r];
-      if (u < this.seen.length && this.seen[u]) for (let k = 0; k < d; k++) vec[k] = this.users[u * d + k];
-      else meanFoldIn(history, u, this.items, d, vec);
-      scoreAllItems(vec, this.items, this.n, d, out, r * this.n);
-    }
-  }
-
-  snapshot(): unknown {
-    return { ego: this.ego.slice(), users: this.users.slice(), items: this.items.slice() };
-  }
-
-  restore(state: unknown): void {
-    const s = state as { ego: Float32Array; users: Float32Array; items: Float32Array };
-    this.ego.set(s.ego);
-    this.users = s.users.slice();
-    this.items = s.items.slice();
-  }
-
-  async save(dir: string): Promise<void> {
-    const d = this.config.dim;
-    const nU = this.seen.length;
-    await writeCheckpoint(dir, { name: this.name, config: this.config, nItems: this.n, state: { nUsers: nU } }, {
-      ego: { data: this.ego, shape: [nU + this.n, d] },
-      users: { data: this.users, shape: [nU, d] },
-      items: { data: this.items, shape: [this.n, d] },
-      seen: { data: this.seen, shape: [nU] },
-    });
-  }
-
   /** Loads a model written by {@link save}. */
   static async load(dir: string): Promise<LightGcn> {
-    const { meta, tensors } = await readCheckpoint(dir);
-    const m = new LightGcn(meta.config);
-    const nU = Number(meta.state?.nUsers);
-    const d = m.config.dim;
-    m.n = meta.nItems;
-    m.ego = floatTensor(dir, tensors, 'ego', (nU + meta.nItems) * d);
-    m.users = floatTensor(dir, tensors, 'users', nU * d);
-    m.items = floatTensor(dir, tensors, 'items', meta.nItems * d);
-    m.seen = byteTensor(dir, tensors, 'seen', nU);
-    return m;
+    return FactorModel.loadInto(dir, (config) => new LightGcn(config));
   }
 }
 

@@ -1,0 +1,158 @@
+/**
+ * The factor-model base (LensKit's `ALSBase` idea): everything BPR-MF, iALS, DirectAU and
+ * LightGCN share once they are trained — a user table and an item table of d-dimensional
+ * factors (plus an optional item bias), scoring by dot products, fold-in of users unseen in
+ * training, snapshot/restore for early stopping, and save/load. A subclass adds only its paper:
+ * its config, its `fit`, and (when it has one) its own fold-in.
+ *
+ * Scoring: x̂_uj = p_u · q_j (+ b_j). The user vector p_u is the trained row for users with
+ * training events, otherwise {@link FactorModel.foldInUnseen} of the history given (by default
+ * the mean of the history items' factors).
+ */
+import type { Interactions } from '../../data/types.ts';
+import type { FitOptions, FitReport, Recommender } from '../recommender.ts';
+import type { NamedTensor } from '../../nn/safetensors.ts';
+import { readCheckpoint, writeCheckpoint } from '../checkpoint.ts';
+import { checkScoreArgs } from './common.ts';
+import { byteTensor, floatTensor, meanFoldIn, scoreAllItems, trainedUsers } from './mf.ts';
+
+/** The config keys every factor model has. */
+export interface FactorConfig {
+  /** Factor dimension d. */
+  dim: number;
+}
+
+/** Rows of a saved table: one per user, per item, or per graph node (users then items). */
+export type TableRows = 'users' | 'items' | 'nodes';
+
+/** How a named parameter table is shaped: `rows × dim` or, with `vector`, `rows`. */
+export interface TableSpec {
+  rows: TableRows;
+  vector?: boolean;
+}
+
+/** A trained factor model; subclasses implement `fit` (which must call {@link FactorModel.begin}). */
+export abstract class FactorModel<C extends FactorConfig & Record<string, unknown>> implements Recommender {
+  abstract readonly name: string;
+  readonly config: C;
+  /** User factors P, nUsers × d (row-major). */
+  users: Float32Array = new Float32Array(0);
+  /** Item factors Q, nItems × d. */
+  items: Float32Array = new Float32Array(0);
+  /** 1 for users with training events (they have a learned row in {@link users}). */
+  seen: Uint8Array = new Uint8Array(0);
+  /** Number of items (set by fit or load). */
+  protected n = 0;
+
+  constructor(config: C) {
+    this.config = config;
+  }
+
+  get nItems(): number {
+    return this.n;
+  }
+
+  /**
+   * The trainable tables by name, as saved and snapshotted (besides `seen`). The default is
+   * `users` and `items`; a model with more (BPR's bias, LightGCN's ego embeddings) extends it.
+   */
+  protected tables(): Record<string, TableSpec> {
+    return { users: { rows: 'users' }, items: { rows: 'items' } };
+  }
+
+  /** The item bias added to every score, if the model has one. */
+  protected itemBias(): Float32Array | undefined {
+    return undefined;
+  }
+
+  /** Records the catalogue and which users are trained; called first by every `fit`. */
+  protected begin(train: Interactions): void {
+    this.n = train.nItems;
+    this.seen = trainedUsers(train);
+  }
+
+  abstract fit(train: Interactions, options: FitOptions): Promise<FitReport>;
+
+  /** True when user `u` has a trained row. */
+  protected isTrained(u: number): boolean {
+    return u < this.seen.length && this.seen[u] === 1;
+  }
+
+  /**
+   * The vector of a user without a trained row, from their events in `history`, into `vec`.
+   * Default: the mean of their distinct history items' factors (a documented approximation).
+   */
+  protected foldInUnseen(history: Interactions, u: number, vec: Float64Array): void {
+    meanFoldIn(history, u, this.items, this.config.dim, vec);
+  }
+
+  /** x̂_uj = p_u · q_j (+ b_j) for every item j, per user of `users`. */
+  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
+    checkScoreArgs(this.name, this.n, users, history, out);
+    const d = this.config.dim;
+    const n = this.n;
+    const bias = this.itemBias();
+    const vec = new Float64Array(d);
+    for (let r = 0; r < users.length; r++) {
+      const u = users[r];
+      if (this.isTrained(u)) for (let k = 0; k < d; k++) vec[k] = this.users[u * d + k];
+      else this.foldInUnseen(history, u, vec);
+      scoreAllItems(vec, this.items, n, d, out, r * n, bias);
+    }
+  }
+
+  /** The table called `name` (a field of the subclass). */
+  private table(name: string): Float32Array {
+    return (this as unknown as Record<string, Float32Array>)[name];
+  }
+
+  /** Copies of every trainable table. */
+  snapshot(): unknown {
+    const s: Record<string, Float32Array> = {};
+    for (const name of Object.keys(this.tables())) s[name] = this.table(name).slice();
+    return s;
+  }
+
+  /** Writes a {@link snapshot} back, in place (an optimiser may hold the arrays). */
+  restore(state: unknown): void {
+    const s = state as Record<string, Float32Array>;
+    for (const name of Object.keys(this.tables())) this.table(name).set(s[name]);
+    this.restored();
+  }
+
+  /** Called after {@link restore}, for caches derived from the tables. */
+  protected restored(): void {}
+
+  /** Number of rows of a table kind. */
+  private rowCount(rows: TableRows, nUsers: number): number {
+    return rows === 'users' ? nUsers : rows === 'items' ? this.n : nUsers + this.n;
+  }
+
+  async save(dir: string): Promise<void> {
+    const d = this.config.dim;
+    const nU = this.seen.length;
+    const tensors: Record<string, NamedTensor> = {};
+    for (const [name, spec] of Object.entries(this.tables())) {
+      const rows = this.rowCount(spec.rows, nU);
+      tensors[name] = { data: this.table(name), shape: spec.vector ? [rows] : [rows, d] };
+    }
+    tensors.seen = { data: this.seen, shape: [nU] };
+    await writeCheckpoint(dir, { name: this.name, config: this.config, nItems: this.n, state: { nUsers: nU } }, tensors);
+  }
+
+  /** Fills a model created from a checkpoint's config with the checkpoint's tables. */
+  static async loadInto<M extends FactorModel<FactorConfig & Record<string, unknown>>>(dir: string, create: (config: Record<string, unknown>) => M): Promise<M> {
+    const { meta, tensors } = await readCheckpoint(dir);
+    const m = create(meta.config);
+    const nU = Number(meta.state?.nUsers);
+    const d = m.config.dim;
+    m.n = meta.nItems;
+    const self = m as unknown as Record<string, Float32Array>;
+    for (const [name, spec] of Object.entries(m.tables())) {
+      const rows = m.rowCount(spec.rows, nU);
+      self[name] = floatTensor(dir, tensors, name, spec.vector ? rows : rows * d);
+    }
+    m.seen = byteTensor(dir, tensors, 'seen', nU);
+    return m;
+  }
+}
