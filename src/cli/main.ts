@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<{ register: CommandModule }>> = {
   data: () => import('./commands/data.ts'),
   train: () => import('./commands/train.ts'),
   eval: () => import('./commands/eval.ts'),
+  run: () => import('./commands/run.ts'),
   bench: () => import('./commands/bench.ts'),
   serve: () => import('./commands/serve.ts'),
   law: () => import('./commands/law.ts'),

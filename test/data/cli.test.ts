@@ -91,6 +91,6 @@ describe('npx reclab quickstart --synthetic', { timeout: 300_000 }, () => {
     expect(r.stdout).toMatch(/^pop\s+0\.\d{4}\s+0\.\d{4}.*\(baseline\)/m);
     expect(r.stdout).toMatch(/^ease\s+0\.\d{4}\s+0\.\d{4}/m);
     expect(r.stdout).toMatch(/protocol: full ranking/);
-    expect(r.stdout).toMatch(/best on test ndcg@10: (pop|ease)/);
+    expect(r.stdout).toMatch(/best on validation ndcg@10: (pop|ease) \(0\.\d{4}\)/);
   });
 });

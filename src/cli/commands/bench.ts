@@ -1,12 +1,15 @@
 /**
- * `reclab bench <config.yaml> [--key=value …]`: runs an experiment (several models, one dataset,
- * one protocol), prints the comparison table and saves everything under `runs/` (see docs/eval.md).
+ * `reclab bench <config.yaml> [--key=value …]`: the grid/table runner — runs an experiment
+ * (several models, grid, seeds, early stopping on validation, one dataset, one protocol), prints
+ * the comparison table and saves everything under `runs/` (see docs/eval.md). `reclab run` takes
+ * the same files for long runs with a per-epoch trace, checkpoints and resume.
  */
 import type { Command } from 'commander';
 import { readdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadExperiment } from '../../eval/config.ts';
-import { formatResultTable, runExperiment } from '../../eval/runner.ts';
+import { formatResultTable, runExperiment } from '../../experiment/runner.ts';
+import { splitOverrides } from './overrides.ts';
 
 /** Registers `reclab bench`. */
 export function register(program: Command): void {
@@ -19,11 +22,8 @@ export function register(program: Command): void {
     .allowUnknownOption(true)
     .helpOption('-h, --help')
     .action(async (configPath: string, overrides: string[], o: { progress: boolean }) => {
-      const extra = overrides.filter((a) => a.startsWith('--') && a.includes('='));
-      const stray = overrides.filter((a) => !extra.includes(a));
-      if (stray.length) throw new Error(`unexpected argument(s) ${stray.join(' ')}: overrides look like --key=value`);
       const path = resolve(configPath);
-      const config = loadExperiment(path, extra);
+      const config = loadExperiment(path, splitOverrides(overrides));
       const { dir, table } = await runExperiment(config, { baseDir: dirname(path), progress: o.progress ? undefined : false });
       process.stdout.write(`\n${formatResultTable(table)}`);
       if (dir) process.stdout.write(`\nsaved: ${dir}/ (${readdirSync(dir).join(', ')})\n`);

@@ -10,7 +10,7 @@
  *   5. compare   — train the classic baselines through the experiment runner (early stopping on
  *                  validation ndcg@10), evaluate under full ranking with history excluded, and
  *                  print the comparison table with significance against Pop;
- *   6. serve     — with `--serve`: refit the best model on all events and start the HTTP
+ *   6. serve     — with `--serve`: refit the best model (on validation) on all events and start the HTTP
  *                  service on it (otherwise the two commands that do so are printed).
  *
  * `runQuickstart` returns everything the steps produced.
@@ -26,8 +26,10 @@ import type { SplitOptions } from '../../data/split.ts';
 import { defaultCacheDir, fetchDataset, FetchError } from '../../data/registry.ts';
 import type { Dataset, Split } from '../../data/types.ts';
 import { validateExperiment } from '../../eval/config.ts';
-import { formatResultTable, runExperiment } from '../../eval/runner.ts';
-import type { ExperimentResult } from '../../eval/runner.ts';
+import { formatResultTable, runExperiment } from '../../experiment/runner.ts';
+import type { ExperimentResult, ModelResult } from '../../experiment/runner.ts';
+import { meanStd } from '../../eval/significance.ts';
+import { fmt } from '../../eval/table.ts';
 import { trainBundle } from '../../serve/train.ts';
 import { runServer } from '../../serve/server.ts';
 import { join } from 'node:path';
@@ -63,7 +65,7 @@ export interface QuickstartResult {
   split: Split;
   /** Step 5's experiment record (absent when no models were compared). */
   comparison?: ExperimentResult;
-  /** Label of the best model on test ndcg@10. */
+  /** Label of the best model on validation ndcg@10 (the one `--serve` serves). */
   best?: string;
 }
 
@@ -98,6 +100,17 @@ export async function quickstartData(options: QuickstartOptions, log: (line: str
     log('  (with a local copy of ml-100k.zip or its folder: reclab data fetch ml-100k --from <path>, then run quickstart again)');
     return { spec: synthetic, origin: { kind: 'synthetic', note } };
   }
+}
+
+/** Mean validation value of a model's runs over seeds (−∞ when the split had no validation part). */
+export function validationScore(model: ModelResult): number {
+  const v = meanStd(model.runs.map((r) => r.valid)).mean;
+  return Number.isNaN(v) ? -Infinity : v;
+}
+
+/** The model to serve: best mean validation value, ties to the earlier row. */
+export function bestOnValidation(result: ExperimentResult): ModelResult {
+  return result.models.reduce((best, m) => (validationScore(m) > validationScore(best) ? m : best));
 }
 
 /** Runs the quickstart steps in order and returns what they produced. */
@@ -155,8 +168,10 @@ export async function runQuickstart(options: QuickstartOptions = {}): Promise<Qu
   const { result, dir, table } = await runExperiment(config, { dataset, dryRun: options.output === false, log });
   log(formatResultTable(table));
   if (dir) log(`saved: ${dir} (result.json, table.md, table.csv)`);
-  const best = [...result.models].sort((a, b) => (b.summary['ndcg@10']?.mean ?? 0) - (a.summary['ndcg@10']?.mean ?? 0))[0];
-  log(`best on test ndcg@10: ${best.label}`);
+  // Selection is on validation, never on test: the model served is the one with the best mean
+  // validation ndcg@10 over seeds (the test table above is reported, not chosen from).
+  const best = bestOnValidation(result);
+  log(`best on validation ${result.protocol.validMetric}: ${best.label} (${fmt(validationScore(best))})`);
 
   // Step 6 — serve the best model, refitted on every event.
   const bundleDir = join(options.output === false ? 'runs' : (options.output ?? 'runs'), 'quickstart-model', best.name);

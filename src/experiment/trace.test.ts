@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { TrainingState } from '../seq/resume.ts';
+import type { TrainingState } from '../models/seq/resume.ts';
 import { checkpointDir, parseTraceArgs, recoverTrace, trace, type TraceLine } from './trace.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'trace-'));

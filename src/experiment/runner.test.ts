@@ -6,7 +6,7 @@ import { generateSynthetic } from '../data/synthetic.ts';
 import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport, Recommender } from '../models/recommender.ts';
 import { registerModel } from '../models/registry.ts';
-import { applyOverrides, ConfigError, gridPoints, loadExperiment, validateExperiment } from './config.ts';
+import { applyOverrides, ConfigError, gridPoints, loadExperiment, validateExperiment } from '../eval/config.ts';
 import { runExperiment } from './runner.ts';
 
 /**

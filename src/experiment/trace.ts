@@ -1,5 +1,6 @@
 /**
- * Long training runs that leave a trace: `node --import tsx src/models/seqlab/trace.ts <config.yaml> [--key=value …]`.
+ * Long training runs that leave a trace: `reclab run <config.yaml> [--resume] [--checkpoint-every N] [--key=value …]`
+ * (src/cli/commands/run.ts).
  *
  * Reads an experiment file in the runner's format (src/eval/config.ts) and trains its models one
  * after another on the config's split and protocol. Every `evalEvery` epochs it evaluates the
@@ -14,7 +15,7 @@
  * the intermediate figures on disk. The test figures at intermediate epochs are a *trace*, not a
  * selection: the final claim is the row at the epoch chosen on validation (`best_valid_epoch`).
  *
- * Long runs outlive a session: `--checkpointEvery=N` makes each engine-trained sequential model
+ * Long runs outlive a session: `--checkpoint-every N` makes each engine-trained sequential model
  * write its training state (FitOptions.checkpoint, src/models/seq/resume.ts) every N epochs, and
  * after its last, to `<output>/<name>-<label>.ckpt/`. Run the same command again and, for every
  * model whose checkpoint directory exists, the trace resumes: training continues from the saved
@@ -24,7 +25,7 @@
  * evaluated again (a run killed between an evaluation and the next save redoes that epoch's
  * training silently). Raise `--models.<i>.config.epochs=…` to continue a finished run further.
  * `--resume` additionally refuses to start when no model has a checkpoint (continuing, never
- * silently restarting, e.g. after a typo in `--name`) and implies `--checkpointEvery=1`.
+ * silently restarting, e.g. after a typo in `--name`) and implies `--checkpoint-every 1`.
  * Closed-form models have no training state: they are fitted and evaluated again each time.
  *
  * `--evaluate` trains nothing and writes nothing: it loads every model's checkpoint at the epoch
@@ -34,16 +35,16 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { concatInteractions } from '../../data/interactions.ts';
-import { loadDataset } from '../../data/load.ts';
-import { splitDataset } from '../../data/split.ts';
-import { loadExperiment } from '../../eval/config.ts';
-import { evaluate, usersWithTargets, type EvalData } from '../../eval/evaluate.ts';
-import { parseProtocol, sampleCandidates, type CandidateLists } from '../../eval/protocol.ts';
-import { lineChart, type Series } from '../../util/plot.ts';
-import type { Recommender } from '../recommender.ts';
-import { createModel } from '../registry.ts';
-import { readTrainingState, type TrainingState } from '../seq/resume.ts';
+import { loadDataset } from '../data/load.ts';
+import { splitDataset } from '../data/split.ts';
+import { loadExperiment } from '../eval/config.ts';
+import { evaluate } from '../eval/evaluate.ts';
+import { parseProtocol } from '../eval/protocol.ts';
+import type { Recommender } from '../models/recommender.ts';
+import { createModel } from '../models/registry.ts';
+import { readTrainingState, type TrainingState } from '../models/seq/resume.ts';
+import { lineChart, type Series } from '../util/plot.ts';
+import { evalViews, stageCandidates } from './data.ts';
 
 /** One line of the trace file. */
 export interface TraceLine {
@@ -90,8 +91,9 @@ export interface CheckpointEvaluation {
 
 /**
  * Splits the tracer's command-line arguments (after the config path) into the tracer's own flags
- * (`--checkpointEvery=N`, `--resume`, `--evaluate`) and the experiment overrides (`key=value`, leading `--`
- * removed) that go to loadExperiment, which would reject the flags as unknown config keys.
+ * (`--checkpointEvery=N` — the spelling of the docs before `reclab run` had `--checkpoint-every` —,
+ * `--resume`, `--evaluate`) and the experiment overrides (`key=value`, leading `--` removed) that
+ * go to loadExperiment, which would reject the flags as unknown config keys.
  */
 export function parseTraceArgs(args: readonly string[]): { overrides: string[]; options: TraceOptions } {
   const overrides: string[] = [];
@@ -181,22 +183,16 @@ export async function trace(path: string, overrides: readonly string[], options:
   const source = existsSync(resolve(src)) ? resolve(src) : src;
   const dataset = await loadDataset({ ...config.data, source }, config.prepare);
   const split = splitDataset(dataset, config.split);
-  const { train, valid, test } = split;
+  const { train } = split;
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   log(`${dataset.name}: ${dataset.nUsers} users, ${dataset.nItems} items; ${split.protocol.description}; protocol ${config.protocol}`);
-  const validData: EvalData = { history: train, exclude: [train], targets: valid, train, seen: [train, valid, test] };
-  const testData: EvalData = { history: concatInteractions(train, valid), exclude: [train, valid], targets: test, train, seen: [train, valid, test] };
-  const protocol = parseProtocol(config.protocol, config.seeds[0]);
-  let validCands: CandidateLists | undefined;
-  let testCands: CandidateLists | undefined;
+  // the one data rule, and the same candidate draws as `reclab bench` makes for this config;
   // loo with valid: false (the HSTU repository's split) has no validation targets: the trace then
   // records test only, and the final epoch is the reported one (nothing to select on)
-  const hasValid = usersWithTargets(valid).length > 0;
-  if (protocol.kind === 'sampled') {
-    // the same draws as the runner makes for this config
-    if (hasValid) validCands = sampleCandidates(protocol, usersWithTargets(valid), valid, [train, valid, test], train);
-    testCands = sampleCandidates({ ...protocol, seed: protocol.seed + 1 }, usersWithTargets(test), test, [train, valid, test], train);
-  }
+  const views = evalViews(split);
+  const { valid: validData, test: testData, hasValid } = views;
+  const protocol = parseProtocol(config.protocol, config.seeds[0]);
+  const { valid: validCands, test: testCands } = stageCandidates(protocol, views, config.seeds[0]);
   const validMetric = config.validMetric ?? config.metrics[0];
   const outDir = resolve(config.output);
   mkdirSync(outDir, { recursive: true });
@@ -251,8 +247,10 @@ export async function trace(path: string, overrides: readonly string[], options:
       // without validation every evaluation is "best so far", so best_valid_epoch tracks the final epoch
       const value = hasValid ? v[validMetric] : rep.epoch;
       const point = curve.get(rep.epoch);
-      // the metric curve: validation, or test when the split has no validation part
-      if (point) point.valid = hasValid ? value : t[validMetric];
+      // the metric curve: validation, or test when the split has no validation part — drawn
+      // from the figures as the trace file holds them (rounded), so that a resumed run, which
+      // reads its earlier points back from the file, draws the same curve as an uninterrupted one
+      if (point) point.valid = roundAll({ v: hasValid ? value : t[validMetric] }).v;
       if (value > best) {
         best = value;
         bestEpoch = rep.epoch;
@@ -311,22 +309,4 @@ function roundAll(m: Record<string, number>): Record<string, number> {
 
 function fmtAll(m: Record<string, number>): string {
   return Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ');
-}
-
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('seqlab/trace.ts')) {
-  const [path, ...rest] = process.argv.slice(2);
-  if (!path) {
-    process.stderr.write('usage: node --import tsx src/models/seqlab/trace.ts <config.yaml> [--checkpointEvery=N] [--resume | --evaluate] [--key=value …]\n');
-    process.exit(2);
-  }
-  Promise.resolve().then(() => {
-    const { overrides, options } = parseTraceArgs(rest);
-    return trace(path, overrides, options);
-  }).then((results) => {
-    for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`);
-    process.exit(0);
-  }, (e: unknown) => {
-    process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
-    process.exit(1);
-  });
 }

@@ -8,20 +8,20 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { concatInteractions } from '../data/interactions.ts';
 import { loadDataset } from '../data/load.ts';
 import { splitDataset } from '../data/split.ts';
 import type { Dataset, Split } from '../data/types.ts';
 import { createModel } from '../models/registry.ts';
 import type { EpochReport, Recommender } from '../models/recommender.ts';
 import { barChart, lineChart, type Series } from '../util/plot.ts';
-import { gridPoints, type ExperimentConfig, type ModelSpec } from './config.ts';
-import { evaluate, usersWithTargets, type EvalData, type EvalResult } from './evaluate.ts';
-import { itemFeatures } from './features.ts';
-import { parseMetric, RANK_METRICS } from './metrics.ts';
-import { parseProtocol, sampleCandidates, type CandidateLists } from './protocol.ts';
-import { bootstrapDiffCI, meanStd, pairedTTest, wilcoxon, type Interval } from './significance.ts';
-import { fmt, fmtP, toCsv, toMarkdown, toText, type Table } from './table.ts';
+import { gridPoints, type ExperimentConfig, type ModelSpec } from '../eval/config.ts';
+import { evaluate, usersWithTargets, type EvalResult } from '../eval/evaluate.ts';
+import { itemFeatures } from '../eval/features.ts';
+import { parseMetric, RANK_METRICS } from '../eval/metrics.ts';
+import { parseProtocol } from '../eval/protocol.ts';
+import { bootstrapDiffCI, meanStd, pairedTTest, wilcoxon, type Interval } from '../eval/significance.ts';
+import { fmt, fmtP, toCsv, toMarkdown, toText, type Table } from '../eval/table.ts';
+import { evalViews, stageCandidates } from './data.ts';
 
 /** One epoch of a training curve: loss and (when validated that epoch) the validation metric. */
 export interface CurvePoint extends EpochReport {
@@ -136,23 +136,17 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
   const sigMetric = config.significanceMetric ?? validMetric;
   const testMetrics = [...new Set([...config.metrics, sigMetric])];
 
-  const { train, valid, test } = split;
-  const validData: EvalData = { history: train, exclude: [train], targets: valid, train, seen: [train, valid, test] };
-  const testData: EvalData = { history: concatInteractions(train, valid), exclude: [train, valid], targets: test, train, seen: [train, valid, test] };
-  // Sampled protocols: draw the candidates once, so every model and seed ranks the same lists.
-  const protocol = parseProtocol(config.protocol, config.seeds[0]);
-  let validCands: CandidateLists | undefined;
-  let testCands: CandidateLists | undefined;
+  const { train } = split;
+  const views = evalViews(split);
+  const { valid: validData, test: testData, hasValid } = views;
   // A split without validation targets (loo with valid: false) leaves nothing to select on:
   // every configuration trains its full epochs and the final state is reported.
-  const hasValid = usersWithTargets(valid).length > 0;
   if (!hasValid && config.models.some((m) => gridPoints(m).length > 1)) {
     throw new Error(`${config.name}: a grid needs a validation split to choose on, and this split has none (${split.protocol.description})`);
   }
-  if (protocol.kind === 'sampled') {
-    if (hasValid) validCands = sampleCandidates(protocol, usersWithTargets(valid), valid, [train, valid, test], train);
-    testCands = sampleCandidates({ ...protocol, seed: protocol.seed + 1 }, usersWithTargets(test), test, [train, valid, test], train);
-  }
+  // Sampled protocols: draw the candidates once, so every model and seed ranks the same lists.
+  const protocol = parseProtocol(config.protocol, config.seeds[0]);
+  const { valid: validCands, test: testCands } = stageCandidates(protocol, views, config.seeds[0]);
   const features = config.features ? itemFeatures(dataset, config.features) : undefined;
   if (!features && config.metrics.some((m) => parseMetric(m).name === 'ild')) throw new Error(`${config.name}: ild@k needs item features: set "features" to an item column`);
   const common = { protocol, ties: config.ties, blockSize: config.blockSize, progress: options.progress, features };
@@ -288,7 +282,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
       ties: config.ties,
       excluded: protocol.kind === 'full' ? 'train + valid items of each user at test time (train items at validation)' : 'negatives never interacted with (train, valid or test)',
       seed: protocol.kind === 'sampled' ? protocol.seed : undefined,
-      nUsers: usersWithTargets(test).length,
+      nUsers: usersWithTargets(split.test).length,
       nItems: dataset.nItems,
       validMetric,
     },
