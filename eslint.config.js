@@ -1,11 +1,14 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import layers from './eslint/layers.js';
 
 export default tseslint.config(
   { ignores: ['asm/**', 'dist/**', 'node_modules/**', '.cache/**', 'coverage/**', 'runs/**'] },
   js.configs.recommended,
   // The bin script is plain Node JavaScript.
   { files: ['bin/**/*.js'], languageOptions: { globals: { process: 'readonly' } } },
+  // The layering of src/ (eslint/layers.js, docs/architecture.md): no upward imports, no cycles between folders.
+  { files: ['src/**/*.ts'], plugins: { reclab: layers }, rules: { 'reclab/layers': 'error' } },
   ...tseslint.configs.recommended,
   {
     rules: {
