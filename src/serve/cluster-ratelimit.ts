@@ -1,8 +1,13 @@
 /**
  * One rate limit for the whole cluster: the counters live in the primary, and each worker's
- * `@fastify/rate-limit` store asks the primary to count every request (one IPC round trip, a few
- * tens of microseconds). With counters in each worker's memory, N workers would let N × the limit
- * through.
+ * `@fastify/rate-limit` store asks the primary to count every request. With counters in each
+ * worker's memory, N workers would let N × the limit through. The requests a worker parses in one
+ * turn of its event loop go to the primary as one message (counted in order, so the count stays
+ * exact), so a busy worker sends fewer messages than it serves requests. The round trip still
+ * costs: on the shared 2-core machine the cheapest route (/api/popular, cached) served ≈ 6,400
+ * req/s with counts in the primary against ≈ 8,000 with counts in each worker and ≈ 9,600 with no
+ * limit (medians of 3 interleaved 6 s runs at load 8–12, so rough). Heavier routes pay the same
+ * absolute cost, a smaller share.
  *
  * When the primary does not answer in time the store **fails open to a per-worker count**: it
  * counts in the worker's own memory for a few seconds before trying the primary again. Failing
@@ -88,10 +93,14 @@ interface CountRequest extends ExceedMode {
   max: number;
 }
 
-/** Makes the primary count for a worker: registers the handlers on that worker's channel. */
+/** One count in a worker's batch: `incr` counts the request, `read` only looks. */
+interface BatchedCount extends CountRequest {
+  read?: boolean;
+}
+
+/** Makes the primary count for a worker: registers the handler on that worker's channel. */
 export function serveRateLimit(rpc: Rpc, counter: WindowCounter): void {
-  rpc.handle<CountRequest>('ratelimit.incr', (r) => counter.incr(r.key, r.timeWindow, r.max, r));
-  rpc.handle<CountRequest>('ratelimit.read', (r) => counter.read(r.key, r.timeWindow));
+  rpc.handle<BatchedCount[]>('ratelimit.count', (batch) => batch.map((r) => (r.read ? counter.read(r.key, r.timeWindow) : counter.incr(r.key, r.timeWindow, r.max, r))));
 }
 
 /** The store contract of `@fastify/rate-limit` (types/index.d.ts), with the optional `read`. */
@@ -121,17 +130,26 @@ export function clusterRateLimitStore(rpc: Rpc, options: ClusterRateLimitOptions
   const local = new WindowCounter();
   let degradedUntil = 0;
 
-  const count = (method: 'incr' | 'read', request: CountRequest, callback: (error: Error | null, result?: Hit) => void) => {
-    const fallback = () => (method === 'incr' ? local.incr(request.key, request.timeWindow, request.max, request) : local.read(request.key, request.timeWindow));
-    if (Date.now() < degradedUntil) return callback(null, fallback());
-    rpc.request<Hit>(`ratelimit.${method}`, request, timeoutMs).then(
-      (hit) => callback(null, hit),
+  type Callback = (error: Error | null, result?: Hit) => void;
+  const locally = (r: BatchedCount) => (r.read ? local.read(r.key, r.timeWindow) : local.incr(r.key, r.timeWindow, r.max, r));
+  let batch: { request: BatchedCount; callback: Callback }[] = [];
+  const flush = () => {
+    const sent = batch;
+    batch = [];
+    rpc.request<Hit[]>('ratelimit.count', sent.map((b) => b.request), timeoutMs).then(
+      (hits) => sent.forEach((b, i) => b.callback(null, hits[i])),
       (e: Error) => {
         if (Date.now() >= degradedUntil) options.onDegraded?.(e.message);
         degradedUntil = Date.now() + retryMs;
-        callback(null, fallback());
+        for (const b of sent) b.callback(null, locally(b.request));
       },
     );
+  };
+  const count = (request: BatchedCount, callback: Callback) => {
+    if (Date.now() < degradedUntil) return callback(null, locally(request));
+    // Everything parsed in this poll phase goes out together, right after it (the check phase).
+    if (batch.length === 0) setImmediate(flush);
+    batch.push({ request, callback });
   };
 
   let children = 0;
@@ -144,11 +162,11 @@ export function clusterRateLimitStore(rpc: Rpc, options: ClusterRateLimitOptions
     ) {}
 
     incr(key: string, callback: (error: Error | null, result?: Hit) => void, timeWindow: number, max: number): void {
-      count('incr', { key: this.prefix + key, timeWindow, max, continueExceeding: this.mode.continueExceeding, exponentialBackoff: this.mode.exponentialBackoff }, callback);
+      count({ key: this.prefix + key, timeWindow, max, continueExceeding: this.mode.continueExceeding, exponentialBackoff: this.mode.exponentialBackoff }, callback);
     }
 
     read(key: string, callback: (error: Error | null, result?: Hit) => void, timeWindow: number, max: number): void {
-      count('read', { key: this.prefix + key, timeWindow, max }, callback);
+      count({ key: this.prefix + key, timeWindow, max, read: true }, callback);
     }
 
     child(routeOptions: ExceedMode & { routeInfo?: { url?: string; method?: string | string[] } }): RateLimitStore {

@@ -26,6 +26,8 @@ import { saveBundle } from '../../src/serve/bundle.ts';
 import { openStore } from '../../src/serve/store.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 // ---------------------------------------------------------------------------------------------
 // In memory
@@ -126,6 +128,9 @@ describe('cluster rate limit', () => {
     const seen = [];
     for (let i = 0; i < 3; i++) seen.push((await incr(s1)).current, (await incr(s2)).current);
     expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
+    // Requests made in the same turn travel as one batch and are still counted one by one.
+    const burst = await Promise.all(range(10).map((i) => incr(i % 2 ? s1 : s2)));
+    expect(burst.map((h) => h.current).sort((x, y) => x - y)).toEqual(range(10).map((i) => i + 7));
     // A route with its own limit counts apart from the global one, under the same name in every worker.
     const r1 = s1.child({ routeInfo: { method: 'GET', url: '/x' } });
     const r2 = s2.child({ routeInfo: { method: 'GET', url: '/x' } });
@@ -134,7 +139,7 @@ describe('cluster rate limit', () => {
 
     // A primary that does not answer: counted in the worker, told once, the primary skipped meanwhile.
     const slow = rpcPair();
-    slow.b.handle('ratelimit.incr', () => new Promise(() => {}));
+    slow.b.handle('ratelimit.count', () => new Promise(() => {}));
     const told: string[] = [];
     const Slow = clusterRateLimitStore(slow.a, { timeoutMs: 20, retryMs: 60_000, onDegraded: (r) => told.push(r) });
     const s = new Slow({});
@@ -242,9 +247,6 @@ describe('model coordinator', () => {
 // ---------------------------------------------------------------------------------------------
 // The real CLI: `node bin/reclab.js serve --workers 2` as a child process
 // ---------------------------------------------------------------------------------------------
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** A running `reclab serve --workers 2`. */
 interface Cluster {
@@ -492,6 +494,23 @@ describe('reclab serve --workers 2', () => {
     } finally {
       await cleanup(c);
     }
+  }, 300_000);
+
+  it('workers that cannot start say why and exit 1; the primary then gives up with exit 1', async () => {
+    const dir = tempDir();
+    await writeFixtureBundle(join(dir, 'model'), 'pop');
+    const args = [join(ROOT, 'bin', 'reclab.js'), 'serve', '--models', join(dir, 'model'), '--db', 'sqlite:/dev/null/x.db', '--port', '0', '--workers', '2'];
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const t0 = performance.now();
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    const failed = err.match(/worker \d+ cannot start: .*/g) ?? [];
+    console.log(`cluster start failures: ${failed.length} workers could not start ("${failed[0]}"), primary exited ${code} after ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    expect(code).toBe(1);
+    expect(failed.length).toBeGreaterThanOrEqual(5);
+    expect(err).toMatch(/exited \(code 1\)/);
+    expect(err).toMatch(/giving up/);
   }, 300_000);
 
   it('starts 20 times on an empty SQLite file with every worker listening at its first try', async () => {
