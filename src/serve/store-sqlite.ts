@@ -65,6 +65,8 @@ export interface SqliteOptions {
   busyTimeoutMs?: number;
   /** Milliseconds opening keeps retrying while other processes set up the same file (default 30 s). */
   openTimeoutMs?: number;
+  /** Page cache of the connection in MiB (default 64; it grows to this as pages are used). */
+  cacheMb?: number;
 }
 
 interface Call {
@@ -227,6 +229,7 @@ export class SqliteStore implements Store {
         idempotencyTtl: IDEMPOTENCY_TTL_S,
         busyTimeoutMs: options.busyTimeoutMs ?? 10_000,
         openTimeoutMs: options.openTimeoutMs ?? 30_000,
+        cacheMb: options.cacheMb ?? 64,
       }),
     );
   }
