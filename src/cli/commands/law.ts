@@ -16,6 +16,7 @@ import { PARAM_NAMES, type ParamName } from '../../laws/law.ts';
 import { predictLaw, type FitOptions } from '../../laws/fit.ts';
 import { readLawPoints } from '../../laws/records.ts';
 import { buildFitReport, fitReportMarkdown, writeFitReport, type FitReport } from '../../laws/report.ts';
+import { splitOverrides } from './overrides.ts';
 
 /** Parses a CLI number option, naming the flag on error. */
 function num(flag: string): (value: string) => number {
@@ -58,11 +59,6 @@ function readFitReport(path: string): FitReport {
 /** Loads a dataset file with a named reader format, or detects it (`auto`). */
 async function loadData(path: string, format = 'auto'): Promise<Dataset> {
   return readSource(path, format === 'auto' ? await detectFormat(path) : canonicalFormat(format));
-}
-
-/** Collects repeatable option values. */
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 /** Rounds to `d` decimals for display (JSON numbers people compare by eye). */
@@ -124,10 +120,11 @@ export function register(program: Command): void {
     .command('sweep')
     .description('run (or resume) a scaling sweep from a YAML file: train each (layers, hidden[, fraction]) point, append results to JSONL, then fit the law')
     .argument('<spec>', 'sweep YAML (see examples/law-*.yaml)')
-    .option('--set <key=value>', 'override a key of the file (repeatable), e.g. --set config.epochs=5', collect)
+    .argument('[overrides...]', 'overrides of the file as --key=value (dotted keys, YAML values), e.g. --config.epochs=5 --grid.hidden=[16,32]')
     .option('--no-fit', 'only run the grid; do not fit the law afterwards')
-    .action(async (file: string, o: { set?: string[]; fit: boolean }) => {
-      const spec = loadSweepFile(file, o.set ?? []);
+    .allowUnknownOption(true)
+    .action(async (file: string, overrides: string[], o: { fit: boolean }) => {
+      const spec = loadSweepFile(file, splitOverrides(overrides));
       const dataset = await loadData(spec.dataset.path, spec.dataset.format);
       const split = splitDataset(dataset, { kind: spec.split });
       await runSweep(

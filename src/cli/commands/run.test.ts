@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { trace, type TraceLine } from '../../experiment/trace.ts';
-import { splitOverrides } from './overrides.ts';
+import { overridesToConfig, splitOverrides } from './overrides.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'reclab-run-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -105,5 +105,11 @@ describe('the override syntax', () => {
     expect(splitOverrides(['--models.0.config.epochs=20', '--seeds=[0,1]', '--protocol=pop100:all'])).toEqual(['models.0.config.epochs=20', 'seeds=[0,1]', 'protocol=pop100:all']);
     expect(() => splitOverrides(['--epochs', '20'])).toThrow(/unexpected argument\(s\) --epochs 20: overrides look like --key=value/);
     expect(() => splitOverrides(['epochs=20'])).toThrow(/unexpected argument\(s\) epochs=20/);
+    // the old spelling of train and law sweep is read, with a note
+    const notes: string[] = [];
+    expect(splitOverrides(['--set', 'maxLen=200', '--set=grid.hidden=[16,32]', '--lr=0.001'], (l) => notes.push(l))).toEqual(['maxLen=200', 'grid.hidden=[16,32]', 'lr=0.001']);
+    expect(notes).toEqual(['note: --set maxLen=200 is the old spelling of --maxLen=200', 'note: --set grid.hidden=[16,32] is the old spelling of --grid.hidden=[16,32]']);
+    expect(() => splitOverrides(['--set', 'maxLen'], () => {})).toThrow(/unexpected argument\(s\) --set maxLen/);
+    expect(overridesToConfig(['maxLen=200', 'loss=gbce', 'opt.betas=[0.9,0.98]'])).toEqual({ maxLen: 200, loss: 'gbce', opt: { betas: [0.9, 0.98] } });
   });
 });
