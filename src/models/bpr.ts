@@ -12,15 +12,17 @@
  * Gradients (σ' = σ(1−σ), so ∂(−ln σ(x))/∂x = −σ(−x)), with e = σ(−x̂_uij):
  *   ∂ℓ/∂p_u = −e (q_i − q_j) + reg p_u,  ∂ℓ/∂q_i = −e p_u + reg q_i,  ∂ℓ/∂q_j = e p_u + reg q_j,
  *   ∂ℓ/∂b_i = −e + reg b_i,  ∂ℓ/∂b_j = e + reg b_j.
- * Users unseen in training are folded in by averaging their history items' factors.
+ * Users unseen in training are folded in by averaging their history items' factors. A trained
+ * user whose history has changed since training (new feedback) is folded in by a few LearnBPR
+ * passes on p_u alone, from the trained row, with Q and b fixed ({@link bprFoldIn}).
  */
 import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport } from './recommender.ts';
 import type { ModelEntry } from './registry.ts';
 import { Rng } from '../nn/rng.ts';
-import { binaryRows, isNonNegative, isPositive, isPositiveInt, oneOf, resolveConfig, type BinaryCsr } from './cf/common.ts';
+import { binaryRows, isNonNegative, isNonNegativeInt, isPositive, isPositiveInt, oneOf, resolveConfig, type BinaryCsr } from './cf/common.ts';
 import { normalFactors } from './cf/mf.ts';
-import { FactorModel, type TableSpec } from './cf/factor.ts';
+import { distinctItems, FactorModel, rowFingerprint, sortedHas, type TableSpec } from './cf/factor.ts';
 import { trainEpochs } from './cf/train.ts';
 
 /** Hyperparameters of {@link Bpr}. */
@@ -32,10 +34,25 @@ export interface BprConfig extends Record<string, number | string> {
   negatives: 'uniform' | 'popularity';
   /** Standard deviation of the initial factors. */
   initStd: number;
+  foldIn: 'changed' | 'unseen';
+  /** Passes over the user's history items when folding in a known user. */
+  foldInSteps: number;
+  /** SGD step size of the fold-in. */
+  foldInLr: number;
 }
 
 /** Defaults tuned on ML-1M (leave-one-out, full ranking). */
-export const BPR_DEFAULTS: BprConfig = { dim: 64, epochs: 30, lr: 0.05, reg: 0.005, negatives: 'uniform', initStd: 0.1 };
+export const BPR_DEFAULTS: BprConfig = {
+  dim: 64,
+  epochs: 30,
+  lr: 0.05,
+  reg: 0.005,
+  negatives: 'uniform',
+  initStd: 0.1,
+  foldIn: 'changed',
+  foldInSteps: 10,
+  foldInLr: 0.05,
+};
 
 /** The BPR loss ℓ(u,i,j) of one triple (for tests and monitoring). */
 export function bprLoss(p: ArrayLike<number>, qi: ArrayLike<number>, qj: ArrayLike<number>, bi: number, bj: number, reg: number): number {
@@ -116,6 +133,31 @@ export function bprStep(P: Float32Array, Q: Float32Array, b: Float32Array, u: nu
   return softplus(-s);
 }
 
+/**
+ * Fold-in of one user by BPR on their vector alone: `steps` passes over their distinct history
+ * items `set` (ascending); for each positive i one uniform negative j ∉ set and the step
+ * p ← p − lr·∂ℓ/∂p, ∂ℓ/∂p = −σ(−x̂_uij)(q_i − q_j) + reg·p (the p part of {@link bprGrad}), with
+ * the item factors Q and biases b (if any) fixed. `p` holds the starting vector (the trained row)
+ * and is updated in place. A user who has seen every item has no negative: nothing changes.
+ */
+export function bprFoldIn(p: Float64Array, Q: Float32Array, b: Float32Array | undefined, set: Int32Array, nItems: number, steps: number, lr: number, reg: number, rng: Rng): void {
+  const d = p.length;
+  if (set.length === 0 || set.length >= nItems) return;
+  for (let step = 0; step < steps; step++) {
+    for (const i of set) {
+      let j: number;
+      do j = rng.int(nItems);
+      while (sortedHas(set, j));
+      const qi = i * d;
+      const qj = j * d;
+      let x = b ? b[i] - b[j] : 0;
+      for (let k = 0; k < d; k++) x += p[k] * (Q[qi + k] - Q[qj + k]);
+      const e = sigmoid(-x);
+      for (let k = 0; k < d; k++) p[k] -= lr * (-e * (Q[qi + k] - Q[qj + k]) + reg * p[k]);
+    }
+  }
+}
+
 /** BPR matrix factorisation. */
 export class Bpr extends FactorModel<BprConfig> {
   readonly name = 'bpr';
@@ -131,8 +173,17 @@ export class Bpr extends FactorModel<BprConfig> {
         reg: isNonNegative,
         negatives: oneOf('uniform', 'popularity'),
         initStd: isPositive,
+        foldIn: oneOf('changed', 'unseen'),
+        foldInSteps: isNonNegativeInt,
+        foldInLr: isPositive,
       }),
     );
+  }
+
+  /** A few LearnBPR passes on p_u from the trained row; the negatives' seed is the history's fingerprint, so an answer is reproducible. */
+  protected foldInKnown(history: Interactions, u: number, vec: Float64Array): void {
+    const { foldInSteps, foldInLr, reg } = this.config;
+    bprFoldIn(vec, this.items, this.bias, distinctItems(history, u), this.n, foldInSteps, foldInLr, reg, new Rng(rowFingerprint(history, u) ^ u));
   }
 
   protected override tables(): Record<string, TableSpec> {

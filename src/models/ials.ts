@@ -14,7 +14,9 @@
  * where the Gramian QᵀQ is shared by all users (Hu's trick: cost O(|S_u|·d²), not O(|I|·d²)).
  * Solves are exact (Cholesky) or a few warm-started conjugate-gradient steps (Takács et al. 2011),
  * O(|S_u|·d + d²) each. Then the same for items with P fixed. One epoch = one user sweep + one
- * item sweep. Users unseen in training get the same exact solve from their history (fold-in).
+ * item sweep. Users unseen in training get the same exact solve from their history (fold-in), and
+ * so do trained users whose history has changed since training (new feedback is in the very next
+ * answer).
  */
 import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport } from './recommender.ts';
@@ -42,6 +44,7 @@ export interface IalsConfig extends Record<string, number | string> {
   /** Conjugate-gradient steps per solve (warm-started from the current vector). */
   cgSteps: number;
   initStd: number;
+  foldIn: 'changed' | 'unseen';
 }
 
 /** Defaults tuned on ML-1M (leave-one-out, full ranking). */
@@ -55,6 +58,7 @@ export const IALS_DEFAULTS: IalsConfig = {
   solver: 'cg',
   cgSteps: 3,
   initStd: 0.1,
+  foldIn: 'changed',
 };
 
 /** A sparse weighted matrix in CSR form (rows → columns with confidences). */
@@ -239,6 +243,7 @@ export class Ials extends FactorModel<IalsConfig> {
         solver: oneOf('cg', 'cholesky'),
         cgSteps: isPositiveInt,
         initStd: isPositive,
+        foldIn: oneOf('changed', 'unseen'),
       }),
     );
   }
@@ -321,6 +326,11 @@ export class Ials extends FactorModel<IalsConfig> {
     if (this.foldVec.length !== this.config.dim) this.foldVec = new Float32Array(this.config.dim);
     this.foldIn(history, u, this.foldVec);
     vec.set(this.foldVec);
+  }
+
+  /** A trained user with new events: the same exact solve (Hu 2008, eq. 4), from the history given. */
+  protected foldInKnown(history: Interactions, u: number, vec: Float64Array): void {
+    this.foldInUnseen(history, u, vec);
   }
 
   /** Exact solve of the user's normal equations given the item factors (Hu 2008, eq. 4). */

@@ -13,20 +13,23 @@
  *   ∂L/∂E⁽⁰⁾ = Mᵀ G + reg-term = (1/(K+1)) Σ_k Âᵏ G + reg-term,
  * i.e. the same K propagations run on the gradient. Both directions are exact full-graph passes,
  * so on a 2-core CPU the default batch is large (the paper: 2048 on GPU); Adam as in the paper.
- * Users unseen in training are folded in by averaging their history items' final embeddings.
+ * Users unseen in training are folded in by averaging their history items' final embeddings. A
+ * trained user whose history has changed since training is folded in by a few BPR passes on
+ * their final embedding f_u alone, item embeddings fixed (the graph is not re-propagated: a new
+ * edge reaches other nodes only at the next retrain).
  */
 import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport } from './recommender.ts';
 import type { ModelEntry } from './registry.ts';
 import { Rng } from '../nn/rng.ts';
-import { binaryRows, isNonNegative, isNonNegativeInt, isPositive, isPositiveInt, resolveConfig, type BinaryCsr } from './cf/common.ts';
+import { binaryRows, isNonNegative, isNonNegativeInt, isPositive, isPositiveInt, oneOf, resolveConfig, type BinaryCsr } from './cf/common.ts';
 import { LazyAdam, normalFactors } from './cf/mf.ts';
-import { FactorModel, type TableSpec } from './cf/factor.ts';
+import { distinctItems, FactorModel, rowFingerprint, type TableSpec } from './cf/factor.ts';
 import { trainEpochs } from './cf/train.ts';
-import { rowHas, sigmoid, softplus } from './bpr.ts';
+import { bprFoldIn, rowHas, sigmoid, softplus } from './bpr.ts';
 
 /** Hyperparameters of {@link LightGcn}. */
-export interface LightGcnConfig extends Record<string, number> {
+export interface LightGcnConfig extends Record<string, number | string> {
   dim: number;
   /** Propagation layers K. */
   layers: number;
@@ -36,10 +39,26 @@ export interface LightGcnConfig extends Record<string, number> {
   /** L2 weight on the batch's ego embeddings. */
   reg: number;
   initStd: number;
+  foldIn: 'changed' | 'unseen';
+  /** Passes over the user's history items when folding in a known user. */
+  foldInSteps: number;
+  /** SGD step size of the fold-in. */
+  foldInLr: number;
 }
 
 /** Defaults: K = 2, d = 64, Adam; large batches for CPU (see the file comment). */
-export const LIGHTGCN_DEFAULTS: LightGcnConfig = { dim: 64, layers: 2, epochs: 20, batchSize: 65536, lr: 0.05, reg: 1e-4, initStd: 0.1 };
+export const LIGHTGCN_DEFAULTS: LightGcnConfig = {
+  dim: 64,
+  layers: 2,
+  epochs: 20,
+  batchSize: 65536,
+  lr: 0.05,
+  reg: 1e-4,
+  initStd: 0.1,
+  foldIn: 'changed',
+  foldInSteps: 10,
+  foldInLr: 0.05,
+};
 
 /** The normalised adjacency Â over nU + nI nodes (users first), CSR. */
 export interface NormalizedGraph {
@@ -169,8 +188,17 @@ export class LightGcn extends FactorModel<LightGcnConfig> {
         lr: isPositive,
         reg: isNonNegative,
         initStd: isPositive,
+        foldIn: oneOf('changed', 'unseen'),
+        foldInSteps: isNonNegativeInt,
+        foldInLr: isPositive,
       }),
     );
+  }
+
+  /** A few BPR passes on f_u from the trained final embedding (see the file comment). */
+  protected foldInKnown(history: Interactions, u: number, vec: Float64Array): void {
+    const { foldInSteps, foldInLr, reg } = this.config;
+    bprFoldIn(vec, this.items, undefined, distinctItems(history, u), this.n, foldInSteps, foldInLr, reg, new Rng(rowFingerprint(history, u) ^ u));
   }
 
   protected override tables(): Record<string, TableSpec> {

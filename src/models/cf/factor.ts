@@ -5,9 +5,20 @@
  * training, snapshot/restore for early stopping, and save/load. A subclass adds only its paper:
  * its config, its `fit`, and (when it has one) its own fold-in.
  *
- * Scoring: x̂_uj = p_u · q_j (+ b_j). The user vector p_u is the trained row for users with
- * training events, otherwise {@link FactorModel.foldInUnseen} of the history given (by default
- * the mean of the history items' factors).
+ * Scoring: x̂_uj = p_u · q_j (+ b_j). The user vector p_u is
+ *   - for a user without training events: {@link FactorModel.foldInUnseen} of the history given
+ *     (by default the mean of the history items' factors);
+ *   - for a trained user whose history differs from what the model trained on (feedback posted
+ *     since, or the valid event at test time) and `foldIn: changed` (the default):
+ *     {@link FactorModel.foldInKnown}, which starts from the trained row and re-fits it to the
+ *     history given with the item side fixed — iALS by its closed-form least squares, the
+ *     gradient models by a few steps of their own loss. So a served model follows new feedback at
+ *     once, without a retrain;
+ *   - otherwise the trained row.
+ * To know whether a history differs, the model keeps a fingerprint of each user's training row
+ * (event count and an order-free hash of the items, two int32 per user, saved with the model).
+ * A checkpoint saved before fingerprints existed loads with none: its known users keep their
+ * trained rows, as they did then.
  */
 import type { Interactions } from '../../data/types.ts';
 import type { FitOptions, FitReport, Recommender } from '../recommender.ts';
@@ -20,6 +31,52 @@ import { byteTensor, floatTensor, meanFoldIn, scoreAllItems, trainedUsers } from
 export interface FactorConfig {
   /** Factor dimension d. */
   dim: number;
+  /**
+   * Which users get a vector from their history at scoring time: `changed` — users unseen in
+   * training and trained users whose history differs from their training row (default);
+   * `unseen` — only users unseen in training (trained users keep their trained rows until a
+   * retrain; the behaviour before issue 17, for reproducing older results).
+   */
+  foldIn: 'changed' | 'unseen';
+}
+
+/** murmur3's 32-bit finaliser: a well-mixed hash of one item id. */
+function mix32(x: number): number {
+  let h = (x + 1) | 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h;
+}
+
+/**
+ * Order-free fingerprint of user u's events in `data`: the wrapping sum of the items' hashes
+ * (repeats counted). Two different rows collide with probability about 2⁻³² when counts match.
+ */
+export function rowFingerprint(data: Interactions, u: number): number {
+  let h = 0;
+  for (let p = data.offsets[u]; p < data.offsets[u + 1]; p++) h = (h + mix32(data.items[p])) | 0;
+  return h;
+}
+
+/** User u's distinct history items, ascending. */
+export function distinctItems(history: Interactions, u: number): Int32Array {
+  return Int32Array.from(new Set(history.items.subarray(history.offsets[u], history.offsets[u + 1]))).sort();
+}
+
+/** True when sorted `set` contains `item` (binary search). */
+export function sortedHas(set: Int32Array, item: number): boolean {
+  let lo = 0;
+  let hi = set.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (set[mid] === item) return true;
+    if (set[mid] < item) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
 }
 
 /** Rows of a saved table: one per user, per item, or per graph node (users then items). */
@@ -43,6 +100,10 @@ export abstract class FactorModel<C extends FactorConfig & Record<string, unknow
   seen: Uint8Array = new Uint8Array(0);
   /** Number of items (set by fit or load). */
   protected n = 0;
+  /** Per user: number of training events (−1 for none recorded: an old checkpoint). */
+  trainCount: Int32Array = new Int32Array(0);
+  /** Per user: {@link rowFingerprint} of the training row. */
+  trainHash: Int32Array = new Int32Array(0);
 
   constructor(config: C) {
     this.config = config;
@@ -69,6 +130,12 @@ export abstract class FactorModel<C extends FactorConfig & Record<string, unknow
   protected begin(train: Interactions): void {
     this.n = train.nItems;
     this.seen = trainedUsers(train);
+    this.trainCount = new Int32Array(train.nUsers);
+    this.trainHash = new Int32Array(train.nUsers);
+    for (let u = 0; u < train.nUsers; u++) {
+      this.trainCount[u] = train.offsets[u + 1] - train.offsets[u];
+      this.trainHash[u] = rowFingerprint(train, u);
+    }
   }
 
   abstract fit(train: Interactions, options: FitOptions): Promise<FitReport>;
@@ -86,6 +153,19 @@ export abstract class FactorModel<C extends FactorConfig & Record<string, unknow
     meanFoldIn(history, u, this.items, this.config.dim, vec);
   }
 
+  /**
+   * Re-fits trained user u's vector `vec` (holding the trained row on entry) to their events in
+   * `history`, with the item side fixed. Each model implements its own paper's version.
+   */
+  protected abstract foldInKnown(history: Interactions, u: number, vec: Float64Array): void;
+
+  /** True when trained user u's row in `history` differs from the one they were trained on. */
+  protected historyChanged(history: Interactions, u: number): boolean {
+    if (this.config.foldIn !== 'changed' || u >= this.trainCount.length || this.trainCount[u] < 0) return false;
+    const count = history.offsets[u + 1] - history.offsets[u];
+    return count !== this.trainCount[u] || rowFingerprint(history, u) !== this.trainHash[u];
+  }
+
   /** x̂_uj = p_u · q_j (+ b_j) for every item j, per user of `users`. */
   scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
     checkScoreArgs(this.name, this.n, users, history, out);
@@ -95,8 +175,10 @@ export abstract class FactorModel<C extends FactorConfig & Record<string, unknow
     const vec = new Float64Array(d);
     for (let r = 0; r < users.length; r++) {
       const u = users[r];
-      if (this.isTrained(u)) for (let k = 0; k < d; k++) vec[k] = this.users[u * d + k];
-      else this.foldInUnseen(history, u, vec);
+      if (this.isTrained(u)) {
+        for (let k = 0; k < d; k++) vec[k] = this.users[u * d + k];
+        if (this.historyChanged(history, u)) this.foldInKnown(history, u, vec);
+      } else this.foldInUnseen(history, u, vec);
       scoreAllItems(vec, this.items, n, d, out, r * n, bias);
     }
   }
@@ -137,6 +219,8 @@ export abstract class FactorModel<C extends FactorConfig & Record<string, unknow
       tensors[name] = { data: this.table(name), shape: spec.vector ? [rows] : [rows, d] };
     }
     tensors.seen = { data: this.seen, shape: [nU] };
+    tensors.trainCount = { data: this.trainCount, shape: [nU] };
+    tensors.trainHash = { data: this.trainHash, shape: [nU] };
     await writeCheckpoint(dir, { name: this.name, config: this.config, nItems: this.n, state: { nUsers: nU } }, tensors);
   }
 
@@ -153,6 +237,22 @@ export abstract class FactorModel<C extends FactorConfig & Record<string, unknow
       self[name] = floatTensor(dir, tensors, name, spec.vector ? rows : rows * d);
     }
     m.seen = byteTensor(dir, tensors, 'seen', nU);
+    if (tensors.trainCount && tensors.trainHash) {
+      m.trainCount = intTensor(dir, tensors, 'trainCount', nU);
+      m.trainHash = intTensor(dir, tensors, 'trainHash', nU);
+    } else {
+      m.trainCount = new Int32Array(nU).fill(-1); // saved before fingerprints: never refold known users
+      m.trainHash = new Int32Array(nU);
+    }
     return m;
   }
+}
+
+/** Returns tensor `name` as Int32Array of `length`, or throws naming the checkpoint. */
+function intTensor(dir: string, tensors: Record<string, NamedTensor>, name: string, length: number): Int32Array {
+  const t = tensors[name];
+  if (!t || !(t.data instanceof Int32Array) || t.data.length !== length) {
+    throw new Error(`${dir}: checkpoint lacks an int32 "${name}" tensor of ${length} values`);
+  }
+  return t.data;
 }
