@@ -240,7 +240,6 @@ describe.skipIf(!hasDataset('ml-1m/ml-1m.txt'))('the shared datasets (counts of 
   });
 
   it('ml-1m movies.dat (ISO-8859-1) decodes accented titles', async () => {
-    const dir = fx.dir;
     // A ratings.dat of our own beside the real side files (passed explicitly).
     const ratings = fx.file('meta-test/ratings.dat', '1::1::5::978300760\n1::73::4::978300761\n2::582::3::978300762\n');
     const d = await readSource(ratings, 'ml-1m', { items: datasetPath('ml-1m-raw-meta/movies.dat'), users: datasetPath('ml-1m-raw-meta/users.dat') });
@@ -248,6 +247,9 @@ describe.skipIf(!hasDataset('ml-1m/ml-1m.txt'))('the shared datasets (counts of 
     expect(text(d.itemSide!.columns.title, itemRow(d, '73'))).toBe('Misérables, Les (1995)');
     expect(text(d.itemSide!.columns.title, itemRow(d, '582'))).toBe('Metisse (Café au Lait) (1993)');
     expect(text(d.userSide!.columns.zip, 0)).toBe('48067');
-    expect(dir).toBeTruthy();
+    // Exactly our three events were read, and the side tables were joined to them by raw id.
+    expect([d.nUsers, d.nItems, d.offsets[d.nUsers]]).toEqual([2, 3, 3]);
+    expect(text(d.userSide!.columns.zip, d.userIds.get('2')!)).toBe('70072');
+    for (const id of ['1', '73', '582']) expect(text(d.itemSide!.columns.title, itemRow(d, id))).not.toContain('\uFFFD');
   });
 });
