@@ -11,7 +11,7 @@
  * With no network the download fails at once with a message that shows how to use `--from`
  * with a local copy (the zip, or the unpacked folder).
  */
-import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, writeSync, closeSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
@@ -107,8 +107,13 @@ export interface FetchRecord {
   url: string;
   /** SHA-256 of the downloaded (or given) archive/file, when there was one. */
   sha256: string | null;
-  /** `verified`: matched the catalog; `unverified`: no published sum, computed and stored; `local-folder`: copied from an unpacked folder, nothing to hash. */
-  check: 'verified' | 'unverified' | 'local-folder';
+  /**
+   * `verified`: matched the catalog; `unverified`: no published sum, computed and stored;
+   * `local-folder`: copied from an unpacked folder, nothing to hash; `local-file`: the data file of
+   * a zipped dataset given on its own (e.g. `u.data`), whose own SHA-256 is stored — the catalog's
+   * sum is the zip's, so it cannot be checked against it.
+   */
+  check: 'verified' | 'unverified' | 'local-folder' | 'local-file';
   origin: 'download' | 'local';
   from?: string;
   fetchedAt: string;
@@ -245,15 +250,47 @@ async function fromLocal(entry: CatalogEntry, from: string, staging: string, opt
     log(`${entry.name}: copied from ${folder} (an unpacked folder cannot be checked against the archive's SHA-256)`);
     return { ...base, sha256: null, check: 'local-folder' };
   }
+  // The catalog's sum is the zip's: a data file given for a zipped dataset (u.data, ratings.dat)
+  // is taken as that file, never checked against the archive's sum (it could only fail). A file
+  // named .zip is always checked, so a corrupt download is refused rather than read as data.
+  if (entry.archive === 'zip' && !from.toLowerCase().endsWith('.zip') && !isZipFile(from)) return fromDataFile(entry, from, staging, base, log);
   const sha = await sha256Of(from);
   const check = verify(entry, sha, options.allowMismatch ?? false, `--from ${from}`);
   if (check === 'unverified') log(`warning: ${entry.sha256 === null ? `no published SHA-256 for ${entry.name}` : 'SHA-256 mismatch accepted'}; stored ${sha} — unverified`);
-  if (entry.archive === 'zip' && !from.toLowerCase().endsWith('.zip')) {
-    // A single data file given for a zip dataset (e.g. u.data): copy it and its known siblings.
-    return fromLocal(entry, dirname(from), staging, options, log);
-  }
   await unpack(entry, from, staging, options.limits);
   return { ...base, sha256: sha, check };
+}
+
+/** True when `path` starts with a zip signature (local file header, or the empty archive's end record). */
+function isZipFile(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    const n = readSync(fd, head, 0, 4, 0);
+    return n === 4 && head[0] === 0x50 && head[1] === 0x4b && (head[2] === 3 || head[2] === 5) && (head[3] === 4 || head[3] === 6);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * `--from <data file>` for a zipped dataset: the file becomes the dataset's main file (the first
+ * required one, whatever the file is called: `~/Downloads/u.data` or `ratings-copy.dat`), and the
+ * catalog's other files found beside it (u.item, movies.dat — side information) are copied too. A
+ * required file that is neither is an error naming it.
+ */
+async function fromDataFile(entry: CatalogEntry, from: string, staging: string, base: Omit<FetchRecord, 'sha256' | 'check'>, log: (l: string) => void): Promise<FetchRecord> {
+  const main = entry.required.includes(basename(from)) ? basename(from) : entry.required[0];
+  copyFileSync(from, join(staging, main));
+  for (const f of [...entry.required, ...(entry.optional ?? [])]) {
+    if (f === main) continue;
+    const sibling = join(dirname(from), f);
+    if (existsSync(sibling)) copyFileSync(sibling, join(staging, f));
+    else if (entry.required.includes(f)) throw new FetchError(`--from ${from}: ${entry.name} also needs ${f}, not found beside it (give the folder or ${basename(entry.url)} instead)`);
+  }
+  const sha = await sha256Of(from);
+  log(`${entry.name}: ${basename(from)} taken as ${main} (a data file cannot be checked against the SHA-256 of ${basename(entry.url)}; stored its own, ${sha})`);
+  return { ...base, sha256: sha, check: 'local-file' };
 }
 
 async function sha256Of(path: string): Promise<string> {
