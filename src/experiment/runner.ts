@@ -22,6 +22,7 @@ import { parseProtocol } from '../eval/protocol.ts';
 import { bootstrapDiffCI, meanStd, pairedTTest, wilcoxon, type Interval } from '../eval/significance.ts';
 import { fmt, fmtP, toCsv, toMarkdown, toText, type Table } from '../eval/table.ts';
 import { evalViews, stageCandidates } from './data.ts';
+import { BestOnValidation } from './select.ts';
 
 /** One epoch of a training curve: loss and (when validated that epoch) the validation metric. */
 export interface CurvePoint extends EpochReport {
@@ -155,10 +156,8 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
   const trainOne = async (spec: ModelSpec, cfg: Record<string, unknown>, seed: number): Promise<{ model: Recommender; run: SeedRun }> => {
     const model = createModel(spec.name, cfg);
     const curve: CurvePoint[] = [];
-    let best = -Infinity;
-    let bestEpoch = 0;
-    let bad = 0;
-    let snap: unknown;
+    // early stopping with patience, the best state kept (src/experiment/select.ts)
+    const sel = new BestOnValidation(config.patience, () => model.snapshot?.());
     let validSeconds = 0;
     const validate = async (): Promise<number> => {
       const r = await evaluate(model, validData, { ...common, metrics: [validMetric], candidates: validCands, progress: false });
@@ -174,18 +173,12 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
         if (!hasValid || rep.epoch % config.evalEvery !== 0) return false;
         const v = await validate();
         point.valid = v;
-        if (v > best) {
-          best = v;
-          bestEpoch = rep.epoch;
-          bad = 0;
-          snap = model.snapshot?.();
-        } else if (++bad >= config.patience) {
-          log(`  ${spec.name} seed ${seed}: early stop at epoch ${rep.epoch} (best ${validMetric} ${fmt(best)} at epoch ${bestEpoch})`);
-          return true;
-        }
-        return false;
+        const stop = sel.update(rep.epoch, v);
+        if (stop) log(`  ${spec.name} seed ${seed}: early stop at epoch ${rep.epoch} (best ${validMetric} ${fmt(sel.best)} at epoch ${sel.bestEpoch})`);
+        return stop;
       },
     });
+    const { best, bestEpoch, state: snap } = sel;
     let v: number;
     if (bestEpoch > 0 && bestEpoch === fit.epochs) v = best; // the final state is the best one
     else if (bestEpoch > 0 && snap !== undefined && model.restore) {

@@ -45,6 +45,7 @@ import { createModel } from '../models/registry.ts';
 import { readTrainingState, type TrainingState } from '../models/seq/resume.ts';
 import { lineChart, type Series } from '../util/plot.ts';
 import { evalViews, stageCandidates } from './data.ts';
+import { BestOnValidation } from './select.ts';
 
 /** One line of the trace file. */
 export interface TraceLine {
@@ -236,8 +237,8 @@ export async function trace(path: string, overrides: readonly string[], options:
     if (prior) log(`${label}: resuming from epoch ${saved!.epoch} of ${ckpt}; the trace has epochs up to ${prior.lastTraced}`);
     const t0 = performance.now() - (prior?.wallS ?? 0) * 1000;
     let trainS = prior?.trainS ?? 0;
-    let best = prior?.best ?? -Infinity;
-    let bestEpoch = prior?.bestEpoch ?? 0;
+    // the best validation epoch so far, continued from the trace on resume (no early stop: a trace)
+    const sel = new BestOnValidation().resume(prior?.best ?? -Infinity, prior?.bestEpoch ?? 0);
     const curve = prior?.curve ?? new Map<number, { loss: number; valid?: number }>();
     const lastTraced = prior?.lastTraced ?? 0;
     let lastEvaluated = prior && lastTraced > 0 ? lastTraced : -1;
@@ -251,13 +252,10 @@ export async function trace(path: string, overrides: readonly string[], options:
       // from the figures as the trace file holds them (rounded), so that a resumed run, which
       // reads its earlier points back from the file, draws the same curve as an uninterrupted one
       if (point) point.valid = roundAll({ v: hasValid ? value : t[validMetric] }).v;
-      if (value > best) {
-        best = value;
-        bestEpoch = rep.epoch;
-      }
+      sel.update(rep.epoch, value);
       const line: TraceLine = {
         model: label, epoch: rep.epoch, loss: rep.loss, train_s: round(trainS), wall_s: round((performance.now() - t0) / 1000),
-        valid: roundAll(v), test: roundAll(t), best_valid_epoch: bestEpoch, ...(hasValid ? { best_valid: best } : {}),
+        valid: roundAll(v), test: roundAll(t), best_valid_epoch: sel.bestEpoch, ...(hasValid ? { best_valid: sel.best } : {}),
         protocol: protocolText, data: config.data.source,
       };
       appendFileSync(file, `${JSON.stringify(line)}\n`);

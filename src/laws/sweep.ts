@@ -27,6 +27,7 @@ import type { Recommender } from '../models/recommender.ts';
 import { evaluate, type EvalResult } from '../eval/evaluate.ts';
 import { parseProtocol } from '../eval/protocol.ts';
 import { evalViews, stageCandidates } from '../experiment/data.ts';
+import { BestOnValidation } from '../experiment/select.ts';
 import { Rng } from '../nn/rng.ts';
 import { progress } from '../util/progress.ts';
 import { dataQuality, type ApenOptions } from './quality.ts';
@@ -217,7 +218,9 @@ async function runPoint(
   // sweep's own rule once left the test item drawable), validation with seed 1, test with 2.
   const views = evalViews({ train, valid, test });
   const cands = stageCandidates(parseProtocol(protocol, CANDIDATE_SEED), views, CANDIDATE_SEED, { valid: validUsers, test: users });
-  let best: { value: number; epoch: number; state: unknown; metrics: Record<string, number> } | null = null;
+  // the best epoch by the first metric, its state kept (no early stop: a fixed budget)
+  const sel = new BestOnValidation(Infinity, () => model.snapshot?.());
+  let bestMetrics: Record<string, number> | undefined;
   const fitReport = await model.fit(train, {
     seed,
     progress: false,
@@ -225,13 +228,13 @@ async function runPoint(
       log(`  epoch ${r.epoch}: loss ${r.loss.toFixed(4)} (${r.seconds.toFixed(1)} s)`);
       if (validEvery > 0 && r.epoch % validEvery === 0) {
         const res = await evaluate(model, views.valid, { protocol, metrics, seed: CANDIDATE_SEED, users: validUsers, candidates: cands.valid, progress: false });
-        const value = res.metrics[metrics[0]];
         log(`  valid ${metrics.map((m) => `${m} ${res.metrics[m].toFixed(4)}`).join(', ')}`);
-        if (!best || value > best.value) best = { value, epoch: r.epoch, state: model.snapshot?.(), metrics: res.metrics };
+        sel.update(r.epoch, res.metrics[metrics[0]]);
+        if (sel.bestEpoch === r.epoch) bestMetrics = res.metrics;
       }
     },
   });
-  const chosen = best as { value: number; epoch: number; state: unknown; metrics: Record<string, number> } | null;
+  const chosen = bestMetrics ? { epoch: sel.bestEpoch, state: sel.state, metrics: bestMetrics } : null;
   if (chosen && chosen.state !== undefined && model.restore) model.restore(chosen.state);
   const result = await evaluate(model, views.test, { protocol, metrics, seed: CANDIDATE_SEED + 1, users, candidates: cands.test, progress: false });
   return {
