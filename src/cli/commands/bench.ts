@@ -15,7 +15,7 @@ import { splitOverrides } from './overrides.ts';
 export function register(program: Command): void {
   program
     .command('bench')
-    .description('run an experiment config: train, early-stop, evaluate, compare with a baseline; print and save the table')
+    .description('the grid/table runner: train an experiment config (grid, seeds, early stopping on validation), evaluate, compare with a baseline; print and save the table')
     .argument('<config>', 'experiment YAML (see examples/)')
     .argument('[overrides...]', 'overrides as --key=value (dotted keys, YAML values), e.g. --seeds=[0,1] --models.1.grid.k=[50,100]')
     .option('--no-progress', 'no progress bars')
