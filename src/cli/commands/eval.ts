@@ -7,7 +7,8 @@
  *   reclab eval --data <source> --recs <file.csv|.jsonl> [--keep-history] [--metrics …]
  */
 import type { Command } from 'commander';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { concatInteractions } from '../../data/interactions.ts';
 import { loadDataset } from '../../data/load.ts';
 import { splitDataset, type SplitOptions } from '../../data/split.ts';
@@ -17,6 +18,9 @@ import { evaluateLists, readRecommendations } from '../../eval/recfile.ts';
 import { bootstrapCI } from '../../eval/significance.ts';
 import { toCsr, type Protocol } from '../../eval/protocol.ts';
 import { fmt, toText } from '../../eval/table.ts';
+import { loadSafetensors } from '../../nn/safetensors.ts';
+import { isBundleDir, type BundleMeta } from '../../serve/bundle.ts';
+import type { Dataset, Interactions } from '../../data/types.ts';
 
 interface EvalFlags {
   data: string;
@@ -30,6 +34,7 @@ interface EvalFlags {
   ties: string;
   seed: string;
   keepHistory?: boolean;
+  allowLeak?: boolean;
   candidates?: string;
   json?: string;
   progress: boolean;
@@ -60,6 +65,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of sampled candidates and bootstrap', '0')
     .option('--keep-history', 'recommendation files: do not drop history items from the lists')
     .option('--json <file>', 'also write the result (metrics, protocol, per-user values) as JSON')
+    .option('--allow-leak', 'evaluate a bundle even though it was fitted on the held-out events (its figures are then not a result)')
     .option('--no-progress', 'no progress bars')
     .action(async (o: EvalFlags) => {
       if (!o.model === !o.recs) throw new Error('give exactly one of --model <dir> or --recs <file>');
@@ -79,6 +85,19 @@ export function register(program: Command): void {
       if (o.model) {
         const model = await loadModel(o.model);
         what = `model ${model.name} (${o.model})`;
+        if (isBundleDir(o.model)) {
+          // A bundle from `reclab train` records every event it was fitted on; scoring it on
+          // targets it saw measures memory, not recommendation (hr@10 0.2566 against 0.1410).
+          const leaked = await eventsSeenByBundle(o.model, dataset, targets);
+          if (leaked.seen > 0 && !o.allowLeak) {
+            throw new Error(
+              `${o.model} was fitted on ${leaked.seen} of the ${leaked.total} ${o.stage} events of this split (a bundle from \`reclab train\` fits on every event, ` +
+                `the held-out ones included), so its figures would be inflated. Evaluate a model trained on the train part ` +
+                `(\`reclab bench\` or \`reclab run\` save them under runs/<run>/models/), or pass --allow-leak to evaluate it anyway.`,
+            );
+          }
+          if (leaked.seen > 0) what += `, fitted on ${leaked.seen} of ${leaked.total} ${o.stage} events (--allow-leak)`;
+        }
         let protocol: Protocol | string = o.protocol;
         if (o.candidates) {
           const lists = readRecommendations(o.candidates, dataset).lists;
@@ -116,4 +135,35 @@ export function register(program: Command): void {
         writeFileSync(o.json, `${JSON.stringify({ what, dataset: { name: dataset.name, fingerprint: dataset.fingerprint }, split: split.protocol, stage: o.stage, protocol: p, metrics: result.metrics, users: Array.from(result.users), perUser }, null, 1)}\n`);
       }
     });
+}
+
+/**
+ * How many of the held-out events (`targets`, in `dataset`'s ids) a bundle was fitted on: the
+ * bundle's history.safetensors holds every event its model saw, matched here by raw user and item
+ * id, so a bundle trained on another preparation of the same source is caught too.
+ */
+async function eventsSeenByBundle(dir: string, dataset: Dataset, targets: Interactions): Promise<{ seen: number; total: number }> {
+  const meta = JSON.parse(readFileSync(join(dir, 'serve.json'), 'utf8')) as BundleMeta;
+  const { tensors } = await loadSafetensors(join(dir, 'history.safetensors'));
+  const offsets = tensors.offsets?.data;
+  const items = tensors.items?.data;
+  if (!(offsets instanceof Int32Array) || !(items instanceof Int32Array)) throw new Error(`${dir}/history.safetensors: expected int32 "offsets" and "items"`);
+  const bundleUser = new Map(meta.users.map((raw, i) => [raw, i]));
+  const bundleItem = new Map(meta.items.map((raw, i) => [raw, i]));
+  let seen = 0;
+  let total = 0;
+  for (let u = 0; u < targets.nUsers; u++) {
+    const from = targets.offsets[u];
+    const to = targets.offsets[u + 1];
+    if (from === to) continue;
+    total += to - from;
+    const bu = bundleUser.get(dataset.userIds.toRaw(u));
+    if (bu === undefined) continue;
+    const past = new Set(items.subarray(offsets[bu], offsets[bu + 1]));
+    for (let p = from; p < to; p++) {
+      const bi = bundleItem.get(dataset.itemIds.toRaw(targets.items[p]));
+      if (bi !== undefined && past.has(bi)) seen++;
+    }
+  }
+  return { seen, total };
 }
