@@ -9,6 +9,7 @@ import { EngineSequentialModel } from './seq/engine-model.ts';
 import { startTraining } from './seq/resume.ts';
 import { runEpochs } from './seq/train-loop.ts';
 import { z } from 'zod';
+import { parseConfig } from '../util/schema.ts';
 import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
 import { constantLr, warmupCosine } from '../nn/optim.ts';
@@ -60,12 +61,7 @@ export type BERT4RecConfig = z.infer<typeof BERT4RecConfigSchema>;
 
 /** Parses a partial config, with a clear error naming the bad key. */
 export function parseBERT4RecConfig(config: Record<string, unknown>): BERT4RecConfig {
-  const r = BERT4RecConfigSchema.safeParse(config);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new Error(`bert4rec config: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  return r.data;
+  return parseConfig('bert4rec', BERT4RecConfigSchema, config);
 }
 
 /** A Cloze batch: sequence i has tokens [off[i], off[i+1]); `masked` lists batch-global token indices, `labels` their items. */
@@ -214,6 +210,7 @@ export class BERT4Rec extends EngineSequentialModel<BERT4RecNet, BERT4RecConfig>
 export const bert4recEntry: ModelEntry = {
   name: 'bert4rec',
   description: 'BERT4Rec (Sun et al. 2019): bidirectional Transformer trained by Cloze masking; full softmax over items',
+  configSchema: BERT4RecConfigSchema,
   sequential: true,
   create: (config) => new BERT4Rec(config),
   load: (dir) => BERT4Rec.load(dir),

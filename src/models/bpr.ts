@@ -20,39 +20,34 @@ import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport } from './recommender.ts';
 import type { ModelEntry } from './registry.ts';
 import { Rng } from '../nn/rng.ts';
-import { binaryRows, isNonNegative, isNonNegativeInt, isPositive, isPositiveInt, oneOf, resolveConfig, type BinaryCsr } from './cf/common.ts';
+import { binaryRows, type BinaryCsr } from './cf/common.ts';
+import { z } from 'zod';
+import { parseConfig } from '../util/schema.ts';
 import { normalFactors } from './cf/mf.ts';
 import { distinctItems, FactorModel, rowFingerprint, sortedHas, type TableSpec } from './cf/factor.ts';
 import { trainEpochs } from './cf/train.ts';
 
 /** Hyperparameters of {@link Bpr}. */
-export interface BprConfig extends Record<string, number | string> {
-  dim: number;
-  epochs: number;
-  lr: number;
-  reg: number;
-  negatives: 'uniform' | 'popularity';
-  /** Standard deviation of the initial factors. */
-  initStd: number;
-  foldIn: 'changed' | 'unseen';
-  /** Passes over the user's history items when folding in a known user. */
-  foldInSteps: number;
-  /** SGD step size of the fold-in. */
-  foldInLr: number;
-}
+export const BprConfigSchema = z
+  .object({
+    dim: z.number().int().positive().default(64).describe('factor dimension d'),
+    epochs: z.number().int().positive().default(30),
+    lr: z.number().positive().default(0.05).describe('SGD step size'),
+    reg: z.number().min(0).default(0.005).describe('L2 weight on the parameters of a triple'),
+    negatives: z.enum(['uniform', 'popularity']).default('uniform').describe('negative sampler: uniform over items, or proportional to popularity'),
+    initStd: z.number().positive().default(0.1).describe('standard deviation of the initial factors'),
+    foldIn: z
+      .enum(['changed', 'unseen'])
+      .default('changed')
+      .describe('changed: users unseen in training and trained users whose history changed get a vector from their history at scoring time; unseen: only the former (trained rows kept until a retrain)'),
+    foldInSteps: z.number().int().min(0).default(10).describe('passes over the history items when folding in a trained user with new events'),
+    foldInLr: z.number().positive().default(0.05).describe('step size of that fold-in'),
+  })
+  .strict();
+export type BprConfig = z.infer<typeof BprConfigSchema>;
 
 /** Defaults tuned on ML-1M (leave-one-out, full ranking). */
-export const BPR_DEFAULTS: BprConfig = {
-  dim: 64,
-  epochs: 30,
-  lr: 0.05,
-  reg: 0.005,
-  negatives: 'uniform',
-  initStd: 0.1,
-  foldIn: 'changed',
-  foldInSteps: 10,
-  foldInLr: 0.05,
-};
+export const BPR_DEFAULTS: BprConfig = BprConfigSchema.parse({});
 
 /** The BPR loss ℓ(u,i,j) of one triple (for tests and monitoring). */
 export function bprLoss(p: ArrayLike<number>, qi: ArrayLike<number>, qj: ArrayLike<number>, bi: number, bj: number, reg: number): number {
@@ -165,19 +160,7 @@ export class Bpr extends FactorModel<BprConfig> {
   bias: Float32Array = new Float32Array(0);
 
   constructor(config: Record<string, unknown> = {}) {
-    super(
-      resolveConfig('bpr', BPR_DEFAULTS, config, {
-        dim: isPositiveInt,
-        epochs: isPositiveInt,
-        lr: isPositive,
-        reg: isNonNegative,
-        negatives: oneOf('uniform', 'popularity'),
-        initStd: isPositive,
-        foldIn: oneOf('changed', 'unseen'),
-        foldInSteps: isNonNegativeInt,
-        foldInLr: isPositive,
-      }),
-    );
+    super(parseConfig('bpr', BprConfigSchema, config));
   }
 
   /** A few LearnBPR passes on p_u from the trained row; the negatives' seed is the history's fingerprint, so an answer is reproducible. */
@@ -237,6 +220,7 @@ export class Bpr extends FactorModel<BprConfig> {
 export const bprEntry: ModelEntry = {
   name: 'bpr',
   description: 'BPR-MF (Rendle 2009): pairwise ranking MF, uniform or popularity negatives',
+  configSchema: BprConfigSchema,
   sequential: false,
   create: (config) => new Bpr(config),
   load: (dir) => Bpr.load(dir),

@@ -24,47 +24,38 @@ import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport } from './recommender.ts';
 import type { ModelEntry } from './registry.ts';
 import { Rng } from '../nn/rng.ts';
-import { binaryRows, isNonNegative, isNonNegativeInt, isPositive, isPositiveInt, oneOf, resolveConfig } from './cf/common.ts';
+import { binaryRows } from './cf/common.ts';
+import { z } from 'zod';
+import { parseConfig } from '../util/schema.ts';
 import { LazyAdam, normalFactors } from './cf/mf.ts';
 import { distinctItems, FactorModel } from './cf/factor.ts';
 import { trainEpochs } from './cf/train.ts';
 
 /** Hyperparameters of {@link DirectAu}. */
-export interface DirectAuConfig extends Record<string, number | string> {
-  dim: number;
-  epochs: number;
-  /** Batch size B (the paper uses 256 and 1024). */
-  batchSize: number;
-  /** Adam learning rate. */
-  lr: number;
-  /** Weight γ of the uniformity term. */
-  gamma: number;
-  /** L2 weight decay on the embedding rows of a batch. */
-  weightDecay: number;
-  initStd: number;
-  foldIn: 'changed' | 'unseen';
-  /** Gradient steps when folding in a known user. */
-  foldInSteps: number;
-  /** Step size of the fold-in. */
-  foldInLr: number;
-}
+export const DirectAuConfigSchema = z
+  .object({
+    dim: z.number().int().positive().default(64).describe('embedding dimension d'),
+    epochs: z.number().int().positive().default(10),
+    batchSize: z.number().int().min(2).default(256).describe('batch size B (the paper uses 256 and 1024)'),
+    lr: z.number().positive().default(1e-2).describe('Adam learning rate'),
+    gamma: z.number().min(0).default(1).describe('weight γ of the uniformity term'),
+    weightDecay: z.number().min(0).default(0).describe('L2 weight decay on the embedding rows of a batch'),
+    initStd: z.number().positive().default(0.1).describe('standard deviation of the initial embeddings'),
+    foldIn: z
+      .enum(['changed', 'unseen'])
+      .default('changed')
+      .describe('changed: users unseen in training and trained users whose history changed get a vector from their history at scoring time; unseen: only the former (trained rows kept until a retrain)'),
+    foldInSteps: z.number().int().min(0).default(10).describe('alignment gradient steps when folding in a trained user with new events'),
+    foldInLr: z.number().positive().default(0.1).describe('step size of that fold-in'),
+  })
+  .strict();
+export type DirectAuConfig = z.infer<typeof DirectAuConfigSchema>;
 
 /**
  * Defaults from the paper (γ = 1, batch 256, d = 64, Adam) except the learning rate: the paper's
  * 1e-3 needs hundreds of epochs; 1e-2 beats Pop on ML-1M after one epoch and needs only a few.
  */
-export const DIRECTAU_DEFAULTS: DirectAuConfig = {
-  dim: 64,
-  epochs: 10,
-  batchSize: 256,
-  lr: 1e-2,
-  gamma: 1,
-  weightDecay: 0,
-  initStd: 0.1,
-  foldIn: 'changed',
-  foldInSteps: 10,
-  foldInLr: 0.1,
-};
+export const DIRECTAU_DEFAULTS: DirectAuConfig = DirectAuConfigSchema.parse({});
 
 /** Uniformity temperature t (the paper fixes t = 2). */
 const T = 2;
@@ -227,20 +218,7 @@ export class DirectAu extends FactorModel<DirectAuConfig> {
   readonly name = 'directau';
 
   constructor(config: Record<string, unknown> = {}) {
-    super(
-      resolveConfig('directau', DIRECTAU_DEFAULTS, config, {
-        dim: isPositiveInt,
-        epochs: isPositiveInt,
-        batchSize: (v: number) => (Number.isInteger(v) && v >= 2 ? undefined : 'must be an integer ≥ 2'),
-        lr: isPositive,
-        gamma: isNonNegative,
-        weightDecay: isNonNegative,
-        initStd: isPositive,
-        foldIn: oneOf('changed', 'unseen'),
-        foldInSteps: isNonNegativeInt,
-        foldInLr: isPositive,
-      }),
-    );
+    super(parseConfig('directau', DirectAuConfigSchema, config));
   }
 
   /** Alignment steps on the user's embedding from the trained row (see {@link directAuFoldIn}). */
@@ -327,6 +305,7 @@ export function applyRows(opt: LazyAdam, rows: Int32Array, grad: Float64Array, t
 export const directAuEntry: ModelEntry = {
   name: 'directau',
   description: 'DirectAU (Wang et al. 2022): alignment + uniformity on normalised MF embeddings',
+  configSchema: DirectAuConfigSchema,
   sequential: false,
   create: (config) => new DirectAu(config),
   load: (dir) => DirectAu.load(dir),

@@ -16,20 +16,23 @@ import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport, Recommender } from './recommender.ts';
 import type { ModelEntry } from './registry.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { binaryRows, checkScoreArgs, isNonNegative, isPositive, resolveConfig, secondsSince } from './cf/common.ts';
+import { binaryRows, checkScoreArgs, secondsSince } from './cf/common.ts';
+import { z } from 'zod';
+import { parseConfig } from '../util/schema.ts';
 import { gramBinary, spdInverse } from '../nn/linalg.ts';
 import { progress } from '../util/progress.ts';
 
 /** Hyperparameters of {@link Ease}. */
-export interface EaseConfig extends Record<string, number> {
-  /** L2 regularisation λ added to the diagonal of XᵀX (Steck uses a few hundred on ML-20M). */
-  lambda: number;
-  /** Largest memory (GiB) fit may use for its dense item×item matrices; 0 = 60% of RAM. */
-  maxMemoryGb: number;
-}
+export const EaseConfigSchema = z
+  .object({
+    lambda: z.number().positive().default(500).describe('L2 regularisation λ added to the diagonal of XᵀX (Steck uses a few hundred on ML-20M)'),
+    maxMemoryGb: z.number().min(0).default(0).describe('largest memory (GiB) fit may use for its dense item×item matrices; 0 = 60% of RAM'),
+  })
+  .strict();
+export type EaseConfig = z.infer<typeof EaseConfigSchema>;
 
 /** Defaults: λ = 500 (the value the ML-1M protocol uses). */
-export const EASE_DEFAULTS: EaseConfig = { lambda: 500, maxMemoryGb: 0 };
+export const EASE_DEFAULTS: EaseConfig = EaseConfigSchema.parse({});
 
 /** Bytes fit needs for n items: G, its padded working copy and P (float64), plus B (float32). */
 export function easeMemoryBytes(nItems: number): number {
@@ -47,7 +50,7 @@ export class Ease implements Recommender {
   private stamp = 0;
 
   constructor(config: Record<string, unknown> = {}) {
-    this.config = resolveConfig('ease', EASE_DEFAULTS, config, { lambda: isPositive, maxMemoryGb: isNonNegative });
+    this.config = parseConfig('ease', EaseConfigSchema, config);
   }
 
   get nItems(): number {
@@ -155,6 +158,7 @@ export class Ease implements Recommender {
 export const easeEntry: ModelEntry = {
   name: 'ease',
   description: 'EASE (Steck 2019): closed-form item×item autoencoder',
+  configSchema: EaseConfigSchema,
   sequential: false,
   create: (config) => new Ease(config),
   load: (dir) => Ease.load(dir),

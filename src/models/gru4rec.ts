@@ -24,6 +24,7 @@ import { EngineSequentialModel } from './seq/engine-model.ts';
 import { startTraining } from './seq/resume.ts';
 import { runEpochs } from './seq/train-loop.ts';
 import { z } from 'zod';
+import { parseConfig } from '../util/schema.ts';
 import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
 import { defaultEngine, type Buf, type Engine } from '../nn/engine.ts';
@@ -61,12 +62,7 @@ export type GRU4RecConfig = z.infer<typeof GRU4RecConfigSchema>;
 
 /** Parses a partial config, with a clear error naming the bad key. */
 export function parseGRU4RecConfig(config: Record<string, unknown>): GRU4RecConfig {
-  const r = GRU4RecConfigSchema.safeParse(config);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new Error(`gru4rec config: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  return r.data;
+  return parseConfig('gru4rec', GRU4RecConfigSchema, config);
 }
 
 /** One session-parallel step: lane b reads `inputs[b]` and predicts `targets[b]`; `extra` negatives are shared. */
@@ -442,6 +438,7 @@ export class GRU4Rec extends EngineSequentialModel<GRU4RecNet, GRU4RecConfig> im
 export const gru4recEntry: ModelEntry = {
   name: 'gru4rec',
   description: 'GRU4Rec (Hidasi et al.; 2023 best practices): session-parallel GRU, CE or BPR-max over in-batch + popularity-sampled negatives',
+  configSchema: GRU4RecConfigSchema,
   sequential: true,
   create: (config) => new GRU4Rec(config),
   load: (dir) => GRU4Rec.load(dir),

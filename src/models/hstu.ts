@@ -9,6 +9,7 @@ import { EngineSequentialModel } from './seq/engine-model.ts';
 import { startTraining } from './seq/resume.ts';
 import { runEpochs } from './seq/train-loop.ts';
 import { z } from 'zod';
+import { parseConfig } from '../util/schema.ts';
 import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
 import { constantLr, warmupCosine } from '../nn/optim.ts';
@@ -54,12 +55,7 @@ export type HSTUConfig = z.infer<typeof HSTUConfigSchema>;
 
 /** Parses a partial config, with a clear error naming the bad key. */
 export function parseHSTUConfig(config: Record<string, unknown>): HSTUConfig {
-  const r = HSTUConfigSchema.safeParse(config);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new Error(`hstu config: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  return r.data;
+  return parseConfig('hstu', HSTUConfigSchema, config);
 }
 
 /** The last `maxLen` items of `seq` as internal ids (dataset id + 1). */
@@ -155,6 +151,7 @@ export class HSTU extends EngineSequentialModel<HSTUNet, HSTUConfig> implements 
 export const hstuEntry: ModelEntry = {
   name: 'hstu',
   description: 'HSTU (Zhai et al. 2024): pointwise SiLU attention with relative position bias, gated by U; sampled softmax on cosine scores',
+  configSchema: HSTUConfigSchema,
   sequential: true,
   create: (config) => new HSTU(config),
   load: (dir) => HSTU.load(dir),

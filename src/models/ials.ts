@@ -23,43 +23,34 @@ import type { FitOptions, FitReport } from './recommender.ts';
 import type { ModelEntry } from './registry.ts';
 import { Rng } from '../nn/rng.ts';
 import { choleskyInPlace, choleskySolveInPlace } from '../nn/linalg.ts';
-import { isNonNegative, isPositive, isPositiveInt, oneOf, resolveConfig } from './cf/common.ts';
+import { z } from 'zod';
+import { parseConfig } from '../util/schema.ts';
 import { normalFactors } from './cf/mf.ts';
 import { FactorModel } from './cf/factor.ts';
 import { trainEpochs } from './cf/train.ts';
 
 /** Hyperparameters of {@link Ials}. */
-export interface IalsConfig extends Record<string, number | string> {
-  dim: number;
-  epochs: number;
-  /** Regularisation λ (scaled by the frequency term when nu > 0). */
-  reg: number;
-  /** Weight α₀ of every unobserved (and observed) pair's ŷ² term. */
-  alpha0: number;
-  /** Hu's confidence slope α: c = 1 + α·(repeats − 1). */
-  alpha: number;
-  /** Exponent ν of frequency-scaled regularisation (0 = plain λ). */
-  nu: number;
-  solver: 'cg' | 'cholesky';
-  /** Conjugate-gradient steps per solve (warm-started from the current vector). */
-  cgSteps: number;
-  initStd: number;
-  foldIn: 'changed' | 'unseen';
-}
+export const IalsConfigSchema = z
+  .object({
+    dim: z.number().int().positive().default(64).describe('factor dimension d'),
+    epochs: z.number().int().positive().default(10),
+    reg: z.number().positive().default(0.005).describe('regularisation λ (scaled by the frequency term when nu > 0)'),
+    alpha0: z.number().min(0).default(0.1).describe('weight α₀ of the ŷ² term of every pair, observed or not'),
+    alpha: z.number().min(0).default(0).describe('confidence slope α (Hu 2008): c = 1 + α·(repeats − 1)'),
+    nu: z.number().min(0).default(1).describe('exponent ν of frequency-scaled regularisation (0 = plain λ)'),
+    solver: z.enum(['cg', 'cholesky']).default('cg').describe('conjugate gradient (warm-started) or exact Cholesky solves'),
+    cgSteps: z.number().int().positive().default(3).describe('conjugate-gradient steps per solve'),
+    initStd: z.number().positive().default(0.1).describe('standard deviation of the initial factors (divided by √d)'),
+    foldIn: z
+      .enum(['changed', 'unseen'])
+      .default('changed')
+      .describe('changed: users unseen in training and trained users whose history changed get a vector from their history at scoring time; unseen: only the former (trained rows kept until a retrain)'),
+  })
+  .strict();
+export type IalsConfig = z.infer<typeof IalsConfigSchema>;
 
 /** Defaults tuned on ML-1M (leave-one-out, full ranking). */
-export const IALS_DEFAULTS: IalsConfig = {
-  dim: 64,
-  epochs: 10,
-  reg: 0.005,
-  alpha0: 0.1,
-  alpha: 0,
-  nu: 1,
-  solver: 'cg',
-  cgSteps: 3,
-  initStd: 0.1,
-  foldIn: 'changed',
-};
+export const IALS_DEFAULTS: IalsConfig = IalsConfigSchema.parse({});
 
 /** A sparse weighted matrix in CSR form (rows → columns with confidences). */
 interface WeightedCsr {
@@ -232,20 +223,7 @@ export class Ials extends FactorModel<IalsConfig> {
   private foldVec = new Float32Array(0);
 
   constructor(config: Record<string, unknown> = {}) {
-    super(
-      resolveConfig('ials', IALS_DEFAULTS, config, {
-        dim: isPositiveInt,
-        epochs: isPositiveInt,
-        reg: isPositive,
-        alpha0: isNonNegative,
-        alpha: isNonNegative,
-        nu: isNonNegative,
-        solver: oneOf('cg', 'cholesky'),
-        cgSteps: isPositiveInt,
-        initStd: isPositive,
-        foldIn: oneOf('changed', 'unseen'),
-      }),
-    );
+    super(parseConfig('ials', IalsConfigSchema, config));
   }
 
   /** λ_r = λ (Σ c + α₀ · other-side count)^ν. */
@@ -365,6 +343,7 @@ export class Ials extends FactorModel<IalsConfig> {
 export const ialsEntry: ModelEntry = {
   name: 'ials',
   description: 'iALS / WMF (Hu 2008; Rendle 2022 tuning): weighted ALS with CG or exact solves',
+  configSchema: IalsConfigSchema,
   sequential: false,
   create: (config) => new Ials(config),
   load: (dir) => Ials.load(dir),

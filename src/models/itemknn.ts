@@ -13,24 +13,26 @@ import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport, Recommender } from './recommender.ts';
 import type { ModelEntry } from './registry.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { binaryRows, checkScoreArgs, isNonNegative, isPositiveInt, oneOf, resolveConfig, secondsSince, transposeBinary } from './cf/common.ts';
-import { SIMILARITIES, similarity, type SimilarityKind } from './cf/similarity.ts';
+import { binaryRows, checkScoreArgs, secondsSince, transposeBinary } from './cf/common.ts';
+import { z } from 'zod';
+import { parseConfig } from '../util/schema.ts';
+import { SIMILARITIES, similarity } from './cf/similarity.ts';
 import { topK } from './topk.ts';
 import { progress } from '../util/progress.ts';
 
 /** Hyperparameters of {@link ItemKnn}. */
-export interface ItemKnnConfig extends Record<string, number | string> {
-  similarity: SimilarityKind;
-  /** Neighbours kept per item. */
-  k: number;
-  /** Shrinkage added to the denominator. */
-  shrink: number;
-  /** Exponent of the asymmetric cosine (only used when similarity = asymmetric). */
-  alpha: number;
-}
+export const ItemKnnConfigSchema = z
+  .object({
+    similarity: z.enum(SIMILARITIES).default('cosine').describe('similarity between item (user) vectors'),
+    k: z.number().int().positive().default(100).describe('neighbours kept per item'),
+    shrink: z.number().min(0).default(10).describe('shrinkage added to the denominator'),
+    alpha: z.number().min(0).max(1).default(0.5).describe('exponent of the asymmetric cosine |h|^α·|v|^(1−α) (similarity: asymmetric)'),
+  })
+  .strict();
+export type ItemKnnConfig = z.infer<typeof ItemKnnConfigSchema>;
 
 /** Defaults: cosine, 100 neighbours, shrinkage 10. */
-export const ITEMKNN_DEFAULTS: ItemKnnConfig = { similarity: 'cosine', k: 100, shrink: 10, alpha: 0.5 };
+export const ITEMKNN_DEFAULTS: ItemKnnConfig = ItemKnnConfigSchema.parse({});
 
 /** Item-based k-nearest-neighbours. */
 export class ItemKnn implements Recommender {
@@ -45,12 +47,7 @@ export class ItemKnn implements Recommender {
   private stamp = 0;
 
   constructor(config: Record<string, unknown> = {}) {
-    this.config = resolveConfig('itemknn', ITEMKNN_DEFAULTS, config, {
-      similarity: oneOf(...SIMILARITIES),
-      k: isPositiveInt,
-      shrink: isNonNegative,
-      alpha: (v: number) => (v >= 0 && v <= 1 ? undefined : 'must be in [0, 1]'),
-    });
+    this.config = parseConfig('itemknn', ItemKnnConfigSchema, config);
   }
 
   get nItems(): number {
@@ -162,6 +159,7 @@ export class ItemKnn implements Recommender {
 export const itemKnnEntry: ModelEntry = {
   name: 'itemknn',
   description: 'Item-based kNN (cosine / asymmetric cosine / Jaccard, shrinkage, top-k pruning)',
+  configSchema: ItemKnnConfigSchema,
   sequential: false,
   create: (config) => new ItemKnn(config),
   load: (dir) => ItemKnn.load(dir),

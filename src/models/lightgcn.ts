@@ -22,43 +22,36 @@ import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport } from './recommender.ts';
 import type { ModelEntry } from './registry.ts';
 import { Rng } from '../nn/rng.ts';
-import { binaryRows, isNonNegative, isNonNegativeInt, isPositive, isPositiveInt, oneOf, resolveConfig, type BinaryCsr } from './cf/common.ts';
+import { binaryRows, type BinaryCsr } from './cf/common.ts';
+import { z } from 'zod';
+import { parseConfig } from '../util/schema.ts';
 import { LazyAdam, normalFactors } from './cf/mf.ts';
 import { distinctItems, FactorModel, rowFingerprint, type TableSpec } from './cf/factor.ts';
 import { trainEpochs } from './cf/train.ts';
 import { bprFoldIn, rowHas, sigmoid, softplus } from './bpr.ts';
 
 /** Hyperparameters of {@link LightGcn}. */
-export interface LightGcnConfig extends Record<string, number | string> {
-  dim: number;
-  /** Propagation layers K. */
-  layers: number;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  /** L2 weight on the batch's ego embeddings. */
-  reg: number;
-  initStd: number;
-  foldIn: 'changed' | 'unseen';
-  /** Passes over the user's history items when folding in a known user. */
-  foldInSteps: number;
-  /** SGD step size of the fold-in. */
-  foldInLr: number;
-}
+export const LightGcnConfigSchema = z
+  .object({
+    dim: z.number().int().positive().default(64).describe('embedding dimension d'),
+    layers: z.number().int().min(0).default(2).describe('propagation layers K'),
+    epochs: z.number().int().positive().default(20),
+    batchSize: z.number().int().positive().default(65536).describe('BPR triples per Adam step'),
+    lr: z.number().positive().default(0.05).describe('Adam learning rate'),
+    reg: z.number().min(0).default(1e-4).describe('L2 weight on the ego embeddings of a batch'),
+    initStd: z.number().positive().default(0.1).describe('standard deviation of the initial ego embeddings'),
+    foldIn: z
+      .enum(['changed', 'unseen'])
+      .default('changed')
+      .describe('changed: users unseen in training and trained users whose history changed get a vector from their history at scoring time; unseen: only the former (trained rows kept until a retrain)'),
+    foldInSteps: z.number().int().min(0).default(10).describe('passes over the history items when folding in a trained user with new events'),
+    foldInLr: z.number().positive().default(0.05).describe('step size of that fold-in'),
+  })
+  .strict();
+export type LightGcnConfig = z.infer<typeof LightGcnConfigSchema>;
 
 /** Defaults: K = 2, d = 64, Adam; large batches for CPU (see the file comment). */
-export const LIGHTGCN_DEFAULTS: LightGcnConfig = {
-  dim: 64,
-  layers: 2,
-  epochs: 20,
-  batchSize: 65536,
-  lr: 0.05,
-  reg: 1e-4,
-  initStd: 0.1,
-  foldIn: 'changed',
-  foldInSteps: 10,
-  foldInLr: 0.05,
-};
+export const LIGHTGCN_DEFAULTS: LightGcnConfig = LightGcnConfigSchema.parse({});
 
 /** The normalised adjacency Â over nU + nI nodes (users first), CSR. */
 export interface NormalizedGraph {
@@ -179,20 +172,7 @@ export class LightGcn extends FactorModel<LightGcnConfig> {
   private graph: NormalizedGraph | null = null;
 
   constructor(config: Record<string, unknown> = {}) {
-    super(
-      resolveConfig('lightgcn', LIGHTGCN_DEFAULTS, config, {
-        dim: isPositiveInt,
-        layers: isNonNegativeInt,
-        epochs: isPositiveInt,
-        batchSize: isPositiveInt,
-        lr: isPositive,
-        reg: isNonNegative,
-        initStd: isPositive,
-        foldIn: oneOf('changed', 'unseen'),
-        foldInSteps: isNonNegativeInt,
-        foldInLr: isPositive,
-      }),
-    );
+    super(parseConfig('lightgcn', LightGcnConfigSchema, config));
   }
 
   /** A few BPR passes on f_u from the trained final embedding (see the file comment). */
@@ -274,6 +254,7 @@ export class LightGcn extends FactorModel<LightGcnConfig> {
 export const lightGcnEntry: ModelEntry = {
   name: 'lightgcn',
   description: 'LightGCN (He et al. 2020): symmetric-normalised propagation, layer averaging, BPR',
+  configSchema: LightGcnConfigSchema,
   sequential: false,
   create: (config) => new LightGcn(config),
   load: (dir) => LightGcn.load(dir),

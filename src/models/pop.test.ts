@@ -25,9 +25,10 @@ describe('Pop', () => {
   });
 
   it('rejects unknown or ill-typed config', () => {
-    expect(() => new Pop({ window: 3 })).toThrow(/unknown config key "window"/);
-    expect(() => new Pop({ windowDays: -1 })).toThrow(/must be ≥ 0/);
-    expect(() => new Pop({ windowDays: 'x' })).toThrow(/finite number/);
+    expect(() => new Pop({ window: 3 })).toThrow(/pop config: key "window": unknown key; known keys: windowDays/);
+    expect(() => new Pop({ windowDays: -1 })).toThrow(/pop config: key "windowDays": Too small/);
+    expect(() => new Pop({ windowDays: 'x' })).toThrow(/pop config: key "windowDays": Invalid input: expected number, received string/);
+    expect(() => new Pop({ windowDays: Infinity })).toThrow(/pop config: key "windowDays": .*expected number/);
   });
 
   it('saves and loads through the registry', async () => {

@@ -12,16 +12,21 @@ import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport, Recommender } from './recommender.ts';
 import type { ModelEntry } from './registry.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { checkScoreArgs, isNonNegative, resolveConfig, secondsSince } from './cf/common.ts';
+import { checkScoreArgs, secondsSince } from './cf/common.ts';
+import { z } from 'zod';
+import { parseConfig } from '../util/schema.ts';
 
 /** Hyperparameters of {@link Pop}. */
-export interface PopConfig extends Record<string, number> {
-  /** Count only events of the last `windowDays` days of training (0 = all time). */
-  windowDays: number;
-}
+/** Hyperparameters of {@link Pop}. */
+export const PopConfigSchema = z
+  .object({
+    windowDays: z.number().min(0).default(0).describe('count only events of the last windowDays days of training (0 = all time)'),
+  })
+  .strict();
+export type PopConfig = z.infer<typeof PopConfigSchema>;
 
 /** Defaults: global popularity. */
-export const POP_DEFAULTS: PopConfig = { windowDays: 0 };
+export const POP_DEFAULTS: PopConfig = PopConfigSchema.parse({});
 
 /** The most-popular-items baseline. */
 export class Pop implements Recommender {
@@ -31,7 +36,7 @@ export class Pop implements Recommender {
   counts: Float32Array = new Float32Array(0);
 
   constructor(config: Record<string, unknown> = {}) {
-    this.config = resolveConfig('pop', POP_DEFAULTS, config, { windowDays: isNonNegative });
+    this.config = parseConfig('pop', PopConfigSchema, config);
   }
 
   get nItems(): number {
@@ -82,6 +87,7 @@ export class Pop implements Recommender {
 export const popEntry: ModelEntry = {
   name: 'pop',
   description: 'Most popular items (global or recent window)',
+  configSchema: PopConfigSchema,
   sequential: false,
   create: (config) => new Pop(config),
   load: (dir) => Pop.load(dir),

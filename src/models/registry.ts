@@ -2,6 +2,7 @@
  * The model registry: one entry per model, so configs, the CLI, the runner and the server can
  * create a model by name or load a saved one. Add one line to {@link ENTRIES} per model.
  */
+import type { z } from 'zod';
 import type { Recommender } from './recommender.ts';
 import { readCheckpointMeta } from './checkpoint.ts';
 import { popEntry } from './pop.ts';
@@ -24,6 +25,12 @@ export interface ModelEntry {
   name: string;
   /** One line for `reclab models` and docs. */
   description: string;
+  /**
+   * The config schema (zod, strict): the keys, their types, ranges, defaults and error texts.
+   * `create` parses with it; `reclab models` and docs/models.md print it. Every built-in model
+   * has one; a model registered by a test or plugin may leave it out.
+   */
+  configSchema?: z.ZodObject;
   /** True for models that score raw item sequences (SequentialRecommender). */
   sequential: boolean;
   /** A new untrained model; unknown config keys are an error, missing ones take defaults. */

@@ -8,6 +8,7 @@ import { EngineSequentialModel } from './seq/engine-model.ts';
 import { startTraining } from './seq/resume.ts';
 import { runEpochs } from './seq/train-loop.ts';
 import { z } from 'zod';
+import { parseConfig } from '../util/schema.ts';
 import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
 import { warmupCosine, constantLr } from '../nn/optim.ts';
@@ -55,12 +56,7 @@ export type SASRecConfig = z.infer<typeof SASRecConfigSchema>;
 
 /** Parses a partial config, with a clear error naming the bad key. */
 export function parseSASRecConfig(config: Record<string, unknown>): SASRecConfig {
-  const r = SASRecConfigSchema.safeParse(config);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new Error(`sasrec config: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  return r.data;
+  return parseConfig('sasrec', SASRecConfigSchema, config);
 }
 
 /** SASRec as a {@link SequentialRecommender}. */
@@ -159,6 +155,7 @@ export class SASRec extends EngineSequentialModel<SASRecNet, SASRecConfig> imple
 export const sasrecEntry: ModelEntry = {
   name: 'sasrec',
   description: 'SASRec (Kang & McAuley 2018): causal self-attention over the item sequence; BCE/gBCE/sampled-softmax/CE losses',
+  configSchema: SASRecConfigSchema,
   sequential: true,
   create: (config) => new SASRec(config),
   load: (dir) => SASRec.load(dir),

@@ -16,26 +16,26 @@ import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
 import type { ModelEntry } from './registry.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { checkScoreArgs, isNonNegative, isPositiveInt, resolveConfig, secondsSince } from './cf/common.ts';
+import { checkScoreArgs, secondsSince } from './cf/common.ts';
+import { z } from 'zod';
+import { parseConfig } from '../util/schema.ts';
 import { floatTensor } from './cf/mf.ts';
 import { topK } from './topk.ts';
 
 /** Hyperparameters of {@link Transition}. */
-export interface TransitionConfig extends Record<string, number> {
-  /** How many of the newest items seed the walk (the paper: one or two). */
-  lastItems: number;
-  /** Weight ratio w between consecutive seed items (newest weighs 1). */
-  recencyDecay: number;
-  /** Graph hops H. */
-  hops: number;
-  /** Weight ratio β between consecutive hops. */
-  hopDecay: number;
-  /** Out-edges kept per item (strongest first). */
-  topEdges: number;
-}
+export const TransitionConfigSchema = z
+  .object({
+    lastItems: z.number().int().positive().default(2).describe('how many of the newest items seed the walk (the paper: one or two)'),
+    recencyDecay: z.number().min(0).default(0.5).describe('weight ratio w between consecutive seed items (newest weighs 1)'),
+    hops: z.number().int().positive().default(2).describe('graph hops H'),
+    hopDecay: z.number().min(0).default(0.3).describe('weight ratio β between consecutive hops'),
+    topEdges: z.number().int().positive().default(100).describe('out-edges kept per item (strongest first)'),
+  })
+  .strict();
+export type TransitionConfig = z.infer<typeof TransitionConfigSchema>;
 
 /** Defaults: last two items, two hops. */
-export const TRANSITION_DEFAULTS: TransitionConfig = { lastItems: 2, recencyDecay: 0.5, hops: 2, hopDecay: 0.3, topEdges: 100 };
+export const TRANSITION_DEFAULTS: TransitionConfig = TransitionConfigSchema.parse({});
 
 /** Scale of the popularity tie-break, far below any graph score. */
 const POP_EPS = 1e-9;
@@ -55,13 +55,7 @@ export class Transition implements SequentialRecommender {
   private next = new Float64Array(0);
 
   constructor(config: Record<string, unknown> = {}) {
-    this.config = resolveConfig('transition', TRANSITION_DEFAULTS, config, {
-      lastItems: isPositiveInt,
-      recencyDecay: isNonNegative,
-      hops: isPositiveInt,
-      hopDecay: isNonNegative,
-      topEdges: isPositiveInt,
-    });
+    this.config = parseConfig('transition', TransitionConfigSchema, config);
   }
 
   get nItems(): number {
@@ -181,6 +175,7 @@ export class Transition implements SequentialRecommender {
 export const transitionEntry: ModelEntry = {
   name: 'transition',
   description: 'Item-transition graph heuristic (sequential sanity baseline: few hops from the last items)',
+  configSchema: TransitionConfigSchema,
   sequential: true,
   create: (config) => new Transition(config),
   load: (dir) => Transition.load(dir),

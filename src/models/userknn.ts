@@ -13,22 +13,25 @@ import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport, Recommender } from './recommender.ts';
 import type { ModelEntry } from './registry.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { binaryRows, checkScoreArgs, isNonNegative, isPositiveInt, oneOf, resolveConfig, secondsSince, transposeBinary, type BinaryCsr } from './cf/common.ts';
-import { SIMILARITIES, similarity, type SimilarityKind } from './cf/similarity.ts';
+import { binaryRows, checkScoreArgs, secondsSince, transposeBinary, type BinaryCsr } from './cf/common.ts';
+import { z } from 'zod';
+import { parseConfig } from '../util/schema.ts';
+import { SIMILARITIES, similarity } from './cf/similarity.ts';
 import { topK } from './topk.ts';
 
 /** Hyperparameters of {@link UserKnn}. */
-export interface UserKnnConfig extends Record<string, number | string> {
-  similarity: SimilarityKind;
-  /** Neighbours (training users) used per scored user. */
-  k: number;
-  shrink: number;
-  /** Exponent of the asymmetric cosine: |h|^α · |v|^(1−α). */
-  alpha: number;
-}
+export const UserKnnConfigSchema = z
+  .object({
+    similarity: z.enum(SIMILARITIES).default('cosine').describe('similarity between item (user) vectors'),
+    k: z.number().int().positive().default(100).describe('neighbours (training users) used per scored user'),
+    shrink: z.number().min(0).default(0).describe('shrinkage added to the denominator'),
+    alpha: z.number().min(0).max(1).default(0.5).describe('exponent of the asymmetric cosine |h|^α·|v|^(1−α) (similarity: asymmetric)'),
+  })
+  .strict();
+export type UserKnnConfig = z.infer<typeof UserKnnConfigSchema>;
 
 /** Defaults: cosine, 100 neighbours, no shrinkage. */
-export const USERKNN_DEFAULTS: UserKnnConfig = { similarity: 'cosine', k: 100, shrink: 0, alpha: 0.5 };
+export const USERKNN_DEFAULTS: UserKnnConfig = UserKnnConfigSchema.parse({});
 
 /** User-based k-nearest-neighbours. */
 export class UserKnn implements Recommender {
@@ -43,12 +46,7 @@ export class UserKnn implements Recommender {
   private stamp = 0;
 
   constructor(config: Record<string, unknown> = {}) {
-    this.config = resolveConfig('userknn', USERKNN_DEFAULTS, config, {
-      similarity: oneOf(...SIMILARITIES),
-      k: isPositiveInt,
-      shrink: isNonNegative,
-      alpha: (v: number) => (v >= 0 && v <= 1 ? undefined : 'must be in [0, 1]'),
-    });
+    this.config = parseConfig('userknn', UserKnnConfigSchema, config);
   }
 
   get nItems(): number {
@@ -140,6 +138,7 @@ export class UserKnn implements Recommender {
 export const userKnnEntry: ModelEntry = {
   name: 'userknn',
   description: 'User-based kNN (cosine / asymmetric cosine / Jaccard, shrinkage, top-k users)',
+  configSchema: UserKnnConfigSchema,
   sequential: false,
   create: (config) => new UserKnn(config),
   load: (dir) => UserKnn.load(dir),

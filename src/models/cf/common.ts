@@ -1,54 +1,9 @@
 /**
- * Small helpers shared by the collaborative-filtering models: config validation with defaults,
- * the binary user×item matrix in CSR form (duplicates collapsed), and shape checks.
+ * Small helpers shared by the collaborative-filtering models: the binary user×item matrix in CSR
+ * form (duplicates collapsed), and shape checks. (Configs are zod schemas, parsed by
+ * src/util/schema.ts.)
  */
 import type { Interactions } from '../../data/types.ts';
-
-/** A value a config key can hold. */
-export type ConfigValue = number | string | boolean;
-
-/** Per-key extra checks: return an error reason, or undefined when the value is fine. */
-export type ConfigChecks<T> = Partial<Record<keyof T, (value: never) => string | undefined>>;
-
-/**
- * Fills `given` with `defaults` and validates it: unknown keys and values of the wrong type are
- * errors naming the model, the key and the reason (the registry contract: unknown keys fail,
- * missing keys take defaults).
- */
-export function resolveConfig<T extends Record<string, ConfigValue>>(
-  model: string,
-  defaults: T,
-  given: Record<string, unknown>,
-  checks: ConfigChecks<T> = {},
-): T {
-  const out: Record<string, ConfigValue> = { ...defaults };
-  for (const [key, value] of Object.entries(given)) {
-    if (!(key in defaults)) {
-      throw new Error(`${model}: unknown config key "${key}"; known keys: ${Object.keys(defaults).join(', ')}`);
-    }
-    const want = typeof defaults[key];
-    if (typeof value !== want || (want === 'number' && !Number.isFinite(value as number))) {
-      throw new Error(`${model}: config key "${key}" must be a finite ${want}, got ${JSON.stringify(value)}`);
-    }
-    out[key] = value as ConfigValue;
-  }
-  for (const [key, check] of Object.entries(checks) as [string, ((v: never) => string | undefined) | undefined][]) {
-    const reason = check?.(out[key] as never);
-    if (reason) throw new Error(`${model}: config key "${key}" = ${JSON.stringify(out[key])}: ${reason}`);
-  }
-  return out as T;
-}
-
-/** Check helpers for {@link resolveConfig}. */
-export const isPositive = (v: number): string | undefined => (v > 0 ? undefined : 'must be > 0');
-export const isNonNegative = (v: number): string | undefined => (v >= 0 ? undefined : 'must be ≥ 0');
-export const isPositiveInt = (v: number): string | undefined => (Number.isInteger(v) && v > 0 ? undefined : 'must be a positive integer');
-export const isNonNegativeInt = (v: number): string | undefined => (Number.isInteger(v) && v >= 0 ? undefined : 'must be a non-negative integer');
-/** A check that the value is one of `options`. */
-export const oneOf =
-  (...options: string[]) =>
-  (v: string): string | undefined =>
-    options.includes(v) ? undefined : `must be one of ${options.join(', ')}`;
 
 /** The binary user×item matrix: row `u` holds user u's distinct items, ascending. */
 export interface BinaryCsr {

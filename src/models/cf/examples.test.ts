@@ -3,10 +3,23 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { loadExperiment } from '../../eval/config.ts';
-import { createModel, modelEntry } from '../registry.ts';
+import { createModel, listModels, modelEntry } from '../registry.ts';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples', 'models');
 const CF = ['pop', 'itemknn', 'userknn', 'ease', 'bpr', 'ials', 'directau', 'lightgcn', 'transition'];
+
+describe('model config schemas', () => {
+  for (const entry of listModels()) {
+    it(`${entry.name}: has a strict zod schema whose defaults are the model's defaults; bad keys and values are named`, () => {
+      const schema = entry.configSchema!;
+      expect(schema).toBeDefined();
+      expect(createModel(entry.name).config).toEqual(schema.parse({}));
+      expect(() => createModel(entry.name, { noSuchKey: 1 })).toThrow(new RegExp(`^${entry.name} config: key "noSuchKey": unknown key; known keys: `));
+      const numeric = Object.entries(schema.parse({}) as Record<string, unknown>).find(([, v]) => typeof v === 'number')![0];
+      expect(() => createModel(entry.name, { [numeric]: 'ten' })).toThrow(new RegExp(`^${entry.name} config: key "${numeric}": .*expected number`));
+    });
+  }
+});
 
 describe('examples/models/<name>.yaml', () => {
   it('exists for every CF model', () => {
@@ -15,12 +28,15 @@ describe('examples/models/<name>.yaml', () => {
   });
 
   for (const name of CF) {
-    it(`${name}.yaml is a valid experiment that lists exactly the model's defaults`, () => {
+    it(`${name}.yaml is a valid experiment that lists exactly the defaults of the model's schema`, () => {
       const config = loadExperiment(join(dir, `${name}.yaml`));
       expect(config.models[0].name).toBe(name);
-      modelEntry(name);
-      expect(createModel(name, config.models[0].config).config).toEqual(createModel(name).config);
-      expect(Object.keys(config.models[0].config).sort()).toEqual(Object.keys(createModel(name).config).sort());
+      const schema = modelEntry(name).configSchema!;
+      const given = config.models[0].config;
+      // Valid under the schema (strict: no unknown keys), every key listed, every value the default.
+      expect(schema.safeParse(given).success).toBe(true);
+      expect(Object.keys(given).sort()).toEqual(Object.keys(schema.shape).sort());
+      expect(given).toEqual(schema.parse({}));
     });
   }
 });
