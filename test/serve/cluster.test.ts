@@ -9,7 +9,7 @@
  * Timings are printed, not asserted tightly: CI is a shared 2-core machine where starting a worker
  * (TypeScript through tsx) takes from 2 to 15 s depending on load.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -248,6 +248,16 @@ describe('model coordinator', () => {
 // The real CLI: `node bin/reclab.js serve --workers 2` as a child process
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Every primary a test started. A test that times out never reaches its `finally`; without this the
+ * cluster would outlive the test run (its workers end with it).
+ */
+const children = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  children.clear();
+});
+
 /** A running `reclab serve --workers 2`. */
 interface Cluster {
   /** The primary. */
@@ -265,6 +275,7 @@ interface Cluster {
 async function serveCluster(models: string, db: string, extra: string[] = []): Promise<Cluster> {
   const args = [join(ROOT, 'bin', 'reclab.js'), 'serve', '--models', models, '--db', db, '--port', '0', '--workers', '2', ...extra];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.add(child);
   let err = '';
   const waiters = new Set<() => void>();
   child.stderr!.on('data', (chunk: Buffer) => {
@@ -501,6 +512,7 @@ describe('reclab serve --workers 2', () => {
     await writeFixtureBundle(join(dir, 'model'), 'pop');
     const args = [join(ROOT, 'bin', 'reclab.js'), 'serve', '--models', join(dir, 'model'), '--db', 'sqlite:/dev/null/x.db', '--port', '0', '--workers', '2'];
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    children.add(child);
     let err = '';
     child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
     const t0 = performance.now();
