@@ -260,8 +260,8 @@ export function sqliteWorkerMain(): void {
   function openOnce(): BetterSqlite3.Database {
     const d = new Database(cfg.path, { timeout: cfg.busyTimeoutMs });
     try {
-      // Switching a fresh file to WAL needs an exclusive lock, and fails at once (the busy
-      // handler does not apply) or leaves the mode unchanged when another process holds it.
+      // Switching a fresh file to WAL needs an exclusive lock: while another process sets the
+      // file up, it may fail with SQLITE_BUSY or leave the mode unchanged. Both are retried.
       const mode = d.pragma('journal_mode = WAL', { simple: true });
       if (cfg.path !== ':memory:' && mode !== 'wal') throw Object.assign(new Error(`journal_mode stayed ${String(mode)}`), { code: 'SQLITE_BUSY' });
       // FULL fsyncs the WAL at every commit: a transaction that returned survives power loss.

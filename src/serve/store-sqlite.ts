@@ -178,9 +178,11 @@ class WorkerClient {
   private send<T>(worker: Worker, op: Op, args: unknown[]): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
+      // Posted first: a value that cannot cross threads throws here and rejects, leaving no
+      // call behind (the reply cannot arrive before this function returns).
+      worker.postMessage({ id, op, args } satisfies WorkerRequest);
       if (this.calls.size === 0) worker.ref();
       this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage({ id, op, args } satisfies WorkerRequest);
     });
   }
 
