@@ -26,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<{ register: CommandModule }>> = {
   profile: () => import('./commands/profile.ts'),
   llmrec: () => import('./commands/llmrec.ts'),
   arena: () => import('./commands/arena.ts'),
+  models: () => import('./commands/models.ts'),
 };
 
 /** The verb modules needed to run `argv`: just the named verb when it is known, else all (for help). */
