@@ -24,10 +24,13 @@ export function register(program: Command): void {
     .option('--port <n>', 'port', int('port'), 8087)
     .option('--host <addr>', 'interface to bind', '127.0.0.1')
     .option('--api-key <key>', 'require this X-API-Key on /api routes (default: $RECLAB_API_KEY; none = open)')
-    .option('--rate-limit <n>', 'requests per minute per client (0 = off)', int('rate-limit'), 60_000)
+    .option('--rate-limit <n>', 'requests per minute per client address on /api routes (0 = off)', int('rate-limit'), 60_000)
     .option('--body-limit <bytes>', 'largest request body', int('body-limit', 1), 4 * 1024 * 1024)
     .option('--workers <n>', 'server processes sharing the port (node:cluster); a primary replaces workers that die and keeps one model and one rate limit across them', int('workers', 1), 1)
     .option('--cache-size <n>', 'ranked answers cached per (user, filters); 0 = off', int('cache-size'), 50_000)
+    .option('--cache-mb <n>', 'bound on the answer cache in MiB (estimated bytes, least recently used evicted first)', int('cache-mb', 1), 64)
+    .option('--max-connections <n>', 'open connections at most; at the cap the stalest waiting client is evicted (default: open-file limit less 128)', int('max-connections', 16))
+    .option('--request-timeout <s>', 'seconds a client has to send a whole request (headers within 10 s)', int('request-timeout', 1), 30)
     .option('--positive-types <list>', 'comma-separated feedback types that count as positive (default: all)')
     .option('--log', 'log every request (pino JSON on stdout)', false)
     .action(async (o: {
@@ -42,6 +45,9 @@ export function register(program: Command): void {
       workers: number;
       positiveTypes?: string;
       cacheSize: number;
+      cacheMb: number;
+      maxConnections?: number;
+      requestTimeout: number;
       log: boolean;
     }) => {
       await runServer({
@@ -55,7 +61,9 @@ export function register(program: Command): void {
         bodyLimit: o.bodyLimit,
         workers: o.workers,
         logger: o.log,
-        engine: { cacheSize: o.cacheSize, ...(o.positiveTypes ? { positiveTypes: o.positiveTypes.split(',').filter(Boolean) } : {}) },
+        maxConnections: o.maxConnections,
+        requestTimeout: o.requestTimeout * 1000,
+        engine: { cacheSize: o.cacheSize, cacheBytes: o.cacheMb * 1024 * 1024, ...(o.positiveTypes ? { positiveTypes: o.positiveTypes.split(',').filter(Boolean) } : {}) },
       });
     });
 }
