@@ -84,9 +84,12 @@ describe('SQLite store: worker thread', () => {
   });
 
   it('rejects the requests in flight when the worker dies, then serves from a new worker', async () => {
-    const s = await SqliteStore.open(join(tempDir(), 'crash.db')).ready();
+    // A short busy timeout: a write lock left behind by the dead thread would fail the test, not stall it.
+    const s = await SqliteStore.open(join(tempDir(), 'crash.db'), { busyTimeoutMs: 2000 }).ready();
     try {
       expect(await s.insertFeedback([ev('u', 'a', 1)], 'insert')).toEqual({ rows: 1, replayed: false });
+      // The worker dies in the middle of a write transaction.
+      await s.debug({ exec: `BEGIN IMMEDIATE; INSERT INTO feedback(type, user_id, item_id, value, time) VALUES ('click', 'u', 'half', 1, 9)` });
       const crash = failure(s.debug({ crash: true }));
       // Sent after the crash request: the worker is gone before it reads it.
       const inflight = failure(s.userFeedback('u'));
@@ -94,7 +97,8 @@ describe('SQLite store: worker thread', () => {
         expect(e).toBeInstanceOf(StoreUnavailableError);
         expect((e as StoreUnavailableError).retryAfter).toBeGreaterThan(0);
       }
-      // A new worker opens the file: the committed event is there and writes work.
+      // A new worker opens the file: the committed event is there, the uncommitted one is not,
+      // and writes work (the dead connection's lock went with it).
       expect((await s.userFeedback('u')).map((e) => e.item)).toEqual(['a']);
       expect(await s.insertFeedback([ev('u', 'b', 2)], 'insert')).toEqual({ rows: 1, replayed: false });
       expect(await s.countFeedback()).toBe(2);
