@@ -6,7 +6,9 @@
  * SQLITE_BUSY, schema version 1 files migrate, and idempotency keys expire.
  */
 import { describe, expect, it } from 'vitest';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { IDEMPOTENCY_TTL_S, IdempotencyConflictError, StoreUnavailableError, type FeedbackEvent } from '../../src/serve/store.ts';
 import { SqliteStore } from '../../src/serve/store-sqlite.ts';
@@ -140,7 +142,43 @@ describe('SQLite store: worker thread', () => {
   });
 });
 
+/**
+ * Opens `path` (made read-only) in a child process and reports what ping, a write and a read do.
+ * Root writes to read-only files regardless, so as root the child runs as `nobody`.
+ */
+function probeReadOnlyFile(path: string): Record<string, string> | undefined {
+  const store = resolve(import.meta.dirname, '..', '..', 'src', 'serve', 'store-sqlite.ts');
+  const code = `
+    import { SqliteStore } from ${JSON.stringify(store)};
+    const s = SqliteStore.open(${JSON.stringify(path)});
+    const say = (p) => p.then((v) => 'ok ' + JSON.stringify(v ?? null), (e) => e.name + ' ' + (e.code ?? ''));
+    const out = { ready: await say(s.ready().then(() => null)), ping: await say(s.ping()) };
+    out.write = await say(s.insertFeedback([{ type: 'click', user: 'u', item: 'b', value: 1, time: 2 }], 'insert'));
+    out.count = await say(s.countFeedback());
+    await s.close();
+    process.stdout.write(JSON.stringify(out));`;
+  const node = [process.execPath, '--import', 'tsx', '--input-type=module', '-e', code];
+  const root = process.getuid?.() === 0;
+  if (root && !existsSync('/usr/sbin/runuser')) return undefined;
+  const r = root ? spawnSync('/usr/sbin/runuser', ['-u', 'nobody', '--', ...node], { encoding: 'utf8' }) : spawnSync(node[0], node.slice(1), { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`read-only probe failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, string>;
+}
+
 describe('SQLite store: failures', () => {
+  it('on a read-only file: opens and reads, but ping and writes fail with StoreUnavailableError', async (ctx) => {
+    const dir = tempDir();
+    const path = join(dir, 'ro-file.db');
+    const s = await SqliteStore.open(path).ready();
+    await s.insertFeedback([ev('u', 'a', 1)], 'insert');
+    await s.close();
+    chmodSync(path, 0o444);
+    chmodSync(dir, 0o777); // the reader still needs to create the WAL index beside it
+    const seen = probeReadOnlyFile(path);
+    if (!seen) return ctx.skip(); // root without runuser: the PRAGMA query_only test below covers the mapping
+    expect(seen).toEqual({ ready: 'ok null', ping: 'StoreUnavailableError SQLITE_READONLY', write: 'StoreUnavailableError SQLITE_READONLY', count: 'ok 1' });
+  });
+
   it('fails ping and writes with StoreUnavailableError when the database is read-only, writing nothing', async () => {
     const s = await SqliteStore.open(join(tempDir(), 'ro.db')).ready();
     try {
