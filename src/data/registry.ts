@@ -43,6 +43,14 @@ export interface CatalogEntry {
   /** What to pass as the source to the reader (relative; default: the folder). */
   entry?: string;
   terms: string;
+  /**
+   * Where the same file sits in a developers' local mirror ({@link mirrorDir}), relative to it. A
+   * dataset not fetched yet is read from there when present, so the examples that name it run
+   * unchanged on a machine with the mirror; everyone else runs `reclab data fetch <name>`.
+   */
+  mirror?: string;
+  /** Reader format of the mirror's copy when it is not {@link format} (a derived file). */
+  mirrorFormat?: FileFormat;
 }
 
 const GROUPLENS = 'https://files.grouplens.org/datasets/movielens';
@@ -61,15 +69,36 @@ const AMAZON_CATEGORIES = [
 ];
 const AMAZON_TERMS = 'Amazon review data (McAuley et al.): no licence stated; cite He & McAuley (WWW 2016) and McAuley et al. (SIGIR 2015).';
 
+const SASREC_TERMS = `${ML_TERMS} Preprocessing by Kang & McAuley (SASRec, ICDM 2018).`;
+
+/**
+ * A benchmark file as published with a paper's code (one file, stored as is), with the SHA-256 of
+ * the copy the published results here were computed on.
+ */
+function benchmarkFile(name: string, format: FileFormat, url: string, sha256: string, size: number, mirror: string, description: string, terms: string): CatalogEntry {
+  const file = basename(url);
+  return { name, description, url, sha256, size, archive: 'file', format, required: [file], entry: file, terms, mirror };
+}
+
 /** Every fetchable dataset by name. */
 export const CATALOG: Record<string, CatalogEntry> = Object.fromEntries(
   [
     movielens('ml-100k', '50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229', 4924029, 'ml-100k', ['u.data'], ['u.item', 'u.user', 'u.genre', 'u.info', 'u.occupation', 'README'], 'MovieLens 100K: 100,000 ratings, 943 users, 1,682 movies (1998)'),
-    movielens('ml-1m', 'a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20', 5917549, 'ml-1m', ['ratings.dat'], ['movies.dat', 'users.dat', 'README'], 'MovieLens 1M: 1,000,209 ratings, 6,040 users, 3,706 movies (2003)'),
+    {
+      ...movielens('ml-1m', 'a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20', 5917549, 'ml-1m', ['ratings.dat'], ['movies.dat', 'users.dat', 'README'], 'MovieLens 1M: 1,000,209 ratings, 6,040 users, 3,706 movies (2003)'),
+      // The mirror has the same 1,000,209 (user, movie) events in time order, without ratings or
+      // timestamps (ratings.dat itself is not in it); equal-timestamp ties are ordered differently.
+      mirror: 'ml-1m-all/ml-1m-all.txt',
+      mirrorFormat: 'sasrec' as const,
+    },
     movielens('ml-20m', '96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3', 198702078, 'ml-20m', ['ratings.csv'], ['movies.csv', 'links.csv', 'tags.csv', 'README.txt'], 'MovieLens 20M: 20,000,263 ratings, 138,493 users (2015)'),
     movielens('ml-25m', '8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa', 261978986, 'ml-20m', ['ratings.csv'], ['movies.csv', 'links.csv', 'tags.csv', 'README.txt'], 'MovieLens 25M: 25,000,095 ratings, 162,541 users (2019)'),
     movielens('ml-32m', null, undefined, 'ml-20m', ['ratings.csv'], ['movies.csv', 'links.csv', 'tags.csv', 'README.txt'], 'MovieLens 32M: 32,000,204 ratings, 200,948 users (2023)'),
     movielens('ml-latest-small', '696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436', 978202, 'ml-20m', ['ratings.csv'], ['movies.csv', 'links.csv', 'tags.csv', 'README.txt'], 'MovieLens latest small: ~100,000 ratings, 610 users (changes over time)'),
+    // The preprocessed files the sequential-recommendation papers report on (docs/results/).
+    benchmarkFile('ml-1m-sasrec', 'sasrec', 'https://raw.githubusercontent.com/kang205/SASRec/master/data/ml-1m.txt', 'b725f3acb3986fe3130bffd1e77a74d182a1f51799567a236dbd60270f95b0a2', 9053831, 'ml-1m/ml-1m.txt', 'MovieLens 1M, SASRec preprocessing (items with < 5 ratings dropped): 6,040 users, 3,416 items, 999,611 events', SASREC_TERMS),
+    benchmarkFile('beauty-s3rec', 'sasrec-lines', 'https://raw.githubusercontent.com/aHuiWang/CIKM2020-S3Rec/master/data/Beauty.txt', '226cce9c3105299ca0db9615d7d3fb32b3175e90da43100ae352599f0f0107b8', 1090094, 'beauty-s3rec/Beauty.txt', 'Amazon Beauty 5-core, S3-Rec preprocessing: 22,363 users, 12,101 items, 198,502 events', `${AMAZON_TERMS} Preprocessing by Zhou et al. (S3-Rec, CIKM 2020).`),
+    benchmarkFile('beauty-bert4rec', 'sasrec', 'https://raw.githubusercontent.com/FeiSun/BERT4Rec/master/data/beauty.txt', 'f480b7a7403852342ffd8f9809bb30697dd669be31813d0e204b698fec86ef49', 3912093, 'beauty-bert4rec/beauty.txt', 'Amazon Beauty, BERT4Rec preprocessing: 40,226 users, 54,542 items, 353,962 events', `${AMAZON_TERMS} Preprocessing by Sun et al. (BERT4Rec, CIKM 2019).`),
     ...AMAZON_CATEGORIES.map((cat): CatalogEntry => {
       const file = `reviews_${cat}_5.json.gz`;
       return {
@@ -130,10 +159,27 @@ export function fetchedRecord(name: string, cacheDir = defaultCacheDir()): Fetch
   }
 }
 
-/** The reader source (path) and format of a fetched dataset. */
+/**
+ * The developers' local mirror of the benchmark files: `$RECLAB_DATASETS_MIRROR`, else
+ * `../shared/datasets` from the working directory when it exists (the project's own machines).
+ */
+export function mirrorDir(): string | undefined {
+  const dir = process.env.RECLAB_DATASETS_MIRROR ?? resolve('..', 'shared', 'datasets');
+  return existsSync(dir) ? dir : undefined;
+}
+
+/**
+ * The reader source (path) and format of a fetched dataset; for one not fetched, its copy in the
+ * local mirror ({@link mirrorDir}) when there is one.
+ */
 export function fetchedSource(name: string, cacheDir = defaultCacheDir()): { source: string; format: FileFormat } | undefined {
   const entry = CATALOG[name];
-  if (!entry || !fetchedRecord(name, cacheDir)) return undefined;
+  if (!entry) return undefined;
+  if (!fetchedRecord(name, cacheDir)) {
+    const mirror = mirrorDir();
+    const copy = entry.mirror && mirror ? join(mirror, entry.mirror) : undefined;
+    return copy && existsSync(copy) ? { source: copy, format: entry.mirrorFormat ?? entry.format } : undefined;
+  }
   const dir = datasetDir(name, cacheDir);
   return { source: entry.entry ? join(dir, entry.entry) : dir, format: entry.format };
 }

@@ -43,3 +43,22 @@ describe('fetch --from <data file> of a zipped dataset', () => {
     await expect(fetchDataset('ml-100k', { from: file, cacheDir: join(fx.dir, 'cache3') })).rejects.toThrow(/SHA-256 mismatch/);
   });
 });
+
+describe('the developers\' mirror of the benchmark files', () => {
+  it('a benchmark dataset not fetched is read from $RECLAB_DATASETS_MIRROR; without a mirror the error gives the fetch command', async () => {
+    const mirror = join(fx.dir, 'mirror');
+    fx.file('mirror/beauty-s3rec/Beauty.txt', '1 1 2 3\n2 2 3\n'); // one user per line: user item item …
+    const cacheDir = join(fx.dir, 'cache-mirror');
+    const before = process.env.RECLAB_DATASETS_MIRROR;
+    try {
+      process.env.RECLAB_DATASETS_MIRROR = mirror;
+      const d = await loadDataset({ source: 'beauty-s3rec' }, {}, { cacheDir });
+      expect([d.nUsers, d.nItems, d.offsets[d.nUsers]]).toEqual([2, 3, 5]);
+      process.env.RECLAB_DATASETS_MIRROR = join(fx.dir, 'no-mirror-here');
+      await expect(loadDataset({ source: 'beauty-s3rec' }, {}, { cacheDir })).rejects.toThrow(/reclab data fetch beauty-s3rec/);
+    } finally {
+      if (before === undefined) delete process.env.RECLAB_DATASETS_MIRROR;
+      else process.env.RECLAB_DATASETS_MIRROR = before;
+    }
+  });
+});
