@@ -21,39 +21,34 @@ export { BERT4RecNet, type BERTSeeds } from './seq/bert4rec-net.ts';
 
 /** Hyperparameters. Defaults: the BERT4Rec ML-1M model (hidden 64, 2 layers, 2 heads, FFN 256, ρ 0.2). */
 export const BERT4RecConfigSchema = z.object({
-  hidden: z.number().int().positive().default(64),
-  blocks: z.number().int().positive().default(2),
-  heads: z.number().int().positive().default(2),
-  /** FFN inner size (BERT: 4 × hidden). */
-  ffn: z.number().int().positive().default(256),
-  maxLen: z.number().int().positive().default(200),
-  /** Hidden dropout (embeddings, attention output, FFN output); also attention weights unless `attentionDropout` is set. */
-  dropout: z.number().min(0).max(0.95).default(0.2),
+  hidden: z.number().int().positive().default(64).describe('hidden size d (item embedding width)'),
+  blocks: z.number().int().positive().default(2).describe('transformer blocks'),
+  heads: z.number().int().positive().default(2).describe('attention heads'),
+  ffn: z.number().int().positive().default(256).describe('FFN inner size (BERT: 4 × hidden)'),
+  maxLen: z.number().int().positive().default(200).describe('longest history read (the latest events)'),
+  dropout: z.number().min(0).max(0.95).default(0.2).describe('hidden dropout (embeddings, attention output, FFN output); also attention weights unless `attentionDropout` is set'),
   /**
    * Attention-weight dropout; absent = `dropout`. FeiSun/BERT4Rec's Beauty config uses hidden 0.5
    * with attention 0.2.
    */
-  attentionDropout: z.number().min(0).max(0.95).optional(),
-  /** Cloze mask probability ρ (paper: 0.2 for ML-1M, 0.6 for Beauty). */
-  maskProb: z.number().gt(0).max(1).default(0.2),
+  attentionDropout: z.number().min(0).max(0.95).optional().describe('attention-weight dropout; absent = dropout'),
+  maskProb: z.number().gt(0).max(1).default(0.2).describe('Cloze mask probability ρ (paper: 0.2 for ML-1M, 0.6 for Beauty)'),
   /**
    * Share of training sequences that mask only their last item, the inference-time input, instead
    * of Cloze masking; absent = 0. FeiSun/BERT4Rec's data generator writes one such instance beside
    * every 10 Cloze-masked copies (dupe_factor 10), i.e. 1/11.
    */
-  lastMaskProb: z.number().min(0).max(1).optional(),
-  batchSize: z.number().int().positive().default(128),
-  epochs: z.number().int().nonnegative().default(200),
-  /** Steps per epoch; 0 = ⌈trainable users / batchSize⌉. */
-  stepsPerEpoch: z.number().int().nonnegative().default(0),
-  /** Adam learning rate. The paper uses 1e-4 for 400k steps; 1e-3 (the Dross setting) gets there in far fewer. */
-  lr: z.number().positive().default(1e-3),
-  beta1: z.number().min(0).max(1).default(0.9),
-  beta2: z.number().min(0).max(1).default(0.999),
-  weightDecay: z.number().min(0).default(0),
-  warmupSteps: z.number().int().nonnegative().default(0),
-  threads: z.number().int().nonnegative().default(0),
-  lnEps: z.number().positive().default(1e-12),
+  lastMaskProb: z.number().min(0).max(1).optional().describe('share of training sequences that mask only their last item; absent = 0'),
+  batchSize: z.number().int().positive().default(128).describe('sequences per step'),
+  epochs: z.number().int().nonnegative().default(200).describe('training epochs'),
+  stepsPerEpoch: z.number().int().nonnegative().default(0).describe('steps per epoch; 0 = ⌈trainable users / batchSize⌉'),
+  lr: z.number().positive().default(1e-3).describe('Adam learning rate. The paper uses 1e-4 for 400k steps; 1e-3 (the Dross setting) gets there in far fewer'),
+  beta1: z.number().min(0).max(1).default(0.9).describe('Adam β₁'),
+  beta2: z.number().min(0).max(1).default(0.999).describe('Adam β₂'),
+  weightDecay: z.number().min(0).default(0).describe('L2 weight decay'),
+  warmupSteps: z.number().int().nonnegative().default(0).describe('linear learning-rate warm-up steps'),
+  threads: z.number().int().nonnegative().default(0).describe('threads; 0 = the machine\'s cores (same seed and thread count give the same weights)'),
+  lnEps: z.number().positive().default(1e-12).describe('layer-norm ε'),
 }).strict();
 
 /** BERT4Rec hyperparameters with defaults filled in. */

@@ -36,25 +36,18 @@ import type { ModelEntry } from './registry.ts';
 
 /** Hyperparameters. Defaults: 1 layer of 64 units, dropout 0.1 (the Dross/HSTU comparison setting). */
 export const GRU4RecConfigSchema = z.object({
-  hidden: z.number().int().positive().default(64),
-  /** Dropout on the input embedding. */
-  dropoutEmbed: z.number().min(0).max(0.95).default(0),
-  /** Dropout on the hidden state before scoring. */
-  dropoutHidden: z.number().min(0).max(0.95).default(0.1),
-  /** Parallel sessions (lanes). */
-  batchSize: z.number().int().positive().default(128),
-  /** Extra negatives per step, shared by all lanes. */
-  negatives: z.number().int().nonnegative().default(2048),
-  /** Popularity exponent of the extra negatives (0 = uniform, 1 = popularity). */
-  sampleAlpha: z.number().min(0).max(1).default(0.5),
-  loss: z.enum(['ce', 'bpr-max']).default('ce'),
-  /** λ of BPR-max's score regularisation. */
-  bpreg: z.number().min(0).default(1),
-  epochs: z.number().int().nonnegative().default(10),
-  lr: z.number().positive().default(1e-3),
-  /** Events of history read at inference (the latest ones). */
-  maxLen: z.number().int().positive().default(200),
-  threads: z.number().int().nonnegative().default(1),
+  hidden: z.number().int().positive().default(64).describe('GRU hidden size (and item embedding width)'),
+  dropoutEmbed: z.number().min(0).max(0.95).default(0).describe('dropout on the input embedding'),
+  dropoutHidden: z.number().min(0).max(0.95).default(0.1).describe('dropout on the hidden state before scoring'),
+  batchSize: z.number().int().positive().default(128).describe('parallel sessions (lanes)'),
+  negatives: z.number().int().nonnegative().default(2048).describe('extra negatives per step, shared by all lanes'),
+  sampleAlpha: z.number().min(0).max(1).default(0.5).describe('popularity exponent of the extra negatives (0 = uniform, 1 = popularity)'),
+  loss: z.enum(['ce', 'bpr-max']).default('ce').describe('training loss'),
+  bpreg: z.number().min(0).default(1).describe('λ of BPR-max\'s score regularisation'),
+  epochs: z.number().int().nonnegative().default(10).describe('training epochs'),
+  lr: z.number().positive().default(1e-3).describe('Adam learning rate'),
+  maxLen: z.number().int().positive().default(200).describe('events of history read at inference (the latest ones)'),
+  threads: z.number().int().nonnegative().default(1).describe('threads; 0 = the machine\'s cores (same seed and thread count give the same weights)'),
 }).strict();
 
 /** GRU4Rec hyperparameters with defaults filled in. */

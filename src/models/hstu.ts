@@ -22,32 +22,24 @@ export { HSTUNet, type HSTUSeeds } from './seq/hstu-net.ts';
 
 /** Hyperparameters. Defaults: the repository's HSTU ML-1M config (hstu-sampled-softmax-n128-final.gin). */
 export const HSTUConfigSchema = z.object({
-  /** Item embedding size d. */
-  hidden: z.number().int().positive().default(50),
-  blocks: z.number().int().positive().default(2),
-  heads: z.number().int().positive().default(1),
-  /** Per-head query/key width. */
-  dqk: z.number().int().positive().default(50),
-  /** Per-head value width. */
-  dv: z.number().int().positive().default(50),
-  maxLen: z.number().int().positive().default(200),
-  /** Dropout on the input embeddings and on U ⊙ LN(A) before W_o ("linear dropout"). */
-  dropout: z.number().min(0).max(0.95).default(0.2),
-  batchSize: z.number().int().positive().default(128),
-  epochs: z.number().int().nonnegative().default(101),
-  /** Steps per epoch; 0 = ⌈trainable users / batchSize⌉. */
-  stepsPerEpoch: z.number().int().nonnegative().default(0),
-  lr: z.number().positive().default(1e-3),
-  beta1: z.number().min(0).max(1).default(0.9),
-  beta2: z.number().min(0).max(1).default(0.98),
-  weightDecay: z.number().min(0).default(0),
-  warmupSteps: z.number().int().nonnegative().default(0),
-  /** Sampled negatives per position. */
-  negatives: z.number().int().positive().default(128),
-  /** Softmax temperature on cosine scores. */
-  temperature: z.number().positive().default(0.05),
-  /** Threads; 0 = the machine's cores. Same seed + same thread count ⇒ same weights. */
-  threads: z.number().int().nonnegative().default(0),
+  hidden: z.number().int().positive().default(50).describe('item embedding size d'),
+  blocks: z.number().int().positive().default(2).describe('transformer blocks'),
+  heads: z.number().int().positive().default(1).describe('attention heads'),
+  dqk: z.number().int().positive().default(50).describe('per-head query/key width'),
+  dv: z.number().int().positive().default(50).describe('per-head value width'),
+  maxLen: z.number().int().positive().default(200).describe('longest history read (the latest events)'),
+  dropout: z.number().min(0).max(0.95).default(0.2).describe('dropout on the input embeddings and on U ⊙ LN(A) before W_o ("linear dropout")'),
+  batchSize: z.number().int().positive().default(128).describe('sequences per step'),
+  epochs: z.number().int().nonnegative().default(101).describe('training epochs'),
+  stepsPerEpoch: z.number().int().nonnegative().default(0).describe('steps per epoch; 0 = ⌈trainable users / batchSize⌉'),
+  lr: z.number().positive().default(1e-3).describe('Adam learning rate'),
+  beta1: z.number().min(0).max(1).default(0.9).describe('Adam β₁'),
+  beta2: z.number().min(0).max(1).default(0.98).describe('Adam β₂'),
+  weightDecay: z.number().min(0).default(0).describe('L2 weight decay'),
+  warmupSteps: z.number().int().nonnegative().default(0).describe('linear learning-rate warm-up steps'),
+  negatives: z.number().int().positive().default(128).describe('sampled negatives per position'),
+  temperature: z.number().positive().default(0.05).describe('softmax temperature on cosine scores'),
+  threads: z.number().int().nonnegative().default(0).describe('threads; 0 = the machine\'s cores. Same seed + same thread count ⇒ same weights'),
 }).strict();
 
 /** HSTU hyperparameters with defaults filled in. */

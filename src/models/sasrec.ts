@@ -21,34 +21,28 @@ export { SASRecNet, gbceBeta, type Seeds } from './seq/sasrec-net.ts';
 
 /** Hyperparameters (defaults: the paper's ML-1M setting). */
 export const SASRecConfigSchema = z.object({
-  hidden: z.number().int().positive().default(50),
-  blocks: z.number().int().positive().default(2),
-  heads: z.number().int().positive().default(1),
-  maxLen: z.number().int().positive().default(200),
-  dropout: z.number().min(0).max(0.95).default(0.2),
-  batchSize: z.number().int().positive().default(128),
-  epochs: z.number().int().nonnegative().default(200),
-  /** Steps per epoch; 0 = ⌈trainable users / batchSize⌉ as in the reference code. */
-  stepsPerEpoch: z.number().int().nonnegative().default(0),
-  lr: z.number().positive().default(1e-3),
-  beta1: z.number().min(0).max(1).default(0.9),
-  beta2: z.number().min(0).max(1).default(0.98),
-  weightDecay: z.number().min(0).default(0),
-  /** AdamW-style decoupled decay instead of L2 in the gradient. */
-  decoupledDecay: z.boolean().default(false),
-  clipNorm: z.number().min(0).default(0),
-  warmupSteps: z.number().int().nonnegative().default(0),
-  schedule: z.enum(['constant', 'cosine']).default('constant'),
-  loss: z.enum(['bce', 'gbce', 'sampled-softmax', 'ce']).default('bce'),
-  /** Negatives per position (bce, gbce, sampled-softmax). */
-  negatives: z.number().int().positive().default(1),
-  /** Softmax temperature (sampled-softmax, ce). */
-  temperature: z.number().positive().default(1),
-  /** gBCE calibration t ∈ [0, 1] (1 = fully calibrated). */
-  gbceT: z.number().min(0).max(1).default(0.75),
-  /** Threads; 0 = the machine's cores. Results are bit-identical for a given seed and thread count. */
-  threads: z.number().int().nonnegative().default(0),
-  lnEps: z.number().positive().default(1e-8),
+  hidden: z.number().int().positive().default(50).describe('hidden size d (item embedding width)'),
+  blocks: z.number().int().positive().default(2).describe('transformer blocks'),
+  heads: z.number().int().positive().default(1).describe('attention heads'),
+  maxLen: z.number().int().positive().default(200).describe('longest history read (the latest events)'),
+  dropout: z.number().min(0).max(0.95).default(0.2).describe('dropout'),
+  batchSize: z.number().int().positive().default(128).describe('sequences per step'),
+  epochs: z.number().int().nonnegative().default(200).describe('training epochs'),
+  stepsPerEpoch: z.number().int().nonnegative().default(0).describe('steps per epoch; 0 = ⌈trainable users / batchSize⌉ as in the reference code'),
+  lr: z.number().positive().default(1e-3).describe('Adam learning rate'),
+  beta1: z.number().min(0).max(1).default(0.9).describe('Adam β₁'),
+  beta2: z.number().min(0).max(1).default(0.98).describe('Adam β₂'),
+  weightDecay: z.number().min(0).default(0).describe('L2 weight decay'),
+  decoupledDecay: z.boolean().default(false).describe('adamW-style decoupled decay instead of L2 in the gradient'),
+  clipNorm: z.number().min(0).default(0).describe('gradient-norm clipping (0 = off)'),
+  warmupSteps: z.number().int().nonnegative().default(0).describe('linear learning-rate warm-up steps'),
+  schedule: z.enum(['constant', 'cosine']).default('constant').describe('learning-rate schedule after warm-up'),
+  loss: z.enum(['bce', 'gbce', 'sampled-softmax', 'ce']).default('bce').describe('training loss'),
+  negatives: z.number().int().positive().default(1).describe('negatives per position (bce, gbce, sampled-softmax)'),
+  temperature: z.number().positive().default(1).describe('softmax temperature (sampled-softmax, ce)'),
+  gbceT: z.number().min(0).max(1).default(0.75).describe('gBCE calibration t ∈ [0, 1] (1 = fully calibrated)'),
+  threads: z.number().int().nonnegative().default(0).describe('threads; 0 = the machine\'s cores. Results are bit-identical for a given seed and thread count'),
+  lnEps: z.number().positive().default(1e-8).describe('layer-norm ε'),
 }).strict();
 
 /** SASRec hyperparameters with defaults filled in. */
