@@ -6,10 +6,8 @@
  * write result.json, table.md, table.csv and SVG plots under `runs/<name>-<timestamp>/`.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { loadDataset } from '../data/load.ts';
-import { splitDataset } from '../data/split.ts';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Dataset, Split } from '../data/types.ts';
 import { createModel } from '../models/registry.ts';
 import type { EpochReport, Recommender } from '../models/recommender.ts';
@@ -17,12 +15,11 @@ import { barChart, lineChart, type Series } from '../util/plot.ts';
 import { gridPoints, type ExperimentConfig, type ModelSpec } from '../eval/config.ts';
 import { evaluate, usersWithTargets, type EvalResult } from '../eval/evaluate.ts';
 import { itemFeatures } from '../eval/features.ts';
-import { parseMetric, RANK_METRICS } from '../eval/metrics.ts';
-import { parseProtocol } from '../eval/protocol.ts';
+import { parseMetric } from '../eval/metrics.ts';
 import { bootstrapDiffCI, meanStd, pairedTTest, wilcoxon, type Interval } from '../eval/significance.ts';
 import { fmt, fmtP, toCsv, toMarkdown, toText, type Table } from '../eval/table.ts';
-import { evalViews, stageCandidates } from './data.ts';
 import { BestOnValidation } from './select.ts';
+import { setUpExperiment } from './setup.ts';
 
 /** One epoch of a training curve: loss and (when validated that epoch) the validation metric. */
 export interface CurvePoint extends EpochReport {
@@ -102,19 +99,6 @@ function gitCommit(): string | undefined {
   }
 }
 
-/**
- * A relative data path is taken from the working directory (run from the repo root, as the
- * examples assume); if nothing is there but the path exists relative to the config file's
- * folder, that is used. Registry names and `synthetic…` pass through.
- */
-function resolveSource(source: string, baseDir?: string): string {
-  if (isAbsolute(source) || source.startsWith('synthetic')) return source;
-  const fromCwd = resolve(source);
-  if (existsSync(fromCwd) || !baseDir) return existsSync(fromCwd) ? fromCwd : source;
-  const fromConfig = resolve(baseDir, source);
-  return existsSync(fromConfig) ? fromConfig : source;
-}
-
 /** Label of a model row: explicit label, else name plus the grid keys' chosen values. */
 function rowLabel(spec: ModelSpec): string {
   return spec.label ?? spec.name;
@@ -125,29 +109,19 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
   const t0 = performance.now();
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const startedAt = new Date().toISOString();
-  const source = resolveSource(config.data.source, options.baseDir);
-  const dataset = options.dataset ?? (await loadDataset({ ...config.data, source }, config.prepare, { progress: options.progress }));
-  const split = splitDataset(dataset, config.split);
+  const { dataset, split, views, protocol, candidates, validMetric } = await setUpExperiment(config, options);
   log(`${dataset.name}: ${dataset.nUsers} users, ${dataset.nItems} items, ${dataset.items.length} events; ${split.protocol.description}`);
-
-  const perUserNames = config.metrics.filter((m) => (RANK_METRICS as readonly string[]).includes(parseMetric(m).name));
-  const validMetric = config.validMetric ?? perUserNames[0];
-  if (!validMetric) throw new Error(`${config.name}: set validMetric (a rank metric such as ndcg@10): none of the metrics is one`);
-  if (!(RANK_METRICS as readonly string[]).includes(parseMetric(validMetric).name)) throw new Error(`validMetric "${validMetric}" must be a rank metric (higher is better): ${RANK_METRICS.join(', ')}`);
   const sigMetric = config.significanceMetric ?? validMetric;
   const testMetrics = [...new Set([...config.metrics, sigMetric])];
 
   const { train } = split;
-  const views = evalViews(split);
   const { valid: validData, test: testData, hasValid } = views;
+  const { valid: validCands, test: testCands } = candidates;
   // A split without validation targets (loo with valid: false) leaves nothing to select on:
   // every configuration trains its full epochs and the final state is reported.
   if (!hasValid && config.models.some((m) => gridPoints(m).length > 1)) {
     throw new Error(`${config.name}: a grid needs a validation split to choose on, and this split has none (${split.protocol.description})`);
   }
-  // Sampled protocols: draw the candidates once, so every model and seed ranks the same lists.
-  const protocol = parseProtocol(config.protocol, config.seeds[0]);
-  const { valid: validCands, test: testCands } = stageCandidates(protocol, views, config.seeds[0]);
   const features = config.features ? itemFeatures(dataset, config.features) : undefined;
   if (!features && config.metrics.some((m) => parseMetric(m).name === 'ild')) throw new Error(`${config.name}: ild@k needs item features: set "features" to an item column`);
   const common = { protocol, ties: config.ties, blockSize: config.blockSize, progress: options.progress, features };

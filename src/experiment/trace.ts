@@ -34,18 +34,15 @@
  * without touching its trace. Run it when no training process is writing the checkpoint.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { loadDataset } from '../data/load.ts';
-import { splitDataset } from '../data/split.ts';
+import { dirname, join, resolve } from 'node:path';
 import { loadExperiment } from '../eval/config.ts';
 import { evaluate } from '../eval/evaluate.ts';
-import { parseProtocol } from '../eval/protocol.ts';
 import type { Recommender } from '../models/recommender.ts';
 import { createModel } from '../models/registry.ts';
 import { readTrainingState, type TrainingState } from '../models/seq/resume.ts';
 import { lineChart, type Series } from '../util/plot.ts';
-import { evalViews, stageCandidates } from './data.ts';
 import { BestOnValidation } from './select.ts';
+import { setUpExperiment } from './setup.ts';
 
 /** One line of the trace file. */
 export interface TraceLine {
@@ -179,22 +176,15 @@ function readTrace(file: string): TraceLine[] {
  */
 export async function trace(path: string, overrides: readonly string[], options: TraceOptions = {}): Promise<CheckpointEvaluation[]> {
   const config = loadExperiment(path, overrides);
-  const src = config.data.source;
-  // paths are read from the working directory (as `reclab bench` does); `synthetic…` and registry names pass through
-  const source = existsSync(resolve(src)) ? resolve(src) : src;
-  const dataset = await loadDataset({ ...config.data, source }, config.prepare);
-  const split = splitDataset(dataset, config.split);
+  // the same data, views, candidates and validation metric as `reclab bench` has for this config;
+  // loo with valid: false (the HSTU repository's split) has no validation targets: the trace then
+  // records test only, and the final epoch is the reported one (nothing to select on)
+  const { dataset, split, views, protocol, candidates, validMetric } = await setUpExperiment(config, { baseDir: dirname(resolve(path)) });
   const { train } = split;
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   log(`${dataset.name}: ${dataset.nUsers} users, ${dataset.nItems} items; ${split.protocol.description}; protocol ${config.protocol}`);
-  // the one data rule, and the same candidate draws as `reclab bench` makes for this config;
-  // loo with valid: false (the HSTU repository's split) has no validation targets: the trace then
-  // records test only, and the final epoch is the reported one (nothing to select on)
-  const views = evalViews(split);
   const { valid: validData, test: testData, hasValid } = views;
-  const protocol = parseProtocol(config.protocol, config.seeds[0]);
-  const { valid: validCands, test: testCands } = stageCandidates(protocol, views, config.seeds[0]);
-  const validMetric = config.validMetric ?? config.metrics[0];
+  const { valid: validCands, test: testCands } = candidates;
   const outDir = resolve(config.output);
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `${config.name}.trace.jsonl`);
