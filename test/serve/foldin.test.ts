@@ -12,7 +12,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { IdMap, type Interactions } from '../../src/data/types.ts';
 import { fromSequences } from '../../src/data/interactions.ts';
-import type { FactorModel } from '../../src/models/cf/factor.ts';
+import type { Recommender } from '../../src/models/recommender.ts';
 import { Ials } from '../../src/models/ials.ts';
 import { Bpr } from '../../src/models/bpr.ts';
 import { saveBundle } from '../../src/serve/bundle.ts';
@@ -35,7 +35,7 @@ interface Served {
 }
 
 /** Saves `model` (already fitted on `history`) as a bundle and serves it over a fresh SQLite store. */
-async function serve(model: FactorModel<never>, users: string[], items: string[], history: Interactions): Promise<Served> {
+async function serve(model: Recommender, users: string[], items: string[], history: Interactions): Promise<Served> {
   const root = tempDir('reclab-foldin-');
   dirs.push(root);
   const dir = join(root, model.name);
@@ -79,7 +79,7 @@ describe('serving: feedback for a user known at training changes their next list
     await m.fit(history, { seed: 1, progress: false });
     m.items.set(q);
     m.users.set([1, 0], 0); // u1's trained row p = (1, 0)
-    const s = await serve(m as unknown as FactorModel<never>, users, items, history);
+    const s = await serve(m, users, items, history);
     try {
       // Before: u1 has seen a, b; scores p·q: c 0.8, e 0.1, g 0.05, d 0, f 0.
       const before = await s.recommend('u1', 3);
@@ -111,9 +111,9 @@ describe('serving: feedback for a user known at training changes their next list
   const cUsers = communities.map((_, u) => `user${u}`);
   const cItems = Array.from({ length: 10 }, (_, i) => `item${i}`);
 
-  const fitted: [string, () => FactorModel<never>][] = [
-    ['iALS', () => new Ials({ dim: 8, epochs: 10, reg: 0.01 }) as unknown as FactorModel<never>],
-    ['BPR', () => new Bpr({ dim: 8, epochs: 60, lr: 0.1, reg: 0.001 }) as unknown as FactorModel<never>],
+  const fitted: [string, () => Recommender][] = [
+    ['iALS', () => new Ials({ dim: 8, epochs: 10, reg: 0.01 })],
+    ['BPR', () => new Bpr({ dim: 8, epochs: 60, lr: 0.1, reg: 0.001 })],
   ];
   for (const [label, make] of fitted) {
     it(`${label}, fitted on two communities: after feedback on four of B's items, B's fifth comes first`, async () => {
