@@ -6,9 +6,9 @@
  * of the repository is on the example's module path: only the installed tarball and its
  * dependencies from the registry.
  *
- * Slow — measured 526 s on two cores shared with other jobs: pack (the tsc build) 107 s, install
- * from the registry 399 s, the example 8 s — so it runs only with RECLAB_TEST_PACK=1, e.g.
- * `RECLAB_TEST_PACK=1 npx vitest run test/package`.
+ * Slow — measured 442–526 s on two cores shared with other jobs: pack (the tsc build) 37–107 s,
+ * install from the registry 359–399 s, the example 8–17 s — so it runs only with
+ * RECLAB_TEST_PACK=1, e.g. `RECLAB_TEST_PACK=1 npx vitest run test/package`.
  */
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
