@@ -9,6 +9,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseMetric } from './metrics.ts';
 import { parseProtocol } from './protocol.ts';
+import { firstIssue } from '../util/schema.ts';
 
 const metricName = z.string().superRefine((s, ctx) => {
   try {
@@ -149,8 +150,8 @@ export function applyOverrides(doc: Record<string, unknown>, overrides: readonly
 export function validateExperiment(doc: unknown, file: string): ExperimentConfig {
   const r = experimentSchema.safeParse(doc);
   if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new ConfigError(file, issue.path.join('.'), issue.message);
+    const { key, message } = firstIssue(r.error, experimentSchema);
+    throw new ConfigError(file, key, message);
   }
   return r.data;
 }

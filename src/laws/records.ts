@@ -14,6 +14,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
 import { DataError } from '../data/errors.ts';
 import type { LawPoint } from './fit.ts';
+import { firstIssue } from '../util/schema.ts';
 
 const positive = z.coerce.number().refine((v) => Number.isFinite(v) && v > 0, 'expected a positive number');
 
@@ -43,8 +44,8 @@ interface Origin {
 export function recordToPoint(raw: unknown, metric: string, origin: Origin): LawPoint {
   const parsed = RecordSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new DataError(origin.file, origin.line, issue.path.join('.') || undefined, issue.message);
+    const { key, message } = firstIssue(parsed.error);
+    throw new DataError(origin.file, origin.line, key || undefined, message);
   }
   const r = parsed.data;
   const layers = r.layers ?? r.N ?? r.n_layers;

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { firstIssue } from '../util/schema.ts';
 
 const posInt = z.number().int().positive();
 
@@ -82,9 +83,8 @@ export function loadSweepFile(path: string, overrides: readonly string[] = []): 
   }
   const parsed = SweepFileSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const key = issue.path.join('.') || '(top level)';
-    throw new Error(`${path}: key "${key}": ${issue.message}`);
+    const { key, message } = firstIssue(parsed.error, SweepFileSchema);
+    throw new Error(`${path}: key "${key || '(top level)'}": ${message}`);
   }
   return parsed.data;
 }

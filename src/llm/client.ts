@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { ResponseCache, requestHash } from './cache.ts';
 import { UsageLedger, estimateTokens, type Pricing } from './accounting.ts';
 import { LLMHttpError, LLMOutputError, type ChatMessage, type ChatRequest, type LLMProvider, type ProviderReply, type TokenUsage } from './types.ts';
+import { describeZodError } from '../util/schema.ts';
 
 /** Options of {@link LLMClient}. */
 export interface LLMClientOptions {
@@ -106,13 +107,8 @@ export function extractJson(text: string): unknown {
   throw new SyntaxError(`reply is not JSON (${lastError})`);
 }
 
-/** A short human-readable account of a zod validation failure: `path: message; …`. */
-export function describeZodError(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
-}
+/** A short human-readable account of a zod validation failure (the one helper, re-exported). */
+export { describeZodError };
 
 /** Adds the schema instruction to the last user message so models without native structured output still know the shape. */
 function withSchemaInstruction(messages: ChatMessage[], schema: Record<string, unknown>): ChatMessage[] {

@@ -6,8 +6,10 @@
  *
  * - sequential models score the whole history as a sequence (`scoreSequence`);
  * - other models get the history as the user's row of an Interactions view (`scoreUsers`): models
- *   that compute from history (EASE, ItemKNN, Pop) fold the new events in exactly; a user unknown
- *   to the model is scored from their events alone;
+ *   that compute from history (EASE, ItemKNN, Pop) fold the new events in exactly; embedding
+ *   models (BPR, iALS, DirectAU, LightGCN) re-fit a known user's vector to a history that differs
+ *   from their training row (src/models/cf/factor.ts); a user unknown to the model is scored from
+ *   their events alone;
  * - a user with no usable history (cold) gets the popular items.
  *
  * Items the user has seen are excluded by default, hidden items always, and `category` keeps only
