@@ -111,6 +111,8 @@ try {
       const latencies: number[] = [];
       const loop = monitorEventLoopDelay({ resolution: 1 });
       loop.enable();
+      // Let its timer tick once: it measures from its last tick, so a block before that is lost.
+      await new Promise((r) => setTimeout(r, 5));
       let running = true;
       const poll = (async () => {
         while (running) {
