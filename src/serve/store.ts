@@ -179,5 +179,6 @@ export async function openStore(url: string): Promise<Store> {
   const path = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
   if (!path) throw new Error(`--db "${url}": expected sqlite:<path> or postgres://…`);
   const { SqliteStore } = await import('./store-sqlite.ts');
-  return SqliteStore.open(path);
+  // Open errors (a newer schema, an unopenable file) surface at start-up, not at the first request.
+  return SqliteStore.open(path).ready();
 }
