@@ -77,7 +77,9 @@ async function restartCluster(mode: 'fast' | 'immediate'): Promise<void> {
 
 /** Opens a store on `url` with short timeouts (outages fail fast in tests). */
 function openStore(url: string, options: PostgresOptions = {}): Promise<PostgresStore> {
-  return PostgresStore.open(url, { connectionTimeoutMs: 2000, statementTimeoutMs: 10_000, ...options });
+  // Generous waits: on a loaded 2-core CI machine 320 concurrent writers queue for the pool
+  // (its connection timeout also bounds the wait for a free client). Fault tests set their own.
+  return PostgresStore.open(url, { connectionTimeoutMs: 20_000, statementTimeoutMs: 20_000, ...options });
 }
 
 /** Rows of `sql` on `url`'s database through a connection of its own. */
