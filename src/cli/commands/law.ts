@@ -3,8 +3,9 @@
  * `sweep` and `quality` work on sequential-recommendation sweeps (see docs/laws.md).
  */
 import type { Command } from 'commander';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { readSource, detectFormat, canonicalFormat } from '../../data/readers/index.ts';
+import { fetchedSource } from '../../data/registry.ts';
 import { splitDataset } from '../../data/split.ts';
 import type { Dataset } from '../../data/types.ts';
 import { barChart } from '../../util/plot.ts';
@@ -58,7 +59,10 @@ function readFitReport(path: string): FitReport {
 
 /** Loads a dataset file with a named reader format, or detects it (`auto`). */
 async function loadData(path: string, format = 'auto'): Promise<Dataset> {
-  return readSource(path, format === 'auto' ? await detectFormat(path) : canonicalFormat(format));
+  // A registry name (fetched, or in the developers' mirror) reads the file its path would.
+  const fetched = existsSync(path) ? undefined : fetchedSource(path);
+  const source = fetched?.source ?? path;
+  return readSource(source, format === 'auto' ? (fetched?.format ?? (await detectFormat(source))) : canonicalFormat(format));
 }
 
 /** Rounds to `d` decimals for display (JSON numbers people compare by eye). */
