@@ -12,12 +12,11 @@
  *   /health/live is probed; prints the probes' p50/p99 and how many failed.
  * Needs no dataset: the model is a popularity model over a synthetic catalogue of --items items.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { emit } from './_util.ts';
-import { tempDir, writeWideBundle } from '../test/serve/fixtures.ts';
+import { spawnServe, tempDir, writeWideBundle } from '../test/serve/fixtures.ts';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,7 +27,6 @@ const nItems = Number(flag('items', '3000'));
 const slow = Number(flag('slow', '600'));
 /** Extra `reclab serve` flags, e.g. `--serve-args "--cache-size 0"` for the baseline without a cache. */
 const serveArgs = flag('serve-args', '').split(' ').filter(Boolean);
-const ROOT = resolve(import.meta.dirname, '..');
 
 /** Resident set size of a process in MB (Linux /proc). */
 function rssMb(pid: number): number {
@@ -36,22 +34,8 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-/** Starts `reclab serve` on a free port; resolves once it listens. */
-function serve(models: string, db: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'reclab.js'), 'serve', '--models', models, '--db', db, '--port', '0', '--rate-limit', '0', ...serveArgs], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  return new Promise((ok, fail) => {
-    let err = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(err);
-      if (m) ok({ child, url: m[1] });
-    });
-    child.once('exit', (code) => fail(new Error(`server exited (${code}) before listening: ${err}`)));
-  });
-}
+/** Starts `reclab serve` on a free port with the extra flags; resolves once it listens. */
+const serve = (models: string, db: string) => spawnServe(models, db, serveArgs);
 
 const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -4,38 +4,18 @@
  * simulated kill between an epoch's evaluation and its checkpoint — must hold the same lines
  * (losses, validation and test metrics, best epoch) as a trace run straight to 4, once each.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TrainingState } from '../models/seq/resume.ts';
 import { checkpointDir, parseTraceArgs, recoverTrace, trace, type TraceLine } from './trace.ts';
+import { tinyExperiment } from './testutil.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'trace-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function experiment(output: string): string {
-  mkdirSync(output, { recursive: true });
-  const path = join(output, 'exp.yaml');
-  writeFileSync(path, [
-    'name: tiny',
-    'data:',
-    '  source: synthetic:users=80,items=50,interactions=1200,seed=7',
-    'split:',
-    '  kind: loo',
-    'protocol: pop100',
-    'metrics: [hr@10, ndcg@10]',
-    'validMetric: ndcg@10',
-    'evalEvery: 1',
-    'seeds: [3]',
-    `output: ${output}`,
-    'models:',
-    '  - name: sasrec',
-    '    config: { hidden: 8, blocks: 1, heads: 1, maxLen: 10, dropout: 0.2, batchSize: 16, stepsPerEpoch: 3, threads: 1, epochs: 4 }',
-    '',
-  ].join('\n'));
-  return path;
-}
+const experiment = (output: string): string => tinyExperiment(output, 3);
 
 const linesOf = (output: string): TraceLine[] =>
   readFileSync(join(output, 'tiny.trace.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as TraceLine);

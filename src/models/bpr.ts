@@ -24,7 +24,7 @@ import { binaryRows, type BinaryCsr } from './cf/common.ts';
 import { z } from 'zod';
 import { parseConfig } from '../util/schema.ts';
 import { normalFactors } from './cf/mf.ts';
-import { distinctItems, FactorModel, rowFingerprint, sortedHas, type TableSpec } from './cf/factor.ts';
+import { gradientFoldInShape, distinctItems, FactorModel, rowFingerprint, sortedHas, type TableSpec } from './cf/factor.ts';
 import { trainEpochs } from './cf/train.ts';
 
 /** Hyperparameters of {@link Bpr}. */
@@ -36,12 +36,7 @@ export const BprConfigSchema = z
     reg: z.number().min(0).default(0.005).describe('L2 weight on the parameters of a triple'),
     negatives: z.enum(['uniform', 'popularity']).default('uniform').describe('negative sampler: uniform over items, or proportional to popularity'),
     initStd: z.number().positive().default(0.1).describe('standard deviation of the initial factors'),
-    foldIn: z
-      .enum(['changed', 'unseen'])
-      .default('changed')
-      .describe('changed: users unseen in training and trained users whose history changed get a vector from their history at scoring time; unseen: only the former (trained rows kept until a retrain)'),
-    foldInSteps: z.number().int().min(0).default(10).describe('passes over the history items when folding in a trained user with new events'),
-    foldInLr: z.number().positive().default(0.05).describe('step size of that fold-in'),
+    ...gradientFoldInShape('passes over the history items', 0.05),
   })
   .strict();
 export type BprConfig = z.infer<typeof BprConfigSchema>;

@@ -28,7 +28,7 @@ import { binaryRows } from './cf/common.ts';
 import { z } from 'zod';
 import { parseConfig } from '../util/schema.ts';
 import { LazyAdam, normalFactors } from './cf/mf.ts';
-import { distinctItems, FactorModel } from './cf/factor.ts';
+import { gradientFoldInShape, distinctItems, FactorModel } from './cf/factor.ts';
 import { trainEpochs } from './cf/train.ts';
 
 /** Hyperparameters of {@link DirectAu}. */
@@ -41,12 +41,7 @@ export const DirectAuConfigSchema = z
     gamma: z.number().min(0).default(1).describe('weight γ of the uniformity term'),
     weightDecay: z.number().min(0).default(0).describe('L2 weight decay on the embedding rows of a batch'),
     initStd: z.number().positive().default(0.1).describe('standard deviation of the initial embeddings'),
-    foldIn: z
-      .enum(['changed', 'unseen'])
-      .default('changed')
-      .describe('changed: users unseen in training and trained users whose history changed get a vector from their history at scoring time; unseen: only the former (trained rows kept until a retrain)'),
-    foldInSteps: z.number().int().min(0).default(10).describe('alignment gradient steps when folding in a trained user with new events'),
-    foldInLr: z.number().positive().default(0.1).describe('step size of that fold-in'),
+    ...gradientFoldInShape('alignment gradient steps', 0.1),
   })
   .strict();
 export type DirectAuConfig = z.infer<typeof DirectAuConfigSchema>;

@@ -26,7 +26,7 @@ import { choleskyInPlace, choleskySolveInPlace } from '../nn/linalg.ts';
 import { z } from 'zod';
 import { parseConfig } from '../util/schema.ts';
 import { normalFactors } from './cf/mf.ts';
-import { FactorModel } from './cf/factor.ts';
+import { foldInModeSchema, FactorModel } from './cf/factor.ts';
 import { trainEpochs } from './cf/train.ts';
 
 /** Hyperparameters of {@link Ials}. */
@@ -41,10 +41,7 @@ export const IalsConfigSchema = z
     solver: z.enum(['cg', 'cholesky']).default('cg').describe('conjugate gradient (warm-started) or exact Cholesky solves'),
     cgSteps: z.number().int().positive().default(3).describe('conjugate-gradient steps per solve'),
     initStd: z.number().positive().default(0.1).describe('standard deviation of the initial factors (divided by √d)'),
-    foldIn: z
-      .enum(['changed', 'unseen'])
-      .default('changed')
-      .describe('changed: users unseen in training and trained users whose history changed get a vector from their history at scoring time; unseen: only the former (trained rows kept until a retrain)'),
+    foldIn: foldInModeSchema,
   })
   .strict();
 export type IalsConfig = z.infer<typeof IalsConfigSchema>;

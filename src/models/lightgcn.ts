@@ -26,7 +26,7 @@ import { binaryRows, type BinaryCsr } from './cf/common.ts';
 import { z } from 'zod';
 import { parseConfig } from '../util/schema.ts';
 import { LazyAdam, normalFactors } from './cf/mf.ts';
-import { distinctItems, FactorModel, rowFingerprint, type TableSpec } from './cf/factor.ts';
+import { gradientFoldInShape, distinctItems, FactorModel, rowFingerprint, type TableSpec } from './cf/factor.ts';
 import { trainEpochs } from './cf/train.ts';
 import { bprFoldIn, rowHas, sigmoid, softplus } from './bpr.ts';
 
@@ -40,12 +40,7 @@ export const LightGcnConfigSchema = z
     lr: z.number().positive().default(0.05).describe('Adam learning rate'),
     reg: z.number().min(0).default(1e-4).describe('L2 weight on the ego embeddings of a batch'),
     initStd: z.number().positive().default(0.1).describe('standard deviation of the initial ego embeddings'),
-    foldIn: z
-      .enum(['changed', 'unseen'])
-      .default('changed')
-      .describe('changed: users unseen in training and trained users whose history changed get a vector from their history at scoring time; unseen: only the former (trained rows kept until a retrain)'),
-    foldInSteps: z.number().int().min(0).default(10).describe('passes over the history items when folding in a trained user with new events'),
-    foldInLr: z.number().positive().default(0.05).describe('step size of that fold-in'),
+    ...gradientFoldInShape('passes over the history items', 0.05),
   })
   .strict();
 export type LightGcnConfig = z.infer<typeof LightGcnConfigSchema>;

@@ -4,29 +4,12 @@
  * checked event by event, not just by count.
  */
 import { describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
-import { tempDir, writeFixtureBundle } from './fixtures.ts';
+import { join } from 'node:path';
+import { spawnServe, tempDir, writeFixtureBundle } from './fixtures.ts';
 import { SqliteStore } from '../../src/serve/store-sqlite.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
-
 /** Starts `reclab serve` as a child on a free port; resolves with its URL once it listens. */
-function serve(models: string, db: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'reclab.js'), 'serve', '--models', models, '--db', db, '--port', '0', '--rate-limit', '0'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  return new Promise((ok, fail) => {
-    let err = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(err);
-      if (m) ok({ child, url: m[1] });
-    });
-    child.once('exit', (code) => fail(new Error(`server exited (${code}) before listening: ${err}`)));
-  });
-}
+const serve = (models: string, db: string) => spawnServe(models, db);
 
 describe('serve durability under kill -9', () => {
   it('keeps every acknowledged feedback event', async () => {

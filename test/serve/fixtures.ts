@@ -5,8 +5,9 @@
  * expected recommendations can be worked out by hand.
  */
 import { mkdtempSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { IdMap, type Interactions } from '../../src/data/types.ts';
 import { fromSequences } from '../../src/data/interactions.ts';
 import type { FitOptions, FitReport, SequentialRecommender } from '../../src/models/recommender.ts';
@@ -113,4 +114,27 @@ export async function writeWideBundle(dir: string, nItems: number): Promise<void
   await model.fit(history, { seed: 1 });
   await model.save(dir);
   await saveBundle(dir, { name: 'wide', fingerprint: 'wide', userIds, itemIds, history });
+}
+
+/** The repository root (for spawning `bin/reclab.js`). */
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+
+/**
+ * Starts `reclab serve` as a child on a free port (no rate limit, plus `args`); resolves with its
+ * URL once it prints that it listens, rejects if it exits first.
+ */
+export function spawnServe(models: string, db: string, args: readonly string[] = []): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'reclab.js'), 'serve', '--models', models, '--db', db, '--port', '0', '--rate-limit', '0', ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return new Promise((ok, fail) => {
+    let err = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(err);
+      if (m) ok({ child, url: m[1] });
+    });
+    child.once('exit', (code) => fail(new Error(`server exited (${code}) before listening: ${err}`)));
+  });
 }

@@ -5,40 +5,20 @@
  * clocks (`train_s`, `wall_s`) may differ; they must still never go back.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { trace, type TraceLine } from '../../experiment/trace.ts';
 import { overridesToConfig, splitOverrides } from './overrides.ts';
+import { tinyExperiment } from '../../experiment/testutil.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'reclab-run-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const BIN = new URL('../../../bin/reclab.js', import.meta.url).pathname;
 const EPOCHS = 30;
 
-function experiment(output: string): string {
-  mkdirSync(output, { recursive: true });
-  const path = join(output, 'exp.yaml');
-  writeFileSync(path, [
-    'name: tiny',
-    'data:',
-    '  source: synthetic:users=80,items=50,interactions=1200,seed=7',
-    'split:',
-    '  kind: loo',
-    'protocol: pop100',
-    'metrics: [hr@10, ndcg@10]',
-    'validMetric: ndcg@10',
-    'evalEvery: 1',
-    'seeds: [3]',
-    `output: ${output}`,
-    'models:',
-    '  - name: sasrec',
-    '    config: { hidden: 8, blocks: 1, heads: 1, maxLen: 10, dropout: 0.2, batchSize: 16, stepsPerEpoch: 10, threads: 1, epochs: 4 }',
-    '',
-  ].join('\n'));
-  return path;
-}
+const experiment = (output: string): string => tinyExperiment(output, 10);
 
 const traceFile = (out: string): string => join(out, 'tiny.trace.jsonl');
 const linesOf = (out: string): TraceLine[] => readFileSync(traceFile(out), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as TraceLine);

@@ -20,6 +20,7 @@
  * A checkpoint saved before fingerprints existed loads with none: its known users keep their
  * trained rows, as they did then.
  */
+import { z } from 'zod';
 import type { Interactions } from '../../data/types.ts';
 import type { FitOptions, FitReport, Recommender } from '../recommender.ts';
 import type { NamedTensor } from '../../nn/safetensors.ts';
@@ -28,6 +29,25 @@ import { checkScoreArgs } from './common.ts';
 import { byteTensor, floatTensor, meanFoldIn, scoreAllItems, trainedUsers } from './mf.ts';
 
 /** The config keys every factor model has. */
+/** The `foldIn` key every factor model's config has (see {@link FactorModel}). */
+export const foldInModeSchema = z
+  .enum(['changed', 'unseen'])
+  .default('changed')
+  .describe('changed: users unseen in training and trained users whose history changed get a vector from their history at scoring time; unseen: only the former (trained rows kept until a retrain)');
+
+/**
+ * The fold-in keys of the factor models that fold a known user in by gradient steps (BPR,
+ * LightGCN, DirectAU): the mode, the number of steps and their size. `what` names the steps in
+ * the model's own terms.
+ */
+export function gradientFoldInShape(what: string, lr: number) {
+  return {
+    foldIn: foldInModeSchema,
+    foldInSteps: z.number().int().min(0).default(10).describe(`${what} when folding in a trained user with new events`),
+    foldInLr: z.number().positive().default(lr).describe('step size of that fold-in'),
+  };
+}
+
 export interface FactorConfig {
   /** Factor dimension d. */
   dim: number;
