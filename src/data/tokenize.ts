@@ -61,7 +61,13 @@ export class QuotedInput extends Error {
   }
 }
 
-const MAX_FIELDS = 4096;
+/**
+ * Most fields on one line. Memory is already bounded by the line-length bound (a field takes at
+ * least two bytes), so this only stops a runaway: it must stay far above real data — a
+ * one-user-per-line file (`sasrec-lines`) has one field per event, and ML-20M users reach ≈ 9,000
+ * (the old cap of 4,096 refused them).
+ */
+const MAX_FIELDS = 1 << 20;
 const CR = 13;
 const LF = 10;
 const QUOTE = 34;

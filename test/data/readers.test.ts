@@ -101,6 +101,17 @@ describe('SASRec files', () => {
     expect(pairs(b)).toEqual(pairs(a));
   });
 
+  it('one user per line with 9,000 events on a line (ML-20M users reach that; a 4,096-field cap refused them)', async () => {
+    const items = Array.from({ length: 9000 }, (_, k) => k + 1);
+    const path = fx.file('long-lines.txt', `7 ${items.join(' ')}\n8 3 2\n`, { gzip: false });
+    const d = await readSource(path, 'sasrec-lines');
+    const p = pairs(d);
+    expect(p.length).toBe(9002);
+    expect(p.slice(0, 2)).toEqual(['7:1', '7:2']);
+    expect(p[8999]).toBe('7:9000');
+    expect(p.slice(9000)).toEqual(['8:3', '8:2']);
+  });
+
   it('reads gzip transparently, whatever the name', async () => {
     const path = fx.file('pairs-gz.txt', '1 5\n1 3\n2 5\n', { gzip: true });
     expect(pairs(await readSource(path, 'sasrec'))).toEqual(['1:5', '1:3', '2:5']);
