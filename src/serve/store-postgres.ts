@@ -24,6 +24,7 @@ import pg from 'pg';
 import { createHash } from 'node:crypto';
 import { IDEMPOTENCY_TTL_S, IdempotencyConflictError, StoreUnavailableError } from './store.ts';
 import type { FeedbackEvent, FeedbackWrite, IdempotencyKey, ItemRecord, ItemRevision, Page, Store, UserRecord, WriteMode } from './store.ts';
+import { body, commit, ConnectionLost, isConnectionLost, isRetryableConflict, messageOf, sleep, storeError, TX_ATTEMPTS, type Connection } from './store-postgres-tx.ts';
 
 /** Schema version kept in `reclab_meta`; bump with a migration in {@link migrate} when the layout changes. */
 const SCHEMA_VERSION = 2;
@@ -67,8 +68,6 @@ const LOCK_ITEMS = 74210002;
  */
 const LOCK_CLASS_FEEDBACK_KEY = 74210003;
 
-/** Attempts of a transaction that failed with a deadlock or serialization error (40P01, 40001). */
-const TX_ATTEMPTS = 4;
 /** Idempotency keys are pruned at most this often per process (milliseconds). */
 const PRUNE_EVERY_MS = 10 * 60_000;
 /** Keys deleted per pruning statement (short statements, short locks). */
@@ -113,106 +112,6 @@ function itemOf(r: ItemRow): ItemRecord {
 function checkText(values: readonly string[]): void {
   for (const v of values) {
     if (v.includes('\u0000')) throw Object.assign(new Error('text fields may not contain the NUL character'), { statusCode: 400 });
-  }
-}
-
-// ---- error classes
-
-/** Node socket errors meaning the database is unreachable or the connection broke. */
-const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-/**
- * SQLSTATEs (beyond classes 08 and 53) meaning "not now": administrator or crash shutdown,
- * starting up, read-only transaction (a standby, or default_transaction_read_only), statement
- * timeout or cancel, lock timeout.
- */
-const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '25006', '57014', '55P03']);
-/** node-postgres's own messages for a broken or timed-out connection (they carry no code). */
-const UNAVAILABLE_MESSAGE = /Connection terminated|not queryable|timeout expired|timeout exceeded when trying to connect|Query read timeout/;
-/** Errors after which the connection is gone but nothing was committed: one more try on a fresh connection is safe. */
-const LOST_STATES = new Set(['57P01', '57P02', 'ECONNRESET', 'EPIPE']);
-const LOST_MESSAGE = /Connection terminated unexpectedly|not queryable/;
-
-function codeOf(e: unknown): string {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : '';
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-/** True when `e` says the database cannot serve now (as opposed to a bug or a bad request). */
-function isUnavailable(e: unknown): boolean {
-  if (e instanceof StoreUnavailableError) return true;
-  const code = codeOf(e);
-  if (code.startsWith('08') || code.startsWith('53') || UNAVAILABLE_STATES.has(code) || SOCKET_CODES.has(code)) return true;
-  return UNAVAILABLE_MESSAGE.test(messageOf(e));
-}
-
-/** True when the connection broke under a statement (nothing of its open transaction can have committed). */
-function isConnectionLost(e: unknown): boolean {
-  const code = codeOf(e);
-  return code.startsWith('08') || LOST_STATES.has(code) || LOST_MESSAGE.test(messageOf(e));
-}
-
-/** Deadlock or serialization failure: the transaction was rolled back and may simply run again. */
-function isRetryableConflict(e: unknown): boolean {
-  const code = codeOf(e);
-  return code === '40P01' || code === '40001';
-}
-
-/** `e` as the store reports it: unavailability as {@link StoreUnavailableError}, anything else unchanged. */
-function storeError(e: unknown): unknown {
-  // Still conflicting after every retry: contention, which passes like an outage.
-  if (isRetryableConflict(e)) return new StoreUnavailableError(`write conflict persisted after ${TX_ATTEMPTS} attempts: ${messageOf(e)}`);
-  if (e instanceof StoreUnavailableError || !isUnavailable(e)) return e;
-  // Out of memory, disk or connections (class 53) take longer to clear than a restart.
-  const retryAfter = codeOf(e).startsWith('53') ? 5 : 1;
-  return new StoreUnavailableError(`database unavailable: ${messageOf(e)}`, retryAfter);
-}
-
-/** A transaction whose connection broke before its COMMIT was sent: rolled back, safe to run again. */
-class ConnectionLost extends Error {}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// ---- one transaction attempt
-
-/** A checked-out connection's health: set once it failed and must not go back to the pool. */
-interface Connection {
-  failure?: unknown;
-}
-
-/** BEGIN and `fn`; on failure rolls back, or throws {@link ConnectionLost} when the connection broke. */
-async function body<T>(c: pg.PoolClient, conn: Connection, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  try {
-    await c.query('BEGIN');
-    return await fn(c);
-  } catch (e) {
-    if (conn.failure !== undefined || isConnectionLost(e)) {
-      conn.failure ??= e;
-      throw new ConnectionLost(messageOf(e));
-    }
-    // A client-side timeout leaves the statement running on the server: drop the connection.
-    if (isUnavailable(e)) conn.failure = e;
-    else await c.query('ROLLBACK').catch((err: unknown) => (conn.failure = err));
-    throw e;
-  }
-}
-
-/**
- * COMMIT. When its answer is lost the transaction may or may not have committed: that is
- * reported as unavailability, never as success (acknowledged means committed).
- */
-async function commit(c: pg.PoolClient, conn: Connection): Promise<void> {
-  try {
-    await c.query('COMMIT');
-  } catch (e) {
-    if (conn.failure === undefined && !isUnavailable(e)) throw e; // the server refused the COMMIT and rolled back
-    conn.failure ??= e;
-    throw new StoreUnavailableError(
-      `connection lost during COMMIT (${messageOf(e)}): the write may or may not be stored; retry it with the same Idempotency-Key`,
-    );
   }
 }
 
