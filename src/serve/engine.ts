@@ -101,9 +101,21 @@ interface CacheEntry {
   served: ServedModel;
   catalog: number;
   stamp: string;
+  page: DensePage;
+  bytes: number;
+}
+
+/** A ranked page in the served model's dense item ids: what ranking yields and the cache keeps. */
+interface DensePage {
   items: Int32Array;
   scores: Float32Array;
-  bytes: number;
+}
+
+/** The answer of the served model for a ranked page (raw ids; scores as ranked). */
+function modelAnswer(served: ServedModel, page: DensePage): Answer {
+  const items: Scored[] = new Array(page.items.length);
+  for (let r = 0; r < items.length; r++) items[r] = { id: served.items.toRaw(page.items[r]), score: page.scores[r] };
+  return { items, strategy: 'model', model: { name: served.name, version: served.version } };
 }
 
 /**
@@ -128,7 +140,6 @@ export class Engine {
    * feedback posted through any replica invalidates it at once. Map order gives LRU eviction.
    */
   private readonly cache = new Map<string, CacheEntry>();
-  private cacheBytes = 0;
   /** Sequences waiting for the next batched scoring call (see {@link scoreBatched}). */
   private queue: { served: ServedModel; sequence: Int32Array; resolve: (scores: Float32Array) => void; reject: (e: Error) => void }[] = [];
   private batchScheduled = false;
@@ -162,30 +173,26 @@ export class Engine {
       this.cacheStats.hits++;
       this.cache.delete(key); // re-insert: most recently used last
       this.cache.set(key, hit);
-      const items: Scored[] = new Array(hit.items.length);
-      for (let r = 0; r < items.length; r++) items[r] = { id: hit.served.items.toRaw(hit.items[r]), score: hit.scores[r] };
-      return { items, strategy: 'model', model: { name: hit.served.name, version: hit.served.version } };
+      return modelAnswer(hit.served, hit.page);
     }
     this.cacheStats.misses++;
-    const answer = await this.computeUser(served, user, events, opts);
-    if (this.options.cacheSize > 0 && served && answer.strategy === 'model') {
-      const items = Int32Array.from(answer.items, (s) => served.items.get(s.id)!);
-      const scores = Float32Array.from(answer.items, (s) => s.score);
-      this.remember(key, { served, catalog: this.catalog.version, stamp, items, scores, bytes: entryBytes(key, items.length) });
+    const result = await this.computeUser(served, user, events, opts);
+    if ('strategy' in result) return result; // a cold-start fallback: never cached
+    if (this.options.cacheSize > 0) {
+      this.remember(key, { served: result.served, catalog: this.catalog.version, stamp, page: result.page, bytes: entryBytes(key, result.page.items.length) });
     }
-    return answer;
+    return modelAnswer(result.served, result.page);
   }
 
   /** Caches an entry, evicting least recently used ones until both bounds (count, bytes) hold. */
   private remember(key: string, entry: CacheEntry): void {
     this.forget(key);
     if (entry.bytes > this.options.cacheBytes) return;
-    while (this.cache.size > 0 && (this.cache.size >= this.options.cacheSize || this.cacheBytes + entry.bytes > this.options.cacheBytes)) {
+    while (this.cache.size > 0 && (this.cache.size >= this.options.cacheSize || this.cacheStats.bytes + entry.bytes > this.options.cacheBytes)) {
       this.forget(this.cache.keys().next().value!);
     }
     this.cache.set(key, entry);
-    this.cacheBytes += entry.bytes;
-    this.cacheStats.bytes = this.cacheBytes;
+    this.cacheStats.bytes += entry.bytes;
   }
 
   /** Drops one cache entry. */
@@ -193,8 +200,7 @@ export class Engine {
     const old = this.cache.get(key);
     if (!old) return;
     this.cache.delete(key);
-    this.cacheBytes -= old.bytes;
-    this.cacheStats.bytes = this.cacheBytes;
+    this.cacheStats.bytes -= old.bytes;
   }
 
   /** Number of cached answers. */
@@ -202,8 +208,13 @@ export class Engine {
     return this.cache.size;
   }
 
-  /** The uncached computation of {@link recommendUser}. */
-  private async computeUser(served: ServedModel | undefined, user: string, events: readonly FeedbackEvent[], opts: ListOptions): Promise<Answer> {
+  /** The uncached computation of {@link recommendUser}: the model's ranked page, or a cold-start answer. */
+  private async computeUser(
+    served: ServedModel | undefined,
+    user: string,
+    events: readonly FeedbackEvent[],
+    opts: ListOptions,
+  ): Promise<Answer | { served: ServedModel; page: DensePage }> {
     const seenRaw = new Set(events.map((e) => e.item));
     if (!served) return this.popularAnswer(opts, seenRaw);
     const dense = served.users.get(user);
@@ -227,7 +238,7 @@ export class Engine {
       served.model.scoreUsers(users, view, scores);
     }
     const seen = opts.excludeSeen === false ? undefined : sequence;
-    return { items: this.rank(served, scores, opts, seen), strategy: 'model', model: { name: served.name, version: served.version } };
+    return { served, page: this.rank(served, scores, opts, seen) };
   }
 
   /** Recommendations for an anonymous sequence of raw item ids (oldest first). */
@@ -246,7 +257,7 @@ export class Engine {
     if (served.sequential) scores = await this.scoreBatched(served, sequence);
     else this.scoreSequence(served, sequence, scores);
     const seen = opts.excludeSeen === false ? undefined : sequence;
-    return { items: this.rank(served, scores, opts, seen), strategy: 'model', model: { name: served.name, version: served.version } };
+    return modelAnswer(served, this.rank(served, scores, opts, seen));
   }
 
   /**
@@ -260,7 +271,7 @@ export class Engine {
     if (!served || i === undefined) return undefined;
     const scores = this.buffer(served.model.nItems);
     this.scoreSequence(served, Int32Array.of(i), scores);
-    return { items: this.rank(served, scores, opts, Int32Array.of(i)), strategy: 'model', model: { name: served.name, version: served.version } };
+    return modelAnswer(served, this.rank(served, scores, opts, Int32Array.of(i)));
   }
 
   /**
@@ -323,7 +334,7 @@ export class Engine {
   }
 
   /** Top `offset + n` over the model's scores with every filter applied, then the page. */
-  private rank(served: ServedModel, scores: Float32Array, opts: ListOptions, seen?: Int32Array): Scored[] {
+  private rank(served: ServedModel, scores: Float32Array, opts: ListOptions, seen?: Int32Array): DensePage {
     const { hidden, outside } = this.catalog.masksFor(served, opts.category);
     const skip = new Uint8Array(served.model.nItems);
     if (seen) for (const i of seen) skip[i] = 1;
@@ -332,9 +343,7 @@ export class Engine {
       if (i !== undefined) skip[i] = 1;
     }
     const top = topK(scores, opts.offset + opts.n, (i) => skip[i] === 1 || hidden[i] === 1 || (outside !== undefined && outside[i] === 1));
-    const out: Scored[] = [];
-    for (let r = opts.offset; r < top.items.length; r++) out.push({ id: served.items.toRaw(top.items[r]), score: top.scores[r] });
-    return out;
+    return { items: top.items.slice(opts.offset), scores: top.scores.slice(opts.offset) };
   }
 
   /** The popular list as a cold-start answer, filtered like any recommendation. */
