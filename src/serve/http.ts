@@ -2,6 +2,7 @@
  * Small pieces every route group shares: HTTP errors with a status, time conversions, the shapes
  * of answers, and the list filters of a query string.
  */
+import { STATUS_CODES } from 'node:http';
 import type { ItemRecord } from './store.ts';
 import type { Answer, ListOptions } from './engine.ts';
 
@@ -50,23 +51,5 @@ export function listOptions(q: { n?: number; offset?: number; category?: string;
 
 /** Standard reason phrase of an error status (so a 404 is never labelled "Bad Request"). */
 export function reason(status: number): string {
-  const phrases: Record<number, string> = {
-    400: 'Bad Request',
-    401: 'Unauthorized',
-    403: 'Forbidden',
-    404: 'Not Found',
-    405: 'Method Not Allowed',
-    406: 'Not Acceptable',
-    408: 'Request Timeout',
-    409: 'Conflict',
-    413: 'Payload Too Large',
-    414: 'URI Too Long',
-    415: 'Unsupported Media Type',
-    422: 'Unprocessable Entity',
-    429: 'Too Many Requests',
-    431: 'Request Header Fields Too Large',
-    500: 'Internal Server Error',
-    503: 'Service Unavailable',
-  };
-  return phrases[status] ?? (status >= 500 ? 'Internal Server Error' : 'Bad Request');
+  return STATUS_CODES[status] ?? (status >= 500 ? 'Internal Server Error' : 'Bad Request');
 }
