@@ -45,32 +45,29 @@ export interface RunningServer {
 /** Opens the store, loads the model and listens. Does not install signal handlers. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const store = await openStore(options.db);
-  let service: Service;
   const slot = new ModelSlot(options.models);
+  let service: Service | undefined;
+  let url: string;
   try {
     service = await buildApp({ ...options, store, slot });
     await service.swapModel(options.model);
-  } catch (e) {
-    await store.close();
-    throw e;
-  }
-  let url: string;
-  try {
     url = await service.app.listen({ port: options.port, host: options.host });
   } catch (e) {
-    await service.app.close().catch(() => {});
+    // Nothing half-started stays behind: the app (if built) and the store are closed.
+    await service?.app.close().catch(() => {});
     await store.close();
     throw e;
   }
+  const started = service;
   let stopping: Promise<void> | undefined;
   return {
-    service,
+    service: started,
     store,
     slot,
     url,
     stop() {
       stopping ??= (async () => {
-        await service.app.close(); // waits for in-flight requests
+        await started.app.close(); // waits for in-flight requests
         await store.close(); // commits any pending group commit
       })();
       return stopping;
