@@ -24,12 +24,6 @@ export function isWellFormedText(s: string): boolean {
 }
 const LONE_SURROGATE = /\p{Cs}/u;
 
-/** True for a string the API accepts as an id. */
-export function isValidId(s: string): boolean {
-  if (s.length < 1 || s.length > 2 * MAX_ID || !isWellFormedText(s)) return false;
-  return [...s].length <= MAX_ID;
-}
-
 /**
  * Registers the `text` format and the `finiteInteger` keyword on the validator. Why the keyword:
  * ajv coerces the query string "Infinity" (or "1e400") to the number Infinity, counts it as an
