@@ -34,7 +34,7 @@ describe('Arena with scripted judges', () => {
   it('a judge that always answers "A" yields only ties after order swapping', async () => {
     const client = new LLMClient(createProvider('scripted:always-a'));
     const run = await runArena([X, Y], users, { client, k: 2, progress: false });
-    expect(run.template).toBe('arena-judge@1');
+    expect(run.template).toBe('arena-judge@2');
     expect(run.matches).toHaveLength(4);
     for (const m of run.matches) for (const o of Object.values(m.outcome)) expect(o).toBe('tie');
     const s = summarize(run);
@@ -72,7 +72,11 @@ describe('Arena with scripted judges', () => {
     const r = s.ratings.overall;
     expect(r.rating[0] - r.rating[1]).toBeCloseTo(400 * Math.log10(7 / 3), 6);
     expect(r.order).toEqual(['X', 'Y']);
-    expect(s.agreement?.kendallTauB).toBe(1);
+    // Two systems: τ-b would be ±1 by construction, so it is not reported.
+    expect(s.agreement?.kendallTauB).toBeNull();
+    expect(s.agreement?.note).toMatch(/not defined with 2 systems/);
+    // Sign test of 3 wins to 1: 2·(C(4,3) + C(4,4))/2⁴ = 10/16.
+    expect(p.dimensions.overall.binomial.p).toBeCloseTo(10 / 16, 12);
   });
 
   it('counts a reply that stays invalid after repair as invalid, not as a tie', async () => {

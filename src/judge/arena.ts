@@ -59,6 +59,11 @@ export interface ArenaUser {
   profile: string;
   /** History shown to the judge, oldest first (already truncated to the last N). */
   history: readonly HistoryItem[];
+  /**
+   * Profile features of the user from the data (e.g. `age 24, gender M, occupation technician`),
+   * shown to the judge as the RecSys Arena does; absent when the data has none.
+   */
+  demographics?: string;
 }
 
 /** A competing system: its top-k list for each user. */
@@ -76,6 +81,7 @@ export interface ArenaMeta {
   history: readonly HistoryItem[];
   listA: readonly ArenaItem[];
   listB: readonly ArenaItem[];
+  demographics?: string;
 }
 
 /** The outcome of one dimension after both orders: system `a`, system `b`, a tie, or no valid verdict. */
@@ -144,15 +150,18 @@ export interface ArenaRun {
 
 /** Asks the judge about one user and one order. */
 async function judgeOnce(client: LLMClient, template: PromptTemplate, user: ArenaUser, first: readonly ArenaItem[], second: readonly ArenaItem[], k: number, domain: string): Promise<{ reply: JudgeReply | null; hash: string }> {
-  const messages = renderPrompt(template, {
+  const vars: Record<string, string | number> = {
     domain,
     profile: user.profile,
     history: formatItems(user.history, true),
     k,
     list_a: formatItems(first.slice(0, k), false),
     list_b: formatItems(second.slice(0, k), false),
-  });
-  const meta: ArenaMeta = { kind: 'arena', history: user.history, listA: first.slice(0, k), listB: second.slice(0, k) };
+  };
+  // Templates from version 2 on carry the data's profile features; version 1 has no slot for them.
+  if (template.variables.includes('demographics_block')) vars.demographics_block = user.demographics ? `About you: ${user.demographics}.\n\n` : '';
+  const messages = renderPrompt(template, vars);
+  const meta: ArenaMeta = { kind: 'arena', history: user.history, listA: first.slice(0, k), listB: second.slice(0, k), demographics: user.demographics };
   const r = await client.tryJson({ messages, tag: template.id, meta: meta as unknown as Record<string, unknown>, maxTokens: 400 }, JudgeReply, 'arena_verdict');
   return r.ok ? { reply: r.value, hash: r.result.hash } : { reply: null, hash: '' };
 }

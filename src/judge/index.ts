@@ -2,5 +2,6 @@
 export * from './arena.ts';
 export * from './stats.ts';
 export * from './summary.ts';
+export * from './panel.ts';
 export * from './report.ts';
 export { genreOverlapVerdict, genreShares } from './scripts.ts';

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { UsageTotals } from '../llm/index.ts';
 import { barChart } from '../util/plot.ts';
 import { DIMENSIONS, type ArenaRun } from './arena.ts';
-import type { ArenaSummary } from './summary.ts';
+import { rankingText, type ArenaSummary, type Ratings } from './summary.ts';
+import type { PanelAgreement } from './panel.ts';
 import type { Interval } from './stats.ts';
 
 /** Provenance and settings recorded with the report. */
@@ -20,6 +21,23 @@ export interface ArenaReportContext {
   usageByTemplate?: Record<string, UsageTotals>;
   /** Template ids used besides the judge's (e.g. `profile@1`). */
   templates?: string[];
+  /** With several judges: each judge's own run and summary, and their agreement (the main run is then the majority). */
+  panel?: { judges: { run: ArenaRun; summary: ArenaSummary }[]; agreement: Record<string, PanelAgreement> };
+}
+
+const pValue = (p: number): string => (p < 1e-4 ? p.toExponential(1) : p.toFixed(4));
+
+/** `1012 [980, 1040]` for system i. */
+export function ratingWithInterval(r: Ratings, i: number): string {
+  const iv = r.interval[i];
+  return Number.isFinite(iv.lo) ? `${r.rating[i].toFixed(0)} [${iv.lo.toFixed(0)}, ${iv.hi.toFixed(0)}]` : r.rating[i].toFixed(0);
+}
+
+/** The ratings table (every dimension, each rating with its bootstrap interval). */
+function ratingsTable(systems: readonly string[], s: ArenaSummary): string[] {
+  const L = [`| system | ${DIMENSIONS.join(' | ')} |`, `|---|${DIMENSIONS.map(() => '---').join('|')}|`];
+  for (const [i, name] of systems.entries()) L.push(`| ${name} | ${DIMENSIONS.map((d) => ratingWithInterval(s.ratings[d], i)).join(' | ')} |`);
+  return L;
 }
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '–');
@@ -31,21 +49,36 @@ export function arenaMarkdown(run: ArenaRun, s: ArenaSummary, ctx: ArenaReportCo
   L.push(`# Recommendation Arena`, '');
   L.push(`Judge \`${run.judge}\`, template \`${run.template}\`${ctx.templates?.length ? ` (also ${ctx.templates.map((t) => `\`${t}\``).join(', ')})` : ''}, top-${run.k} lists, ${new Set(run.matches.map((m) => m.user)).size} users, ${run.matches.length} matches.`);
   L.push('', 'Each pair is judged in both orders; a dimension is a win only when both orders pick the same system, otherwise a tie. Intervals are 95 % Wilson intervals.', '');
-  L.push(`## Overall verdict`, '', '| A | B | n | A wins | B wins | ties | invalid |', '|---|---|---|---|---|---|---|');
+  L.push(`## Overall verdict`, '', '| A | B | n | A wins | B wins | ties | invalid | binomial p (A vs B wins, ties left out) |', '|---|---|---|---|---|---|---|---|');
   for (const p of s.pairs) {
     const o = p.dimensions.overall;
-    L.push(`| ${p.a} | ${p.b} | ${o.n} | ${ci(o.winRateA)} | ${ci(o.winRateB)} | ${ci(o.tieRate)} | ${o.invalid} |`);
+    L.push(`| ${p.a} | ${p.b} | ${o.n} | ${ci(o.winRateA)} | ${ci(o.winRateB)} | ${ci(o.tieRate)} | ${o.invalid} | ${pValue(o.binomial.p)} (${o.binomial.successes} of ${o.binomial.n}) |`);
   }
   L.push('', `## Per dimension (A wins / B wins / ties)`, '', `| A | B | ${DIMENSIONS.join(' | ')} |`, `|---|---|${DIMENSIONS.map(() => '---').join('|')}|`);
   for (const p of s.pairs) L.push(`| ${p.a} | ${p.b} | ${DIMENSIONS.map((d) => `${p.dimensions[d].winsA} / ${p.dimensions[d].winsB} / ${p.dimensions[d].ties}`).join(' | ')} |`);
-  L.push('', `## Bradley–Terry ratings (Elo scale, ties ½, one virtual tie per pair)`, '', `| system | ${DIMENSIONS.join(' | ')} |`, `|---|${DIMENSIONS.map(() => '---').join('|')}|`);
-  for (const [i, name] of run.systems.entries()) L.push(`| ${name} | ${DIMENSIONS.map((d) => s.ratings[d].rating[i].toFixed(0)).join(' | ')} |`);
-  L.push('', `Overall ranking: ${s.ratings.overall.order.join(' > ')}`, '');
+  const bs = s.ratings.overall.bootstrap;
+  L.push('', `## Bradley–Terry ratings (Elo scale, ties ½, one virtual tie per pair; [${Math.round(100 * bs.level)} % bootstrap interval over users, ${bs.reps} resamples, seed ${bs.seed}])`, '', ...ratingsTable(run.systems, s));
+  L.push('', `Overall ranking: ${rankingText(s.ratings.overall)}`, '', '">" only where the bootstrap interval of the rating difference excludes 0; "≈" where it does not; "=" for equal ratings.', '');
+  if (ctx.panel) {
+    L.push(`## Judges`, '', `| dimension | Fleiss' κ | observed agreement | chance agreement | matches | left out (an invalid verdict) |`, '|---|---|---|---|---|---|');
+    for (const d of DIMENSIONS) {
+      const a = ctx.panel.agreement[d];
+      L.push(`| ${d} | ${Number.isFinite(a.kappa) ? a.kappa.toFixed(3) : 'undefined (one category only)'} | ${a.observed.toFixed(3)} | ${a.expected.toFixed(3)} | ${a.items} | ${a.excluded} |`);
+    }
+    for (const j of ctx.panel.judges) {
+      L.push('', `### Judge \`${j.run.judge}\``, '', ...ratingsTable(j.run.systems, j.summary), '', `Overall ranking: ${rankingText(j.summary.ratings.overall)}`);
+      for (const p of j.summary.pairs) {
+        const o = p.dimensions.overall;
+        L.push(`- ${p.a} vs ${p.b}: ${o.winsA} / ${o.winsB} / ${o.ties} (wins / wins / ties), binomial p ${pValue(o.binomial.p)}`);
+      }
+    }
+    L.push('', 'The tables above this section are the panel\'s majority verdicts.', '');
+  }
   if (s.agreement) {
     const a = s.agreement;
     L.push(`## Agreement with offline ${a.metric}`, '', `| system | arena rating | ${a.metric} |`, '|---|---|---|');
     a.systems.forEach((sys, i) => L.push(`| ${sys} | ${a.arena[i].toFixed(0)} | ${a.offline[i].toFixed(4)} |`));
-    L.push('', `Kendall τ-b between the two rankings: **${Number.isFinite(a.kendallTauB) ? a.kendallTauB.toFixed(3) : 'undefined (a constant ranking)'}**${a.systems.length < 4 ? ` (only ${a.systems.length} systems: τ can take few values)` : ''}.`, '');
+    L.push('', `Kendall τ-b between the two rankings: **${a.kendallTauB !== null ? a.kendallTauB.toFixed(3) : a.note}**${a.kendallTauB !== null && a.systems.length < 5 ? ` (only ${a.systems.length} systems: τ can take few values)` : ''}.`, '');
   }
   L.push(`## Judge behaviour`, '');
   L.push(`- Verdicts naming the list shown first (of non-tie verdicts): ${ci(s.judge.firstShownShare)} — 50 % is position-neutral.`);

@@ -8,11 +8,13 @@
  *     --a 'sasrec:{"epochs":20}' --b pop --judge openai:qwen2.5-7b-instruct --base-url http://localhost:8000/v1
  */
 import type { Command } from 'commander';
+import type { LLMClient } from '../../llm/index.ts';
 import { join } from 'node:path';
-import { DIMENSIONS, runArena, summarize, writeArenaReport, type ArenaItem, type ArenaSystem, type ArenaUser } from '../../judge/index.ts';
+import { DIMENSIONS, combineJudges, rankingText, ratingWithInterval, runArena, summarize, writeArenaReport, type ArenaItem, type ArenaRun, type ArenaSummary, type ArenaSystem, type ArenaUser, type Panel } from '../../judge/index.ts';
 import '../../judge/scripts.ts';
 import '../../llmrec/scripts.ts';
 import { generateProfile } from '../../llmrec/profile.ts';
+import { userDemographics } from '../../llmrec/demographics.ts';
 import { userHistory } from '../../llmrec/history.ts';
 import { clientFromFlags, loadLlmData, offlineMetrics, resolveSystem, sampleUsers, topLists, type DataFlags, type LlmFlags, type System } from '../../llmrec/setup.ts';
 
@@ -20,8 +22,10 @@ interface ArenaFlags extends DataFlags, LlmFlags {
   a: string;
   b: string;
   system: string[];
-  judge: string;
+  judge: string[];
   profiler?: string;
+  demographics: boolean;
+  bootstrap: string;
   users: string;
   k: string;
   history: string;
@@ -58,6 +62,7 @@ export function dataOptions(cmd: Command): Command {
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+type LLMClientLedgerTotal = LLMClient['ledger']['total'];
 const int = (flag: string, v: string, min = 0): number => {
   const x = Number(v);
   if (!Number.isInteger(x) || x < min) throw new Error(`--${flag}: expected an integer ≥ ${min}, got "${v}"`);
@@ -71,8 +76,10 @@ export function register(program: Command): void {
     .requiredOption('--a <system>', 'first system: saved model dir, or registry name[:{json config}] trained here on the LOO train part')
     .requiredOption('--b <system>', 'second system (same forms)')
     .option('--system <system>', 'further systems (repeatable): every pair is judged', collect, [])
-    .requiredOption('--judge <provider>', 'openai:<model>[@url], gguf:<file>, replay:<file.jsonl> or scripted:<name>')
-    .option('--profiler <provider>', 'who writes user profiles (default: the judge; scripted:genre-profiler for scripted judges)')
+    .requiredOption('--judge <provider>', 'openai:<model>[@url], gguf:<file>, replay:<file.jsonl> or scripted:<name>; repeat for a panel of judges (agreement by Fleiss\' κ, majority verdict)', collect, [])
+    .option('--profiler <provider>', 'who writes user profiles (default: the first judge; scripted:genre-profiler for scripted judges)')
+    .option('--no-demographics', 'do not show the data\'s user features (age, gender, occupation…) to the judge')
+    .option('--bootstrap <n>', 'bootstrap resamples of users for rating intervals', '1000')
     .option('--users <n>', 'users sampled', '20')
     .option('--k <n>', 'length of the compared lists', '10')
     .option('--history <n>', 'last history events shown to profiler and judge', '20')
@@ -86,9 +93,12 @@ export function register(program: Command): void {
     const nUsers = int('users', o.users, 1);
     const k = int('k', o.k, 1);
     const histLen = int('history', o.history, 1);
-    const judge = clientFromFlags(o.judge, o);
-    const profilerSpec = o.profiler ?? (o.judge.startsWith('scripted:') ? 'scripted:genre-profiler' : o.judge);
-    const profiler = profilerSpec === o.judge ? judge : clientFromFlags(profilerSpec, o);
+    const reps = int('bootstrap', o.bootstrap, 0);
+    if (new Set(o.judge).size !== o.judge.length) throw new Error(`--judge: the same judge twice (${o.judge.join(', ')}); a panel needs distinct judges`);
+    const judges = o.judge.map((spec) => clientFromFlags(spec, o));
+    const judge = judges[0];
+    const profilerSpec = o.profiler ?? (o.judge[0].startsWith('scripted:') ? 'scripted:genre-profiler' : o.judge[0]);
+    const profiler = profilerSpec === o.judge[0] ? judge : clientFromFlags(profilerSpec, o);
     try {
       const data = await loadLlmData(o, o.progress);
       const { dataset, split, catalogue } = data;
@@ -116,12 +126,24 @@ export function register(program: Command): void {
         }),
       );
       for (const { p, history } of profiles) {
-        arenaUsers.push({ user: p.user, label: p.label, profile: p.profile, history: history.map((h) => ({ ...h, popularity: popularity[h.id] })) });
+        const demographics = o.demographics ? userDemographics(dataset, p.user) : undefined;
+        arenaUsers.push({ user: p.user, label: p.label, profile: p.profile, history: history.map((h) => ({ ...h, popularity: popularity[h.id] })), ...(demographics ? { demographics } : {}) });
       }
-      const run = await runArena(arenaSystems, arenaUsers, { client: judge, k, progress: o.progress ? undefined : false });
-      const summary = summarize(run, o.offline ? { metric: 'ndcg@10', values: offline } : undefined);
+      const offlineArg = o.offline ? { metric: 'ndcg@10', values: offline } : undefined;
+      const ratingOptions = { reps, seed };
+      const runs: ArenaRun[] = [];
+      for (const client of judges) runs.push(await runArena(arenaSystems, arenaUsers, { client, k, progress: o.progress ? undefined : false }));
+      let run = runs[0];
+      let panel: Panel | undefined;
+      let perJudge: { run: ArenaRun; summary: ArenaSummary }[] = [];
+      if (runs.length > 1) {
+        panel = combineJudges(runs);
+        run = panel.majority;
+        perJudge = runs.map((r) => ({ run: r, summary: summarize(r, offlineArg, ratingOptions) }));
+      }
+      const summary = summarize(run, offlineArg, ratingOptions);
       const out = o.out ?? join('runs', `arena-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-      const usage = judge.ledger.total();
+      const usage = sumUsage(judges.map((j) => j.ledger.total()));
       const files = await writeArenaReport(out, run, summary, {
         setup: {
           dataset: { name: dataset.name, fingerprint: dataset.fingerprint, source: dataset.provenance.source, format: dataset.provenance.format },
@@ -131,28 +153,71 @@ export function register(program: Command): void {
           users: Array.from(users, (u) => dataset.userIds.toRaw(u)),
           seed,
           historyShown: histLen,
+          demographics: o.demographics && dataset.userSide ? 'user side-table features except zip codes, in the judge prompt' : 'none',
+          judges: judges.map((j) => j.provider.id),
           profiler: profiler.provider.id,
           profiles: profiles.map(({ p }) => p),
           offline: o.offline ? { metric: 'ndcg@10', protocol: 'full ranking, test stage, history train ∪ valid excluded', values: offline } : undefined,
         },
-        usage: profiler === judge ? usage : judge.ledger.total(),
+        usage,
         usageByTemplate: { ...profiler.ledger.perTag(), ...judge.ledger.perTag() },
         templates: [...new Set(profiles.map(({ p }) => p.template))],
+        ...(panel ? { panel: { judges: perJudge, agreement: panel.agreement } } : {}),
       });
-      const r = summary.ratings.overall;
-      process.stdout.write(`Arena (${run.judge}, ${run.template}): ${users.length} users × ${summary.pairs.length} pairs × 2 orders\n`);
-      for (const p of summary.pairs) {
-        const d = p.dimensions.overall;
-        process.stdout.write(`  ${p.a} vs ${p.b}: ${d.winsA} / ${d.winsB} / ${d.ties} (wins / wins / ties), ${p.a} win rate ${(100 * d.winRateA.estimate).toFixed(1)}% [${(100 * d.winRateA.lo).toFixed(1)}, ${(100 * d.winRateA.hi).toFixed(1)}]\n`);
+      const line = (text: string): boolean => process.stdout.write(`${text}\n`);
+      line(`Arena (${run.judge}, ${run.template}): ${users.length} users × ${summary.pairs.length} pairs × 2 orders`);
+      if (panel) {
+        for (const j of perJudge) {
+          line(`  judge ${j.run.judge}:`);
+          printSummary(j.summary, '    ', line);
+        }
+        line(`  Fleiss' κ between the ${judges.length} judges (${panel.agreement.overall.items} matches every judge answered): ${DIMENSIONS.map((d) => `${d} ${fmtKappa(panel!.agreement[d].kappa)}`).join(', ')}`);
+        line(`  majority verdict of the panel:`);
       }
-      process.stdout.write(`  ratings (overall): ${r.systems.map((s, i) => `${s} ${r.rating[i].toFixed(0)}`).join(', ')}\n`);
-      for (const d of DIMENSIONS.slice(0, -1)) process.stdout.write(`  ${d}: ${summary.ratings[d].systems.map((s, i) => `${s} ${summary.ratings[d].rating[i].toFixed(0)}`).join(', ')}\n`);
-      if (summary.agreement) process.stdout.write(`  ndcg@10: ${summary.agreement.systems.map((s, i) => `${s} ${summary.agreement!.offline[i].toFixed(4)}`).join(', ')}; Kendall τ-b ${summary.agreement.kendallTauB.toFixed(3)}\n`);
+      printSummary(summary, panel ? '    ' : '  ', line);
+      if (summary.agreement) {
+        const a = summary.agreement;
+        line(`  ndcg@10: ${a.systems.map((s, i) => `${s} ${a.offline[i].toFixed(4)}`).join(', ')}; Kendall τ-b ${a.kendallTauB !== null ? a.kendallTauB.toFixed(3) : a.note}`);
+      }
       process.stdout.write(`  ${usage.calls} calls (${usage.cachedCalls} cached), ${usage.promptTokens + usage.completionTokens} tokens, $${usage.costUsd.toFixed(4)}\n`);
       process.stdout.write(`report: ${files.join(', ')}\n`);
     } finally {
-      await judge.close();
+      for (const j of judges) await j.close();
       if (profiler !== judge) await profiler.close();
     }
   });
+}
+
+const fmtKappa = (k: number): string => (Number.isFinite(k) ? k.toFixed(3) : 'undefined (one category only)');
+
+/** Adds up the usage of several clients (the fields reports print). */
+function sumUsage(us: ReturnType<LLMClientLedgerTotal>[]): ReturnType<LLMClientLedgerTotal> {
+  const t = { ...us[0], latencyMs: { ...us[0].latencyMs } };
+  for (const u of us.slice(1)) {
+    t.calls += u.calls;
+    t.cachedCalls += u.cachedCalls;
+    t.promptTokens += u.promptTokens;
+    t.completionTokens += u.completionTokens;
+    t.estimatedCalls += u.estimatedCalls;
+    t.costUsd += u.costUsd;
+    t.retries += u.retries;
+    t.repairs += u.repairs;
+    t.failures += u.failures;
+    t.latencyMs.p50 = Math.max(t.latencyMs.p50, u.latencyMs.p50);
+    t.latencyMs.p95 = Math.max(t.latencyMs.p95, u.latencyMs.p95);
+  }
+  return t;
+}
+
+/** Pair results, binomial tests, ratings with intervals and the ranking of one summary. */
+function printSummary(s: ArenaSummary, indent: string, line: (text: string) => boolean): void {
+  const pv = (p: number): string => (p < 1e-4 ? p.toExponential(1) : p.toFixed(4));
+  for (const p of s.pairs) {
+    const d = p.dimensions.overall;
+    line(`${indent}${p.a} vs ${p.b}: ${d.winsA} / ${d.winsB} / ${d.ties} (wins / wins / ties), ${p.a} win rate ${(100 * d.winRateA.estimate).toFixed(1)}% [${(100 * d.winRateA.lo).toFixed(1)}, ${(100 * d.winRateA.hi).toFixed(1)}], binomial p ${pv(d.binomial.p)} (${d.binomial.successes} of ${d.binomial.n} decisive)`);
+  }
+  const r = s.ratings.overall;
+  line(`${indent}ratings (overall, ${Math.round(100 * r.bootstrap.level)} % bootstrap intervals): ${r.systems.map((name, i) => `${name} ${ratingWithInterval(r, i)}`).join(', ')}`);
+  for (const d of DIMENSIONS.slice(0, -1)) line(`${indent}${d}: ${s.ratings[d].systems.map((name, i) => `${name} ${ratingWithInterval(s.ratings[d], i)}`).join(', ')}`);
+  line(`${indent}Overall ranking: ${rankingText(r)}`);
 }
