@@ -171,3 +171,33 @@ describe('reclab law quality / sweep (end to end on a tiny file)', () => {
     }
   });
 });
+
+describe('reclab law predict outside the swept range (issue 25)', () => {
+  it('prints the extrapolation warning and a bootstrap prediction interval', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { lawValue } = await import('../../laws/law.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'reclab-law-predict-'));
+    try {
+      const truth = { w1: 1, w2: 4, w3: -0.35, w4: -0.18, w5: -0.1, D: 1, b: 2.5 };
+      const rows = ['layers,hidden,ndcg@10'];
+      let s = 0;
+      for (const N of [1, 2, 3]) for (const h of [16, 32, 64]) rows.push(`${N},${h},${lawValue(truth, N, h) * (1 + 0.02 * Math.sin(++s * 2.3))}`);
+      writeFileSync(join(dir, 'r.csv'), `${rows.join('\n')}\n`);
+      await reclab(['law', 'fit', join(dir, 'r.csv'), '--out', join(dir, 'out')]);
+      const out = await reclab(['law', 'predict', join(dir, 'out', 'fit.json'), '--layers', '2,4', '--hidden', '32', '--reps', '60']);
+      expect(out).toMatch(/95 % prediction interval by bootstrap over the sweep points \(60 resamples, seed 0\)/);
+      // The in-range size has no flag; N = 4 is flagged and the warning says by how much.
+      expect(out).toMatch(/\n\s+2\s+32\s+\d\.\d{4}\s+\[\d\.\d{4}, \d\.\d{4}\]\s*\n/);
+      expect(out).toMatch(/\n\s+4\s+32\s+\d\.\d{4}\s+\[\d\.\d{4}, \d\.\d{4}\]\s+extrapolated\n/);
+      expect(out).toContain('warning: extrapolation: N = 4 lies outside the fitted range 1–3, 1 above the largest (1.333× it)');
+      const json = (await reclab(['law', 'predict', join(dir, 'out', 'fit.json'), '--layers', '4', '--hidden', '32', '--reps', '20', '--json'])).trim();
+      const p = JSON.parse(json);
+      expect(p.interval.lo).toBeLessThanOrEqual(p.interval.hi);
+      expect(p.warnings[0]).toMatch(/N = 4 lies outside/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -14,7 +14,8 @@ import { runSweep } from '../../laws/sweep.ts';
 import { loadSweepFile } from '../../laws/spec.ts';
 import { llmPerformanceLaw } from '../../laws/llm.ts';
 import { PARAM_NAMES, type ParamName } from '../../laws/law.ts';
-import { predictLaw, type FitOptions } from '../../laws/fit.ts';
+import type { FitOptions } from '../../laws/fit.ts';
+import { predictWithInterval } from '../../laws/predict.ts';
 import { readLawPoints } from '../../laws/records.ts';
 import { buildFitReport, fitReportMarkdown, writeFitReport, type FitReport } from '../../laws/report.ts';
 import { splitOverrides } from './overrides.ts';
@@ -106,18 +107,33 @@ export function register(program: Command): void {
     .requiredOption('--hidden <list>', 'hidden sizes h, comma-separated', numList('hidden'))
     .option('--group <name>', 'data group (dataset) whose D to use; default: the first')
     .option('--D <value>', 'predict for this data quality D instead of a fitted group', num('D'))
+    .option('--reps <n>', 'bootstrap resamples for the prediction interval (0 = none)', num('reps'), 200)
+    .option('--level <p>', 'prediction interval level', num('level'), 0.95)
+    .option('--interval <method>', 'bootstrap over the sweep points (points) or over the fit\'s residuals (residuals)', 'points')
+    .option('--seed <n>', 'bootstrap seed', num('seed'), 0)
     .option('--json', 'print JSON lines')
-    .action((file: string, o: { layers: number[]; hidden: number[]; group?: string; D?: number; json?: boolean }) => {
+    .action((file: string, o: { layers: number[]; hidden: number[]; group?: string; D?: number; reps: number; level: number; interval: string; seed: number; json?: boolean }) => {
       const report = readFitReport(file);
-      const at = o.D !== undefined ? { D: o.D } : { group: o.group };
-      const rows = o.layers.flatMap((layers) => o.hidden.map((hidden) => ({ layers, hidden, [report.metric]: predictLaw(report.fit, layers, hidden, at) })));
+      if (o.interval !== 'points' && o.interval !== 'residuals') throw new Error(`--interval: expected points or residuals, got "${o.interval}"`);
+      if (!(o.level > 0 && o.level < 1)) throw new Error(`--level: expected a number in (0, 1), got ${o.level}`);
+      if (!Number.isInteger(o.reps) || o.reps < 0) throw new Error(`--reps: expected a non-negative integer, got ${o.reps}`);
+      if (!Array.isArray(report.points) || report.points.length === 0) throw new Error(`${file}: the fit report holds no points (refit with this version of reclab law fit)`);
+      const sizes = o.layers.flatMap((layers) => o.hidden.map((hidden) => ({ layers, hidden })));
+      const preds = predictWithInterval(report.fit, report.points, sizes, { group: o.group, D: o.D, reps: o.reps, level: o.level, seed: o.seed, fitOptions: report.options, method: o.interval });
       if (o.json) {
-        for (const row of rows) process.stdout.write(`${JSON.stringify(row)}\n`);
+        for (const p of preds) process.stdout.write(`${JSON.stringify({ layers: p.layers, hidden: p.hidden, [report.metric]: p.value, interval: p.interval, warnings: p.warnings })}\n`);
+        for (const w of new Set(preds.flatMap((p) => p.warnings))) process.stderr.write(`warning: ${w}\n`);
         return;
       }
-      process.stdout.write(`predicted ${report.metric} (${o.D !== undefined ? `D = ${o.D}` : `group ${o.group ?? Object.keys(report.fit.groupD)[0]}`})\n`);
-      process.stdout.write(`${'N'.padStart(6)} ${'h'.padStart(6)} ${report.metric.padStart(10)}\n`);
-      for (const row of rows) process.stdout.write(`${String(row.layers).padStart(6)} ${String(row.hidden).padStart(6)} ${(row[report.metric] as number).toFixed(4).padStart(10)}\n`);
+      const pct = Math.round(100 * o.level);
+      process.stdout.write(`predicted ${report.metric} (${o.D !== undefined ? `D = ${o.D}` : `group ${o.group ?? Object.keys(report.fit.groupD)[0]}`}), ${pct} % prediction interval by bootstrap over the ${o.interval === 'points' ? 'sweep points' : 'fit residuals'} (${o.reps} resamples, seed ${o.seed})\n`);
+      process.stdout.write(`${'N'.padStart(6)} ${'h'.padStart(6)} ${report.metric.padStart(10)}  ${`${pct} % interval`.padEnd(20)}\n`);
+      for (const p of preds) {
+        const iv = Number.isFinite(p.interval.lo) ? `[${p.interval.lo.toFixed(4)}, ${p.interval.hi.toFixed(4)}]` : '–';
+        process.stdout.write(`${String(p.layers).padStart(6)} ${String(p.hidden).padStart(6)} ${p.value.toFixed(4).padStart(10)}  ${iv.padEnd(20)}${p.outside.length ? '  extrapolated' : ''}\n`);
+      }
+      const warnings = [...new Set(preds.flatMap((p) => p.warnings))];
+      for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
     });
 
   law
