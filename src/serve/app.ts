@@ -17,6 +17,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit from '@fastify/rate-limit';
+import cors from '@fastify/cors';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Type } from 'typebox';
 import * as S from './schemas.ts';
@@ -26,6 +27,7 @@ import { Engine, type EngineOptions } from './engine.ts';
 import type { ModelSlot } from './slot.ts';
 import type { ServedModel } from './bundle.ts';
 import { ServeMetrics } from './metrics.ts';
+import { OnlineMetrics } from './online.ts';
 import { httpError, reason } from './http.ts';
 import { defaultMaxConnections, guardConnections, type ConnectionStats } from './connections.ts';
 import type { Api, ServeContext } from './routes/context.ts';
@@ -68,6 +70,13 @@ export interface AppOptions {
    * across workers.
    */
   rateLimitStore?: unknown;
+  /**
+   * Origins allowed by CORS: `*` (any), or a list of origins (`https://a.example`); undefined or
+   * empty = no CORS headers (browsers on other origins are refused, as by default).
+   */
+  cors?: string[];
+  /** Seconds after a recommendation within which positive feedback counts as its hit (online metrics). */
+  onlineWindow?: number;
 }
 
 /** The assembled service. */
@@ -76,6 +85,7 @@ export interface Service {
   engine: Engine;
   catalog: Catalog;
   metrics: ServeMetrics;
+  online: OnlineMetrics;
   connections: ConnectionStats;
   /** Loads (or reloads) the served model in this process and seeds its items into the store. */
   swapModel(name?: string): Promise<ServedModel>;
@@ -87,6 +97,7 @@ export async function buildApp(options: AppOptions): Promise<Service> {
   const metrics = new ServeMetrics();
   const catalog = new Catalog(store);
   const engine = new Engine(store, slot, catalog, options.engine);
+  const online = new OnlineMetrics((type) => engine.feedbackKind(type), options.onlineWindow ?? 3600);
   const requestTimeout = options.requestTimeout ?? 30_000;
   const app = Fastify({
     logger: options.logger ?? false,
@@ -95,7 +106,8 @@ export async function buildApp(options: AppOptions): Promise<Service> {
     requestIdHeader: false,
     // Path ids are checked against MAX_ID characters after decoding; the raw segment may be up to
     // 12× longer (a 4-byte UTF-8 character percent-encodes to 12), so the router must not cut first.
-    routerOptions: { maxParamLength: S.MAX_ID * 12 },
+    // Gorse's clients call some routes with a trailing slash (/api/popular/, /api/item/x/neighbors/).
+    routerOptions: { maxParamLength: S.MAX_ID * 12, ignoreTrailingSlash: true },
     requestTimeout,
     connectionTimeout: 60_000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false }, plugins: [S.ajvPlugin as never] },
@@ -142,6 +154,15 @@ export async function buildApp(options: AppOptions): Promise<Service> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  if (options.cors && options.cors.length > 0) {
+    await app.register(cors, {
+      origin: options.cors.includes('*') ? '*' : options.cors,
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['content-type', 'x-api-key', 'idempotency-key', 'reclab-format'],
+      exposedHeaders: ['idempotent-replayed', 'retry-after'],
+      maxAge: 600,
+    });
+  }
 
   async function swapModel(name?: string): Promise<ServedModel> {
     try {
@@ -167,6 +188,7 @@ export async function buildApp(options: AppOptions): Promise<Service> {
     engine,
     catalog,
     metrics,
+    online,
     swapEverywhere: async (name) => {
       if (options.modelSwapper) await options.modelSwapper(name, swapModel);
       else await swapModel(name);
@@ -199,6 +221,12 @@ export async function buildApp(options: AppOptions): Promise<Service> {
           if (!timingSafeEqual(digest, expected)) throw httpError(401, 'missing or wrong X-API-Key');
         });
       }
+      // axios (gorsejs) labels a body-less PUT/DELETE application/x-www-form-urlencoded; an empty
+      // body of that type is no body. A non-empty one is still refused: the API speaks JSON.
+      api.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_request, text, done) => {
+        if (text === '') done(null, undefined);
+        else done(httpError(415, 'unsupported media type application/x-www-form-urlencoded: send JSON'), undefined);
+      });
       feedbackRoutes(api, ctx);
       userRoutes(api, ctx);
       itemRoutes(api, ctx);
@@ -212,12 +240,35 @@ export async function buildApp(options: AppOptions): Promise<Service> {
   refresh.unref();
   app.addHook('onClose', async () => clearInterval(refresh));
   await app.ready();
-  return { app, engine, catalog, metrics, connections, swapModel };
+  return { app, engine, catalog, metrics, online, connections, swapModel };
 }
 
 /** Liveness, readiness and metrics: outside the API scope (probes and scrapers carry no key). */
-function healthRoutes(app: Api, { store, slot, engine, metrics }: ServeContext, connections: ConnectionStats): void {
+function healthRoutes(app: Api, { store, slot, engine, metrics, online }: ServeContext, connections: ConnectionStats): void {
   const tag = { tags: ['health'] };
+  // Gorse's probes, at Gorse's paths and shapes; open like ours (Gorse's auth skips /api/health/).
+  // Gorse's cache store is this process's memory here: always connected.
+  const gorseHealth = async () => {
+    const error = await store.ping().then(
+      () => null,
+      (e: Error) => e.message,
+    );
+    return { Ready: error === null && slot.current !== undefined, DataStoreError: error, CacheStoreError: null, DataStoreConnected: error === null, CacheStoreConnected: true };
+  };
+  app.get('/api/health/live', { schema: { ...tag, summary: "Gorse's liveness probe", response: { 200: S.GorseHealth } } }, gorseHealth);
+  app.get(
+    '/api/health/ready',
+    { schema: { ...tag, summary: "Gorse's readiness probe: 503 unless the store commits and a model is loaded", response: { 200: S.GorseHealth, 503: S.GorseHealth } } },
+    async (_request, reply) => {
+      const health = await gorseHealth();
+      if (!health.Ready) void reply.status(503).header('retry-after', '5');
+      return health;
+    },
+  );
+  app.get('/metrics/online', { schema: { ...tag, summary: 'Online positive-feedback rate of recommended items, per model version and strategy', response: { 200: S.OnlineOut } } }, async () => ({
+    WindowSeconds: online.window,
+    Rows: online.rows().map((r) => ({ Model: r.model, Version: r.version, Strategy: r.strategy, Exposed: r.exposed, Positive: r.positive, Rate: r.rate })),
+  }));
   app.get('/health/live', { schema: { ...tag, response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }));
   app.get(
     '/health/ready',
@@ -237,7 +288,7 @@ function healthRoutes(app: Api, { store, slot, engine, metrics }: ServeContext, 
   app.get('/metrics', { schema: { ...tag, hide: true } }, async (_request, reply) => {
     void reply.header('content-type', 'text/plain; version=0.0.4');
     const c = engine.cacheStats;
-    return `${metrics.render()}# HELP reclab_answer_cache_total Recommendation cache lookups by outcome
+    return `${metrics.render()}${online.render()}# HELP reclab_answer_cache_total Recommendation cache lookups by outcome
 # TYPE reclab_answer_cache_total counter
 reclab_answer_cache_total{outcome="hit"} ${c.hits}
 reclab_answer_cache_total{outcome="miss"} ${c.misses}

@@ -26,10 +26,21 @@ import type { FeedbackEvent, Store } from './store.ts';
 export interface Scored {
   id: string;
   score: number;
+  /** Where this item came from when it differs from the answer's strategy (exploration). */
+  from?: Strategy;
 }
 
 /** How an answer was produced. */
 export type Strategy = 'model' | 'popular' | 'latest';
+
+/**
+ * How a feedback type counts (Gorse's `positive_feedback_types`, `negative_feedback_types`,
+ * `read_feedback_types`): positive events are the user's taste (the model's input and the
+ * popularity counts); negative and read events only keep their items out of the user's
+ * recommendations — a dislike never pulls similar items in; `other` types (when positive types
+ * are listed and the type is not among them) are kept in the store and do the same as read.
+ */
+export type FeedbackKind = 'positive' | 'negative' | 'read' | 'other';
 
 /** A list of items plus where it came from. */
 export interface Answer {
@@ -51,8 +62,19 @@ export interface ListOptions {
 
 /** Engine settings. */
 export interface EngineOptions {
-  /** Feedback types that count as positive interactions (undefined: every type). */
+  /** Feedback types that count as positive interactions (undefined: every type not negative or read). */
   positiveTypes?: string[];
+  /** Feedback types that say "not this" (default `dislike`). */
+  negativeTypes: string[];
+  /** Feedback types that say "was shown / was read" (default `read`; the usual write-back type). */
+  readTypes: string[];
+  /**
+   * Strategies that fill the list of a user the model cannot serve (no usable history, or no
+   * model), in order: the first fills what it can, the next the rest (Gorse's fallback_recommend).
+   */
+  fallback: ('popular' | 'latest')[];
+  /** Share of a model answer given to popular and to latest items (Gorse's explore_recommend), each in [0, 1). */
+  explore: { popular: number; latest: number };
   /** Newest store events read per request (bounds work for very active users). */
   historyLimit: number;
   /** Seconds between recomputations of the popular list. */
@@ -70,7 +92,12 @@ export interface EngineOptions {
 }
 
 /** Default engine settings. */
-export const ENGINE_DEFAULTS: EngineOptions = { historyLimit: 1000, popularTtl: 10, cacheSize: 50_000, cacheBytes: 64 * 1024 * 1024, maxBatch: 64 };
+export const ENGINE_DEFAULTS: EngineOptions = {
+  negativeTypes: ['dislike'],
+  readTypes: ['read'],
+  fallback: ['popular', 'latest'],
+  explore: { popular: 0, latest: 0 },
+  historyLimit: 1000, popularTtl: 10, cacheSize: 50_000, cacheBytes: 64 * 1024 * 1024, maxBatch: 64 };
 
 /**
  * An Interactions view in which one user's row holds `sequence` and every other row is empty
@@ -143,6 +170,8 @@ export class Engine {
   /** Sequences waiting for the next batched scoring call (see {@link scoreBatched}). */
   private queue: { served: ServedModel; sequence: Int32Array; resolve: (scores: Float32Array) => void; reject: (e: Error) => void }[] = [];
   private batchScheduled = false;
+  /** Item → users index of the served model, for {@link userNeighbors}. */
+  private userIndex?: { served: ServedModel; offsets: Int32Array; users: Int32Array };
   /** Cache hits and misses since start, and the estimated bytes held now (for /metrics). */
   readonly cacheStats = { hits: 0, misses: 0, bytes: 0 };
 
@@ -155,6 +184,28 @@ export class Engine {
     this.options = { ...ENGINE_DEFAULTS, ...options };
   }
 
+  /** How feedback of `type` counts (see {@link FeedbackKind}). */
+  feedbackKind(type: string): FeedbackKind {
+    const o = this.options;
+    if (o.negativeTypes.includes(type)) return 'negative';
+    if (o.readTypes.includes(type)) return 'read';
+    if (o.positiveTypes && !o.positiveTypes.includes(type)) return 'other';
+    return 'positive';
+  }
+
+  /** `opts` plus every item `user` has interacted with excluded (Gorse's `user-id` on popular and latest). */
+  async withUserSeen(opts: ListOptions, user: string | undefined): Promise<ListOptions> {
+    if (user === undefined) return opts;
+    const events = await this.store.userFeedback(user, undefined, this.options.historyLimit);
+    const served = this.slot.current;
+    const dense = served?.users.get(user);
+    const past: string[] = [];
+    if (served && dense !== undefined) {
+      for (let p = served.history.offsets[dense]; p < served.history.offsets[dense + 1]; p++) past.push(served.items.toRaw(served.history.items[p]));
+    }
+    return { ...opts, exclude: [...(opts.exclude ?? []), ...past, ...events.map((e) => e.item)] };
+  }
+
   /** Reusable score buffer (scoring is synchronous, so one per process suffices). */
   private buffer(n: number): Float32Array {
     if (this.scores.length < n) this.scores = new Float32Array(n);
@@ -164,7 +215,8 @@ export class Engine {
   /** Recommendations for a user (known to the model, known only to the store, or new). */
   async recommendUser(user: string, opts: ListOptions): Promise<Answer> {
     const served = this.slot.current;
-    const events = await this.store.userFeedback(user, this.options.positiveTypes, this.options.historyLimit);
+    // Every type: positive events feed the model, the others keep their items out of the list.
+    const events = await this.store.userFeedback(user, undefined, this.options.historyLimit);
     const last = events[events.length - 1];
     const stamp = last ? `${events.length}|${last.time}|${last.type}|${last.item}` : '0';
     const key = `${user}\u0000${opts.n}|${opts.offset}|${opts.category ?? ''}|${opts.excludeSeen !== false}|${(opts.exclude ?? []).join(',')}`;
@@ -173,7 +225,7 @@ export class Engine {
       this.cacheStats.hits++;
       this.cache.delete(key); // re-insert: most recently used last
       this.cache.set(key, hit);
-      return modelAnswer(hit.served, hit.page);
+      return this.explore(modelAnswer(hit.served, hit.page), opts, events);
     }
     this.cacheStats.misses++;
     const result = await this.computeUser(served, user, events, opts);
@@ -181,7 +233,54 @@ export class Engine {
     if (this.options.cacheSize > 0) {
       this.remember(key, { served: result.served, catalog: this.catalog.version, stamp, page: result.page, bytes: entryBytes(key, result.page.items.length) });
     }
-    return modelAnswer(result.served, result.page);
+    return this.explore(modelAnswer(result.served, result.page), opts, events);
+  }
+
+  /**
+   * Gives the configured share of a model answer to popular and latest items the user has not
+   * seen (Gorse's exploration): they take evenly spread places of the page, in the answer's
+   * order, marked with where they came from. Deterministic, so an answer is reproducible.
+   */
+  private async explore(answer: Answer, opts: ListOptions, events: readonly FeedbackEvent[]): Promise<Answer> {
+    const { popular, latest } = this.options.explore;
+    const n = answer.items.length;
+    const nPopular = Math.round(n * popular);
+    const nLatest = Math.round(n * latest);
+    if (nPopular + nLatest === 0 || n === 0) return answer;
+    const excluded = new Set([...(opts.exclude ?? []), ...events.map((e) => e.item), ...answer.items.map((s) => s.id)]);
+    const pick = (list: readonly Scored[], k: number, from: Strategy): Scored[] => {
+      const out: Scored[] = [];
+      for (const s of list) {
+        if (out.length >= k) break;
+        if (excluded.has(s.id) || !this.catalog.visible(s.id)) continue;
+        if (opts.category !== undefined && !this.catalog.inCategory(s.id, opts.category, this.modelCategories(s.id))) continue;
+        excluded.add(s.id);
+        out.push({ id: s.id, score: s.score, from });
+      }
+      return out;
+    };
+    const extra = [
+      ...pick(await this.popularList(), nPopular, 'popular'),
+      ...pick(this.catalog.latest().map((it) => ({ id: it.id, score: it.time })), nLatest, 'latest'),
+    ];
+    if (extra.length === 0) return answer;
+    const kept = answer.items.slice(0, n - extra.length);
+    const items: Scored[] = [];
+    const every = n / extra.length;
+    let e = 0;
+    for (let r = 0; r < n; r++) {
+      // Exploration takes places every ≈ n / extra.length, starting after the model's first.
+      if (e < extra.length && r >= Math.round(every * (e + 1)) - 1) items.push(extra[e++]);
+      else items.push(kept.shift() ?? extra[e++]);
+    }
+    return { ...answer, items };
+  }
+
+  /** Categories the served model knows for an item (fallback when the catalogue does not know it). */
+  private modelCategories(id: string): readonly string[] | undefined {
+    const served = this.slot.current;
+    const dense = served?.items.get(id);
+    return dense === undefined ? undefined : served?.itemCategories[dense];
   }
 
   /** Caches an entry, evicting least recently used ones until both bounds (count, bytes) hold. */
@@ -216,15 +315,18 @@ export class Engine {
     opts: ListOptions,
   ): Promise<Answer | { served: ServedModel; page: DensePage }> {
     const seenRaw = new Set(events.map((e) => e.item));
-    if (!served) return this.popularAnswer(opts, seenRaw);
+    if (!served) return this.fallbackAnswer(opts, seenRaw);
     const dense = served.users.get(user);
     const past = dense === undefined ? new Int32Array(0) : served.history.items.subarray(served.history.offsets[dense], served.history.offsets[dense + 1]);
     const fresh: number[] = [];
+    const shunned: number[] = [];
     for (const e of events) {
       const i = served.items.get(e.item);
-      if (i !== undefined) fresh.push(i);
+      if (i === undefined) continue;
+      if (this.feedbackKind(e.type) === 'positive') fresh.push(i);
+      else shunned.push(i);
     }
-    if (past.length + fresh.length === 0) return this.popularAnswer(opts, seenRaw, served);
+    if (past.length + fresh.length === 0) return this.fallbackAnswer(opts, seenRaw, served);
     const sequence = new Int32Array(past.length + fresh.length);
     sequence.set(past);
     sequence.set(fresh, past.length);
@@ -237,7 +339,9 @@ export class Engine {
       const { users, view } = userView(served, dense, sequence);
       served.model.scoreUsers(users, view, scores);
     }
-    const seen = opts.excludeSeen === false ? undefined : sequence;
+    // Negative and read items are never recommended back (even with ?seen=true: the user said no).
+    let seen: Int32Array | undefined = opts.excludeSeen === false ? undefined : sequence;
+    if (shunned.length > 0) seen = seen ? Int32Array.from([...seen, ...shunned]) : Int32Array.from(shunned);
     return { served, page: this.rank(served, scores, opts, seen) };
   }
 
@@ -245,13 +349,13 @@ export class Engine {
   async recommendSession(itemsRaw: readonly string[], opts: ListOptions): Promise<Answer> {
     const served = this.slot.current;
     const seenRaw = new Set(itemsRaw);
-    if (!served) return this.popularAnswer(opts, seenRaw);
+    if (!served) return this.fallbackAnswer(opts, seenRaw);
     const seq: number[] = [];
     for (const raw of itemsRaw) {
       const i = served.items.get(raw);
       if (i !== undefined) seq.push(i);
     }
-    if (seq.length === 0) return this.popularAnswer(opts, seenRaw, served);
+    if (seq.length === 0) return this.fallbackAnswer(opts, seenRaw, served);
     const sequence = Int32Array.from(seq);
     let scores = this.buffer(served.model.nItems);
     if (served.sequential) scores = await this.scoreBatched(served, sequence);
@@ -272,6 +376,54 @@ export class Engine {
     const scores = this.buffer(served.model.nItems);
     this.scoreSequence(served, Int32Array.of(i), scores);
     return modelAnswer(served, this.rank(served, scores, opts, Int32Array.of(i)));
+  }
+
+  /**
+   * Users whose training histories are most like `user`'s: cosine similarity of their item sets
+   * (overlap / √(|a|·|b|)) over the served model's training events, through an item → users
+   * index built once per model. Gorse computes user neighbours from feedback the same way
+   * (similar users share items). A user the model does not know has none.
+   */
+  userNeighbors(user: string, opts: ListOptions): Answer {
+    const served = this.slot.current;
+    const u = served?.users.get(user);
+    if (!served || u === undefined) return { items: [], strategy: 'model' };
+    const h = served.history;
+    const index = this.itemUsers(served);
+    const overlap = new Float32Array(h.nUsers);
+    const mine = new Set(h.items.subarray(h.offsets[u], h.offsets[u + 1]));
+    for (const i of mine) for (let p = index.offsets[i]; p < index.offsets[i + 1]; p++) overlap[index.users[p]]++;
+    const size = (v: number) => new Set(h.items.subarray(h.offsets[v], h.offsets[v + 1])).size;
+    for (let v = 0; v < overlap.length; v++) if (overlap[v] > 0) overlap[v] /= Math.sqrt(mine.size * size(v));
+    const top = topK(overlap, opts.offset + opts.n, (v) => v === u || overlap[v] <= 0);
+    const items: Scored[] = [];
+    for (let r = opts.offset; r < top.items.length; r++) items.push({ id: served.users.toRaw(top.items[r]), score: top.scores[r] });
+    return { items, strategy: 'model', model: { name: served.name, version: served.version } };
+  }
+
+  /** The served model's item → users index (CSR, each user once per item), built once per model. */
+  private itemUsers(served: ServedModel): { offsets: Int32Array; users: Int32Array } {
+    if (this.userIndex?.served === served) return this.userIndex;
+    const h = served.history;
+    const pairs = new Set<number>();
+    const counts = new Int32Array(served.items.size + 1);
+    const byUser: [number, number][] = [];
+    for (let v = 0; v < h.nUsers; v++) {
+      pairs.clear();
+      for (let p = h.offsets[v]; p < h.offsets[v + 1]; p++) {
+        const i = h.items[p];
+        if (pairs.has(i)) continue;
+        pairs.add(i);
+        counts[i + 1]++;
+        byUser.push([i, v]);
+      }
+    }
+    for (let i = 0; i < served.items.size; i++) counts[i + 1] += counts[i];
+    const users = new Int32Array(byUser.length);
+    const fill = counts.slice(0, served.items.size);
+    for (const [i, v] of byUser) users[fill[i]++] = v;
+    this.userIndex = { served, offsets: counts, users };
+    return this.userIndex;
   }
 
   /**
@@ -346,12 +498,28 @@ export class Engine {
     return { items: top.items.slice(opts.offset), scores: top.scores.slice(opts.offset) };
   }
 
-  /** The popular list as a cold-start answer, filtered like any recommendation. */
-  private async popularAnswer(opts: ListOptions, seen: Set<string>, served?: ServedModel): Promise<Answer> {
+  /**
+   * The answer for a user the model cannot serve: the fallback chain (popular, then latest, by
+   * default) fills the page, each strategy after the first only with items not already in it;
+   * filtered like any recommendation. The answer's strategy is the first that gave an item.
+   */
+  private async fallbackAnswer(opts: ListOptions, seen: Set<string>, served?: ServedModel): Promise<Answer> {
     const excluded = new Set(opts.exclude ?? []);
     if (opts.excludeSeen !== false) for (const s of seen) excluded.add(s);
-    const items = this.filterList(await this.popularList(), opts, excluded);
-    return { items, strategy: 'popular', model: served ? { name: served.name, version: served.version } : undefined };
+    const items: Scored[] = [];
+    let strategy: Strategy | undefined;
+    for (const source of this.options.fallback) {
+      const list = source === 'popular' ? await this.popularList() : this.catalog.latest().map((it) => ({ id: it.id, score: it.time }));
+      const got = this.filterList(list, { ...opts, offset: items.length === 0 ? opts.offset : 0, n: opts.n - items.length }, excluded);
+      if (got.length === 0) continue;
+      strategy ??= source;
+      for (const s of got) {
+        excluded.add(s.id);
+        items.push(strategy === source ? s : { ...s, from: source });
+      }
+      if (items.length >= opts.n) break;
+    }
+    return { items, strategy: strategy ?? this.options.fallback[0] ?? 'popular', model: served ? { name: served.name, version: served.version } : undefined };
   }
 
   /** Popular items (training counts of the served model plus feedback counts in the store). */
@@ -386,6 +554,25 @@ export class Engine {
     return out;
   }
 
+  /**
+   * Positive events per item in the store: the listed positive types, or every type less the
+   * negative, read and their counts (two reads of the maintained counters, no scan).
+   */
+  private async positiveCounts(): Promise<Map<string, number>> {
+    const o = this.options;
+    if (o.positiveTypes) return this.store.itemCounts(o.positiveTypes);
+    const counts = await this.store.itemCounts();
+    const others = [...o.negativeTypes, ...o.readTypes];
+    if (others.length > 0) {
+      for (const [item, n] of await this.store.itemCounts(others)) {
+        const left = (counts.get(item) ?? 0) - n;
+        if (left > 0) counts.set(item, left);
+        else counts.delete(item);
+      }
+    }
+    return counts;
+  }
+
   /** The cached popular list, recomputed at most every `popularTtl` seconds (or on model swap). */
   async popularList(force = false): Promise<Scored[]> {
     const served = this.slot.current;
@@ -394,7 +581,7 @@ export class Engine {
     if (!force && c && c.model === served && now - c.at < this.options.popularTtl) return c.list;
     this.popularRefresh ??= (async () => {
       try {
-        const counts = await this.store.itemCounts(this.options.positiveTypes);
+        const counts = await this.positiveCounts();
         if (served) {
           for (let i = 0; i < served.popularity.length; i++) {
             const raw = served.items.toRaw(i);

@@ -5,6 +5,7 @@
  * Gorse clients feel at home.
  */
 import { Type, type Static } from 'typebox';
+import { parseDuration, parseTime } from './http.ts';
 
 /** Longest id (user, item, feedback type, category) accepted, in characters (code points), in bodies and paths alike. */
 export const MAX_ID = 256;
@@ -35,6 +36,8 @@ export function ajvPlugin(ajv: {
   addKeyword(def: { keyword: string; schemaType: string; errors: boolean; validate: (schema: boolean, data: unknown) => boolean }): unknown;
 }): typeof ajv {
   ajv.addFormat('text', { type: 'string', validate: isWellFormedText });
+  ajv.addFormat('gorse-time', { type: 'string', validate: (s) => parseTime(s) !== undefined });
+  ajv.addFormat('go-duration', { type: 'string', validate: (s) => parseDuration(s) !== undefined });
   const finiteInteger = (on: boolean, data: unknown): boolean => {
     if (!on || Number.isSafeInteger(data)) return true;
     finiteInteger.errors = [{ keyword: 'finiteInteger', message: 'must be a finite integer', params: {} }];
@@ -53,7 +56,12 @@ const Labels = Type.Array(Text({ maxLength: MAX_ID }), { maxItems: 100, descript
 /** An integer query parameter in [1, max] (finite: see {@link ajvPlugin}). */
 export const Count = (max: number, dflt: number, description: string) =>
   Type.Integer({ minimum: 1, maximum: max, default: dflt, description, finiteInteger: true });
-const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 time, e.g. 2024-05-01T12:00:00Z' });
+const Timestamp = Type.String({
+  format: 'gorse-time',
+  maxLength: 64,
+  description: 'a time as Gorse takes it: RFC 3339 (2024-05-01T12:00:00Z), 2024-05-01, 2024-05-01 12:00:00, or Unix seconds; no zone = UTC',
+});
+const GorseComment = Type.Optional(Text({ maxLength: 4096, description: 'accepted for Gorse compatibility, not stored' }));
 
 /** One feedback event. */
 export const Feedback = Type.Object(
@@ -63,6 +71,7 @@ export const Feedback = Type.Object(
     ItemId: Id('raw item id'),
     Value: Type.Optional(Type.Number({ description: 'rating or weight (default 1)' })),
     Timestamp: Type.Optional(Timestamp),
+    Comment: GorseComment,
   },
   { additionalProperties: false },
 );
@@ -75,8 +84,15 @@ export const FeedbackBatch = Type.Array(Feedback, { minItems: 1, maxItems: MAX_B
 export const RowAffected = Type.Object({ RowAffected: Type.Integer() });
 
 /** A user. */
+const Subscribe = Type.Optional(Type.Array(Text({ maxLength: MAX_ID }), { maxItems: 100, description: "Gorse's subscriptions: accepted, not stored" }));
 export const User = Type.Object(
-  { UserId: Id('raw user id'), Labels: Type.Optional(Labels), Comment: Type.Optional(Text({ maxLength: 4096 })) },
+  { UserId: Id('raw user id'), Labels: Type.Optional(Labels), Comment: Type.Optional(Text({ maxLength: 4096 })), Subscribe },
+  { additionalProperties: false },
+);
+
+/** A partial user update (Gorse's PATCH /api/user/{id}; gorsejs sends the whole user). */
+export const UserPatch = Type.Object(
+  { UserId: Type.Optional(Id('if given, must be the id in the path')), Labels: Type.Optional(Labels), Comment: Type.Optional(Text({ maxLength: 4096 })), Subscribe },
   { additionalProperties: false },
 );
 export type UserBody = Static<typeof User>;
@@ -98,6 +114,7 @@ export type ItemBody = Static<typeof Item>;
 /** A partial item update. */
 export const ItemPatch = Type.Object(
   {
+    ItemId: Type.Optional(Id('if given, must be the id in the path (gorsejs sends the whole item)')),
     IsHidden: Type.Optional(Type.Boolean()),
     Categories: Type.Optional(Type.Array(Id('category'), { maxItems: 100 })),
     Labels: Type.Optional(Labels),
@@ -111,10 +128,37 @@ export type ItemPatchBody = Static<typeof ItemPatch>;
 /** `{id}` path parameter. */
 export const IdParam = Type.Object({ id: Id('raw id') });
 
-/** Paging of cursor listings. */
+/** Optional `{category}` path parameter (Gorse's `/popular/{category}` and friends). */
+export const CategoryParams = Type.Object({ category: Type.Optional(Id('only items of this category')) });
+
+/** `{id}` and an optional `{category}`. */
+export const IdCategoryParams = Type.Object({ id: Id('raw id'), category: Type.Optional(Id('only items of this category')) });
+
+/** `{id}` and a feedback type. */
+export const IdTypeParams = Type.Object({ id: Id('raw id'), type: Id('feedback type') });
+
+/** `{id}` and a category. */
+export const ItemCategoryParams = Type.Object({ id: Id('raw item id'), category: Id('category') });
+
+/** `{type}` of the feedback routes. */
+export const TypeParam = Type.Object({ type: Id('feedback type') });
+
+/** `{user}/{item}`, optionally with `{type}`, of the per-pair feedback routes. */
+export const PairParams = Type.Object({ user: Id('raw user id'), item: Id('raw item id') });
+export const TypedPairParams = Type.Object({ type: Id('feedback type'), user: Id('raw user id'), item: Id('raw item id') });
+
+/** Paging of cursor listings (`Cursor` is how gorsejs spells it). */
 export const CursorQuery = Type.Object({
   cursor: Type.Optional(Text({ maxLength: MAX_ID, description: 'cursor returned by the previous page' })),
+  Cursor: Type.Optional(Text({ maxLength: MAX_ID, description: 'the same as cursor (gorsejs sends this spelling)' })),
   n: Type.Optional(Count(MAX_N, 100, 'page size')),
+});
+
+/** Paging of the feedback log: the cursor is a position in it. */
+export const FeedbackCursorQuery = Type.Object({
+  cursor: Type.Optional(Type.String({ pattern: '^[0-9]{0,18}$', description: 'cursor returned by the previous page' })),
+  Cursor: Type.Optional(Type.String({ pattern: '^[0-9]{0,18}$', description: 'the same as cursor (gorsejs sends this spelling)' })),
+  n: Type.Optional(Count(MAX_BATCH, 100, 'page size')),
 });
 
 /** Filters of every ranked list. */
@@ -123,6 +167,12 @@ export const ListQuery = Type.Object({
   offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 0, description: 'items to skip', finiteInteger: true })),
   category: Type.Optional(Id('only items of this category')),
   exclude: Type.Optional(Text({ maxLength: 65_536, description: 'comma-separated item ids never to return' })),
+  'user-id': Type.Optional(Id("drop items this user has interacted with (Gorse's user-id on popular and latest)")),
+  format: Type.Optional(
+    Type.Union([Type.Literal('gorse'), Type.Literal('reclab')], {
+      description: "reclab: the richer answer {Strategy, Model, Items: [{ItemId, Score}]} instead of Gorse's shape (also: header Reclab-Format: reclab)",
+    }),
+  ),
 });
 export type ListQueryType = Static<typeof ListQuery>;
 
@@ -130,6 +180,8 @@ export type ListQueryType = Static<typeof ListQuery>;
 export const RecommendQuery = Type.Object({
   ...ListQuery.properties,
   seen: Type.Optional(Type.Boolean({ default: false, description: 'allow items the user already interacted with' })),
+  'write-back-type': Type.Optional(Id('write the returned items back as feedback of this type (e.g. read)')),
+  'write-back-delay': Type.Optional(Type.String({ format: 'go-duration', maxLength: 64, description: 'Go duration added to the write-back time, e.g. 10m' })),
 });
 
 /** The anonymous session posted to /api/session/recommend: events in time order. */
@@ -167,6 +219,15 @@ export const Ranked = Type.Object({
   Items: Type.Array(ScoredItem),
 });
 
+/** Gorse's scored item (popular, latest, neighbours, session). */
+export const GorseScored = Type.Object({ Id: Type.String(), Score: Type.Number() });
+
+/** A user's recommendation as Gorse returns it (item ids), or reclab's richer answer (opt-in). */
+export const RecommendOut = Type.Union([Type.Array(Type.String()), Ranked]);
+
+/** A ranked list as Gorse returns it, or reclab's richer answer (opt-in). */
+export const ScoredOut = Type.Union([Type.Array(GorseScored), Ranked]);
+
 /** A stored feedback event as returned. */
 export const FeedbackOut = Type.Object({
   FeedbackType: Type.String(),
@@ -174,10 +235,31 @@ export const FeedbackOut = Type.Object({
   ItemId: Type.String(),
   Value: Type.Number(),
   Timestamp: Type.String(),
+  Comment: Type.String(),
+});
+
+/** A page of the feedback log, as Gorse returns it. */
+export const FeedbackPage = Type.Object({ Cursor: Type.String(), Feedback: Type.Array(FeedbackOut) });
+
+/** Online metrics as JSON (GET /metrics/online). */
+export const OnlineOut = Type.Object({
+  WindowSeconds: Type.Number(),
+  Rows: Type.Array(
+    Type.Object({ Model: Type.String(), Version: Type.String(), Strategy: Type.String(), Exposed: Type.Integer(), Positive: Type.Integer(), Rate: Type.Number() }),
+  ),
+});
+
+/** Gorse's health answer (its cache store is reclab's process memory: always connected). */
+export const GorseHealth = Type.Object({
+  Ready: Type.Boolean(),
+  DataStoreError: Type.Union([Type.String(), Type.Null()]),
+  CacheStoreError: Type.Union([Type.String(), Type.Null()]),
+  DataStoreConnected: Type.Boolean(),
+  CacheStoreConnected: Type.Boolean(),
 });
 
 /** A stored user as returned. */
-export const UserOut = Type.Object({ UserId: Type.String(), Labels: Type.Array(Type.String()), Comment: Type.String() });
+export const UserOut = Type.Object({ UserId: Type.String(), Labels: Type.Array(Type.String()), Subscribe: Type.Array(Type.String()), Comment: Type.String() });
 
 /** A stored item as returned. */
 export const ItemOut = Type.Object({

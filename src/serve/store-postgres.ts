@@ -23,7 +23,7 @@
 import pg from 'pg';
 import { createHash } from 'node:crypto';
 import { IDEMPOTENCY_TTL_S, IdempotencyConflictError, StoreUnavailableError } from './store.ts';
-import type { FeedbackEvent, FeedbackWrite, IdempotencyKey, ItemRecord, ItemRevision, Page, Store, UserRecord, WriteMode } from './store.ts';
+import type { FeedbackEvent, FeedbackFilter, FeedbackWrite, IdempotencyKey, ItemRecord, ItemRevision, Page, Store, UserRecord, WriteMode } from './store.ts';
 import { body, commit, ConnectionLost, isConnectionLost, isRetryableConflict, messageOf, sleep, storeError, TX_ATTEMPTS, type Connection } from './store-postgres-tx.ts';
 
 /** Schema version kept in `reclab_meta`; bump with a migration in {@link migrate} when the layout changes. */
@@ -286,6 +286,33 @@ export class PostgresStore implements Store {
       [user, types && types.length > 0 ? types : null, limit],
     );
     return (r.rows as FeedbackEvent[]).reverse();
+  }
+
+  async listFeedback(filter: FeedbackFilter, cursor: string, n: number): Promise<Page<FeedbackEvent>> {
+    const { where, params } = feedbackWhere(filter, 3);
+    checkText(params);
+    const r = await this.q(
+      `SELECT seq, type, user_id AS "user", item_id AS item, value, time FROM feedback WHERE seq > $1${where} ORDER BY seq LIMIT $2`,
+      [cursor === '' ? '0' : cursor, n, ...params],
+    );
+    const rows = r.rows as (FeedbackEvent & { seq: string })[];
+    const next = rows.length === n ? String(rows[rows.length - 1].seq) : '';
+    return { rows: rows.map(({ seq: _seq, ...e }) => e), cursor: next };
+  }
+
+  async deleteFeedback(filter: FeedbackFilter & { user: string; item: string }): Promise<number> {
+    const { where, params } = feedbackWhere(filter, 1);
+    checkText(params);
+    return this.tx(async (c) => {
+      const gone = await c.query(
+        `WITH gone AS (DELETE FROM feedback WHERE TRUE${where} RETURNING item_id, type)
+         SELECT item_id AS item, type, -count(*)::int AS n FROM gone GROUP BY item_id, type`,
+        params,
+      );
+      const counts = gone.rows as { item: string; type: string; n: number }[];
+      await addCounts(c, counts);
+      return counts.reduce((sum, x) => sum - x.n, 0);
+    });
   }
 
   async countFeedback(): Promise<number> {
@@ -571,6 +598,18 @@ async function addUsers(c: pg.ClientBase, users: readonly string[]): Promise<voi
  * Adds `counts` to the item counters in (item, type) order: a counter row stays locked until
  * COMMIT, and one order for every writer means no deadlock.
  */
+/** SQL conditions (each ` AND …`, placeholders from `$first`) and parameters of a feedback filter. */
+function feedbackWhere(f: FeedbackFilter, first: number): { where: string; params: string[] } {
+  let where = '';
+  const params: string[] = [];
+  for (const [column, value] of [['user_id', f.user], ['item_id', f.item], ['type', f.type]] as const) {
+    if (value === undefined) continue;
+    params.push(value);
+    where += ` AND ${column} = $${first + params.length - 1}`;
+  }
+  return { where, params };
+}
+
 async function addCounts(c: pg.ClientBase, counts: readonly { item: string; type: string; n: number }[]): Promise<void> {
   if (counts.length === 0) return;
   await c.query(

@@ -27,7 +27,7 @@
  * - prepared statements are cached per SQL text.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import type { FeedbackEvent, FeedbackWrite, IdempotencyKey, ItemRecord, ItemRevision, Page, UserRecord, WriteMode } from './store.ts';
+import type { FeedbackEvent, FeedbackFilter, FeedbackWrite, IdempotencyKey, ItemRecord, ItemRevision, Page, UserRecord, WriteMode } from './store.ts';
 
 /** Schema version stored in the `meta` table; bump with a migration when the layout changes. */
 export const SCHEMA_VERSION = 2;
@@ -141,6 +141,8 @@ export type Op =
   | 'insertFeedback'
   | 'userFeedback'
   | 'countFeedback'
+  | 'listFeedback'
+  | 'deleteFeedback'
   | 'itemCounts'
   | 'upsertUsers'
   | 'getUser'
@@ -318,6 +320,17 @@ export function sqliteWorkerMain(): void {
   }
   /** Runs `fn` in a BEGIN IMMEDIATE transaction (see the file comment). */
   const writeTx = <T>(fn: () => T): T => db.transaction(fn).immediate();
+  /** SQL conditions (each ` AND …`) and parameters of a feedback filter. */
+  const feedbackWhere = (f: FeedbackFilter): { where: string; params: string[] } => {
+    let where = '';
+    const params: string[] = [];
+    for (const [column, value] of [['user_id', f.user], ['item_id', f.item], ['type', f.type]] as const) {
+      if (value === undefined) continue;
+      where += ` AND ${column} = ?`;
+      params.push(value);
+    }
+    return { where, params };
+  };
   const inList = (types: readonly string[] | undefined): string => (types && types.length > 0 ? ` AND type IN (${types.map(() => '?').join(',')})` : '');
   const itemOf = (row: ItemRow): ItemRecord => ({
     id: row.id,
@@ -433,6 +446,19 @@ export function sqliteWorkerMain(): void {
       ).all(user, ...(types ?? []), limit) as FeedbackEvent[];
       return rows.reverse();
     },
+    listFeedback(filter: FeedbackFilter, cursor: string, n: number): Page<FeedbackEvent> {
+      const { where, params } = feedbackWhere(filter);
+      const rows = stmt(
+        `SELECT seq, type, user_id AS user, item_id AS item, value, time FROM feedback WHERE seq > ?${where} ORDER BY seq LIMIT ?`,
+      ).all(cursor === '' ? 0 : Number(cursor), ...params, n) as (FeedbackEvent & { seq: number })[];
+      const next = rows.length === n ? String(rows[rows.length - 1].seq) : '';
+      return { rows: rows.map(({ seq: _seq, ...e }) => e), cursor: next };
+    },
+    deleteFeedback(filter: FeedbackFilter): number {
+      const { where, params } = feedbackWhere(filter);
+      // The count triggers take the events off item_type_counts in this transaction.
+      return writeTx(() => stmt(`DELETE FROM feedback WHERE 1${where}`).run(...params).changes);
+    },
     countFeedback: (): number => (stmt('SELECT count(*) AS n FROM feedback').get() as { n: number }).n,
     itemCounts(types: readonly string[] | undefined, since: number | undefined): Map<string, number> {
       // Without `since`, the counters (items × types rows); with it, a scan of the event log.
@@ -514,7 +540,7 @@ export function sqliteWorkerMain(): void {
     },
   };
   /** Operations that write: pending feedback is committed first, so writes apply in the order sent. */
-  const writes = new Set<Op>(['upsertUsers', 'deleteUser', 'upsertItems', 'insertMissingItems', 'deleteItem', 'ping', 'debug']);
+  const writes = new Set<Op>(['deleteFeedback', 'upsertUsers', 'deleteUser', 'upsertItems', 'insertMissingItems', 'deleteItem', 'ping', 'debug']);
 
   port.on('message', (req: WorkerRequest) => {
     if (req.op === 'insertFeedback') {

@@ -25,6 +25,7 @@ import {
   IdempotencyConflictError,
   StoreUnavailableError,
   type FeedbackEvent,
+  type FeedbackFilter,
   type FeedbackWrite,
   type IdempotencyKey,
   type ItemRecord,
@@ -248,6 +249,14 @@ export class SqliteStore implements Store {
 
   userFeedback(user: string, types?: readonly string[], limit = 1_000_000): Promise<FeedbackEvent[]> {
     return this.client.call('userFeedback', user, types, limit);
+  }
+
+  listFeedback(filter: FeedbackFilter, cursor: string, n: number): Promise<Page<FeedbackEvent>> {
+    return this.client.call('listFeedback', filter, cursor, n);
+  }
+
+  deleteFeedback(filter: FeedbackFilter & { user: string; item: string }): Promise<number> {
+    return this.client.call('deleteFeedback', filter);
   }
 
   countFeedback(): Promise<number> {

@@ -97,6 +97,16 @@ export class IdempotencyConflictError extends Error {
   }
 }
 
+/**
+ * Which feedback events a query or delete selects: every field given must match. Gorse's
+ * feedback routes select by type, user, item and their combinations.
+ */
+export interface FeedbackFilter {
+  type?: string;
+  user?: string;
+  item?: string;
+}
+
 /** A page of a listing: rows and the cursor of the next page (empty string at the end). */
 export interface Page<T> {
   rows: T[];
@@ -124,6 +134,14 @@ export interface Store {
   insertFeedback(events: readonly FeedbackEvent[], mode: WriteMode, idempotency?: IdempotencyKey): Promise<FeedbackWrite>;
   /** The user's events in time order (oldest first), optionally only of `types`, at most the `limit` newest. */
   userFeedback(user: string, types?: readonly string[], limit?: number): Promise<FeedbackEvent[]>;
+  /**
+   * Events matching `filter` in the order they were written, after `cursor` (the empty string,
+   * or the cursor of the previous page: an opaque decimal string). The page's cursor is empty
+   * at the end.
+   */
+  listFeedback(filter: FeedbackFilter, cursor: string, n: number): Promise<Page<FeedbackEvent>>;
+  /** Deletes the events of `user` on `item` (of `type` when given) in one transaction; resolves the count. */
+  deleteFeedback(filter: FeedbackFilter & { user: string; item: string }): Promise<number>;
   /** Number of feedback events stored (all users). */
   countFeedback(): Promise<number>;
   /**

@@ -26,6 +26,7 @@ async function call(server: RunningServer, method: string, path: string, body?: 
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
 
+/** Ids of a reclab-shaped answer (the tests ask for it with ?format=reclab to see strategy and model). */
 const ids = (r: unknown) => (r as Ranked).Items.map((i) => i.ItemId);
 
 /** Registers the scenario's tests; `db()` gives a fresh store URL for each run. */
@@ -39,11 +40,11 @@ export function endToEndSuite(db: () => Promise<string>): void {
     let server = await startServer(options);
     try {
       // The API key is required on /api, not on health.
-      expect((await call(server, 'GET', '/api/popular', undefined, 'wrong')).status).toBe(401);
+      expect((await call(server, 'GET', '/api/popular?format=reclab', undefined, 'wrong')).status).toBe(401);
       expect((await call(server, 'GET', '/health/live', undefined, '')).status).toBe(200);
 
       // A cold user gets popular items: a 4, b 3, c 3, d 2, e 2, f 1 (ties by id).
-      const cold = await call(server, 'GET', '/api/recommend/newbie?n=3');
+      const cold = await call(server, 'GET', '/api/recommend/newbie?n=3&format=reclab');
       expect(cold.status).toBe(200);
       expect((cold.json as Ranked).Strategy).toBe('popular');
       expect(ids(cold.json)).toEqual(['a', 'b', 'c']);
@@ -54,7 +55,7 @@ export function endToEndSuite(db: () => Promise<string>): void {
         { FeedbackType: 'click', UserId: 'newbie', ItemId: 'c', Timestamp: new Date(t0).toISOString() },
       ]);
       expect(post).toEqual({ status: 200, json: { RowAffected: 1 } });
-      const warm = (await call(server, 'GET', '/api/recommend/newbie?n=2')).json as Ranked;
+      const warm = (await call(server, 'GET', '/api/recommend/newbie?n=2&format=reclab')).json as Ranked;
       expect(warm.Strategy).toBe('model');
       expect(warm.Model?.Name).toBe('test-markov');
       expect(warm.Items).toEqual([
@@ -64,29 +65,30 @@ export function endToEndSuite(db: () => Promise<string>): void {
 
       // Then d: only d→e ×1; c and d are seen. Category "odd" (a, c, e): e, then a (score 0).
       await call(server, 'POST', '/api/feedback', [{ FeedbackType: 'click', UserId: 'newbie', ItemId: 'd', Timestamp: new Date(t0 + 1000).toISOString() }]);
-      expect(ids((await call(server, 'GET', '/api/recommend/newbie?n=1')).json)).toEqual(['e']);
-      expect(ids((await call(server, 'GET', '/api/recommend/newbie?n=2&category=odd')).json)).toEqual(['e', 'a']);
+      expect(ids((await call(server, 'GET', '/api/recommend/newbie?n=1&format=reclab')).json)).toEqual(['e']);
+      expect(ids((await call(server, 'GET', '/api/recommend/newbie?n=2&category=odd&format=reclab')).json)).toEqual(['e', 'a']);
       // offset pages through the same ranking; exclude drops listed ids; seen=true allows history.
-      expect(ids((await call(server, 'GET', '/api/recommend/newbie?n=2&offset=1')).json)).toEqual(['a', 'b']);
-      expect(ids((await call(server, 'GET', '/api/recommend/newbie?n=2&exclude=e,a')).json)).toEqual(['b', 'f']);
-      expect(ids((await call(server, 'GET', '/api/recommend/newbie?n=6&seen=true')).json)).toContain('d');
+      expect(ids((await call(server, 'GET', '/api/recommend/newbie?n=2&offset=1&format=reclab')).json)).toEqual(['a', 'b']);
+      expect(ids((await call(server, 'GET', '/api/recommend/newbie?n=2&exclude=e,a&format=reclab')).json)).toEqual(['b', 'f']);
+      expect(ids((await call(server, 'GET', '/api/recommend/newbie?n=6&seen=true&format=reclab')).json)).toContain('d');
 
       // A known training user (u4: c d e) ends in e: e→f.
-      expect(ids((await call(server, 'GET', '/api/recommend/u4?n=1')).json)).toEqual(['f']);
+      expect(ids((await call(server, 'GET', '/api/recommend/u4?n=1&format=reclab')).json)).toEqual(['f']);
 
       // Hiding e removes it everywhere.
       expect((await call(server, 'PATCH', '/api/item/e', { IsHidden: true })).status).toBe(200);
-      expect(ids((await call(server, 'GET', '/api/recommend/newbie?n=1')).json)).toEqual(['a']);
-      expect(ids((await call(server, 'GET', '/api/popular?n=6')).json)).not.toContain('e');
+      expect(ids((await call(server, 'GET', '/api/recommend/newbie?n=1&format=reclab')).json)).toEqual(['a']);
+      expect(ids((await call(server, 'GET', '/api/popular?n=6&format=reclab')).json)).not.toContain('e');
 
       // Session: an anonymous b → c (2), a (1); neighbors of a: b (3).
-      const session = (await call(server, 'POST', '/api/session/recommend?n=2', [{ ItemId: 'b' }])).json as Ranked;
+      const session = (await call(server, 'POST', '/api/session/recommend?n=2&format=reclab', [{ ItemId: 'b' }])).json as Ranked;
       expect(session.Items).toEqual([
         { ItemId: 'c', Score: 2 },
         { ItemId: 'a', Score: 1 },
       ]);
-      expect(ids((await call(server, 'GET', '/api/item/a/neighbors?n=1')).json)).toEqual(['b']);
-      expect((await call(server, 'GET', '/api/item/zzz/neighbors')).status).toBe(404);
+      expect(ids((await call(server, 'GET', '/api/item/a/neighbors?n=1&format=reclab')).json)).toEqual(['b']);
+      // An item the model does not know has no neighbours (Gorse: an empty list, not a 404).
+      expect((await call(server, 'GET', '/api/item/zzz/neighbors')).json).toEqual([]);
     } finally {
       await server.stop();
     }
@@ -97,7 +99,7 @@ export function endToEndSuite(db: () => Promise<string>): void {
       const fb = (await call(server, 'GET', '/api/user/newbie/feedback')).json as { ItemId: string; Timestamp: string }[];
       expect(fb.map((f) => f.ItemId)).toEqual(['c', 'd']);
       expect(fb[0].Timestamp).toBe('2024-01-01T00:00:00.000Z');
-      expect(ids((await call(server, 'GET', '/api/recommend/newbie?n=1')).json)).toEqual(['a']);
+      expect(ids((await call(server, 'GET', '/api/recommend/newbie?n=1&format=reclab')).json)).toEqual(['a']);
       expect(((await call(server, 'GET', '/api/item/e')).json as { IsHidden: boolean }).IsHidden).toBe(true);
       expect((await call(server, 'GET', '/api/user/newbie')).status).toBe(200);
     } finally {
@@ -117,7 +119,7 @@ export function endToEndSuite(db: () => Promise<string>): void {
       let stop = false;
       const hammer = async () => {
         while (!stop) {
-          const r = await call(server, 'GET', '/api/recommend/x?n=2');
+          const r = await call(server, 'GET', '/api/recommend/x?n=2&format=reclab');
           if (r.status !== 200) failures++;
           else seen.set((r.json as Ranked).Model!.Name, ids(r.json));
         }

@@ -34,9 +34,31 @@ const ROUTES = [
   '/api/item/:id/neighbors/',
   '/%61pi/user/:id',
   '/api/recommend/:id',
+  '/api/recommend/:id/:id',
+  '/api/recommend/:id/',
   '/api/session/recommend',
+  '/api/session/recommend/:id',
   '/api/popular',
+  '/api/popular/',
+  '/api/popular/:id',
   '/api/latest',
+  '/api/latest/:id',
+  '/api/user/:id/neighbors',
+  '/api/user/:id/neighbors/',
+  '/api/item/:id/neighbors/:id',
+  '/api/item/:id/category/:id',
+  '/api/feedback/:id',
+  '/api/feedback/:id/:id',
+  '/api/feedback/:id/:id/:id',
+  '/api/user/:id/feedback/:id',
+  '/api/item/:id/feedback',
+  '/api/item/:id/feedback/:id',
+  '/api/health/live',
+  '/api/health/ready',
+  '/metrics/online',
+  '/api/model/retrain',
+  '/api/model/rollback',
+  '/api/model/retrains',
   '/api/model',
   '/health/live',
   '/health/ready',
@@ -88,6 +110,9 @@ const nearBody = fc.record(
     Labels: field,
     Comment: field,
     Name: field,
+    Subscribe: field,
+    Shuffle: field,
+    Model: field,
   },
   { requiredKeys: [] },
 );
@@ -136,8 +161,12 @@ function encodeSegment(s: string): string {
 /** Raw (not re-encoded) path segments: invalid UTF-8 escapes, encoded lone surrogates. */
 const rawSegment = fc.constantFrom('%ED%A0%80', '%F0%9F%98', '%C0%AF', '%FF', '%E9'.repeat(300), '%61'.repeat(257));
 const queryValue = fc.oneof(fc.string(), fc.integer().map(String), fc.double().map(String), nastyNumber, fc.constantFrom('true', '%', '1001', '10,a'));
-const query = fc.dictionary(fc.constantFrom('n', 'offset', 'category', 'exclude', 'seen', 'cursor', 'x', 'n[]'), queryValue, { maxKeys: 4 });
-const headers = fc.dictionary(fc.constantFrom('x-api-key', 'accept', 'content-length-x', 'x-forwarded-for', 'accept-encoding'), fc.string({ maxLength: 40 }).map((s) => s.replace(/[^\x20-\x7e]/g, '')), { maxKeys: 3 });
+const query = fc.dictionary(
+  fc.constantFrom('n', 'offset', 'category', 'exclude', 'seen', 'cursor', 'Cursor', 'x', 'n[]', 'user-id', 'format', 'write-back-type', 'write-back-delay'),
+  fc.oneof(queryValue, fc.constantFrom('reclab', 'gorse', 'read', '10m', '-1h30m', '1e400h', '1x')),
+  { maxKeys: 4 },
+);
+const headers = fc.dictionary(fc.constantFrom('x-api-key', 'accept', 'content-length-x', 'x-forwarded-for', 'accept-encoding', 'reclab-format', 'origin'), fc.string({ maxLength: 40 }).map((s) => s.replace(/[^\x20-\x7e]/g, '')), { maxKeys: 3 });
 
 const pgUrl = process.env.RECLAB_TEST_PG_URL;
 const STORES: { name: string; open: () => Promise<{ url: string; drop?: () => Promise<void> }> }[] = [
@@ -193,7 +222,7 @@ describe.each(STORES)('serve fuzz over $name: no 5xx for malformed input', ({ op
     const statuses = new Map<number, number>();
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...ROUTES), fc.constantFrom(...METHODS), fc.oneof(segment.map(encodeSegment), rawSegment), query, headers, body, async (route, method, id, q, h, b) => {
-        const path = route.replace(':id', id);
+        const path = route.replaceAll(':id', id);
         const qs = new URLSearchParams(q).toString();
         const res = await service.app.inject({
           method,
@@ -217,7 +246,7 @@ describe.each(STORES)('serve fuzz over $name: no 5xx for malformed input', ({ op
     // Still serving correctly afterwards (a after b ×3 in the fixture).
     const res = await service.app.inject({ method: 'POST', url: '/api/session/recommend?n=1', payload: [{ ItemId: 'a' }] });
     expect(res.statusCode).toBe(200);
-    expect((JSON.parse(res.body) as { Items: { ItemId: string }[] }).Items[0].ItemId).toBe('b');
+    expect((JSON.parse(res.body) as { Id: string }[])[0].Id).toBe('b');
   });
 
   it('rejects oversized bodies with 413 and unknown routes with 404', async () => {

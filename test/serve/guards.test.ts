@@ -134,7 +134,7 @@ describe('serve guards: every spelling of every route meets the key and the rate
   it('with the key, the canonical path works (the test above could have failed)', async () => {
     const res = await service.app.inject({ method: 'GET', url: '/api/user/victim', headers: { 'x-api-key': KEY } });
     expect(res.statusCode).toBe(200);
-    expect(JSON.parse(res.body)).toEqual({ UserId: 'victim', Labels: ['keep'], Comment: '' });
+    expect(JSON.parse(res.body)).toEqual({ UserId: 'victim', Labels: ['keep'], Subscribe: [], Comment: '' });
     // A spelling the router decodes reaches the same route (and, with the key, its data).
     const spelled = await service.app.inject({ method: 'GET', url: '/%61pi/user/victim', headers: { 'x-api-key': KEY } });
     expect(spelled.statusCode).toBe(200);

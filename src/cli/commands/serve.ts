@@ -13,6 +13,26 @@ function int(flag: string, min = 0): (value: string) => number {
   };
 }
 
+/** Parses a share in [0, 1), naming the flag on error. */
+function share(flag: string): (value: string) => number {
+  return (value: string) => {
+    const x = Number(value);
+    if (!Number.isFinite(x) || x < 0 || x >= 1) throw new Error(`--${flag}: expected a share in [0, 1), got "${value}"`);
+    return x;
+  };
+}
+
+/** A comma-separated list (empty entries dropped). */
+const list = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
+
+/** The fallback chain of --fallback, each entry checked. */
+function fallbacks(value: string): ('popular' | 'latest')[] {
+  return list(value).map((s) => {
+    if (s !== 'popular' && s !== 'latest') throw new Error(`--fallback: unknown strategy "${s}" (popular, latest)`);
+    return s;
+  });
+}
+
 /** Registers `reclab serve`. */
 export function register(program: Command): void {
   program
@@ -31,7 +51,14 @@ export function register(program: Command): void {
     .option('--cache-mb <n>', 'bound on the answer cache in MiB (estimated bytes, least recently used evicted first)', int('cache-mb', 1), 64)
     .option('--max-connections <n>', 'open connections at most; at the cap the stalest waiting client is evicted (default: open-file limit less 128)', int('max-connections', 16))
     .option('--request-timeout <s>', 'seconds a client has to send a whole request (headers within 10 s)', int('request-timeout', 1), 30)
-    .option('--positive-types <list>', 'comma-separated feedback types that count as positive (default: all)')
+    .option('--positive-types <list>', 'comma-separated feedback types that count as positive (default: every type not negative or read)')
+    .option('--negative-types <list>', 'feedback types that say "not this": never the model\'s input, never recommended back', 'dislike')
+    .option('--read-types <list>', 'feedback types that say "shown/read" (the usual write-back type): excluded from recommendations, not positive', 'read')
+    .option('--fallback <list>', 'strategies that fill the list of a user the model cannot serve, in order (popular, latest)', 'popular,latest')
+    .option('--explore-popular <share>', 'share of each model answer given to popular items (0–1)', share('explore-popular'), 0)
+    .option('--explore-latest <share>', 'share of each model answer given to the newest items (0–1)', share('explore-latest'), 0)
+    .option('--cors <origins>', 'allow these origins (comma-separated, or *) to call the API from browsers (default: no CORS)')
+    .option('--online-window <s>', 'seconds after a recommendation in which positive feedback counts as its hit (online metrics)', int('online-window', 1), 3600)
     .option('--log', 'log every request (pino JSON on stdout)', false)
     .action(async (o: {
       models: string;
@@ -44,6 +71,13 @@ export function register(program: Command): void {
       bodyLimit: number;
       workers: number;
       positiveTypes?: string;
+      negativeTypes: string;
+      readTypes: string;
+      fallback: string;
+      explorePopular: number;
+      exploreLatest: number;
+      cors?: string;
+      onlineWindow: number;
       cacheSize: number;
       cacheMb: number;
       maxConnections?: number;
@@ -63,7 +97,17 @@ export function register(program: Command): void {
         logger: o.log,
         maxConnections: o.maxConnections,
         requestTimeout: o.requestTimeout * 1000,
-        engine: { cacheSize: o.cacheSize, cacheBytes: o.cacheMb * 1024 * 1024, ...(o.positiveTypes ? { positiveTypes: o.positiveTypes.split(',').filter(Boolean) } : {}) },
+        cors: o.cors ? list(o.cors) : undefined,
+        onlineWindow: o.onlineWindow,
+        engine: {
+          cacheSize: o.cacheSize,
+          cacheBytes: o.cacheMb * 1024 * 1024,
+          ...(o.positiveTypes ? { positiveTypes: list(o.positiveTypes) } : {}),
+          negativeTypes: list(o.negativeTypes),
+          readTypes: list(o.readTypes),
+          fallback: fallbacks(o.fallback),
+          explore: { popular: o.explorePopular, latest: o.exploreLatest },
+        },
       });
     });
 }

@@ -11,6 +11,7 @@ import type { ModelSlot } from '../slot.ts';
 import type { Engine } from '../engine.ts';
 import type { Catalog } from '../catalog.ts';
 import type { ServeMetrics } from '../metrics.ts';
+import type { OnlineMetrics } from '../online.ts';
 import * as S from '../schemas.ts';
 
 /** A Fastify scope with TypeBox type inference. */
@@ -23,6 +24,8 @@ export interface ServeContext {
   engine: Engine;
   catalog: Catalog;
   metrics: ServeMetrics;
+  /** Positive-feedback rate of recommended items per model version and strategy. */
+  online: OnlineMetrics;
   /** Swaps the served model on every replica this service coordinates (one process: just here). */
   swapEverywhere(name?: string): Promise<void>;
 }

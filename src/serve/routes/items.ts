@@ -1,4 +1,4 @@
-/** Item routes: create or replace, read, patch, delete (a tombstone), list by cursor. */
+/** Item routes: create or replace, read, patch, delete (a tombstone), list by cursor, add and remove a category. */
 import { Type } from 'typebox';
 import * as S from '../schemas.ts';
 import type { ItemRecord } from '../store.ts';
@@ -40,9 +40,10 @@ export function itemRoutes(api: Api, { store, catalog }: ServeContext): void {
     return itemOut(it);
   });
   api.patch('/item/:id', { schema: { ...tag('items'), params: S.IdParam, body: S.ItemPatch, response: { 200: S.RowAffected, ...errors } } }, async (request) => {
+    const p = request.body;
+    if (p.ItemId !== undefined && p.ItemId !== request.params.id) throw httpError(400, `body/ItemId "${p.ItemId}" differs from the item in the path "${request.params.id}"`);
     const it = await store.getItem(request.params.id);
     if (!it) throw httpError(404, `item "${request.params.id}" not found`);
-    const p = request.body;
     await store.upsertItems([
       {
         id: it.id,
@@ -65,8 +66,26 @@ export function itemRoutes(api: Api, { store, catalog }: ServeContext): void {
     '/items',
     { schema: { ...tag('items'), querystring: S.CursorQuery, response: { 200: Type.Object({ Cursor: Type.String(), Items: Type.Array(S.ItemOut) }), ...errors } } },
     async (request) => {
-      const page = await store.listItems(request.query.cursor ?? '', request.query.n ?? 100);
+      const page = await store.listItems(request.query.cursor ?? request.query.Cursor ?? '', request.query.n ?? 100);
       return { Cursor: page.cursor, Items: page.rows.map(itemOut) };
     },
   );
+  /** Adds (`add`) or removes a category of an item (Gorse's PUT/DELETE /item/{id}/category/{category}). */
+  const category = (add: boolean) => async (request: { params: { id: string; category: string } }) => {
+    const { id, category: c } = request.params;
+    const it = await store.getItem(id);
+    if (!it) throw httpError(404, `item "${id}" not found`);
+    const has = it.categories.includes(c);
+    if (add && !has && it.categories.length >= 100) throw httpError(400, `item "${id}" already has 100 categories, the most an item may have`);
+    if (add !== has) {
+      await store.upsertItems([{ ...it, categories: add ? [...it.categories, c] : it.categories.filter((x) => x !== c) }]);
+      await catalog.refresh();
+    }
+    return { RowAffected: 1 };
+  };
+  const categorySchema = (summary: string) => ({
+    schema: { ...tag('items'), summary, params: S.ItemCategoryParams, response: { 200: S.RowAffected, ...errors } },
+  });
+  api.put('/item/:id/category/:category', categorySchema('Adds a category to an item'), category(true));
+  api.delete('/item/:id/category/:category', categorySchema('Removes a category from an item'), category(false));
 }
