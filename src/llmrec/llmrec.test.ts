@@ -96,19 +96,22 @@ describe('probes with scripted LLM recommenders', () => {
   it('history-length and profile probes send what they claim', async () => {
     const provider = createProvider('scripted:genre-ranker') as ScriptedProvider;
     const r = await runProbes(users, { client: new LLMClient(provider), grounder: new Grounder(catalogue), catalogue, probes: ['length', 'profile'], progress: false });
-    // Conditions: len=5,10,15,20 (= no-profile), len=20-shuffled, with-profile → 6 rank calls + 1 profile call per user.
-    expect(r.conditions.map((c) => c.condition.name)).toEqual(['len=5', 'len=10', 'len=15', 'len=20', 'len=20-shuffled', 'with-profile']);
+    // Conditions: len=5,10,15,20 (= no-profile), len=20-shuffled, with-profile, profile-only → 7 rank calls + 1 profile call per user.
+    expect(r.conditions.map((c) => c.condition.name)).toEqual(['len=5', 'len=10', 'len=15', 'len=20', 'len=20-shuffled', 'with-profile', 'profile-only']);
     expect(r.conditions[3].condition.aliases).toEqual(['no-profile']);
     expect(provider.requests.filter((q) => q.tag === 'profile@1')).toHaveLength(3);
-    expect(provider.requests.filter((q) => q.tag === 'rank-history-first@1')).toHaveLength(18);
+    expect(provider.requests.filter((q) => q.tag === 'rank-history-first@1')).toHaveLength(21);
     const histories = provider.requests.filter((q) => q.tag === 'rank-history-first@1').map((q) => (q.meta as { history: { id: number }[] }).history.map((h) => h.id));
-    expect(new Set(histories.map((h) => h.length))).toEqual(new Set([5, 10, 15, 20]));
+    // Profile without history: the prompt carries no history at all (length 0, not the whole history).
+    expect(new Set(histories.map((h) => h.length))).toEqual(new Set([0, 5, 10, 15, 20]));
     const withProfile = provider.requests.filter((q) => (q.meta as { profile?: string }).profile);
-    expect(withProfile).toHaveLength(3);
+    expect(withProfile).toHaveLength(6);
+    expect(withProfile.filter((q) => (q.meta as { history: unknown[] }).history.length === 0)).toHaveLength(3);
     expect(withProfile[0].messages[1].content).toContain("The user's profile:\nWatches mostly");
     expect(Object.keys(r.summary.length!)).toEqual(['len=5', 'len=10', 'len=15', 'len=20', 'len=20-shuffled']);
     expect(Number.isFinite(r.summary.profileEffect)).toBe(true);
-    expect(probeConditions(['length', 'position', 'profile', 'hallucination'], [5, 10, 15, 20])).toHaveLength(9);
+    expect(Number.isFinite(r.summary.profileOnlyEffect)).toBe(true);
+    expect(probeConditions(['length', 'position', 'profile', 'hallucination'], [5, 10, 15, 20])).toHaveLength(10);
   });
 });
 

@@ -5,7 +5,8 @@
  * - history-length sensitivity: the last 5 / 10 / 15 / 20 history items, and the last 20 shuffled;
  * - candidate position bias: the target shown first, last, or at a random position; and the
  *   candidates placed before the history in the prompt instead of after it;
- * - profile-involved performance: the same task with and without an LLM-written user profile;
+ * - profile-involved performance: the same task with and without an LLM-written user profile, and
+ *   with the profile but no history at all (does the profile carry the history's information?);
  * - hallucination: outputs that match no catalogue item (and real items outside the candidates).
  *
  * Every condition of a user shares one candidate set (target + the same sampled negatives); only
@@ -93,6 +94,8 @@ export interface ProbeSummary {
   promptOrderEffect?: number;
   /** ndcg@10(with profile) − ndcg@10(without). */
   profileEffect?: number;
+  /** ndcg@10(profile, no history) − ndcg@10(history, no profile). */
+  profileOnlyEffect?: number;
   /** Share of all outputs that match no catalogue item. */
   hallucinationRate?: number;
 }
@@ -177,6 +180,7 @@ export function probeConditions(probes: readonly Probe[], lengths: readonly numb
   if (probes.includes('profile')) {
     add({ ...plain, name: 'no-profile' }, 'profile');
     add({ ...plain, name: 'with-profile', profile: true }, 'profile');
+    add({ ...plain, name: 'profile-only', historyLength: 0, profile: true }, 'profile');
   }
   // Hallucination is measured on every call; alone, it needs one condition to run.
   if (probes.includes('hallucination')) add({ ...plain, name: 'base' }, 'hallucination');
@@ -240,7 +244,8 @@ export async function runProbes(users: readonly ProbeUser[], options: ProbeOptio
           const candidates = [...shuffledNegs];
           const at = c.targetPosition === 'first' ? 0 : c.targetPosition === 'last' ? nCandidates - 1 : randomPos;
           candidates.splice(at, 0, pu.target);
-          const history = c.shuffleHistory ? shuffledHistory.slice(-c.historyLength) : pu.history.slice(-c.historyLength);
+          // slice(-0) would be the whole history: length 0 means none.
+          const history = c.historyLength === 0 ? [] : c.shuffleHistory ? shuffledHistory.slice(-c.historyLength) : pu.history.slice(-c.historyLength);
           const outcome = await rankCandidates(options.client, options.grounder, options.catalogue, { history, candidates, order: c.order, profile: c.profile ? profile : undefined }, options.rank);
           records.push({ user: pu.user, condition: c.name, candidates, target: pu.target, rank: targetRank(outcome, pu.target, nCandidates), outcome });
           bar.tick(1, c.name);
@@ -284,7 +289,10 @@ export async function runProbes(users: readonly ProbeUser[], options: ProbeOptio
     summary.positionGap = nd('target-first') - nd('target-last');
     summary.promptOrderEffect = nd('candidates-first') - nd('target-random');
   }
-  if (probes.includes('profile')) summary.profileEffect = nd('with-profile') - nd('no-profile');
+  if (probes.includes('profile')) {
+    summary.profileEffect = nd('with-profile') - nd('no-profile');
+    summary.profileOnlyEffect = nd('profile-only') - nd('no-profile');
+  }
   const allOut = records.reduce((a, r) => a + r.outcome.outputs, 0);
   summary.hallucinationRate = allOut ? records.reduce((a, r) => a + r.outcome.hallucinated, 0) / allOut : NaN;
   return { conditions: results, summary, records, nCandidates, ks: [...ks] };

@@ -49,6 +49,7 @@ export function probeMarkdown(r: ProbeResult, provider: string, setup: string): 
   if (s.positionGap !== undefined) L.push(`- Position bias: ndcg@10(target first) − ndcg@10(target last) = ${f4(s.positionGap)} (0 = none, 1 = maximal)`);
   if (s.promptOrderEffect !== undefined) L.push(`- Prompt order: ndcg@10(candidates first) − ndcg@10(history first) = ${f4(s.promptOrderEffect)}`);
   if (s.profileEffect !== undefined) L.push(`- Profile: ndcg@10(with) − ndcg@10(without) = ${f4(s.profileEffect)}`);
+  if (s.profileOnlyEffect !== undefined) L.push(`- Profile without history: ndcg@10(profile, no history) − ndcg@10(history, no profile) = ${f4(s.profileOnlyEffect)}`);
   if (s.hallucinationRate !== undefined) L.push(`- Hallucination rate over all outputs: ${f4(s.hallucinationRate)}`);
   L.push('', 'Input-order τ is the mean Kendall τ between the order candidates were shown in and the order they came back in (1 = the LLM echoes its input).', '');
   return L.join('\n');
