@@ -149,20 +149,46 @@ export function gelu_bwd(dX: usize, dY: usize, X: usize, n: i32, accumulate: i32
   }
 }
 
-/** SiLU (swish): y = x · σ(x). */
-export function silu_fwd(Y: usize, X: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
+/** σ over four lanes, with the vector exp. */
+// @ts-ignore: decorator
+@inline function sigmoid4(x: v128): v128 {
+  return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), exp4(f32x4.neg(x))));
+}
+
+/**
+ * SiLU (swish): Y = X · σ(X), and S = σ(X) kept for the backward (S may be X itself: HSTU keeps σ
+ * in place of the pre-activation, so the backward needs no exp and no division). Four lanes at a
+ * time (HSTU applies it to every U|V|Q|K entry).
+ */
+export function silu_fwd(Y: usize, S: usize, X: usize, n: i32): void {
+  const n4 = n & ~3;
+  for (let i = 0; i < n4; i += 4) {
+    const x = v128.load(fp(X, i));
+    const sg = sigmoid4(x);
+    v128.store(fp(Y, i), f32x4.mul(x, sg));
+    v128.store(fp(S, i), sg);
+  }
+  for (let i = n4; i < n; i++) {
     const x = load<f32>(fp(X, i));
-    store<f32>(fp(Y, i), x * sigmoid(x));
+    const sg = sigmoid(x);
+    store<f32>(fp(Y, i), x * sg);
+    store<f32>(fp(S, i), sg);
   }
 }
 
-/** dX = dY · σ(x)(1 + x(1 − σ(x))). */
-export function silu_bwd(dX: usize, dY: usize, X: usize, n: i32, accumulate: i32): void {
-  for (let i = 0; i < n; i++) {
-    const x = load<f32>(fp(X, i));
-    const s = sigmoid(x);
-    const v = load<f32>(fp(dY, i)) * s * (1 + x * (1 - s));
+/** dX (+)= dY · (σ + y(1 − σ)) — the derivative of x·σ(x) from the forward's y and σ. */
+export function silu_bwd(dX: usize, dY: usize, Y: usize, S: usize, n: i32, accumulate: i32): void {
+  const n4 = n & ~3;
+  const one = f32x4.splat(1);
+  for (let i = 0; i < n4; i += 4) {
+    const sg = v128.load(fp(S, i));
+    let v = f32x4.mul(v128.load(fp(dY, i)), f32x4.add(sg, f32x4.mul(v128.load(fp(Y, i)), f32x4.sub(one, sg))));
+    if (accumulate) v = f32x4.add(v, v128.load(fp(dX, i)));
+    v128.store(fp(dX, i), v);
+  }
+  for (let i = n4; i < n; i++) {
+    const sg = load<f32>(fp(S, i));
+    const v = load<f32>(fp(dY, i)) * (sg + load<f32>(fp(Y, i)) * (1 - sg));
     store<f32>(fp(dX, i), accumulate ? load<f32>(fp(dX, i)) + v : v);
   }
 }
@@ -415,6 +441,78 @@ export function layernorm_bwd(dX: usize, dY: usize, X: usize, gamma: usize, mean
   }
 }
 
+/**
+ * HSTU's gated normalisation, Y = U ⊙ LayerNorm(X) (no affine parameters): row i of U starts at
+ * U + i·ldu floats (U is a column slice of a wider matrix), X and Y rows are d floats.
+ */
+export function gated_norm_fwd(Y: usize, X: usize, U: usize, ldu: i32, mean: usize, rstd: usize, M: i32, d: i32, eps: f32): void {
+  const d4 = d & ~3;
+  for (let i = 0; i < M; i++) {
+    const x = X + (<usize>(i * d) << 2), y = Y + (<usize>(i * d) << 2), u = U + (<usize>(i * ldu) << 2);
+    let s4 = f32x4.splat(0);
+    for (let j = 0; j < d4; j += 4) s4 = f32x4.add(s4, v128.load(fp(x, j)));
+    let s = hsum(s4);
+    for (let j = d4; j < d; j++) s += load<f32>(fp(x, j));
+    const mu = s / <f32>d;
+    const muv = f32x4.splat(mu);
+    let v4 = f32x4.splat(0);
+    for (let j = 0; j < d4; j += 4) { const c = f32x4.sub(v128.load(fp(x, j)), muv); v4 = f32x4.add(v4, f32x4.mul(c, c)); }
+    let v = hsum(v4);
+    for (let j = d4; j < d; j++) { const c = load<f32>(fp(x, j)) - mu; v += c * c; }
+    const r: f32 = 1 / Mathf.sqrt(v / <f32>d + eps);
+    const rv = f32x4.splat(r);
+    for (let j = 0; j < d4; j += 4) v128.store(fp(y, j), f32x4.mul(f32x4.mul(f32x4.sub(v128.load(fp(x, j)), muv), rv), v128.load(fp(u, j))));
+    for (let j = d4; j < d; j++) store<f32>(fp(y, j), (load<f32>(fp(x, j)) - mu) * r * load<f32>(fp(u, j)));
+    store<f32>(fp(mean, i), mu);
+    store<f32>(fp(rstd, i), r);
+  }
+}
+
+/**
+ * Backward of {@link gated_norm_fwd}: dX (+)= r·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) with dx̂ = dY ⊙ U,
+ * and dU = dY ⊙ x̂ written (not added) at stride ldu.
+ */
+export function gated_norm_bwd(dX: usize, dU: usize, dY: usize, X: usize, U: usize, ldu: i32, mean: usize, rstd: usize,
+  M: i32, d: i32, accumulate: i32): void {
+  const invd: f32 = 1 / <f32>d;
+  const d4 = d & ~3;
+  for (let i = 0; i < M; i++) {
+    const x = X + (<usize>(i * d) << 2), dy = dY + (<usize>(i * d) << 2), dx = dX + (<usize>(i * d) << 2);
+    const u = U + (<usize>(i * ldu) << 2), du = dU + (<usize>(i * ldu) << 2);
+    const mu = load<f32>(fp(mean, i)), r = load<f32>(fp(rstd, i));
+    const muv = f32x4.splat(mu), rv = f32x4.splat(r);
+    let a4 = f32x4.splat(0), b4 = f32x4.splat(0);
+    for (let j = 0; j < d4; j += 4) {
+      const xh = f32x4.mul(f32x4.sub(v128.load(fp(x, j)), muv), rv);
+      const g = v128.load(fp(dy, j));
+      const dxh = f32x4.mul(g, v128.load(fp(u, j)));
+      a4 = f32x4.add(a4, dxh); b4 = f32x4.add(b4, f32x4.mul(dxh, xh));
+      v128.store(fp(du, j), f32x4.mul(g, xh));
+    }
+    let a = hsum(a4), b = hsum(b4);
+    for (let j = d4; j < d; j++) {
+      const xh = (load<f32>(fp(x, j)) - mu) * r;
+      const g = load<f32>(fp(dy, j));
+      const dxh = g * load<f32>(fp(u, j));
+      a += dxh; b += dxh * xh;
+      store<f32>(fp(du, j), g * xh);
+    }
+    a *= invd; b *= invd;
+    const av = f32x4.splat(a), bv = f32x4.splat(b);
+    for (let j = 0; j < d4; j += 4) {
+      const xh = f32x4.mul(f32x4.sub(v128.load(fp(x, j)), muv), rv);
+      let v = f32x4.mul(rv, f32x4.sub(f32x4.sub(f32x4.mul(v128.load(fp(dy, j)), v128.load(fp(u, j))), av), f32x4.mul(xh, bv)));
+      if (accumulate) v = f32x4.add(v, v128.load(fp(dx, j)));
+      v128.store(fp(dx, j), v);
+    }
+    for (let j = d4; j < d; j++) {
+      const xh = (load<f32>(fp(x, j)) - mu) * r;
+      const v = r * (load<f32>(fp(dy, j)) * load<f32>(fp(u, j)) - a - xh * b);
+      store<f32>(fp(dx, j), accumulate ? load<f32>(fp(dx, j)) + v : v);
+    }
+  }
+}
+
 // ---------------------------------------------------------------- embeddings
 
 /**
@@ -511,20 +609,23 @@ export function sampled_softmax_loss(H: usize, E: usize, pos: usize, neg: usize,
       store<f32>(fp(scratch, c), z);
       m = max(m, z);
     }
-    let sum: f32 = 0;
-    for (let c = 0; c <= nNeg; c++) { const e = expf(load<f32>(fp(scratch, c)) - m); store<f32>(fp(scratch, c), e); sum += e; }
+    // e^(z − m) four candidates at a time
+    const nc = nNeg + 1, nc4 = nc & ~3;
+    const mv = f32x4.splat(m);
+    let s4 = f32x4.splat(0);
+    for (let c = 0; c < nc4; c += 4) { const e = exp4(f32x4.sub(v128.load(fp(scratch, c)), mv)); v128.store(fp(scratch, c), e); s4 = f32x4.add(s4, e); }
+    let sum: f32 = hsum(s4);
+    for (let c = nc4; c < nc; c++) { const e = expf(load<f32>(fp(scratch, c)) - m); store<f32>(fp(scratch, c), e); sum += e; }
     // loss = log Σ e^z − z0 = m + log(sum) − z0; z0 − m = log(e0)
     total += <f64>(Mathf.log(sum) - Mathf.log(load<f32>(fp(scratch, 0))));
-    for (let j = 0; j < d; j++) store<f32>(fp(dh, j), 0);
+    memory.fill(dh, 0, <usize>d << 2);
     const inv: f32 = 1 / sum;
     for (let c = 0; c <= nNeg; c++) {
       const id = c == 0 ? load<i32>(pos + (<usize>t << 2)) : load<i32>(neg + (<usize>(t * nNeg + c - 1) << 2));
       const g: f32 = weight * invTau * (load<f32>(fp(scratch, c)) * inv - (c == 0 ? 1 : 0));
       const e = E + (<usize>(id * d) << 2), de = dE + (<usize>(id * d) << 2);
-      for (let j = 0; j < d; j++) {
-        store<f32>(fp(dh, j), load<f32>(fp(dh, j)) + g * load<f32>(fp(e, j)));
-        store<f32>(fp(de, j), load<f32>(fp(de, j)) + g * load<f32>(fp(h, j)));
-      }
+      axpy(dh, e, d, g);
+      axpy(de, h, d, g);
     }
   }
   store<f64>(out, load<f64>(out) + total * <f64>weight);

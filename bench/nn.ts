@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- nn [--only matmul|sasrec|fit|quality] [--steps N] [--rounds R] [--threads N] [--no-peer] [--svg out.svg]`
+ * `npm run bench -- nn [--only matmul|sasrec|hstu|fit|quality] [--steps N] [--rounds R] [--threads N] [--no-peer] [--svg out.svg]`
  *
  * The numerical engine's figures:
  *  - matmul GFLOP/s for 1024×256·256×256 and 25600×50·50×50 (the SASRec projection shape),
@@ -11,6 +11,9 @@
  *    measured in the same invocation, alternating with ours for `--rounds` rounds (default 2:
  *    ours, PyTorch, ours, PyTorch) so both see the same machine load; medians over all timed
  *    steps; `ratio_vs_pytorch` = our median / PyTorch's median;
+ *  - `hstu-ml-1m` and `sasrec-ss-ml-1m`: ms per step of HSTU and of SASRec with the same loss
+ *    (sampled softmax, 128 negatives) on identical ML-1M batches (all ratings, maxlen 200),
+ *    alternating step by step; `ratio_vs_sasrec_ss` = HSTU / SASRec;
  *  - `sasrec-ml-1m-fit`: one epoch of SASRec.fit on ML-1M through the Recommender interface (in a
  *    child process, so its peak RSS is the training run's own), then full-ranking scores for
  *    every user: sec_per_epoch, score_all_users_s, peak_rss_mb.
@@ -27,6 +30,7 @@ import { SHARED, emit, median } from './_util.ts';
 import { Engine, type Program } from '../src/nn/engine.ts';
 import { Rng } from '../src/nn/rng.ts';
 import { SASRec, SASRecNet, parseSASRecConfig } from '../src/models/sasrec.ts';
+import { HSTUNet, parseHSTUConfig } from '../src/models/hstu.ts';
 import { BatchSampler } from '../src/models/seq/batch.ts';
 import type { Interactions } from '../src/data/types.ts';
 import { barChart } from '../src/util/plot.ts';
@@ -174,6 +178,46 @@ function benchSasrec(caseName: string, file: string, maxLen: number): void {
   emit('nn', caseName, figures);
 }
 
+/**
+ * HSTU against SASRec with the same loss, shape and batches (the HSTU repo's ML-1M setting: all
+ * ratings, batch 128, maxlen 200, d 50, 2 blocks, 1 head, sampled softmax with 128 negatives,
+ * τ 0.05, dropout 0.2): the two step in alternation on identical batches, so machine load hits both
+ * alike. An HSTU block has no feed-forward network; its step should not cost more than SASRec's.
+ */
+function benchHstuVsSasrec(): void {
+  const path = join(SHARED, 'datasets', 'ml-1m-all/ml-1m-all.txt');
+  if (!existsSync(path)) {
+    process.stderr.write(`[skip] ${path} not found\n`);
+    return;
+  }
+  const data = readPeerData(path);
+  const maxLen = 200, nNeg = 128;
+  const shape = { hidden: 50, blocks: 2, heads: 1, maxLen, dropout: 0.2, batchSize: 128, negatives: nNeg, temperature: 0.05, threads };
+  const hstu = new HSTUNet(parseHSTUConfig({ ...shape, dqk: 50, dv: 50 }), data.nItems);
+  const sasrec = new SASRecNet(parseSASRecConfig({ ...shape, loss: 'sampled-softmax' }), data.nItems);
+  const rng = new Rng(42);
+  hstu.init(rng.fork());
+  sasrec.init(rng.fork());
+  const sampler = new BatchSampler(data, maxLen);
+  const times = { hstu: [] as number[], sasrec: [] as number[] };
+  const losses = { hstu: 0, sasrec: 0 };
+  let tokens = 0;
+  const warmup = 3;
+  for (let s = 0; s < warmup + steps * rounds; s++) {
+    const batch = sampler.sample(128, nNeg, rng); // not timed
+    for (const [name, net] of [['hstu', hstu], ['sasrec', sasrec]] as const) {
+      const t0 = process.hrtime.bigint();
+      losses[name] = net.trainStep(batch, 1e-3, rng);
+      if (s >= warmup) times[name].push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    if (s >= warmup) tokens += batch.off[batch.off.length - 1];
+  }
+  const common = { threads: hstu.threads, steps: times.hstu.length, real_tokens_per_step: Math.round(tokens / times.hstu.length), negatives: nNeg, data: 'ml-1m-all' };
+  const hs = median(times.hstu), ss = median(times.sasrec);
+  emit('nn', 'sasrec-ss-ml-1m', { ms_per_step: Number(ss.toFixed(2)), ...common, final_loss: Number(losses.sasrec.toFixed(4)) });
+  emit('nn', 'hstu-ml-1m', { ms_per_step: Number(hs.toFixed(2)), ...common, final_loss: Number(losses.hstu.toFixed(4)), ratio_vs_sasrec_ss: Number((hs / ss).toFixed(3)) });
+}
+
 /** One epoch of SASRec.fit on ML-1M plus full-ranking scores for every user (run in a child process). */
 async function benchFit(): Promise<void> {
   const path = join(SHARED, 'datasets', 'ml-1m/ml-1m.txt');
@@ -263,6 +307,7 @@ if (!only || only === 'sasrec') {
   benchSasrec('sasrec-ml-1m', 'ml-1m/ml-1m.txt', 200);
   benchSasrec('sasrec-beauty', 'beauty-bert4rec/beauty.txt', 50);
 }
+if (!only || only === 'hstu') benchHstuVsSasrec();
 if (svgPath && chartRows.length > 0) {
   mkdirSync(dirname(svgPath), { recursive: true });
   writeFileSync(svgPath, barChart(chartRows.map(([c, a, b]) => ({ label: c, values: [a, b] })),

@@ -49,8 +49,8 @@ function refStates(w: W, seq: number[]): number[][] {
   for (let b = 0; b < cfg.blocks; b++) {
     const Wuvqk = w.get(`blocks.${b}.uvqk.weight`)!;
     const Wo = w.get(`blocks.${b}.o.weight`)!, bo = w.get(`blocks.${b}.o.bias`)!;
-    const rel = w.get(`blocks.${b}.rel_pos_rev`)!;
-    const bias = (i: number, j: number): number => rel[n - 1 - (i - j)];
+    const rel = w.get(`blocks.${b}.rel_pos`)!;
+    const bias = (i: number, j: number): number => rel[i - j];
     const M = X.map((x) => matvec(Wuvqk, layerNorm(x, 1e-6), 2 * h * dv + 2 * h * dqk).map(silu));
     const U = M.map((m) => m.slice(0, h * dv));
     const V = M.map((m) => m.slice(h * dv, 2 * h * dv));

@@ -59,7 +59,7 @@ function window(seq: ArrayLike<number>, maxLen: number): Int32Array {
 }
 
 /** model.json state fields of a saved HSTU (how the relative position bias is laid out). */
-const HSTU_STATE = { relPosStorage: 'reversed: element c = offset maxLen-1-c' };
+const HSTU_STATE = { relPosStorage: 'by offset: element k = bias of i - j = k' };
 
 /** HSTU as a {@link SequentialRecommender}. */
 export class HSTU extends EngineSequentialModel<HSTUNet, HSTUConfig> implements SequentialRecommender {

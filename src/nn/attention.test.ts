@@ -19,14 +19,17 @@ function randn(n: number, s = 1): Float64Array {
   return a;
 }
 
-interface Case { lens: number[]; heads: number; dh: number; causal: boolean; kind: 0 | 1; p: number; bias?: number; n?: number }
+/** dh is the query/key width; dv (default dh) the value width; scale (default 1/√dh) multiplies q·k. */
+interface Case { lens: number[]; heads: number; dh: number; dv?: number; scale?: number; causal: boolean; kind: 0 | 1; p: number; bias?: number; n?: number }
 
-/** Float64 reference: O for packed Q, K, V (ld = heads·dh each), one sequence at a time. */
+/** Float64 reference: O for packed Q, K (ld = heads·dh), V and O (ld = heads·dv), one sequence at a time. */
 function reference(c: Case, Q: Float64Array, K: Float64Array, V: Float64Array, seed: number, B?: Float64Array): Float64Array {
   const d = c.heads * c.dh;
+  const dv = c.dv ?? c.dh;
+  const dV = c.heads * dv;
   const T = c.lens.reduce((a, b) => a + b, 0);
-  const O = new Float64Array(T * d);
-  const scale = 1 / Math.sqrt(c.dh);
+  const O = new Float64Array(T * dV);
+  const scale = c.scale ?? 1 / Math.sqrt(c.dh);
   let t0 = 0;
   c.lens.forEach((L, s) => {
     for (let h = 0; h < c.heads; h++) {
@@ -54,10 +57,10 @@ function reference(c: Case, Q: Float64Array, K: Float64Array, V: Float64Array, s
           });
         }
         if (c.p > 0) w = w.map((v, j) => (keepMask(sseed, i * L + j, c.p) ? v / (1 - c.p) : 0));
-        for (let x = 0; x < c.dh; x++) {
+        for (let x = 0; x < dv; x++) {
           let o = 0;
-          for (let j = 0; j < n; j++) o += w[j] * V[(t0 + j) * d + h * c.dh + x];
-          O[(t0 + i) * d + h * c.dh + x] = o;
+          for (let j = 0; j < n; j++) o += w[j] * V[(t0 + j) * dV + h * dv + x];
+          O[(t0 + i) * dV + h * dv + x] = o;
         }
       }
     }
@@ -72,13 +75,18 @@ const cases: Case[] = [
   { lens: [6, 4], heads: 2, dh: 3, causal: false, kind: 0, p: 0 },
   { lens: [8, 2], heads: 1, dh: 5, causal: true, kind: 1, p: 0 },
   { lens: [7, 3], heads: 2, dh: 3, causal: true, kind: 1, p: 0.2, bias: 9, n: 12 },
+  // HSTU's form: no 1/√d scale, value width ≠ query/key width, rows long enough for the vector paths
+  { lens: [13, 6, 1], heads: 2, dh: 3, dv: 5, scale: 1, causal: true, kind: 1, p: 0.1, bias: 16, n: 16 },
+  { lens: [11, 9], heads: 1, dh: 4, dv: 6, scale: 1, causal: true, kind: 1, p: 0, bias: 12, n: 12 },
 ];
 
 describe('ragged attention', () => {
   for (const c of cases) {
-    const label = `lens ${c.lens} heads ${c.heads} dh ${c.dh} ${c.causal ? 'causal' : 'bidirectional'} ${c.kind ? 'silu' : 'softmax'} p=${c.p}${c.bias ? ' rel-bias n=' + c.n : ''}`;
+    const label = `lens ${c.lens} heads ${c.heads} dh ${c.dh}${c.dv ? ' dv ' + c.dv : ''}${c.scale ? ' scale ' + c.scale : ''} ${c.causal ? 'causal' : 'bidirectional'} ${c.kind ? 'silu' : 'softmax'} p=${c.p}${c.bias ? ' rel-bias n=' + c.n : ''}`;
     it(`${label}: forward and backward`, () => {
       const d = c.heads * c.dh;
+      const dv = c.dv ?? c.dh;
+      const dV = c.heads * dv;
       const T = c.lens.reduce((a, b) => a + b, 0);
       const maxL = Math.max(...c.lens);
       const seqOff = [0];
@@ -88,7 +96,7 @@ describe('ragged attention', () => {
         pOff.push(pOff[pOff.length - 1] + L * L);
       }
       const seed = 4242;
-      const Q = randn(T * d), K = randn(T * d), V = randn(T * d), R = randn(T * d);
+      const Q = randn(T * d), K = randn(T * d), V = randn(T * dV), R = randn(T * dV);
       const buf = (x: ArrayLike<number>): ReturnType<typeof eng.f32> => {
         const b = eng.f32(x.length);
         b.a.set(x);
@@ -98,31 +106,32 @@ describe('ragged attention', () => {
       const bias = Bv ? buf(Bv) : null;
       const dbias = Bv ? eng.f32(Bv.length) : null;
       const invN = c.n ? 1 / c.n : 0;
-      const q = buf(Q), kk = buf(K), v = buf(V), o = eng.f32(T * d);
+      const q = buf(Q), kk = buf(K), v = buf(V), o = eng.f32(T * dV);
       const so = eng.i32(seqOff.length), po = eng.i32(pOff.length);
       so.a.set(seqOff);
       po.a.set(pOff);
       const P = eng.f32(pOff[pOff.length - 1] * c.heads), P2 = eng.f32(pOff[pOff.length - 1] * c.heads);
-      const scratch = eng.f32(c.dh * maxL + maxL * maxL);
+      const scratch = eng.f32(Math.max(c.dh, dv) * maxL + maxL * maxL);
       // Workspaces are reused across steps: stale values must never be read. NaN would propagate.
       P.a.fill(NaN);
       P2.a.fill(NaN);
       scratch.a.fill(NaN);
-      const P2ptr = c.p > 0 ? P2.ptr : P.ptr;
-      k.attn_fwd(q.ptr, kk.ptr, v.ptr, o.ptr, d, d, d, d, P.ptr, P2ptr, so.ptr, po.ptr, 0, c.lens.length, c.heads, c.dh,
-        c.causal ? 1 : 0, c.kind, c.p, seed, 0, scratch.ptr, bias?.ptr ?? 0, c.bias ?? 0, invN);
+      // kind 1 keeps pre-activations in P and weights in P2; softmax without dropout needs P only
+      const P2ptr = c.p > 0 || c.kind === 1 ? P2.ptr : P.ptr;
+      k.attn_fwd(q.ptr, kk.ptr, v.ptr, o.ptr, d, d, dV, dV, P.ptr, P2ptr, so.ptr, po.ptr, 0, c.lens.length, c.heads, c.dh, dv,
+        c.causal ? 1 : 0, c.kind, c.p, seed, 0, scratch.ptr, bias?.ptr ?? 0, c.bias ?? 0, invN, c.scale ?? 0);
       expect(maxRelError(o.a, reference(c, Q, K, V, seed, Bv))).toBeLessThan(1e-4);
 
-      const dq = eng.f32(T * d), dk = eng.f32(T * d), dv = eng.f32(T * d);
-      k.attn_bwd(q.ptr, kk.ptr, v.ptr, buf(R).ptr, dq.ptr, dk.ptr, dv.ptr, d, d, d, d, P.ptr, P2ptr, so.ptr, po.ptr, 0,
-        c.lens.length, c.heads, c.dh, c.causal ? 1 : 0, c.kind, c.p, seed, 0, scratch.ptr, maxL, bias?.ptr ?? 0, c.bias ?? 0, invN,
-        dbias?.ptr ?? 0);
+      const dq = eng.f32(T * d), dk = eng.f32(T * d), dvb = eng.f32(T * dV);
+      k.attn_bwd(q.ptr, kk.ptr, v.ptr, buf(R).ptr, dq.ptr, dk.ptr, dvb.ptr, d, d, dV, dV, P.ptr, P2ptr, so.ptr, po.ptr, 0,
+        c.lens.length, c.heads, c.dh, dv, c.causal ? 1 : 0, c.kind, c.p, seed, 0, scratch.ptr, maxL, c.bias ?? 0, invN,
+        dbias?.ptr ?? 0, c.scale ?? 0);
       const f = (which: 0 | 1 | 2) => (z: Float64Array): number =>
         contract(R, reference(c, which === 0 ? z : Q, which === 1 ? z : K, which === 2 ? z : V, seed, Bv));
       if (Bv) expect(maxRelError(dbias!.a, numericGrad((z) => contract(R, reference(c, Q, K, V, seed, z)), Bv.slice()))).toBeLessThan(1e-3);
       expect(maxRelError(dq.a, numericGrad(f(0), Q.slice()))).toBeLessThan(1e-3);
       expect(maxRelError(dk.a, numericGrad(f(1), K.slice()))).toBeLessThan(1e-3);
-      expect(maxRelError(dv.a, numericGrad(f(2), V.slice()))).toBeLessThan(1e-3);
+      expect(maxRelError(dvb.a, numericGrad(f(2), V.slice()))).toBeLessThan(1e-3);
     });
   }
 

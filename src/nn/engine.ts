@@ -29,13 +29,13 @@ export interface WasmKernels {
     transA: number, accumulate: number, causal: number, alpha: number): void;
   transpose(Out: number, In: number, M: number, N: number, ldi: number, ldo: number): void;
   attn_fwd(Q: number, K: number, V: number, O: number, ldq: number, ldk: number, ldv: number, ldo: number,
-    P: number, P2: number, seqOff: number, pOff: number, s0: number, s1: number, heads: number, dh: number,
+    P: number, P2: number, seqOff: number, pOff: number, s0: number, s1: number, heads: number, dqk: number, dv: number,
     causal: number, kind: number, p: number, seed: number, seqIdBase: number, scratch: number,
-    bias: number, biasLd: number, invN: number): void;
+    bias: number, biasLd: number, invN: number, scale: number): void;
   attn_bwd(Q: number, K: number, V: number, dO: number, dQ: number, dK: number, dV: number,
     ldq: number, ldk: number, ldv: number, ldo: number, P: number, P2: number, seqOff: number, pOff: number,
-    s0: number, s1: number, heads: number, dh: number, causal: number, kind: number, p: number, seed: number,
-    seqIdBase: number, scratch: number, maxL: number, bias: number, biasLd: number, invN: number, dbias: number): void;
+    s0: number, s1: number, heads: number, dqk: number, dv: number, causal: number, kind: number, p: number, seed: number,
+    seqIdBase: number, scratch: number, maxL: number, biasLd: number, invN: number, dbias: number, scale: number): void;
   attn_last_fwd(Q: number, K: number, V: number, O: number, ldq: number, ldk: number, ldv: number, ldo: number,
     seqOff: number, s0: number, s1: number, heads: number, dh: number, kind: number, scratch: number): void;
   expf(x: number): number;
@@ -44,8 +44,8 @@ export interface WasmKernels {
   relu_dropout_bwd(dH: number, dA: number, A: number, n: number, p: number): void;
   gelu_fwd(Y: number, X: number, n: number): void;
   gelu_bwd(dX: number, dY: number, X: number, n: number, accumulate: number): void;
-  silu_fwd(Y: number, X: number, n: number): void;
-  silu_bwd(dX: number, dY: number, X: number, n: number, accumulate: number): void;
+  silu_fwd(Y: number, S: number, X: number, n: number): void;
+  silu_bwd(dX: number, dY: number, Y: number, S: number, n: number, accumulate: number): void;
   relu_fwd(Y: number, X: number, n: number): void;
   relu_bwd(dX: number, dY: number, X: number, n: number, accumulate: number): void;
   copy(Y: number, X: number, n: number): void;
@@ -63,6 +63,9 @@ export interface WasmKernels {
   bias_dropout_residual(Y: number, b: number, R: number, M: number, N: number, p: number, seed: number, base: number): void;
   layernorm_fwd(Y: number, X: number, gamma: number, beta: number, mean: number, rstd: number, M: number, d: number, eps: number): void;
   layernorm_bwd(dX: number, dY: number, X: number, gamma: number, mean: number, rstd: number, dgamma: number, dbeta: number,
+    M: number, d: number, accumulate: number): void;
+  gated_norm_fwd(Y: number, X: number, U: number, ldu: number, mean: number, rstd: number, M: number, d: number, eps: number): void;
+  gated_norm_bwd(dX: number, dU: number, dY: number, X: number, U: number, ldu: number, mean: number, rstd: number,
     M: number, d: number, accumulate: number): void;
   embed_fwd(X: number, E: number, ids: number, Pos: number, pos: number, T: number, d: number, scale: number): void;
   embed_bwd(dE: number, dPos: number, dX: number, ids: number, pos: number, T: number, d: number, scale: number): void;

@@ -139,7 +139,6 @@ describe('elementwise kernels', () => {
 
   for (const [name, f, df] of [
     ['gelu', (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))), 'gelu'],
-    ['silu', (x: number) => x / (1 + Math.exp(-x)), 'silu'],
     ['relu', (x: number) => Math.max(x, 0), 'relu'],
   ] as const) {
     it(`${name} forward and backward (finite differences)`, () => {
@@ -147,8 +146,8 @@ describe('elementwise kernels', () => {
       const X = randn(n, 2);
       const R = randn(n);
       const x = put(X), y = put(new Float64Array(n)), r = put(R), dx = put(new Float64Array(n).fill(3));
-      const fwd = `${df}_fwd` as 'gelu_fwd' | 'silu_fwd' | 'relu_fwd';
-      const bwd = `${df}_bwd` as 'gelu_bwd' | 'silu_bwd' | 'relu_bwd';
+      const fwd = `${df}_fwd` as 'gelu_fwd' | 'relu_fwd';
+      const bwd = `${df}_bwd` as 'gelu_bwd' | 'relu_bwd';
       k[fwd](y.ptr, x.ptr, n);
       expect(maxRelError(y.a, Array.from(X, f))).toBeLessThan(TOL);
       k[bwd](dx.ptr, r.ptr, x.ptr, n, 1); // accumulate onto 3
@@ -156,6 +155,20 @@ describe('elementwise kernels', () => {
       expect(maxRelError(Array.from(dx.a, (v) => v - 3), num)).toBeLessThan(1e-3);
     });
   }
+
+  it('silu forward (keeping σ, also in place) and backward from y and σ (finite differences)', () => {
+    const n = 37;
+    const f = (x: number): number => x / (1 + Math.exp(-x));
+    const X = randn(n, 2);
+    const R = randn(n);
+    const y = put(new Float64Array(n)), sg = put(X), dx = put(new Float64Array(n).fill(3));
+    k.silu_fwd(y.ptr, sg.ptr, sg.ptr, n); // σ overwrites x, as HSTU does
+    expect(maxRelError(y.a, Array.from(X, f))).toBeLessThan(TOL);
+    expect(maxRelError(sg.a, Array.from(X, (x) => 1 / (1 + Math.exp(-x))))).toBeLessThan(TOL);
+    k.silu_bwd(dx.ptr, put(R).ptr, y.ptr, sg.ptr, n, 1); // accumulate onto 3
+    const num = numericGrad((z) => contract(R, Array.from(z, f)), X.slice());
+    expect(maxRelError(Array.from(dx.a, (v) => v - 3), num)).toBeLessThan(1e-3);
+  });
 
   it('relu∘dropout forward and backward', () => {
     const n = 400, p = 0.3;
@@ -209,6 +222,34 @@ describe('layer norm', () => {
     expect(maxRelError(dx.a, numericGrad((z) => contract(R, ref(z, G, B)), X.slice()))).toBeLessThan(1e-3);
     expect(maxRelError(dg.a, numericGrad((z) => contract(R, ref(X, z, B)), G.slice()))).toBeLessThan(1e-4);
     expect(maxRelError(db.a, numericGrad((z) => contract(R, ref(X, G, z)), B.slice()))).toBeLessThan(1e-4);
+  });
+});
+
+describe('gated norm (HSTU: U ⊙ LayerNorm(X))', () => {
+  it('forward matches the definition; backward matches finite differences (x, and U read at a row stride)', () => {
+    const M = 5, d = 10, ldu = 23, eps = 1e-6;
+    const X = randn(M * d, 2), U = randn(M * ldu), R = randn(M * d);
+    const ref = (x: Float64Array, u: Float64Array): Float64Array => {
+      const y = new Float64Array(M * d);
+      for (let i = 0; i < M; i++) {
+        let mu = 0;
+        for (let j = 0; j < d; j++) mu += x[i * d + j] / d;
+        let v = 0;
+        for (let j = 0; j < d; j++) v += (x[i * d + j] - mu) ** 2 / d;
+        for (let j = 0; j < d; j++) y[i * d + j] = ((x[i * d + j] - mu) / Math.sqrt(v + eps)) * u[i * ldu + 3 + j];
+      }
+      return y;
+    };
+    // U's columns 3 .. 3 + d of each row are the gate (a column slice, as HSTU's U of [U|V|Q|K])
+    const x = put(X), u = put(U), y = put(new Float64Array(M * d));
+    const mean = put(new Float64Array(M)), rstd = put(new Float64Array(M));
+    k.gated_norm_fwd(y.ptr, x.ptr, u.ptr + 12, ldu, mean.ptr, rstd.ptr, M, d, eps);
+    expect(maxRelError(y.a, ref(X, U))).toBeLessThan(TOL);
+    const dx = put(new Float64Array(M * d)), du = put(new Float64Array(M * ldu));
+    k.gated_norm_bwd(dx.ptr, du.ptr + 12, put(R).ptr, x.ptr, u.ptr + 12, ldu, mean.ptr, rstd.ptr, M, d, 0);
+    expect(maxRelError(dx.a, numericGrad((z) => contract(R, ref(z, U)), X.slice()))).toBeLessThan(1e-3);
+    // the columns outside the slice are not written
+    expect(maxRelError(du.a, numericGrad((z) => contract(R, ref(X, z)), U.slice()))).toBeLessThan(1e-4);
   });
 });
 

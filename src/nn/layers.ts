@@ -180,14 +180,22 @@ export class MultiheadAttention {
     this.out.prepare(prog);
   }
 
-  /** Floats of attention-score storage one sequence set needs (P, and P2 when dropout is on). */
+  /**
+   * Where the weights multiplied with V live: P itself for softmax without dropout; P2 otherwise
+   * (SiLU attention keeps its pre-activations in P for the backward, so it always needs P2).
+   */
+  private weightsBuffer(bufs: { P: number; P2: number }, p: number): number {
+    return p > 0 || this.options.kind === 1 ? bufs.P2 : bufs.P;
+  }
+
+  /** Floats of attention-score storage one sequence set needs (P, and P2 when dropout is on or the attention is SiLU). */
   static scoreFloats(sumL2: number, heads: number): number {
     return sumL2 * heads;
   }
 
   /**
    * Forward. Buffers: Q [T×d], KV [T×2d], A [T×d] (attention output before out_proj), P and P2
-   * score storage (P2 = P when p = 0), Y [T×d] receives out_proj(A) (+ `residual` [T×d] if given).
+   * score storage (P2 unused by softmax attention when p = 0), Y [T×d] receives out_proj(A) (+ `residual` [T×d] if given).
    * `scratch` ≥ dh·maxL + maxL².
    */
   forward(prog: Program, lay: RaggedLayout, T: number, xq: number, xkv: number, bufs: {
@@ -196,10 +204,10 @@ export class MultiheadAttention {
     const d = this.d;
     this.q.forward(prog, { ptr: xq, ld: d }, { ptr: bufs.Q, ld: d }, T);
     this.kv.forward(prog, { ptr: xkv, ld: d }, { ptr: bufs.KV, ld: 2 * d }, T);
-    prog.call('attn_fwd', bufs.Q, bufs.KV, bufs.KV + 4 * d, bufs.A, d, 2 * d, 2 * d, d, bufs.P, p > 0 ? bufs.P2 : bufs.P,
-      lay.seqOff, lay.pOff, 0, lay.nSeq, this.options.heads, this.dh, this.options.causal ? 1 : 0, this.options.kind ?? 0, p,
+    prog.call('attn_fwd', bufs.Q, bufs.KV, bufs.KV + 4 * d, bufs.A, d, 2 * d, 2 * d, d, bufs.P, this.weightsBuffer(bufs, p),
+      lay.seqOff, lay.pOff, 0, lay.nSeq, this.options.heads, this.dh, this.dh, this.options.causal ? 1 : 0, this.options.kind ?? 0, p,
       seed >>> 0, lay.seqBase, bufs.scratch, this.relBias ? this.relBias.data.ptr : 0, this.relBias ? this.relBias.shape[1] : 0,
-      this.options.n ? 1 / this.options.n : 0);
+      this.options.n ? 1 / this.options.n : 0, 0);
     this.out.forward(prog, { ptr: bufs.A, ld: d }, { ptr: bufs.Y, ld: d }, T, residual);
   }
 
@@ -234,9 +242,9 @@ export class MultiheadAttention {
     const d = this.d;
     this.out.backward(prog, thread, { ptr: dY, ld: d }, { ptr: bufs.A, ld: d }, { ptr: grads.dA, ld: d }, T, false);
     prog.call('attn_bwd', bufs.Q, bufs.KV, bufs.KV + 4 * d, grads.dA, grads.dQ, grads.dKV, grads.dKV + 4 * d, d, 2 * d, 2 * d, d,
-      bufs.P, p > 0 ? bufs.P2 : bufs.P, lay.seqOff, lay.pOff, 0, lay.nSeq, this.options.heads, this.dh, this.options.causal ? 1 : 0,
-      this.options.kind ?? 0, p, seed >>> 0, lay.seqBase, bufs.scratch, lay.maxL, this.relBias ? this.relBias.data.ptr : 0,
-      this.relBias ? this.relBias.shape[1] : 0, this.options.n ? 1 / this.options.n : 0, this.relBias ? this.relBias.grads[thread].ptr : 0);
+      bufs.P, this.weightsBuffer(bufs, p), lay.seqOff, lay.pOff, 0, lay.nSeq, this.options.heads, this.dh, this.dh, this.options.causal ? 1 : 0,
+      this.options.kind ?? 0, p, seed >>> 0, lay.seqBase, bufs.scratch, lay.maxL,
+      this.relBias ? this.relBias.shape[1] : 0, this.options.n ? 1 / this.options.n : 0, this.relBias ? this.relBias.grads[thread].ptr : 0, 0);
     this.kv.backward(prog, thread, { ptr: grads.dKV, ld: 2 * d }, { ptr: xkv, ld: d }, { ptr: dXkv, ld: d }, T, accumulateXkv);
     this.q.backward(prog, thread, { ptr: grads.dQ, ld: d }, { ptr: xq, ld: d }, { ptr: dXq, ld: d }, T, true);
   }
