@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<{ register: CommandModule }>> = {
   llmrec: () => import('./commands/llmrec.ts'),
   arena: () => import('./commands/arena.ts'),
   models: () => import('./commands/models.ts'),
+  knowledge: () => import('./commands/knowledge.ts'),
 };
 
 /** The verb modules needed to run `argv`: just the named verb when it is known, else all (for help). */

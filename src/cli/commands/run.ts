@@ -7,6 +7,9 @@
  */
 import type { Command } from 'commander';
 import { parseTraceArgs, trace } from '../../experiment/trace.ts';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { isCtrDocument } from '../../experiment/ctr.ts';
 import { splitOverrides } from './overrides.ts';
 
 /** Registers `reclab run`. */
@@ -24,6 +27,11 @@ export function register(program: Command): void {
     .action(async (configPath: string, args: string[], o: { checkpointEvery?: string; resume?: boolean; evaluate?: boolean }) => {
       // `--checkpointEvery=N` (the tracer's old spelling) is still taken, among the overrides
       const { overrides, options } = parseTraceArgs(splitOverrides(args).map((a) => `--${a}`));
+      // `task: ctr` files run the CTR task (src/experiment/ctr.ts): click prediction, not ranking
+      if (isCtrDocument(parseYaml(readFileSync(configPath, 'utf8')))) {
+        await (await import('./ctr.ts')).runCtrFile(configPath, overrides);
+        return;
+      }
       if (o.checkpointEvery !== undefined) {
         const n = Number(o.checkpointEvery);
         if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--checkpoint-every: expected a positive integer, got "${o.checkpointEvery}"`);
