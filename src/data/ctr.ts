@@ -340,3 +340,24 @@ export function describeCtr(ds: CtrDataset): string[] {
   lines.push(`  history: last ${ds.options.maxHistory} rated items strictly before each event, mean length ${(h / ds.nEvents).toFixed(1)}`);
   return lines;
 }
+
+/** The view as TSV: split, label, time, one column per field (value names), genres and history as `|`-joined lists. */
+export function ctrRowsTsv(ds: CtrDataset): string {
+  const F = ds.fields.length;
+  const name = (id: number): string => {
+    for (const f of [...ds.fields, ds.genreField, ds.ratingField]) if (id >= f.offset && id < f.offset + f.vocab) return f.values[id - f.offset];
+    return String(id);
+  };
+  const lines = [['split', 'label', 'time', ...ds.fields.map((f) => f.name), 'genres', 'history'].join('\t')];
+  for (let e = 0; e < ds.nEvents; e++) {
+    const cells = [['train', 'valid', 'test'][ds.split[e]], String(ds.label[e]), String(ds.time[e])];
+    for (let f = 0; f < F; f++) cells.push(name(ds.cat[e * F + f]));
+    const i = ds.item[e];
+    cells.push(Array.from(ds.itemGenres.subarray(ds.itemGenreOff[i], ds.itemGenreOff[i + 1]), name).join('|'));
+    const h: string[] = [];
+    for (let k = 0; k < ds.histLen[e]; k++) h.push(`${ds.items[ds.seqItem[ds.histStart[e] + k]].rawId}:${ds.seqRating[ds.histStart[e] + k]}`);
+    cells.push(h.join('|'));
+    lines.push(cells.join('\t'));
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -171,7 +171,7 @@ async function writeView(path: string, d: Dataset, view: Interactions): Promise<
 
 /** Registers `reclab data`. */
 export function register(program: Command): void {
-  const data = program.command('data').description('datasets: describe, fetch, split');
+  const data = program.command('data').description('datasets: describe, fetch, split, ctr');
 
   addSourceOptions(
     data
@@ -192,6 +192,23 @@ export function register(program: Command): void {
       } else {
         process.stdout.write(`${formatStats(stats)}\n`);
         process.stdout.write(`(${info.fromCache ? 'from cache' : `read as ${info.format}`} in ${info.seconds.toFixed(2)} s)\n`);
+      }
+    });
+
+  data
+    .command('ctr')
+    .description('the CTR view of explicit ratings (MovieLens-100K folder): feature fields, label rating ≥ N, last-N history, time split')
+    .argument('<source>', 'folder with u.data, u.user, u.item')
+    .option('--min-positive <r>', 'label 1 when rating ≥ r', int('min-positive'), 4)
+    .option('--max-history <n>', 'behaviours kept before each event', int('max-history'), 30)
+    .option('--out <file.tsv>', 'also write the view: one impression per line (split, label, fields, genres, history)')
+    .action(async (source: string, o: { minPositive: number; maxHistory: number; out?: string }) => {
+      const { buildCtrMovieLens100k, describeCtr, ctrRowsTsv } = await import('../../data/ctr.ts');
+      const ds = buildCtrMovieLens100k(source, { minPositive: o.minPositive, maxHistory: o.maxHistory });
+      process.stdout.write(`${describeCtr(ds).join('\n')}\n`);
+      if (o.out) {
+        writeFileSync(o.out, ctrRowsTsv(ds));
+        process.stdout.write(`wrote ${ds.nEvents} impressions to ${o.out}\n`);
       }
     });
 
