@@ -5,4 +5,7 @@ export * from './history.ts';
 export * from './profile.ts';
 export * from './rank.ts';
 export * from './probes.ts';
+export * from './candidates.ts';
+export * from './compare.ts';
+export * from './demographics.ts';
 export { genreProfile, genreRanking } from './scripts.ts';
