@@ -269,7 +269,7 @@ function registerCompare(llmrec: Command): void {
           models: models.map((m) => ({ name: m.name, origin: m.origin, config: m.model.config })),
           grounding: grounder.embedder.name,
           usage,
-          candidates: cand.map((u) => ({ user: u.label, target: u.target, negatives: u.negatives })),
+          candidates: cand.map((u) => ({ user: u.label, dense: u.user, target: u.target, negatives: u.negatives })),
           ...r,
         };
         for (const [name, text] of [['compare.json', `${JSON.stringify(json, null, 1)}\n`], ['compare.md', md]] as const) {
