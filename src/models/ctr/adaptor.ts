@@ -13,7 +13,7 @@
  * training, r̂_u and f̂_i are computed once for every user and item and stored, so serving reads a
  * table and calls no LLM and no adaptor.
  */
-import type { Engine } from '../../nn/engine.ts';
+import type { Engine } from '../../kernels/engine.ts';
 import type { ParamSet } from '../../nn/params.ts';
 import type { Rng } from '../../nn/rng.ts';
 import { Mlp } from './mlp.ts';

@@ -10,7 +10,7 @@
  * bidirectional), which also applies an output projection to the concatenated heads — one linear
  * map more than the paper, which does not change what the layer can express.
  */
-import type { Buf } from '../../nn/engine.ts';
+import type { Buf } from '../../kernels/engine.ts';
 import { linear, MultiheadAttention, type Linear, type RaggedLayout } from '../../nn/layers.ts';
 import { xavierNormal } from '../../nn/params.ts';
 import type { Rng } from '../../nn/rng.ts';

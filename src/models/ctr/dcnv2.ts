@@ -8,7 +8,7 @@
  * Backward of one cross layer, with g = ∂L/∂x_{l+1} and u = W_l x_l + b_l:
  *   ∂L/∂u = g ⊙ x_0,   ∂L/∂x_0 += g ⊙ u,   ∂L/∂x_l = g + W_lᵀ (g ⊙ x_0).
  */
-import type { Buf } from '../../nn/engine.ts';
+import type { Buf } from '../../kernels/engine.ts';
 import { linear, type Linear } from '../../nn/layers.ts';
 import { xavierNormal } from '../../nn/params.ts';
 import type { Rng } from '../../nn/rng.ts';

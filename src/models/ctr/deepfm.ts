@@ -7,7 +7,7 @@
  * The paper's deep part on Criteo is 400-400-400 with dropout 0.5; the default here is smaller
  * (`hidden`, 200-80 by default) for a 100K-event data set, without dropout.
  */
-import type { Buf } from '../../nn/engine.ts';
+import type { Buf } from '../../kernels/engine.ts';
 import type { Rng } from '../../nn/rng.ts';
 import type { CtrBatch } from './batch.ts';
 import { FmInteraction } from './fm.ts';

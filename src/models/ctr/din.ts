@@ -11,7 +11,7 @@
  *
  * The paper uses Dice / PReLU activations; ReLU here. No first-order term (as the paper).
  */
-import type { Buf } from '../../nn/engine.ts';
+import type { Buf } from '../../kernels/engine.ts';
 import type { Rng } from '../../nn/rng.ts';
 import type { CtrBatch } from './batch.ts';
 import { Mlp } from './mlp.ts';

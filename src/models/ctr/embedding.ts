@@ -13,7 +13,7 @@
  * (only rows a batch touched, as torch's SparseAdam); `l2` adds λ·E[row] to each touched row's
  * gradient once per step (DeepCTR's embedding regulariser).
  */
-import type { Buf } from '../../nn/engine.ts';
+import type { Buf } from '../../kernels/engine.ts';
 import type { Param, ParamSet } from '../../nn/params.ts';
 import type { TouchedRows } from '../../nn/optim.ts';
 import type { Rng } from '../../nn/rng.ts';

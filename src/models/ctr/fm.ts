@@ -6,7 +6,7 @@
  * (Rendle's O(kn) identity). Fields are every slot of X: single-valued features, the genre bag,
  * the pooled history and, with knowledge, r̂_u and f̂_i. ∂/∂x_fj = Σ_f' x_f'j − x_fj.
  */
-import type { Buf } from '../../nn/engine.ts';
+import type { Buf } from '../../kernels/engine.ts';
 import type { CtrBatch } from './batch.ts';
 import type { CtrHead, HeadContext } from './net.ts';
 

@@ -3,7 +3,7 @@
  * term of src/models/ctr/embedding.ts), plus — with knowledge — a linear read-out v·[r̂_u; f̂_i] of
  * the two knowledge fields. No interactions: the floor every CTR model is measured against.
  */
-import type { Buf } from '../../nn/engine.ts';
+import type { Buf } from '../../kernels/engine.ts';
 import type { Param } from '../../nn/params.ts';
 import type { CtrBatch } from './batch.ts';
 import type { CtrHead, HeadContext } from './net.ts';

@@ -2,7 +2,7 @@
  * A multi-layer perceptron on the engine: Linear → ReLU → … → Linear (the last layer without
  * activation unless `lastActivation`). Buffers for up to `maxRows` rows are allocated once.
  */
-import type { Engine } from '../../nn/engine.ts';
+import type { Engine } from '../../kernels/engine.ts';
 import { linear, type Linear } from '../../nn/layers.ts';
 import { xavierNormal, type ParamSet } from '../../nn/params.ts';
 import type { Rng } from '../../nn/rng.ts';

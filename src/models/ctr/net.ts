@@ -10,7 +10,7 @@
  * engine thread; dense layers are engine programs, the sparse parts (bags, attention pooling,
  * interactions) plain loops over engine memory.
  */
-import { defaultEngine, type Buf, type Engine } from '../../nn/engine.ts';
+import { defaultEngine, type Buf, type Engine } from '../../kernels/engine.ts';
 import { ParamSet } from '../../nn/params.ts';
 import { Adam, type AdamConfig } from '../../nn/optim.ts';
 import { Rng } from '../../nn/rng.ts';
