@@ -3,7 +3,7 @@
  * child process (bounded: warm-ups by count, measured runs by time).
  *
  *   npm run bench -- serve [--model sasrec|ease|…] [--runs 3] [--seconds 10] [--connections 32] [--workers 1] [--epochs 3]
- *                         [--cases recommend,recommend_uncached,feedback]
+ *                         [--cases recommend,recommend_uncached,feedback] [--retrain-every 15s]
  *
  * Cases (medians over --runs, after a warm-up):
  * - `recommend`: GET /api/recommend/{user} cycling over all ML-1M users, answer cache on (the default);
@@ -11,12 +11,19 @@
  * - `feedback`: POST /api/feedback, 100 events per request; events_per_s counts acknowledged
  *   events only, and after the server stops the store is opened and counted (durable = acked).
  *
+ * The production loop runs during `recommend_uncached` and `feedback`: the server retrains on a
+ * schedule (`--retrain-every`, default 15s; `0` = off; with `--retrain-tolerance 0.02`) from the
+ * feedback it collects — before `recommend_uncached`, 5,000 events are posted so there is
+ * something new (see seedFeedback) — and
+ * each case reports `retrains` (outcomes) and `swaps` that happened while it ran. Failed requests
+ * (`errors`) include any during a swap.
+ *
  * The model is trained once on ML-1M (SASRec when registered, else EASE) and kept under
  * $RECLAB_BENCH_DIR (default: <tmp>/reclab-bench-serve). Needs ../shared/datasets/ml-1m.
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,6 +45,9 @@ const seconds = Number(flag('seconds', '10'));
 const connections = Number(flag('connections', '32'));
 const workers = Number(flag('workers', '1'));
 const cases = new Set(flag('cases', 'recommend,recommend_uncached,feedback').split(','));
+const retrainEvery = flag('retrain-every', '15s');
+const KEY = 'bench-key';
+const auth = { 'x-api-key': KEY };
 const root = resolve(process.env.RECLAB_BENCH_DIR ?? join(tmpdir(), 'reclab-bench-serve'));
 
 if (!hasShared()) {
@@ -55,9 +65,11 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts `reclab serve` and waits until /health/ready answers. */
-async function startServer(models: string, db: string, cacheSize: number): Promise<{ child: ChildProcess; url: string }> {
+async function startServer(models: string, db: string, cacheSize: number, retrain = false): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const args = ['bin/reclab.js', 'serve', '--models', models, '--db', db, '--port', String(port), '--rate-limit', '0', '--workers', String(workers), '--cache-size', String(cacheSize)];
+  const args = ['bin/reclab.js', 'serve', '--models', models, '--db', db, '--port', String(port), '--rate-limit', '0', '--workers', String(workers), '--cache-size', String(cacheSize), '--api-key', KEY];
+  // A schedule runs in one process only (reclab serve refuses it with --workers > 1).
+  if (retrain && retrainEvery !== '0' && workers === 1) args.push('--retrain-every', retrainEvery, '--retrain-tolerance', flag('retrain-tolerance', '0.02'));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   for (let t = 0; t < 600; t++) {
@@ -97,6 +109,50 @@ function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
   });
 }
 
+/**
+ * A directory of bundles holding the bench model (a symlink), so the retrain loop can write new
+ * bundles beside it without touching the cached one.
+ */
+function modelsDir(dir: string): string {
+  const models = join(dir, 'models');
+  mkdirSync(models);
+  symlinkSync(bundle, join(models, modelName), 'dir');
+  return models;
+}
+
+/** Retrain outcomes and swaps since the server started (the admin record and the model status). */
+async function loopFigures(url: string): Promise<{ retrains: string[]; swaps: number; serving: string }> {
+  const record = (await (await fetch(`${url}/api/model/retrains`, { headers: auth })).json()) as { Retrains?: { outcome: string; swapped: boolean; seconds?: number }[] };
+  const model = (await (await fetch(`${url}/api/model`, { headers: auth })).json()) as { Swaps: number; Version: string };
+  return {
+    retrains: (record.Retrains ?? []).map((r) => `${r.outcome}${r.swapped ? '+swapped' : ''}${r.seconds ? ` ${r.seconds.toFixed(0)}s` : ''}`),
+    swaps: model.Swaps - 1, // the first load counts as a swap
+    serving: model.Version,
+  };
+}
+
+/**
+ * Posts `n` feedback events so a retrain has something new to learn and judge: new users who
+ * repeat real ML-1M users' sequences (`copy-<u>`), posted round-robin one event per user at a
+ * time, so the gate's holdout (the newest share by arrival) is the tail of each sequence.
+ */
+async function seedFeedback(url: string, n: number): Promise<void> {
+  const copied: number[] = [];
+  for (let u = 0; u < users.length && copied.length < 40; u++) if (data.offsets[u + 1] - data.offsets[u] >= 125) copied.push(u);
+  const events: { FeedbackType: string; UserId: string; ItemId: string; Timestamp: string }[] = [];
+  const t0 = Date.now() / 1000 - n;
+  for (let step = 0; events.length < n; step++) {
+    for (const u of copied) {
+      if (events.length >= n || data.offsets[u] + step >= data.offsets[u + 1]) continue;
+      events.push({ FeedbackType: 'click', UserId: `copy-${users[u]}`, ItemId: items[data.items[data.offsets[u] + step]], Timestamp: String(Math.floor(t0 + events.length)) });
+    }
+  }
+  for (let k = 0; k < events.length; k += 1000) {
+    const res = await fetch(`${url}/api/feedback`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(events.slice(k, k + 1000)) });
+    if (!res.ok) throw new Error(`seeding feedback: ${res.status} ${await res.text()}`);
+  }
+}
+
 // ---- recommend (cached and uncached)
 for (const [caseName, cacheSize] of [
   ['recommend', 50_000],
@@ -104,12 +160,15 @@ for (const [caseName, cacheSize] of [
 ] as const) {
   if (!cases.has(caseName)) continue;
   const dir = mkdtempSync(join(tmpdir(), 'reclab-bench-db-'));
-  const { child, url } = await startServer(bundle, `sqlite:${join(dir, 'bench.db')}`, cacheSize);
+  const retrain = caseName === 'recommend_uncached';
+  const { child, url } = await startServer(modelsDir(dir), `sqlite:${join(dir, 'bench.db')}`, cacheSize, retrain);
   try {
+    if (retrain) await seedFeedback(url, 5000);
     let next = 0;
     const request = (): autocannon.Options => ({
       url,
       connections,
+      headers: auth,
       duration: seconds, // autocannon: `amount` would override `duration`, so timed runs set only this
       requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/api/recommend/${encodeURIComponent(users[next++ % users.length])}?n=10` }) }],
     });
@@ -127,7 +186,8 @@ for (const [caseName, cacheSize] of [
       p99.push(res.latency.p99);
       errors += res.non2xx + res.errors + res.timeouts;
     }
-    emit('serve', caseName, { model: modelName, workers, connections, seconds, runs, rps: median(rps), p50_ms: median(p50), p99_ms: median(p99), errors, rps_runs: rps });
+    const loop = retrain ? await loopFigures(url) : {};
+    emit('serve', caseName, { model: modelName, workers, connections, seconds, runs, rps: median(rps), p50_ms: median(p50), p99_ms: median(p99), errors, rps_runs: rps, p99_runs: p99, ...loop });
   } finally {
     await stopServer(child);
     rmSync(dir, { recursive: true, force: true });
@@ -138,11 +198,13 @@ for (const [caseName, cacheSize] of [
 if (cases.has('feedback')) {
   const dir = mkdtempSync(join(tmpdir(), 'reclab-bench-db-'));
   const db = join(dir, 'bench.db');
-  const { child, url } = await startServer(bundle, `sqlite:${db}`, 50_000);
+  const { child, url } = await startServer(modelsDir(dir), `sqlite:${db}`, 50_000, true);
   const perRequest = 100;
   let acked = 0;
   let k = 0;
+  let failed = 0;
   const rates: number[] = [];
+  let loop = {};
   try {
     for (let r = 0; r <= runs; r++) {
       const res = await cannon({
@@ -153,7 +215,7 @@ if (cases.has('feedback')) {
           {
             method: 'POST',
             path: '/api/feedback',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', ...auth },
             setupRequest: (req) => {
               const batch = [];
               for (let e = 0; e < perRequest; e++, k++) batch.push({ FeedbackType: 'click', UserId: `bench-${k % 10_000}`, ItemId: items[k % items.length] });
@@ -166,8 +228,10 @@ if (cases.has('feedback')) {
       const okRequests = res['2xx'];
       if (res.non2xx > 0 || res.errors > 0) process.stderr.write(`bench serve: feedback run ${r}: ${res.non2xx} non-2xx, ${res.errors} errors\n`);
       acked += okRequests * perRequest;
+      failed += res.non2xx + res.errors + res.timeouts;
       if (r > 0) rates.push((okRequests * perRequest) / res.duration);
     }
+    loop = await loopFigures(url);
   } finally {
     await stopServer(child);
   }
@@ -175,5 +239,5 @@ if (cases.has('feedback')) {
   const stored = await store.countFeedback();
   await store.close();
   rmSync(dir, { recursive: true, force: true });
-  emit('serve', 'feedback', { workers, connections, seconds, runs, events_per_request: perRequest, events_per_s: median(rates), acked, stored, durable: stored >= acked, rate_runs: rates });
+  emit('serve', 'feedback', { workers, connections, seconds, runs, events_per_request: perRequest, events_per_s: median(rates), acked, stored, durable: stored >= acked, errors: failed, rate_runs: rates, ...loop });
 }

@@ -36,6 +36,8 @@ import { userRoutes } from './routes/users.ts';
 import { itemRoutes } from './routes/items.ts';
 import { recommendRoutes } from './routes/recommend.ts';
 import { modelRoutes } from './routes/model.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { Retrainer, type RetrainOptions } from './retrain.ts';
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
@@ -77,6 +79,12 @@ export interface AppOptions {
   cors?: string[];
   /** Seconds after a recommendation within which positive feedback counts as its hit (online metrics). */
   onlineWindow?: number;
+  /** The retrain loop (retrain.ts); undefined = off (the admin routes answer 409). */
+  retrain?: RetrainOptions;
+  /** Extra key the admin routes require in `X-Admin-Key` (they always require the API key). */
+  adminKey?: string;
+  /** Log lines of the retrain loop (default: stderr). */
+  log?: (line: string) => void;
 }
 
 /** The assembled service. */
@@ -86,6 +94,7 @@ export interface Service {
   catalog: Catalog;
   metrics: ServeMetrics;
   online: OnlineMetrics;
+  retrainer?: Retrainer;
   connections: ConnectionStats;
   /** Loads (or reloads) the served model in this process and seeds its items into the store. */
   swapModel(name?: string): Promise<ServedModel>;
@@ -195,6 +204,12 @@ export async function buildApp(options: AppOptions): Promise<Service> {
     },
   };
 
+  if (options.retrain) {
+    ctx.retrainer = new Retrainer(slot, options.retrain, (name) => ctx.swapEverywhere(name), options.log);
+    await ctx.retrainer.start();
+    const retrainer = ctx.retrainer;
+    app.addHook('onClose', async () => retrainer.stop());
+  }
   healthRoutes(app, ctx, connections);
   await app.register(
     async (api) => {
@@ -232,6 +247,7 @@ export async function buildApp(options: AppOptions): Promise<Service> {
       itemRoutes(api, ctx);
       recommendRoutes(api, ctx);
       modelRoutes(api, ctx);
+      adminRoutes(api, ctx, { apiKey: options.apiKey, adminKey: options.adminKey });
     },
     { prefix: '/api' },
   );
@@ -240,7 +256,7 @@ export async function buildApp(options: AppOptions): Promise<Service> {
   refresh.unref();
   app.addHook('onClose', async () => clearInterval(refresh));
   await app.ready();
-  return { app, engine, catalog, metrics, online, connections, swapModel };
+  return { app, engine, catalog, metrics, online, retrainer: ctx.retrainer, connections, swapModel };
 }
 
 /** Liveness, readiness and metrics: outside the API scope (probes and scrapers carry no key). */

@@ -37,6 +37,11 @@ export interface BundleMeta {
   /** Categories of each item (dense-id order), when the dataset has them. */
   itemCategories?: string[][];
   savedAt: string;
+  /**
+   * Set on bundles the service retrained itself (retrain.ts): the offline bundle whose history it
+   * extends (name under --models), and the store's feedback log position it has learnt up to.
+   */
+  retrain?: { base: string; storeSeq: number };
 }
 
 /** A model loaded for serving. Immutable once built: a swap replaces the whole object. */
@@ -64,7 +69,7 @@ export interface ServedModel {
 /** Writes serve.json and history.safetensors for `model` (already saved into `dir` by `model.save`). */
 export async function saveBundle(
   dir: string,
-  data: { name: string; fingerprint: string; userIds: IdMap; itemIds: IdMap; history: Interactions; itemCategories?: string[][] },
+  data: { name: string; fingerprint: string; userIds: IdMap; itemIds: IdMap; history: Interactions; itemCategories?: string[][]; retrain?: BundleMeta['retrain'] },
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
   const h = data.history;
@@ -82,6 +87,7 @@ export async function saveBundle(
     items: data.itemIds.toArray(),
     itemCategories: data.itemCategories,
     savedAt: new Date().toISOString(),
+    ...(data.retrain ? { retrain: data.retrain } : {}),
   };
   // Written last and atomically: a directory with serve.json is complete.
   const tmp = join(dir, `serve.json.tmp-${process.pid}`);

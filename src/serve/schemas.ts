@@ -249,6 +249,45 @@ export const OnlineOut = Type.Object({
   ),
 });
 
+/** Body of POST /api/model/retrain. */
+export const RetrainBody = Type.Object(
+  {
+    Wait: Type.Optional(Type.Boolean({ description: 'answer when the retrain is done (default: 202 at once)' })),
+    Control: Type.Optional(Type.Literal('shuffled', { description: "the gate's self-check: fit on shuffled feedback; it must be refused; never swapped" })),
+  },
+  { additionalProperties: false },
+);
+
+/** One retrain as recorded (GET /api/model/retrains, POST /api/model/retrain with Wait). */
+export const RetrainRecordOut = Type.Object(
+  {
+    id: Type.Integer(),
+    trigger: Type.String(),
+    started: Type.String(),
+    serving: Type.String(),
+    outcome: Type.String({ description: 'accepted, refused, skipped, control or failed' }),
+    reason: Type.String(),
+    bundle: Type.Union([Type.String(), Type.Null()]),
+    swapped: Type.Boolean(),
+    figures: Type.Union([
+      Type.Object({
+        metric: Type.String(),
+        candidate: Type.Number(),
+        serving: Type.Number(),
+        candidateRecall: Type.Number(),
+        servingRecall: Type.Number(),
+        users: Type.Integer(),
+        holdoutEvents: Type.Integer(),
+        trainEvents: Type.Integer(),
+      }),
+      Type.Null(),
+    ]),
+    newEvents: Type.Optional(Type.Integer()),
+    storeSeq: Type.Optional(Type.Integer()),
+    seconds: Type.Optional(Type.Number()),
+  },
+);
+
 /** Gorse's health answer (its cache store is reclab's process memory: always connected). */
 export const GorseHealth = Type.Object({
   Ready: Type.Boolean(),

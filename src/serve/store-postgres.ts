@@ -295,9 +295,9 @@ export class PostgresStore implements Store {
       `SELECT seq, type, user_id AS "user", item_id AS item, value, time FROM feedback WHERE seq > $1${where} ORDER BY seq LIMIT $2`,
       [cursor === '' ? '0' : cursor, n, ...params],
     );
-    const rows = r.rows as (FeedbackEvent & { seq: string })[];
+    const rows = r.rows as (Omit<FeedbackEvent, 'seq'> & { seq: string })[];
     const next = rows.length === n ? String(rows[rows.length - 1].seq) : '';
-    return { rows: rows.map(({ seq: _seq, ...e }) => e), cursor: next };
+    return { rows: rows.map((e) => ({ ...e, seq: Number(e.seq) })), cursor: next };
   }
 
   async deleteFeedback(filter: FeedbackFilter & { user: string; item: string }): Promise<number> {

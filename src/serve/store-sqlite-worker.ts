@@ -452,7 +452,7 @@ export function sqliteWorkerMain(): void {
         `SELECT seq, type, user_id AS user, item_id AS item, value, time FROM feedback WHERE seq > ?${where} ORDER BY seq LIMIT ?`,
       ).all(cursor === '' ? 0 : Number(cursor), ...params, n) as (FeedbackEvent & { seq: number })[];
       const next = rows.length === n ? String(rows[rows.length - 1].seq) : '';
-      return { rows: rows.map(({ seq: _seq, ...e }) => e), cursor: next };
+      return { rows, cursor: next };
     },
     deleteFeedback(filter: FeedbackFilter): number {
       const { where, params } = feedbackWhere(filter);

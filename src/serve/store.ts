@@ -19,6 +19,8 @@ export interface FeedbackEvent {
   value: number;
   /** Seconds since the Unix epoch. */
   time: number;
+  /** Position in the store's log (arrival order), on events read by {@link Store.listFeedback}. */
+  seq?: number;
 }
 
 /** A user record. */

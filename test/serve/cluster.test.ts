@@ -597,7 +597,7 @@ describe('reclab serve --workers 2', () => {
       expect(put.status).toBe(200);
       expect(put.json.Name).toBe('ease');
       expect(await names()).toEqual(range(20).map(() => 'ease'));
-      expect(await names('/api/recommend/u1')).toEqual(range(20).map(() => 'ease'));
+      expect(await names('/api/recommend/u1?format=reclab')).toEqual(range(20).map(() => 'ease'));
 
       // A bundle that cannot be loaded: 400, and every worker keeps serving what it served.
       const bad = await call(`${c.url}/api/model`, 'PUT', { Name: 'nope' });

@@ -49,7 +49,7 @@ async function serve(model: Recommender, users: string[], items: string[], histo
     service,
     store,
     async recommend(user, n) {
-      const res = await service.app.inject({ method: 'GET', url: `/api/recommend/${user}?n=${n}` });
+      const res = await service.app.inject({ method: 'GET', url: `/api/recommend/${user}?n=${n}&format=reclab` });
       expect(res.statusCode).toBe(200);
       const body = res.json() as { Strategy: string; Items: { ItemId: string; Score: number }[] };
       expect(body.Strategy).toBe('model');

@@ -55,7 +55,7 @@ describe('serve resource bounds', () => {
       return (used() - heap0) / 300;
     };
     const get = async (svc: Service, k: number) => {
-      const res = await svc.app.inject({ method: 'GET', url: `/api/recommend/heavy?n=1000&exclude=z${k}` });
+      const res = await svc.app.inject({ method: 'GET', url: `/api/recommend/heavy?n=1000&exclude=z${k}&format=reclab` });
       expect(res.statusCode).toBe(200);
       const body = JSON.parse(res.body) as { Strategy: string; Items: unknown[] };
       expect(body.Strategy).toBe('model');

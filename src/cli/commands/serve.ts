@@ -3,6 +3,8 @@
  */
 import type { Command } from 'commander';
 import { runServer } from '../../serve/server.ts';
+import { parseDuration } from '../../serve/http.ts';
+import { RETRAIN_DEFAULTS } from '../../serve/retrain.ts';
 
 /** Parses a non-negative integer flag, naming it on error. */
 function int(flag: string, min = 0): (value: string) => number {
@@ -19,6 +21,43 @@ function share(flag: string): (value: string) => number {
     const x = Number(value);
     if (!Number.isFinite(x) || x < 0 || x >= 1) throw new Error(`--${flag}: expected a share in [0, 1), got "${value}"`);
     return x;
+  };
+}
+
+/** Parses a Go duration (1h, 30m, 90s, 0) into seconds, naming the flag on error. */
+function duration(flag: string): (value: string) => number {
+  return (value: string) => {
+    const x = parseDuration(value);
+    if (x === undefined || x < 0) throw new Error(`--${flag}: expected a duration such as 1h, 30m or 0, got "${value}"`);
+    return x;
+  };
+}
+
+/** The retrain loop's settings, or undefined when --retrain-every is not given. */
+function retrainOptions(o: {
+  retrainEvery?: number;
+  retrainHoldout: number;
+  retrainTolerance: number;
+  retrainMinNew: number;
+  db: string;
+  workers: number;
+  positiveTypes?: string;
+  negativeTypes: string;
+  readTypes: string;
+}) {
+  if (o.retrainEvery === undefined) return undefined;
+  // Each worker would run its own schedule: one process only (on-demand retrains work with --workers, see docs/serve.md).
+  if (o.retrainEvery > 0 && o.workers > 1) throw new Error('--retrain-every: a schedule needs --workers 1 (use --retrain-every 0 and POST /api/model/retrain from a scheduler)');
+  if (o.retrainHoldout <= 0) throw new Error('--retrain-holdout: expected a share in (0, 1)');
+  return {
+    db: o.db,
+    every: o.retrainEvery,
+    holdout: o.retrainHoldout,
+    tolerance: o.retrainTolerance,
+    minNew: o.retrainMinNew,
+    ...(o.positiveTypes ? { positiveTypes: list(o.positiveTypes) } : {}),
+    negativeTypes: list(o.negativeTypes),
+    readTypes: list(o.readTypes),
   };
 }
 
@@ -59,6 +98,11 @@ export function register(program: Command): void {
     .option('--explore-latest <share>', 'share of each model answer given to the newest items (0–1)', share('explore-latest'), 0)
     .option('--cors <origins>', 'allow these origins (comma-separated, or *) to call the API from browsers (default: no CORS)')
     .option('--online-window <s>', 'seconds after a recommendation in which positive feedback counts as its hit (online metrics)', int('online-window', 1), 3600)
+    .option('--retrain-every <duration>', 'retrain from the stored feedback this often (Go duration: 1h, 30m; 0 = only on POST /api/model/retrain); swapped in only when the gate passes', duration('retrain-every'))
+    .option('--retrain-holdout <share>', 'share of the new feedback, newest first, the gate holds out', share('retrain-holdout'), RETRAIN_DEFAULTS.holdout)
+    .option('--retrain-tolerance <x>', 'the candidate may be this much worse in ndcg@10 and still be swapped in', share('retrain-tolerance'), RETRAIN_DEFAULTS.tolerance)
+    .option('--retrain-min-new <n>', 'fewest new positive events worth a retrain', int('retrain-min-new', 1), RETRAIN_DEFAULTS.minNew)
+    .option('--admin-key <key>', 'also require this X-Admin-Key on the admin routes (retrain, rollback); they always require --api-key')
     .option('--log', 'log every request (pino JSON on stdout)', false)
     .action(async (o: {
       models: string;
@@ -78,6 +122,11 @@ export function register(program: Command): void {
       exploreLatest: number;
       cors?: string;
       onlineWindow: number;
+      retrainEvery?: number;
+      retrainHoldout: number;
+      retrainTolerance: number;
+      retrainMinNew: number;
+      adminKey?: string;
       cacheSize: number;
       cacheMb: number;
       maxConnections?: number;
@@ -98,6 +147,8 @@ export function register(program: Command): void {
         maxConnections: o.maxConnections,
         requestTimeout: o.requestTimeout * 1000,
         cors: o.cors ? list(o.cors) : undefined,
+        adminKey: o.adminKey ?? process.env.RECLAB_ADMIN_KEY,
+        retrain: retrainOptions(o),
         onlineWindow: o.onlineWindow,
         engine: {
           cacheSize: o.cacheSize,
