@@ -41,6 +41,8 @@ export { itemFeatures } from './eval/features.ts';
 export { readRecommendations, evaluateLists } from './eval/recfile.ts';
 export { pairedTTest, wilcoxon, bootstrapCI, bootstrapDiffCI, meanStd } from './eval/significance.ts';
 export type { TestResult, Interval } from './eval/significance.ts';
+export { binomialTest, fleissKappa, ksTest } from './eval/hypothesis.ts';
+export type { BinomialTest, FleissKappa, KsTest } from './eval/hypothesis.ts';
 export { toText, toMarkdown, toCsv } from './eval/table.ts';
 export type { Table } from './eval/table.ts';
 
@@ -69,6 +71,8 @@ export type { LawParams, ParamName } from './laws/law.ts';
 export { fitLaw, predictLaw, bestSize, leaveOneConfigOut } from './laws/fit.ts';
 export type { LawPoint, LawFit, FitOptions as LawFitOptions, LocoReport, LocoRow } from './laws/fit.ts';
 export { readLawPoints } from './laws/records.ts';
+export { predictWithInterval } from './laws/predict.ts';
+export type { Prediction as LawPrediction, PredictOptions as LawPredictOptions } from './laws/predict.ts';
 export { runSweep } from './laws/sweep.ts';
 export type { SweepSpec, SweepPoint } from './laws/sweep.ts';
 export { llmPerformanceLaw } from './laws/llm.ts';
