@@ -81,11 +81,16 @@ export function arenaMarkdown(run: ArenaRun, s: ArenaSummary, ctx: ArenaReportCo
     L.push('', `Kendall τ-b between the two rankings: **${a.kendallTauB !== null ? a.kendallTauB.toFixed(3) : a.note}**${a.kendallTauB !== null && a.systems.length < 5 ? ` (only ${a.systems.length} systems: τ can take few values)` : ''}.`, '');
   }
   L.push(`## Judge behaviour`, '');
-  L.push(`- Verdicts naming the list shown first (of non-tie verdicts): ${ci(s.judge.firstShownShare)} — 50 % is position-neutral.`);
-  L.push(`- Order consistency (same system, or tie, in both orders): ${ci(s.judge.orderConsistency)}.`, '');
+  // A panel's majority run has no raw replies: each judge's own behaviour is what there is to show.
+  const behaviours = ctx.panel ? ctx.panel.judges.map((j) => ({ name: ` of \`${j.run.judge}\``, b: j.summary.judge })) : [{ name: '', b: s.judge }];
+  for (const { name, b } of behaviours) {
+    L.push(`- Verdicts${name} naming the list shown first (of non-tie verdicts): ${ci(b.firstShownShare)} — 50 % is position-neutral.`);
+    L.push(`- Order consistency${name} (same system, or tie, in both orders): ${ci(b.orderConsistency)}.`);
+  }
+  L.push('');
   const u = ctx.usage;
   L.push(`## Cost`, '', `${u.calls} calls (${u.cachedCalls} from cache), ${u.promptTokens} prompt + ${u.completionTokens} completion tokens${u.estimatedCalls ? ` (${u.estimatedCalls} calls estimated)` : ''}, $${u.costUsd.toFixed(4)}, latency p50 ${u.latencyMs.p50.toFixed(0)} ms / p95 ${u.latencyMs.p95.toFixed(0)} ms, ${u.retries} retries, ${u.repairs} repairs, ${u.failures} failures.`, '');
-  const examples = run.matches.filter((m) => m.forward).slice(0, 3);
+  const examples = (ctx.panel ? ctx.panel.judges.flatMap((j) => j.run.matches.filter((m) => m.forward).slice(0, 1)) : run.matches.filter((m) => m.forward).slice(0, 3));
   if (examples.length) {
     L.push(`## Example explanations`, '');
     for (const m of examples) L.push(`- user ${m.userLabel}, ${m.a} (shown as A) vs ${m.b}: overall ${m.forward!.overall} — ${m.forward!.explanation.replace(/\n/g, ' ')}`);
