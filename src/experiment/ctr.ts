@@ -49,6 +49,11 @@ export const ctrExperimentSchema = z
         embedder: z.enum(['use', 'hashed', 'auto']).default('auto'),
         /** Collective mode: LLM calls allowed (clusters = budget split between users and items). */
         budget: z.number().int().positive().optional(),
+        /** LIBER vectors for models with `vectors: liber`: partitions of K events (or maxSpanDays), encoder. */
+        liber: z
+          .object({ K: z.number().int().positive().default(20), maxSpanDays: z.number().positive().optional(), embedder: z.enum(['use', 'hashed', 'auto']).default('hashed') })
+          .strict()
+          .optional(),
       })
       .strict()
       .optional(),
@@ -57,7 +62,19 @@ export const ctrExperimentSchema = z
     validMetric: z.enum(['auc', 'gauc', 'logloss']).default('auc'),
     baseline: z.string().optional(),
     coldThreshold: z.number().int().positive().default(5),
-    models: z.array(z.object({ name: z.string().min(1), label: z.string().optional(), config: z.record(z.string(), z.unknown()).default({}) }).strict()).min(1),
+    models: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1),
+            label: z.string().optional(),
+            config: z.record(z.string(), z.unknown()).default({}),
+            /** With config.knowledge: which vectors — KAR (user + item) or LIBER (time-dependent user fusion + item). */
+            vectors: z.enum(['kar', 'liber']).default('kar'),
+          })
+          .strict(),
+      )
+      .min(1),
     output: z.string().default('runs'),
   })
   .strict();
@@ -142,6 +159,8 @@ export interface CtrRunOptions {
   dryRun?: boolean;
   /** Knowledge tables by dense user / item index of the CTR view (required when a model uses knowledge). */
   knowledge?: KnowledgeTables & { meta?: Record<string, unknown> };
+  /** LIBER tables for models with `vectors: liber`. */
+  liber?: KnowledgeTables & { meta?: Record<string, unknown> };
   /** Use this data set instead of building it from config.data. */
   dataset?: CtrDataset;
 }
@@ -190,8 +209,8 @@ export async function runCtrExperiment(config: CtrExperimentConfig, options: Ctr
     for (const seed of config.seeds) {
       const model = createCtrModel(spec.name, spec.config);
       knowledgeOn = model.config.knowledge;
-      const k = knowledgeOn ? options.knowledge : undefined;
-      if (knowledgeOn && !k) throw new ConfigError(config.name, `models.${config.models.indexOf(spec)}.config.knowledge`, 'needs knowledge vectors: add a `knowledge:` section to the experiment');
+      const k = knowledgeOn ? (spec.vectors === 'liber' ? options.liber : options.knowledge) : undefined;
+      if (knowledgeOn && !k) throw new ConfigError(config.name, `models.${config.models.indexOf(spec)}.config.knowledge`, `needs ${spec.vectors === 'liber' ? 'LIBER' : 'knowledge'} vectors: add a \`knowledge:\` section${spec.vectors === 'liber' ? ' with liber:' : ''} to the experiment`);
       let best = -Infinity;
       let bestEpoch = 0;
       let bestState: Float32Array[] | null = null;
@@ -302,7 +321,7 @@ export async function runCtrExperiment(config: CtrExperimentConfig, options: Ctr
       coldTestImpressions: cold.length,
       positiveRate: { train: posRate(train), valid: posRate(valid), test: posRate(test) },
     },
-    knowledge: options.knowledge?.meta,
+    knowledge: options.knowledge || options.liber ? { ...options.knowledge?.meta, liber: options.liber?.meta } : undefined,
     versions: { node: process.version },
     startedAt,
     seconds: (performance.now() - t0) / 1000,
@@ -344,7 +363,9 @@ export function ctrResultTable(r: CtrExperimentResult): Table {
     `cold: test impressions of items with < ${r.config.coldThreshold} training events (${d.coldTestImpressions} impressions, ${d.coldItems} items)`,
     `selection: early stopping on validation ${r.config.validMetric} (patience ${r.config.patience}), best epoch restored; seeds ${r.config.seeds.join(', ')}${multi ? ' (mean ± std)' : ''}`,
   ];
-  if (r.knowledge) notes.push(`knowledge: ${String(r.knowledge.description ?? JSON.stringify(r.knowledge))}`);
+  if (r.knowledge?.description) notes.push(`knowledge (+KAR): ${String(r.knowledge.description)}`);
+  const lib = r.knowledge?.liber as Record<string, unknown> | undefined;
+  if (lib?.description) notes.push(`knowledge (+LIBER): ${String(lib.description)}`);
   return { header, rows, notes };
 }
 

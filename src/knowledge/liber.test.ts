@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LLMClient, ScriptedProvider } from '../llm/index.ts';
-import { fusePartitions, LiberProfiler, LlmLiberSource, OfflineLiberSource, type LiberEvent } from './liber.ts';
+import { buildLiberKnowledge, fusePartitions, LiberProfiler, LlmLiberSource, OfflineLiberSource, type LiberEvent } from './liber.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'reclab-liber-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -79,5 +79,38 @@ describe('LIBER streaming partitions and cascaded summaries', () => {
     const w1 = Math.exp(1 / Math.SQRT2) / (1 + Math.exp(1 / Math.SQRT2));
     expect(both[1]).toBeCloseTo(w1, 6);
     expect(both[0]).toBeCloseTo(1 - w1, 6);
+  });
+});
+
+describe('LIBER knowledge for CTR impressions (ML-100K)', async () => {
+  const { existsSync } = await import('node:fs');
+  const DIR = new URL('../../../shared/datasets/ml-100k', import.meta.url).pathname;
+  it.skipIf(!existsSync(`${DIR}/u.data`))('partitions and calls per user as the cascade says; fusion at t uses only partitions frozen before t', async () => {
+    const { buildCtrMovieLens100k } = await import('../data/ctr.ts');
+    const { HashedNgramEmbedder } = await import('../llm/index.ts');
+    const ds = buildCtrMovieLens100k(DIR);
+    const K = 50;
+    const emb = new HashedNgramEmbedder(32);
+    const lk = await buildLiberKnowledge(ds, { K, source: new OfflineLiberSource(), embedder: emb, itemTexts: ds.items.map((i) => i.title) });
+    let parts = 0;
+    let calls = 0;
+    for (let u = 0; u < ds.nUsers; u++) {
+      const p = Math.floor((ds.seqOff[u + 1] - ds.seqOff[u]) / K);
+      parts += p;
+      calls += p > 0 ? 2 * p - 1 : 0;
+    }
+    expect(lk.partitions).toBe(parts);
+    expect(lk.calls).toBe(calls);
+    // an impression before the user's K-th behaviour has no frozen partition: zero vector
+    const u = 0;
+    const first = ds.seqOff[u];
+    const e = [...Array(ds.nEvents).keys()].find((x) => ds.user[x] === u && ds.time[x] === ds.seqTime[first])!;
+    const out = new Float32Array(32);
+    lk.userOfEvent(e, ds.item[e], out, 0);
+    expect(out.every((v) => v === 0)).toBe(true);
+    // the user's last impression: every partition whose end is before it takes part (non-zero)
+    const last = [...Array(ds.nEvents).keys()].filter((x) => ds.user[x] === u).at(-1)!;
+    lk.userOfEvent(last, ds.item[last], out, 0);
+    expect(out.some((v) => v !== 0)).toBe(true);
   });
 });

@@ -210,3 +210,60 @@ export function fusePartitions(query: Float32Array, keys: readonly Float32Array[
 export async function encodePartitions(embedder: Embedder, parts: readonly Partition[]): Promise<Float32Array[]> {
   return embedder.embed(parts.map((p) => p.profile));
 }
+
+/** What {@link buildLiberKnowledge} returns. */
+export interface LiberKnowledge {
+  dim: number;
+  /** Partitions made and calls (interests + shift) made. */
+  partitions: number;
+  calls: number;
+  /** Item query vectors [nItems × dim] (same encoder as the partitions). */
+  itemQuery: Float32Array;
+  /** LIBER's user vector of impression e: fusion of the user's partitions frozen before time[e], queried by the target item. */
+  userOfEvent: (event: number, item: number, out: Float32Array, off: number) => void;
+  description: string;
+}
+
+/**
+ * Streams every user's behaviours of a CTR view (all splits, in time order, as they would arrive)
+ * through a {@link LiberProfiler}, encodes each partition's profile and each item's text with
+ * `embedder`, and returns the per-impression fusion: for an impression at time t only partitions
+ * frozen strictly before t take part, so nothing at or after t reaches the vector.
+ */
+export async function buildLiberKnowledge(
+  ds: import('../data/ctr.ts').CtrDataset,
+  options: { K: number; maxSpanSeconds?: number; source: LiberSource; embedder: Embedder; itemTexts: string[]; log?: (l: string) => void },
+): Promise<LiberKnowledge> {
+  const t0 = performance.now();
+  const lib = new LiberProfiler(options.source, { K: options.K, maxSpanSeconds: options.maxSpanSeconds });
+  const keys: Float32Array[][] = [];
+  const ends: number[][] = [];
+  for (let u = 0; u < ds.nUsers; u++) {
+    const ev: LiberEvent[] = [];
+    for (let p = ds.seqOff[u]; p < ds.seqOff[u + 1]; p++) {
+      const it = ds.items[ds.seqItem[p]];
+      ev.push({ time: ds.seqTime[p], title: it.title, rating: ds.seqRating[p], genres: it.genres });
+    }
+    const key = ds.users[u].rawId;
+    await lib.append(key, ev);
+    const parts = lib.partitions(key);
+    keys.push(await encodePartitions(options.embedder, parts));
+    ends.push(parts.map((p) => p.end));
+    if ((u + 1) % 200 === 0) options.log?.(`  LIBER: ${u + 1}/${ds.nUsers} users, ${lib.calls} calls (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  const itemQuery = new Float32Array(ds.nItems * options.embedder.dim);
+  (await options.embedder.embed(options.itemTexts)).forEach((v, i) => itemQuery.set(v, i * options.embedder.dim));
+  const dim = options.embedder.dim;
+  const partitions = keys.reduce((s, k) => s + k.length, 0);
+  return {
+    dim,
+    partitions,
+    calls: lib.calls,
+    itemQuery,
+    userOfEvent: (event, item, out, off) => {
+      const u = ds.user[event];
+      out.set(fusePartitions(itemQuery.subarray(item * dim, item * dim + dim), keys[u], ends[u], ds.time[event]), off);
+    },
+    description: `LIBER (${options.source.offline ? 'OFFLINE source: summaries written from metadata, no LLM' : `LLM ${options.source.id}`}), K = ${options.K}, ${partitions} partitions, ${lib.calls} cascaded calls, encoder ${options.embedder.name}`,
+  };
+}

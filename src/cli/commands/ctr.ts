@@ -10,7 +10,8 @@ import { knowledgeTables, loadKnowledgeVectors } from '../../data/ctr-knowledge.
 import { ctrDatasetOf, formatCtrResult, loadCtrExperiment, resolveConfigPath, runCtrExperiment } from '../../experiment/ctr.ts';
 import { defaultEmbedder } from '../../llm/embed.ts';
 import { buildKnowledge } from '../../knowledge/build.ts';
-import { OfflineKnowledgeSource } from '../../knowledge/kar.ts';
+import { buildKnowledgeRequests, OfflineKnowledgeSource } from '../../knowledge/kar.ts';
+import { buildLiberKnowledge, OfflineLiberSource } from '../../knowledge/liber.ts';
 
 /** Runs a CTR experiment file with `--key=value` overrides; returns the run folder. */
 export async function runCtrFile(path: string, overrides: readonly string[]): Promise<string | undefined> {
@@ -18,7 +19,7 @@ export async function runCtrFile(path: string, overrides: readonly string[]): Pr
   const baseDir = dirname(path);
   const log = (l: string): void => void process.stderr.write(`${l}\n`);
   const ds = ctrDatasetOf(config, baseDir);
-  const wants = config.models.some((m) => m.config.knowledge === true);
+  const wants = config.models.some((m) => m.config.knowledge === true && m.vectors === 'kar');
   let knowledge;
   if (wants) {
     const k = config.knowledge;
@@ -35,7 +36,21 @@ export async function runCtrFile(path: string, overrides: readonly string[]): Pr
     knowledge = { dim: t.dim, user: t.user, item: t.item, meta: { file, ...v.meta } };
     log(`knowledge: ${String(v.meta.description ?? file)}`);
   }
-  const { result, dir, table } = await runCtrExperiment(config, { baseDir, log, knowledge, dataset: ds, progress: Boolean(process.stderr.isTTY) });
+  let liber;
+  if (config.models.some((m) => m.config.knowledge === true && m.vectors === 'liber')) {
+    const lc = config.knowledge?.liber;
+    if (!lc) throw new Error(`${path}: key "knowledge.liber": a model has vectors: liber, so the knowledge section needs liber: { K: … }`);
+    if (config.knowledge!.source !== 'offline') throw new Error(`${path}: key "knowledge.source": LIBER summaries with an LLM are built through the API (src/knowledge/liber.ts); this runner builds the offline ones`);
+    // the item queries: the offline KAR item texts, in the partitions' encoder space
+    const plan = buildKnowledgeRequests(ds, { mode: 'individual' });
+    const offline = new OfflineKnowledgeSource();
+    const itemTexts = await Promise.all(Array.from(plan.itemRequest, (q) => offline.answer(plan.requests[q])));
+    log(`LIBER: streaming ${ds.nEvents} behaviours of ${ds.nUsers} users into partitions of K = ${lc.K} (OFFLINE summaries, no LLM)`);
+    const lk = await buildLiberKnowledge(ds, { K: lc.K, maxSpanSeconds: lc.maxSpanDays === undefined ? undefined : lc.maxSpanDays * 86400, source: new OfflineLiberSource(), embedder: await defaultEmbedder(lc.embedder), itemTexts, log });
+    log(`knowledge: ${lk.description}`);
+    liber = { dim: lk.dim, user: new Float32Array(ds.nUsers * lk.dim), item: lk.itemQuery, userOfEvent: lk.userOfEvent, meta: { description: lk.description, partitions: lk.partitions, calls: lk.calls, K: lc.K } };
+  }
+  const { result, dir, table } = await runCtrExperiment(config, { baseDir, log, knowledge, liber, dataset: ds, progress: Boolean(process.stderr.isTTY) });
   process.stdout.write(`${formatCtrResult(result, table)}\n`);
   if (dir) process.stdout.write(`results: ${dir}\n`);
   return dir;

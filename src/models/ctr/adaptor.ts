@@ -30,6 +30,12 @@ export interface KnowledgeTables {
   dim: number;
   user: Float32Array;
   item: Float32Array;
+  /**
+   * Time-dependent user vectors (LIBER's fusion of the partitions frozen before the impression,
+   * with the target item as query): writes the user vector of impression `event` into
+   * out[off … off + dim). When present it replaces the `user` table.
+   */
+  userOfEvent?: (event: number, item: number, out: Float32Array, off: number) => void;
 }
 
 export class HybridExpertAdaptor {
@@ -66,11 +72,13 @@ export class HybridExpertAdaptor {
   }
 
   /** r̂ [n × d] and f̂ [n × d] of the rows' users and items (plain arrays). */
-  forward(users: Int32Array, items: Int32Array, n: number, k: KnowledgeTables): { user: Float32Array; item: Float32Array } {
+  forward(users: Int32Array, items: Int32Array, n: number, k: KnowledgeTables, events?: Int32Array): { user: Float32Array; item: Float32Array } {
     const { dk, d } = this;
     const x = this.xs.a;
+    if (k.userOfEvent && !events) throw new Error('HybridExpertAdaptor: time-dependent user vectors need the event of each row');
     for (let r = 0; r < n; r++) {
-      x.set(k.user.subarray(users[r] * dk, users[r] * dk + dk), r * dk);
+      if (k.userOfEvent) k.userOfEvent(events![r], items[r], x, r * dk);
+      else x.set(k.user.subarray(users[r] * dk, users[r] * dk + dk), r * dk);
       x.set(k.item.subarray(items[r] * dk, items[r] * dk + dk), (n + r) * dk);
     }
     const xu = this.xs.ptr;

@@ -34,6 +34,8 @@ export interface CtrBatch {
   /** Dense user and item of each row. */
   user: Int32Array;
   item: Int32Array;
+  /** Event index of each row in its data set (−1 when the batch was not built from one). */
+  event: Int32Array;
   label: Float32Array;
 }
 
@@ -64,6 +66,7 @@ export function makeBatch(ds: CtrDataset, events: ArrayLike<number>): CtrBatch {
     histRating: new Int32Array(0),
     user: new Int32Array(n),
     item: new Int32Array(n),
+    event: Int32Array.from(events),
     label: new Float32Array(n),
   };
   let ng = 0;

@@ -18,6 +18,7 @@ const batch: CtrBatch = {
   histRating: Int32Array.from([20, 17, 19, 16, 20]),
   user: Int32Array.from([0, 2, 3]),
   item: Int32Array.from([1, 3, 5]),
+  event: Int32Array.from([-1, -1, -1]),
   label: Float32Array.from([1, 0, 1]),
 };
 const dk = 5;

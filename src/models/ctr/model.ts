@@ -150,7 +150,7 @@ export class CtrModel {
       const m = Math.min(B, n - s);
       const us = Int32Array.from({ length: m }, (_, r) => Math.min(nU - 1, s + r));
       const is = Int32Array.from({ length: m }, (_, r) => Math.min(nI - 1, s + r));
-      const o = net.adaptor.forward(us, is, m, k);
+      const o = net.adaptor.forward(us, is, m, { dim: k.dim, user: k.user, item: k.item });
       for (let r = 0; r < m; r++) {
         if (s + r < nU) user.set(o.user.subarray(r * d, r * d + d), (s + r) * d);
         if (s + r < nI) item.set(o.item.subarray(r * d, r * d + d), (s + r) * d);

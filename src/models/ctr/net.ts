@@ -98,7 +98,7 @@ export class CtrNet {
     this.emb.forward(b, X, this.lin, this.head.poolsHistory);
     if (this.adaptor) {
       if (!k) throw new Error('ctr model: trained with knowledge, but no knowledge vectors were given');
-      const out = this.adaptor.forward(b.user, b.item, b.n, k);
+      const out = this.adaptor.forward(b.user, b.item, b.n, k, b.event);
       const d = this.cfg.dim;
       const s0 = this.slots - 2;
       for (let r = 0; r < b.n; r++) {
