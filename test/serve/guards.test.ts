@@ -41,6 +41,28 @@ const ROUTES: { method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'; path: strin
   { method: 'GET', path: '/api/latest' },
   { method: 'GET', path: '/api/model' },
   { method: 'PUT', path: '/api/model', body: {} },
+  // Gorse's routes added for wire compatibility, and the admin routes of the retrain loop.
+  { method: 'GET', path: '/api/feedback' },
+  { method: 'GET', path: '/api/feedback/click' },
+  { method: 'GET', path: '/api/feedback/victim/a' },
+  { method: 'DELETE', path: '/api/feedback/victim/a' },
+  { method: 'GET', path: '/api/feedback/click/victim/a' },
+  { method: 'DELETE', path: '/api/feedback/click/victim/a' },
+  { method: 'GET', path: '/api/user/victim/feedback/click' },
+  { method: 'GET', path: '/api/item/a/feedback' },
+  { method: 'GET', path: '/api/item/a/feedback/click' },
+  { method: 'PATCH', path: '/api/user/victim', body: { Comment: 'owned' } },
+  { method: 'PUT', path: '/api/item/a/category/evil' },
+  { method: 'DELETE', path: '/api/item/a/category/odd' },
+  { method: 'GET', path: '/api/recommend/victim/odd' },
+  { method: 'GET', path: '/api/user/victim/neighbors' },
+  { method: 'GET', path: '/api/item/a/neighbors/odd' },
+  { method: 'POST', path: '/api/session/recommend/odd', body: [{ ItemId: 'a' }] },
+  { method: 'GET', path: '/api/popular/odd' },
+  { method: 'GET', path: '/api/latest/odd' },
+  { method: 'POST', path: '/api/model/retrain', body: { Wait: true } },
+  { method: 'GET', path: '/api/model/retrains' },
+  { method: 'POST', path: '/api/model/rollback' },
 ];
 
 /** Spellings of a path that a lax router (or a decoding one) might take for the same route. */
@@ -73,12 +95,14 @@ describe('serve guards: every spelling of every route meets the key and the rate
   let service: Service;
   let store: SqliteStore;
   let dir: string;
+  let slot: ModelSlot;
 
   beforeAll(async () => {
     dir = tempDir();
     await writeFixtureBundle(join(dir, 'markov'), 'markov');
     store = SqliteStore.open(join(dir, 'guards.db'));
-    service = await buildApp({ store, slot: new ModelSlot(dir), apiKey: KEY, rateLimit: 0 });
+    slot = new ModelSlot(dir);
+    service = await buildApp({ store, slot, apiKey: KEY, rateLimit: 0 });
     await service.swapModel();
     await store.upsertUsers([{ id: 'victim', labels: ['keep'], comment: '' }]);
     await store.insertFeedback([{ type: 'click', user: 'victim', item: 'a', value: 1, time: 1 }], 'insert');
@@ -98,6 +122,7 @@ describe('serve guards: every spelling of every route meets the key and the rate
       feedback: await store.countFeedback(),
       victim: await store.userFeedback('victim'),
       model: service.engine.options,
+      served: slot.current?.version,
     });
   }
 
