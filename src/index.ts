@@ -23,6 +23,13 @@ export type { Recommender, SequentialRecommender, FitOptions, FitReport, EpochRe
 export { isSequential } from './models/recommender.ts';
 export { createModel, loadModel, listModels, modelEntry, registerModel } from './models/registry.ts';
 export type { ModelEntry } from './models/registry.ts';
+// CTR: the view with feature fields, the click models, their metrics and the task of `reclab run`
+export { buildCtrMovieLens100k, ctrSplitEvents, type CtrDataset } from './data/ctr.ts';
+export { loadKnowledgeVectors, saveKnowledgeVectors, knowledgeTables, type KnowledgeVectors } from './data/ctr-knowledge.ts';
+export { createCtrModel, loadCtrModel, listCtrModels, ctrModelEntry } from './models/ctr/registry.ts';
+export { CtrModel } from './models/ctr/model.ts';
+export { auc, gauc, logLoss, ctrMetrics, CTR_METRICS } from './eval/ctr-metrics.ts';
+export { runCtrExperiment, loadCtrExperiment, type CtrExperimentConfig, type CtrExperimentResult } from './experiment/ctr.ts';
 export { topK } from './models/topk.ts';
 export type { TopK } from './models/topk.ts';
 
@@ -62,6 +69,10 @@ export type { BundleMeta, ServedModel } from './serve/bundle.ts';
 // ── LLMs: the client (OpenAI-compatible, GGUF, replay, scripted), cache, accounting, embedder ───
 // `createClient('openai:llama3.1:8b', { baseURL })` or `createClient('scripted:<name>')` offline.
 export * from './llm/index.ts';
+// LLM knowledge for recommenders: KAR extraction and LIBER lifelong profiles (docs/knowledge.md)
+export { buildKnowledgeRequests, estimatePlan, runPlan, OfflineKnowledgeSource, LlmKnowledgeSource, MOVIE_FACTORS } from './knowledge/kar.ts';
+export { buildKnowledge } from './knowledge/build.ts';
+export { LiberProfiler, LlmLiberSource, OfflineLiberSource, fusePartitions, buildLiberKnowledge } from './knowledge/liber.ts';
 
 // ── Performance laws: data quality, the recommendation law, its fit, the LLM performance law ────
 export { dataQuality, popularityEntropy } from './laws/quality.ts';
