@@ -227,6 +227,30 @@ function storeSuite(open: () => Promise<Store>): void {
     }
   });
 
+  it('lists the feedback log by filter and cursor in arrival order, and deletes a pair with its counts', async () => {
+    const s = await open();
+    try {
+      await s.insertFeedback([ev('u', 'a', 30), ev('u', 'a', 10, 'like'), ev('v', 'a', 20), ev('u', 'b', 5)], 'insert');
+      const all = await s.listFeedback({}, '', 3);
+      // Arrival order, not time order; a full page has a cursor, the last one none.
+      expect(all.rows.map((e) => `${e.user}/${e.item}/${e.type}`)).toEqual(['u/a/click', 'u/a/like', 'v/a/click']);
+      expect(all.rows.every((e, k) => k === 0 || e.seq! > all.rows[k - 1].seq!)).toBe(true);
+      const rest = await s.listFeedback({}, all.cursor, 3);
+      expect(rest).toEqual({ rows: [expect.objectContaining({ user: 'u', item: 'b', time: 5 })], cursor: '' });
+      expect((await s.listFeedback({ item: 'a', type: 'click' }, '', 10)).rows.map((e) => e.user)).toEqual(['u', 'v']);
+      expect((await s.listFeedback({ user: 'u', item: 'a' }, '', 10)).rows.map((e) => e.type)).toEqual(['click', 'like']);
+      // Deleting (click, u, a) leaves the like; the counters follow (a: 3 → 2).
+      expect(await s.deleteFeedback({ type: 'click', user: 'u', item: 'a' })).toBe(1);
+      expect(await s.deleteFeedback({ type: 'click', user: 'u', item: 'a' })).toBe(0);
+      expect(Object.fromEntries(await s.itemCounts())).toEqual({ a: 2, b: 1 });
+      expect(await s.deleteFeedback({ user: 'u', item: 'a' })).toBe(1);
+      expect(Object.fromEntries(await s.itemCounts())).toEqual({ a: 1, b: 1 });
+      expect(await s.countFeedback()).toBe(2);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('ping resolves on a healthy store', async () => {
     const s = await open();
     try {
