@@ -36,6 +36,11 @@ export interface KnowledgeTables {
    * out[off … off + dim). When present it replaces the `user` table.
    */
   userOfEvent?: (event: number, item: number, out: Float32Array, off: number) => void;
+  /**
+   * Pre-stored adaptor outputs r̂_u [nUsers × d], f̂_i [nItems × d] (CtrModel.augmentedVectors):
+   * serving reads them and runs neither the encoder nor the adaptor.
+   */
+  augmented?: { dim: number; user: Float32Array; item: Float32Array };
 }
 
 export class HybridExpertAdaptor {

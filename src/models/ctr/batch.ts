@@ -3,7 +3,7 @@
  * single-valued field, a bag of genre ids, the behaviour sequence as item and rating ids), the
  * dense user and item of each row (to look up knowledge vectors), and the label.
  */
-import type { CtrDataset } from '../../data/ctr.ts';
+import { yearBucket, type CtrDataset } from '../../data/ctr.ts';
 
 /** The shape of the inputs, fixed for a model's lifetime (saved with it). */
 export interface CtrSchema {
@@ -96,5 +96,29 @@ export function makeBatch(ds: CtrDataset, events: ArrayLike<number>): CtrBatch {
     b.item[r] = i;
     b.label[r] = ds.label[e];
   }
+  return b;
+}
+
+/**
+ * The impressions a ranking request scores: the context of event `e` (its user fields and
+ * behaviour sequence) with each candidate item in turn as the target (item id, year, genres).
+ */
+export function candidateBatch(ds: CtrDataset, e: number, candidates: ArrayLike<number>): CtrBatch {
+  const n = candidates.length;
+  const b = makeBatch(ds, Int32Array.from({ length: n }, () => e));
+  const F = ds.fields.length;
+  const itemCol = ds.fields.findIndex((f) => f.name === 'item');
+  const yearCol = ds.fields.findIndex((f) => f.name === 'year');
+  const genres: number[] = [];
+  for (let r = 0; r < n; r++) {
+    const i = candidates[r];
+    b.cat[r * F + itemCol] = ds.fields[itemCol].offset + i;
+    b.cat[r * F + yearCol] = ds.fields[yearCol].offset + yearBucket(ds.items[i].year);
+    b.item[r] = i;
+    b.event[r] = -1;
+    for (let k = ds.itemGenreOff[i]; k < ds.itemGenreOff[i + 1]; k++) genres.push(ds.itemGenres[k]);
+    b.genreOff[r + 1] = genres.length;
+  }
+  b.genres = Int32Array.from(genres);
   return b;
 }

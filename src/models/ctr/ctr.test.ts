@@ -74,3 +74,16 @@ describe('CTR models: float64 finite-difference gradient checks', () => {
   it('DIN with knowledge', () => check('din', { hidden: [6], attentionHidden: 3, maxHistory: 3, experts: K }, { d: 4, hidden: [6], attHidden: 3, knowledge: { k: knowledge(), ...K } }));
   it('AutoInt', () => check('autoint', { layers: 2, heads: 2 }, { d: 4, hidden: [], layers: 2, heads: 2 }));
 });
+
+describe('pre-stored knowledge vectors', () => {
+  it('serving from the stored adaptor outputs gives the same logits as running the adaptor', () => {
+    const k = knowledge();
+    const m = createCtrModel('deepfm', { dim: 4, batchSize: 4, knowledge: true, hidden: [5], experts: K });
+    const net = m.build(schema, k.dim, 2);
+    const live = net.logits(batch, k).slice();
+    const aug = m.augmentedVectors(k)!;
+    expect(aug.user.length).toBe(schema.nUsers * 4);
+    const stored = net.logits(batch, { ...k, augmented: aug });
+    expect(maxRelError(stored, live)).toBeLessThan(1e-6);
+  });
+});

@@ -98,12 +98,17 @@ export class CtrNet {
     this.emb.forward(b, X, this.lin, this.head.poolsHistory);
     if (this.adaptor) {
       if (!k) throw new Error('ctr model: trained with knowledge, but no knowledge vectors were given');
-      const out = this.adaptor.forward(b.user, b.item, b.n, k, b.event);
       const d = this.cfg.dim;
       const s0 = this.slots - 2;
+      const aug = k.augmented;
+      if (aug && aug.dim !== d) throw new Error(`ctr model: pre-stored vectors have width ${aug.dim}, the model's fields ${d}`);
+      // serving from pre-stored adaptor outputs: two row copies, no encoder, no adaptor
+      const out = aug ? null : this.adaptor.forward(b.user, b.item, b.n, k, b.event);
       for (let r = 0; r < b.n; r++) {
-        X.set(out.user.subarray(r * d, r * d + d), (r * this.slots + s0) * d);
-        X.set(out.item.subarray(r * d, r * d + d), (r * this.slots + s0 + 1) * d);
+        const u = aug ? aug.user.subarray(b.user[r] * d, b.user[r] * d + d) : out!.user.subarray(r * d, r * d + d);
+        const i = aug ? aug.item.subarray(b.item[r] * d, b.item[r] * d + d) : out!.item.subarray(r * d, r * d + d);
+        X.set(u, (r * this.slots + s0) * d);
+        X.set(i, (r * this.slots + s0 + 1) * d);
       }
     }
     const z = this.head.forward(b, this.X, b.n);
