@@ -87,3 +87,24 @@ describe('pre-stored knowledge vectors', () => {
     expect(maxRelError(stored, live)).toBeLessThan(1e-6);
   });
 });
+
+describe('CTR checkpoints', () => {
+  it('save → loadCtrModel gives the same predictions', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { loadCtrModel } = await import('./registry.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'reclab-ctr-ckpt-'));
+    try {
+      const m = createCtrModel('din', { dim: 4, batchSize: 4, hidden: [6], attentionHidden: 3, maxHistory: 3 });
+      m.build(schema, 0, 5);
+      const before = m.predictBatch(batch).slice();
+      await m.save(dir);
+      const back = await loadCtrModel(dir);
+      expect(back.name).toBe('din');
+      expect(Array.from(back.predictBatch(batch))).toEqual(Array.from(before));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
