@@ -46,7 +46,8 @@ export const ctrExperimentSchema = z
         vectors: z.string().min(1),
         source: z.enum(['offline', 'llm']).default('offline'),
         mode: z.enum(['individual', 'collective']).default('individual'),
-        embedder: z.enum(['use', 'hashed', 'auto']).default('auto'),
+        /** use, hashed, auto, or openai:<model> (an OpenAI-compatible /embeddings endpoint). */
+        embedder: z.string().regex(/^(use|hashed|auto|openai:.+)$/, 'use use, hashed, auto or openai:<model>').default('auto'),
         /** Collective mode: LLM calls allowed (clusters = budget split between users and items). */
         budget: z.number().int().positive().optional(),
         /** LIBER vectors for models with `vectors: liber`: partitions of K events (or maxSpanDays), encoder. */

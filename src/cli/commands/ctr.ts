@@ -12,6 +12,7 @@ import { defaultEmbedder } from '../../llm/embed.ts';
 import { buildKnowledge } from '../../knowledge/build.ts';
 import { buildKnowledgeRequests, OfflineKnowledgeSource } from '../../knowledge/kar.ts';
 import { buildLiberKnowledge, OfflineLiberSource } from '../../knowledge/liber.ts';
+import { embedderFromSpec } from '../../knowledge/embedders.ts';
 
 /** Runs a CTR experiment file with `--key=value` overrides; returns the run folder. */
 export async function runCtrFile(path: string, overrides: readonly string[]): Promise<string | undefined> {
@@ -28,7 +29,7 @@ export async function runCtrFile(path: string, overrides: readonly string[]): Pr
     if (!existsSync(file)) {
       if (k.source !== 'offline') throw new Error(`${path}: key "knowledge.vectors": ${file} does not exist; build it with \`reclab knowledge build ${config.data.source} --out ${k.vectors} --llm <spec>\``);
       log(`knowledge vectors ${file} absent: building them with the OFFLINE knowledge source (metadata text, no LLM)`);
-      await buildKnowledge(ds, { mode: k.mode, budget: k.budget, source: new OfflineKnowledgeSource(), embedder: await defaultEmbedder(k.embedder), out: file, log });
+      await buildKnowledge(ds, { mode: k.mode, budget: k.budget, source: new OfflineKnowledgeSource(), embedder: await embedderFromSpec(k.embedder), out: file, log });
     }
     const v = loadKnowledgeVectors(file);
     const t = knowledgeTables(v, ds.users.map((u) => u.rawId), ds.items.map((i) => i.rawId));

@@ -2,7 +2,7 @@
  * `reclab knowledge …`: KAR knowledge for a CTR view (src/knowledge, docs/knowledge.md).
  *
  *   reclab knowledge build <ml-100k dir> --out <file.rkv> [--mode individual|collective] [--budget N]
- *                          [--llm <spec> [LLM flags]] [--embedder use|hashed|auto] [--dry-run]
+ *                          [--llm <spec> [LLM flags]] [--embedder use|hashed|auto|openai:<model>] [--dry-run]
  *
  * Without --llm the offline knowledge source writes the text from metadata (labelled as such in
  * the vectors file and every report). --dry-run prints the number of calls and the estimated
@@ -10,8 +10,8 @@
  */
 import type { Command } from 'commander';
 import { buildCtrMovieLens100k } from '../../data/ctr.ts';
-import { defaultEmbedder } from '../../llm/embed.ts';
 import { buildKnowledge } from '../../knowledge/build.ts';
+import { embedderFromSpec } from '../../knowledge/embedders.ts';
 import { buildKnowledgeRequests, estimatePlan, LlmKnowledgeSource, OfflineKnowledgeSource } from '../../knowledge/kar.ts';
 import { clientFromFlags, type LlmFlags } from '../../llmrec/setup.ts';
 import { llmOptions } from './arena.ts';
@@ -24,6 +24,7 @@ interface BuildFlags extends LlmFlags {
   embedder: string;
   dryRun?: boolean;
   maxTokens: string;
+  embedBaseUrl?: string;
 }
 
 /** Registers `reclab knowledge`. */
@@ -37,7 +38,8 @@ export function register(program: Command): void {
     .option('--mode <mode>', 'individual (one call per user and item) or collective (one per cluster)', 'individual')
     .option('--budget <n>', 'collective: total calls (clusters), split between users and items')
     .option('--llm <spec>', 'openai:<model>[@url], gguf:<file>, replay:<file.jsonl>; omitted: the offline metadata source')
-    .option('--embedder <kind>', 'use (sentence encoder), hashed, or auto', 'auto')
+    .option('--embedder <kind>', 'use (sentence encoder), hashed, auto, or openai:<model> (an OpenAI-compatible /embeddings endpoint)', 'auto')
+    .option('--embed-base-url <url>', 'base URL of the embeddings endpoint (default: --base-url, $RECLAB_LLM_BASE_URL)')
     .option('--max-tokens <n>', 'completion cap per call (also the dry-run estimate)', '400')
     .option('--dry-run', 'print the call count and estimated tokens / cost; call nothing');
   llmOptions(build).action(async (source: string, o: BuildFlags) => {
@@ -57,7 +59,7 @@ export function register(program: Command): void {
     const client = o.llm ? clientFromFlags(o.llm, o) : null;
     try {
       const src = client ? new LlmKnowledgeSource(client, Number(o.maxTokens)) : new OfflineKnowledgeSource();
-      await buildKnowledge(ds, { mode: o.mode, budget, source: src, embedder: await defaultEmbedder(o.embedder as 'use' | 'hashed' | 'auto'), out: o.out, log: (l) => process.stderr.write(`${l}\n`) });
+      await buildKnowledge(ds, { mode: o.mode, budget, source: src, embedder: await embedderFromSpec(o.embedder, { baseURL: o.embedBaseUrl ?? o.baseUrl }), out: o.out, log: (l) => process.stderr.write(`${l}\n`) });
       process.stdout.write(`${line}\n`);
       if (client) {
         const t = client.ledger.total();
