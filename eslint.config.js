@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import layers from './eslint/layers.js';
 
 export default tseslint.config(
-  { ignores: ['asm/**', 'dist/**', 'node_modules/**', '.cache/**', 'coverage/**', 'runs/**'] },
+  { ignores: ['src/kernels/asm/**', 'dist/**', 'node_modules/**', '.cache/**', 'coverage/**', 'runs/**'] },
   js.configs.recommended,
   // The bin script is plain Node JavaScript.
   { files: ['bin/**/*.js'], languageOptions: { globals: { process: 'readonly' } } },

@@ -27,7 +27,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { SHARED, emit, median } from './_util.ts';
-import { Engine, type Program } from '../src/nn/engine.ts';
+import { Engine, type Program } from '../src/kernels/engine.ts';
 import { Rng } from '../src/nn/rng.ts';
 import { SASRec, SASRecNet, parseSASRecConfig } from '../src/models/sasrec.ts';
 import { HSTUNet, parseHSTUConfig } from '../src/models/hstu.ts';

@@ -1,8 +1,8 @@
 /* global process, console */
 // `npm run build` (and `prepare`, so installs from git and `npm pack` get it): compiles src/ into
 // dist/ with tsc, then copies the runtime assets tsc does not emit — the engine's WebAssembly
-// kernels, which src/nn/engine.ts finds beside itself through `new URL('./kernels.wasm', import.meta.url)`,
-// so dist/nn/ must hold them too. dist/ is removed first: a stale module from a deleted source
+// kernels, which src/kernels/runtime.ts finds beside itself through `new URL('./kernels.wasm', import.meta.url)`,
+// so dist/kernels/ must hold them too. dist/ is removed first: a stale module from a deleted source
 // file would otherwise ship.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';

@@ -418,3 +418,42 @@ describe('sampled candidates', () => {
     expect(Math.abs(twos - 300)).toBeLessThan(44);
   });
 });
+
+describe('dot-product models on the kernel core', () => {
+  it('rank counts from the factors give the same metrics as ranking the score block (ties, both tie rules, several blocks)', async () => {
+    const { ItemPanels, scoreDot } = await import('../kernels/score.ts');
+    const rng = new Rng(17);
+    const nUsers = 90, nItems = 41, dims = 5;
+    // integer factors: many exact ties between items
+    const U = Float32Array.from({ length: nUsers * dims }, () => rng.int(3) - 1);
+    const V = Float32Array.from({ length: nItems * dims }, () => rng.int(3) - 1);
+    const panels = new ItemPanels(V, nItems, dims);
+    const scoreUsers = (users: Int32Array, _h: Interactions, out: Float32Array): void => {
+      const v = new Float32Array(users.length * dims);
+      for (let r = 0; r < users.length; r++) v.set(U.subarray(users[r] * dims, users[r] * dims + dims), r * dims);
+      scoreDot(panels, v, users.length, out);
+    };
+    const dot = {
+      name: 'dot', config: {}, nItems, fit: async () => { throw new Error('no'); }, save: async () => {},
+      scoreUsers,
+      itemPanels: () => panels,
+      userVectors: (users: Int32Array, _h: Interactions, out: Float32Array) => {
+        vectorCalls++;
+        for (let r = 0; r < users.length; r++) out.set(U.subarray(users[r] * dims, users[r] * dims + dims), r * dims);
+      },
+    };
+    let vectorCalls = 0;
+    const plain = { name: 'plain', config: {}, nItems, fit: dot.fit, save: dot.save, scoreUsers };
+    const seqs = Array.from({ length: nUsers }, () => Array.from({ length: 2 + rng.int(8) }, () => rng.int(nItems)));
+    const train = fromSequences(seqs.map((s) => s.slice(0, -1)), nItems);
+    const test = fromSequences(seqs.map((s) => [s[s.length - 1]]).map((t, u) => (seqs[u].slice(0, -1).includes(t[0]) ? [] : t)), nItems);
+    const data = { history: train, exclude: [train], targets: test, train };
+    for (const ties of ['optimistic', 'pessimistic'] as const) {
+      const metrics = ['hr@5', 'ndcg@5', 'mrr@10', 'auc'];
+      const a = await evaluate(dot, data, { metrics, ties, blockSize: 32 });
+      const b = await evaluate(plain, data, { metrics, ties, blockSize: 32 });
+      for (const m of metrics) expect(a.perUser[m]).toEqual(b.perUser[m]);
+    }
+    expect(vectorCalls).toBeGreaterThanOrEqual(2 * 3); // the factor path ran, block by block
+  });
+});

@@ -18,10 +18,11 @@
  * a bounded heap (partial selection). Memory stays O(block × nItems + nUsers × metrics).
  */
 import type { Interactions } from '../data/types.ts';
-import type { Recommender } from '../models/recommender.ts';
+import { isDotProduct, type Recommender } from '../models/recommender.ts';
 import { topK } from '../models/topk.ts';
 import { progress } from '../util/progress.ts';
-import { countAbove, sharedArena } from './kernels.ts';
+import { defaultEngine } from '../kernels/engine.ts';
+import { countAbove, rankCountDot } from '../kernels/score.ts';
 import {
   catalogueStats,
   CATALOGUE_METRICS,
@@ -221,6 +222,32 @@ function markRow(scores: Float32Array | null, base: number, exclude: readonly In
   return excluded;
 }
 
+/**
+ * User u's distinct excluded items that are not relevant, written to out[at..]; returns how many.
+ * Same marking as {@link markRow} (so the same items are excluded on both paths).
+ */
+function collectExcluded(exclude: readonly Interactions[], u: number, rel: Int32Array, stamp: Int32Array, id: number, out: Int32Array, at: number): number {
+  for (let j = 0; j < rel.length; j++) stamp[rel[j]] = id + 2;
+  let n = 0;
+  for (const v of exclude) {
+    for (let p = v.offsets[u]; p < v.offsets[u + 1]; p++) {
+      const i = v.items[p];
+      const st = stamp[i];
+      if (st !== id + 1 && st !== id + 2) {
+        stamp[i] = id + 1;
+        out[at + n++] = i;
+      }
+    }
+  }
+  return n;
+}
+
+function growInt32(a: Int32Array, need: number): Int32Array {
+  const b = new Int32Array(Math.max(need, 2 * a.length));
+  b.set(a);
+  return b;
+}
+
 /** Writes each rank metric of `o` into its per-user array at `idx`. */
 function recordRankMetrics(specs: readonly MetricSpec[], outs: readonly Float64Array[], idx: number, o: UserOutcome): void {
   for (let j = 0; j < specs.length; j++) outs[j][idx] = rankMetric(specs[j], o);
@@ -287,10 +314,18 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
     candidates = options.candidates ?? sampleCandidates(protocol, users, targets, data.seen ?? [...data.exclude, targets], data.train);
   } else if (protocol.kind === 'rerank') candidates = protocol.candidates;
 
-  const arena = sharedArena();
+  const engine = defaultEngine();
   // The score block is capped at 256 MB so huge catalogues shrink the block instead of the machine.
   const block = Math.max(1, Math.min(options.blockSize ?? 256, nU || 1, Math.floor(MAX_BLOCK_BYTES / (4 * nItems))));
-  const scoresOff = arena.region('eval-scores', block * nItems * 4);
+  // In the engine's memory, so dot-product models write it in place and the count kernel reads it there.
+  const scoreBlock = engine.f32(block * nItems);
+  // Dot-product models under full ranking with no lists to build: rank counts straight from the
+  // factors (no score block), see rankCountDot.
+  const dot = protocol.kind === 'full' && !needList && isDotProduct(model) ? model : null;
+  const panels = dot?.itemPanels() ?? null;
+  const vectors = panels ? new Float32Array(block * panels.dims) : null;
+  const exclOffsets = new Int32Array(block + 1);
+  let exclItems: Int32Array = new Int32Array(1024);
   const stamp = new Int32Array(nItems);
   let stampId = 0;
   const rowTargets = new Int32Array(block);
@@ -307,7 +342,34 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
     const b1 = Math.min(nU, b0 + block);
     const nb = b1 - b0;
     const blockUsers = users.subarray(b0, b1);
-    const scores = arena.f32(scoresOff, nb * nItems);
+    if (dot && panels && vectors && blockUsers.every((u) => targets.offsets[u + 1] - targets.offsets[u] === 1)) {
+      // Leave-one-out on the kernel core: the user's vector against every item, history removed.
+      dot.userVectors(blockUsers, history, vectors);
+      for (let r = 0; r < nb; r++) {
+        const u = blockUsers[r];
+        const rel = relevantOf(targets, u);
+        rowTargets[r] = rel[0];
+        stampId += 3;
+        const at = exclOffsets[r];
+        if (exclItems.length < at + nItems) exclItems = growInt32(exclItems, at + nItems);
+        exclOffsets[r + 1] = at + collectExcluded(data.exclude, u, rel, stamp, stampId, exclItems, at);
+      }
+      rankCountDot(panels, vectors, nb, rowTargets, { offsets: exclOffsets, items: exclItems }, counts);
+      // A NaN target score counts equal to nothing, not even itself: such rows take the score path.
+      let allFinite = true;
+      for (let r = 0; r < nb && allFinite; r++) if (counts[2 * r + 1] === 0) allFinite = false;
+      if (allFinite) {
+        for (let r = 0; r < nb; r++) {
+          single.ranks[0] = counts[2 * r] + (ties === 'pessimistic' ? counts[2 * r + 1] - 1 : 0);
+          single.nCandidates = nItems - (exclOffsets[r + 1] - exclOffsets[r]);
+          nRelevant[b0 + r] = 1;
+          recordRankMetrics(rankPerUser, rankOuts, b0 + r, single);
+        }
+        bar.tick(nb);
+        continue;
+      }
+    }
+    const scores = scoreBlock.a.subarray(0, nb * nItems);
     model.scoreUsers(blockUsers, history, scores);
     const rels: Int32Array[] = [];
     const nExcl = new Int32Array(nb);
@@ -322,7 +384,7 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
       nExcl[r] = markRow(scores, r * nItems, data.exclude, u, rel, stamp, stampId);
     }
     const fast = protocol.kind === 'full';
-    if (fast) countAbove(scores, nb, nItems, rowTargets, counts, arena);
+    if (fast) countAbove(scores, nb, nItems, rowTargets, counts);
 
     for (let r = 0; r < nb; r++) {
       const idx = b0 + r;
@@ -395,6 +457,7 @@ export async function evaluate(model: Recommender, data: EvalData, options: Eval
     bar.tick(nb);
   }
   bar.stop();
+  engine.freeBuf(scoreBlock);
 
   const metrics: Record<string, number> = {};
   for (const s of specs) {

@@ -17,13 +17,10 @@
  * (SIMD tails may read a few floats past a row's end). Views stay valid when the memory grows
  * (shared memories are never detached).
  */
-import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
-import { relaxedSimdAvailable } from './relaxed-simd.ts';
+import { kernelModule, kernelSetup, Wasm, type WasmInstance, type WasmMemory } from './runtime.ts';
 
-/** The kernels exported by src/nn/kernels.wasm (pointers are byte offsets into the memory). */
+/** The kernels exported by the kernel module (./asm; pointers are byte offsets into the memory). */
 export interface WasmKernels {
   gemm(C: number, A: number, B: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number,
     transA: number, accumulate: number, causal: number, alpha: number): void;
@@ -82,6 +79,13 @@ export interface WasmKernels {
   zero_rows(X: number, rows: number, nRows: number, d: number): void;
   sumsq_rows(X: number, rows: number, nRows: number, d: number): number;
   scale_rows(X: number, rows: number, nRows: number, d: number, alpha: number): void;
+  pack_panels(P: number, V: number, nItems: number, dims: number, ldv: number): void;
+  score_panels(O: number, U: number, P: number, nRows: number, nItems: number, dims: number, ldo: number): void;
+  rank_count(counts: number, U: number, P: number, V: number, targets: number, nRows: number, nItems: number, dims: number, scratch: number): void;
+  rank_exclude(counts: number, U: number, V: number, targets: number, off: number, excl: number, nRows: number, dims: number): void;
+  count_above(counts: number, S: number, nRows: number, nItems: number, targets: number): void;
+  gram_rows(G: number, n: number, cols: number, colStart: number, rowStart: number, posIn: number, i0: number, i1: number, acc: number): void;
+  rank_update_lower(C: number, m: number, b: number, W: number, U: number, i0: number, i1: number): void;
   gru_fwd(Hout: number, Gi: number, Gh: number, Hprev: number, Saved: number, B: number, H: number): void;
   gru_bwd(dGi: number, dGh: number, dHprev: number, dHout: number, Hprev: number, Saved: number, B: number, H: number): void;
 }
@@ -98,57 +102,13 @@ export interface Buf<T extends Float32Array | Int32Array = Float32Array> {
   readonly a: T;
 }
 
-/** The parts of the WebAssembly JS API we use (this project's TS lib has no DOM/WebAssembly types). */
-export interface WasmModule {
-  readonly __wasmModule?: never;
-}
-/** A (shared) WebAssembly.Memory. */
-export interface WasmMemory {
-  readonly buffer: SharedArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmInstance {
-  readonly exports: Record<string, unknown>;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => WasmModule;
-  Instance: new (module: WasmModule, imports: object) => WasmInstance;
-  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
-}
-const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+export type { WasmMemory } from './runtime.ts';
 
 const PAGE = 65536;
 const WORKER_TIMEOUT_MS = 15 * 60 * 1000;
 const HEAP_BASE = 1 << 20; // static data of the module lives below 1 MiB (memoryBase 1024)
 const SLACK = 64;
 const MAX_PAGES = 65536; // 4 GiB of address space; only touched pages count as resident memory
-
-/**
- * The kernels, built twice from asm/ (package.json build:wasm): kernels-fma.wasm uses relaxed-SIMD
- * fused multiply-adds in the GEMM micro-kernels, kernels.wasm plain mul + add; the first is used
- * where the runtime has relaxed SIMD (src/nn/relaxed-simd.ts; RECLAB_WASM_FMA=0 forces the plain one).
- */
-const kernelFile = (): URL => new URL(relaxedSimdAvailable() ? './kernels-fma.wasm' : './kernels.wasm', import.meta.url);
-let compiled: WasmModule | null = null;
-
-/** The compiled kernel module (compiled once per thread). */
-export function kernelModule(): WasmModule {
-  if (!compiled) {
-    let bytes: Buffer;
-    const wasmPath = kernelFile();
-    try {
-      bytes = readFileSync(wasmPath);
-    } catch (e) {
-      throw new Error(`${wasmPath.pathname}: the engine's WebAssembly kernels are missing; run "npm run build:wasm" (${(e as Error).message})`);
-    }
-    // Compile with the optimising tier right away. By default V8 first runs Liftoff (baseline)
-    // code and tiers up hot functions later, which made the first hundreds of steps 2–3× slower
-    // and every timing depend on warm-up. Process-wide, but it only affects WebAssembly.
-    setFlagsFromString('--no-liftoff');
-    compiled = new WA.Module(bytes);
-  }
-  return compiled;
-}
 
 /** Names of the exported functions, in module order: the op codes of a {@link Program}. */
 function functionNames(instance: WasmInstance): string[] {
@@ -220,7 +180,7 @@ parentPort.on('message', (code) => {
 
 /** Options of {@link Engine}. */
 export interface EngineOptions {
-  /** Threads used by {@link Engine.runParallel} (main thread included). Default: the machine's cores. */
+  /** Threads used by {@link Engine.runParallel} (main thread included). Default: the thread policy (RECLAB_THREADS, else the cores). */
   threads?: number;
 }
 
@@ -246,9 +206,9 @@ export class Engine {
   });
 
   constructor(options: EngineOptions = {}) {
-    this.threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
-    this.memory = new WA.Memory({ initial: 32, maximum: MAX_PAGES, shared: true });
-    const instance = new WA.Instance(kernelModule(), { env: { memory: this.memory } });
+    this.threads = Math.max(1, Math.floor(options.threads ?? kernelSetup().threads));
+    this.memory = new Wasm.Memory({ initial: 32, maximum: MAX_PAGES, shared: true });
+    const instance = new Wasm.Instance(kernelModule(), { env: { memory: this.memory } });
     const names = functionNames(instance);
     names.forEach((n, i) => this.opcodes.set(n, i));
     this.fns = names.map((n) => instance.exports[n] as (...a: number[]) => unknown);
@@ -267,10 +227,10 @@ export class Engine {
 
   /**
    * Runs `programs[i]` on thread i (program 0 on the main thread) and returns when all are done.
-   * At most {@link threads} programs. Throws if any worker failed.
+   * Callers decide how many programs (usually {@link threads}); workers start on demand. Throws if
+   * any worker failed.
    */
   runParallel(programs: Program[]): void {
-    if (programs.length > this.threads) throw new Error(`runParallel: ${programs.length} programs for ${this.threads} threads`);
     if (programs.length === 1) return this.run(programs[0]);
     this.ensureWorkers(programs.length - 1);
     const ctl = this.ctl!;
@@ -299,7 +259,10 @@ export class Engine {
   }
 
   private ensureWorkers(n: number): void {
-    if (!this.ctl) this.ctl = new Int32Array(new SharedArrayBuffer(4 * Math.max(16, this.threads + 1)));
+    if (!this.ctl || this.ctl.length < n + 1) {
+      if (this.workers.length > 0) throw new Error(`runParallel: ${n + 1} threads asked of an engine whose pool was sized for ${this.ctl!.length - 1}`);
+      this.ctl = new Int32Array(new SharedArrayBuffer(4 * Math.max(64, n + 1)));
+    }
     while (this.workers.length < n) {
       const slot = this.workers.length + 1;
       const worker = new Worker(WORKER_SOURCE, {
@@ -404,15 +367,14 @@ function roundBytes(bytes: number): number {
   return Math.ceil((bytes + SLACK) / 16) * 16;
 }
 
-const engines = new Map<number, Engine>();
+let shared: Engine | null = null;
 
-/** A process-wide engine per thread count (created on first use). */
-export function defaultEngine(threads?: number): Engine {
-  const t = Math.max(1, Math.floor(threads ?? availableParallelism()));
-  let e = engines.get(t);
-  if (!e) {
-    e = new Engine({ threads: t });
-    engines.set(t, e);
-  }
-  return e;
+/**
+ * The process-wide engine: one memory, one allocator, one worker pool for every model, the
+ * evaluator and linear algebra. `threads` is accepted for callers that size their work by it; the
+ * engine runs as many programs as it is given.
+ */
+export function defaultEngine(_threads?: number): Engine {
+  shared ??= new Engine();
+  return shared;
 }

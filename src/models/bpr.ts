@@ -173,7 +173,7 @@ export class Bpr extends FactorModel<BprConfig> {
   }
 
   /** LearnBPR with bootstrap sampling of (u, i) and the configured negative sampler. */
-  async fit(train: Interactions, options: FitOptions): Promise<FitReport> {
+  protected async fitFactors(train: Interactions, options: FitOptions): Promise<FitReport> {
     const { dim: d, epochs, lr, reg, negatives, initStd } = this.config;
     const rng = new Rng(options.seed);
     const nU = train.nUsers;

@@ -222,7 +222,7 @@ export class DirectAu extends FactorModel<DirectAuConfig> {
   }
 
   /** Mini-batch Adam over shuffled observed pairs; one epoch = one pass over the pairs. */
-  async fit(train: Interactions, options: FitOptions): Promise<FitReport> {
+  protected async fitFactors(train: Interactions, options: FitOptions): Promise<FitReport> {
     const { dim: d, epochs, batchSize, lr, gamma, weightDecay, initStd } = this.config;
     const rng = new Rng(options.seed);
     this.users = normalFactors(rng, train.nUsers, d, initStd);

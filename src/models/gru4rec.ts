@@ -27,7 +27,7 @@ import { z } from 'zod';
 import { parseConfig } from '../util/schema.ts';
 import type { Interactions } from '../data/types.ts';
 import type { FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
-import { defaultEngine, type Buf, type Engine } from '../nn/engine.ts';
+import { defaultEngine, type Buf, type Engine } from '../kernels/engine.ts';
 import { ParamSet, uniformInit, type Param } from '../nn/params.ts';
 import { GRUCell } from '../nn/layers.ts';
 import { Adam } from '../nn/optim.ts';

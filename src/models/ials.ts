@@ -229,7 +229,7 @@ export class Ials extends FactorModel<IalsConfig> {
   }
 
   /** Alternating exact/CG solves; the reported loss is L / number of observed pairs. */
-  async fit(train: Interactions, options: FitOptions): Promise<FitReport> {
+  protected async fitFactors(train: Interactions, options: FitOptions): Promise<FitReport> {
     const { dim: d, epochs, alpha0, alpha, solver, cgSteps, initStd } = this.config;
     const rng = new Rng(options.seed);
     const nU = train.nUsers;

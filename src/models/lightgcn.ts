@@ -181,7 +181,7 @@ export class LightGcn extends FactorModel<LightGcnConfig> {
   }
 
   /** Mini-batch Adam on BPR triples with uniform negatives; one epoch = one sample per training pair. */
-  async fit(train: Interactions, options: FitOptions): Promise<FitReport> {
+  protected async fitFactors(train: Interactions, options: FitOptions): Promise<FitReport> {
     const { dim: d, layers, epochs, batchSize, lr, reg, initStd } = this.config;
     const rng = new Rng(options.seed);
     const nU = train.nUsers;

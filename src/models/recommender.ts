@@ -3,6 +3,7 @@
  * given their known history, save to a directory. Evaluation, the experiment runner and the
  * server talk to models only through this file.
  */
+import type { ItemPanels } from '../kernels/score.ts';
 import type { Interactions } from '../data/types.ts';
 
 /** What an iterative model reports after each epoch. */
@@ -82,6 +83,24 @@ export interface Recommender {
   snapshot?(): unknown;
   /** Restores a state returned by {@link snapshot}. */
   restore?(state: unknown): void;
+}
+
+/**
+ * A model whose scores are dot products of a user vector and an item vector (BPR, iALS, DirectAU,
+ * LightGCN): the evaluator and the server score and rank it on the kernel core (SIMD GEMM, rank
+ * counts with history exclusion) instead of asking for a score block.
+ */
+export interface DotProductModel {
+  /** The item vectors packed in the engine (a model with item biases appends them as the last column). */
+  itemPanels(): ItemPanels;
+  /** The vectors of `users` given their `history` (fold-in where needed) into `out` [users.length × dims]. */
+  userVectors(users: Int32Array, history: Interactions, out: Float32Array): void;
+}
+
+/** True when the model exposes its factors for scoring on the kernel core. */
+export function isDotProduct(model: Recommender): model is Recommender & DotProductModel {
+  const m = model as Partial<DotProductModel>;
+  return typeof m.itemPanels === 'function' && typeof m.userVectors === 'function';
 }
 
 /** A model that can score an arbitrary item sequence (anonymous session, or a history updated in real time). */

@@ -5,7 +5,7 @@
  * the engine's counter-based mask with gradcheck.keepMask).
  */
 import { describe, expect, it } from 'vitest';
-import { Engine } from './engine.ts';
+import { Engine } from '../kernels/engine.ts';
 import { Rng } from './rng.ts';
 import { contract, keepMask, maxRelError, numericGrad } from './gradcheck.ts';
 

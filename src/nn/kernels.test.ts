@@ -6,7 +6,7 @@
  * while leaving room for float32 accumulation over a few hundred products.
  */
 import { describe, expect, it } from 'vitest';
-import { Engine, type Buf } from './engine.ts';
+import { Engine, type Buf } from '../kernels/engine.ts';
 import { Rng } from './rng.ts';
 import { contract, keepMask, maxRelError, numericGrad } from './gradcheck.ts';
 

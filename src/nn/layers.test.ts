@@ -4,7 +4,7 @@
  * separate query and key/value inputs), GRUCell. Every parameter and every input gradient.
  */
 import { describe, expect, it } from 'vitest';
-import { Engine } from './engine.ts';
+import { Engine } from '../kernels/engine.ts';
 import { ParamSet, type Param } from './params.ts';
 import { GRUCell, LayerNorm, MultiheadAttention, linear } from './layers.ts';
 import { Rng } from './rng.ts';

@@ -6,7 +6,7 @@
  *
  * Token-major layout everywhere: a batch of ragged sequences is T packed tokens × features.
  */
-import type { Buf, Engine, Program } from './engine.ts';
+import type { Buf, Engine, Program } from '../kernels/engine.ts';
 import type { Param, ParamSet } from './params.ts';
 import { xavierNormal, uniformInit } from './params.ts';
 import type { Rng } from './rng.ts';

@@ -2,7 +2,7 @@
  * Shaped tensors and the general (batched, transposed) matrix product on top of the raw gemm
  * kernel. Models mostly call layers; these are for new layers and for code outside the hot loop.
  */
-import type { Buf, Engine, Program } from './engine.ts';
+import type { Buf, Engine, Program } from '../kernels/engine.ts';
 
 /** A row-major tensor in engine memory. */
 export interface Tensor {

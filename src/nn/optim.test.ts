@@ -4,7 +4,7 @@
  * out by hand from the formulas.
  */
 import { describe, expect, it } from 'vitest';
-import { Engine } from './engine.ts';
+import { Engine } from '../kernels/engine.ts';
 import { ParamSet } from './params.ts';
 import { Adam, ADAM_DEFAULTS, constantLr, warmupCosine } from './optim.ts';
 

@@ -3,7 +3,7 @@
  * tables, global-norm gradient clipping, linear warm-up + cosine decay. The optimizer also owns
  * the reduction of per-thread gradients (thread 0 + thread 1 + …, always in that order).
  */
-import type { Buf } from './engine.ts';
+import type { Buf } from '../kernels/engine.ts';
 import type { Param, ParamSet } from './params.ts';
 
 /** Adam hyperparameters. */

@@ -3,7 +3,7 @@
  * buffer per thread (each thread accumulates its own shard's gradient; the optimizer reduces them
  * in thread order, so a run is bit-identical for a given seed and thread count).
  */
-import type { Buf, Engine } from './engine.ts';
+import type { Buf, Engine } from '../kernels/engine.ts';
 import type { NamedTensor } from './safetensors.ts';
 import type { Rng } from './rng.ts';
 

@@ -4,7 +4,7 @@
  * reallocated only when a step needs more than any step before, so steady-state training
  * allocates nothing.
  */
-import type { Engine } from './engine.ts';
+import type { Engine } from '../kernels/engine.ts';
 
 /** Region sizes in 4-byte elements (float32 or int32), by name. */
 export type Layout<K extends string> = Record<K, number>;

@@ -1,5 +1,6 @@
-// Entry point of the engine's WebAssembly module: re-exports every kernel. Built by
-// `npm run build:wasm` into src/nn/kernels.wasm (committed, so a fresh clone works after npm ci).
+// Entry point of the kernel core's WebAssembly module: re-exports every kernel. Built by
+// `npm run build:wasm` into src/kernels/kernels.wasm and kernels-fma.wasm (committed, so a fresh
+// clone works after npm ci; src/kernels/build.test.ts checks they match these sources).
 export { gemm, transpose } from './gemm';
 export { attn_fwd, attn_bwd, attn_last_fwd } from './attention';
 export {
@@ -8,3 +9,5 @@ export {
   bce_neg_loss, sampled_softmax_loss, softmax_ce, adam, adam_rows, add_rows, zero_rows, sumsq_rows, scale_rows,
 } from './elementwise';
 export { gru_fwd, gru_bwd } from './gru';
+export { pack_panels, score_panels, rank_count, rank_exclude, count_above } from './score';
+export { gram_rows, rank_update_lower } from './linalg';

@@ -22,11 +22,12 @@
  */
 import { z } from 'zod';
 import type { Interactions } from '../../data/types.ts';
-import type { FitOptions, FitReport, Recommender } from '../recommender.ts';
+import type { DotProductModel, FitOptions, FitReport, Recommender } from '../recommender.ts';
+import { ItemPanels, scoreDot } from '../../kernels/score.ts';
 import type { NamedTensor } from '../../nn/safetensors.ts';
 import { readCheckpoint, writeCheckpoint } from '../checkpoint.ts';
 import { checkScoreArgs } from './common.ts';
-import { byteTensor, floatTensor, meanFoldIn, scoreAllItems, trainedUsers } from './mf.ts';
+import { byteTensor, floatTensor, meanFoldIn, trainedUsers } from './mf.ts';
 
 /** The config keys every factor model has. */
 /** The `foldIn` key every factor model's config has (see {@link FactorModel}). */
@@ -108,8 +109,8 @@ export interface TableSpec {
   vector?: boolean;
 }
 
-/** A trained factor model; subclasses implement `fit` (which must call {@link FactorModel.begin}). */
-export abstract class FactorModel<C extends FactorConfig & Record<string, unknown>> implements Recommender {
+/** A trained factor model; subclasses implement {@link FactorModel.fitFactors} (which must call {@link FactorModel.begin}). */
+export abstract class FactorModel<C extends FactorConfig & Record<string, unknown>> implements Recommender, DotProductModel {
   abstract readonly name: string;
   readonly config: C;
   /** User factors P, nUsers × d (row-major). */
@@ -124,6 +125,11 @@ export abstract class FactorModel<C extends FactorConfig & Record<string, unknow
   trainCount: Int32Array = new Int32Array(0);
   /** Per user: {@link rowFingerprint} of the training row. */
   trainHash: Int32Array = new Int32Array(0);
+
+  /** The packed item vectors of the current weights (see {@link itemPanels}). */
+  private panels: { packed: ItemPanels; items: Float32Array } | null = null;
+  /** True while fit runs: the weights change between calls, so nothing packed is reused. */
+  private fitting = false;
 
   constructor(config: C) {
     this.config = config;
@@ -158,7 +164,64 @@ export abstract class FactorModel<C extends FactorConfig & Record<string, unknow
     }
   }
 
-  abstract fit(train: Interactions, options: FitOptions): Promise<FitReport>;
+  /** Trains on `train` (the model's paper); called by {@link fit}. */
+  protected abstract fitFactors(train: Interactions, options: FitOptions): Promise<FitReport>;
+
+  async fit(train: Interactions, options: FitOptions): Promise<FitReport> {
+    this.fitting = true;
+    try {
+      return await this.fitFactors(train, options);
+    } finally {
+      this.fitting = false;
+      this.dropPanels();
+    }
+  }
+
+  /** Scoring width: d, plus one column for the item bias if the model has one. */
+  private get dims(): number {
+    return this.config.dim + (this.itemBias() ? 1 : 0);
+  }
+
+  /**
+   * The item vectors [q_j, b_j] packed in the engine. Packed once per set of weights: again on
+   * every call while training (validation sees each epoch's weights), reused afterwards.
+   */
+  itemPanels(): ItemPanels {
+    if (this.panels && !this.fitting && this.panels.items === this.items) return this.panels.packed;
+    this.dropPanels();
+    const d = this.config.dim, dims = this.dims, n = this.n;
+    const bias = this.itemBias();
+    let vectors = this.items;
+    if (bias) {
+      vectors = new Float32Array(n * dims);
+      for (let j = 0; j < n; j++) {
+        vectors.set(this.items.subarray(j * d, j * d + d), j * dims);
+        vectors[j * dims + d] = bias[j];
+      }
+    }
+    this.panels = { packed: new ItemPanels(vectors, n, dims), items: this.items };
+    return this.panels.packed;
+  }
+
+  private dropPanels(): void {
+    this.panels?.packed.dispose();
+    this.panels = null;
+  }
+
+  /** [p_u, 1] for each user of `users` (fold-in for users without a row or whose history changed). */
+  userVectors(users: Int32Array, history: Interactions, out: Float32Array): void {
+    const d = this.config.dim, dims = this.dims;
+    const vec = new Float64Array(d);
+    for (let r = 0; r < users.length; r++) {
+      const u = users[r];
+      if (this.isTrained(u)) {
+        for (let k = 0; k < d; k++) vec[k] = this.users[u * d + k];
+        if (this.historyChanged(history, u)) this.foldInKnown(history, u, vec);
+      } else this.foldInUnseen(history, u, vec);
+      for (let k = 0; k < d; k++) out[r * dims + k] = vec[k];
+      if (dims > d) out[r * dims + d] = 1;
+    }
+  }
 
   /** True when user `u` has a trained row. */
   protected isTrained(u: number): boolean {
@@ -186,21 +249,12 @@ export abstract class FactorModel<C extends FactorConfig & Record<string, unknow
     return count !== this.trainCount[u] || rowFingerprint(history, u) !== this.trainHash[u];
   }
 
-  /** x̂_uj = p_u · q_j (+ b_j) for every item j, per user of `users`. */
+  /** x̂_uj = p_u · q_j (+ b_j) for every item j, per user of `users`: one GEMM on the kernel core. */
   scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
     checkScoreArgs(this.name, this.n, users, history, out);
-    const d = this.config.dim;
-    const n = this.n;
-    const bias = this.itemBias();
-    const vec = new Float64Array(d);
-    for (let r = 0; r < users.length; r++) {
-      const u = users[r];
-      if (this.isTrained(u)) {
-        for (let k = 0; k < d; k++) vec[k] = this.users[u * d + k];
-        if (this.historyChanged(history, u)) this.foldInKnown(history, u, vec);
-      } else this.foldInUnseen(history, u, vec);
-      scoreAllItems(vec, this.items, n, d, out, r * n, bias);
-    }
+    const vectors = new Float32Array(users.length * this.dims);
+    this.userVectors(users, history, vectors);
+    scoreDot(this.itemPanels(), vectors, users.length, out);
   }
 
   /** The table called `name` (a field of the subclass). */
@@ -219,6 +273,7 @@ export abstract class FactorModel<C extends FactorConfig & Record<string, unknow
   restore(state: unknown): void {
     const s = state as Record<string, Float32Array>;
     for (const name of Object.keys(this.tables())) this.table(name).set(s[name]);
+    this.dropPanels();
     this.restored();
   }
 

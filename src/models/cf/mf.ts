@@ -1,6 +1,6 @@
 /**
  * Shared pieces of the matrix-factorisation models (BPR-MF, iALS, DirectAU, LightGCN): factor
- * initialisation, dot-product scoring, fold-in of users unseen in training by averaging their
+ * initialisation, fold-in of users unseen in training by averaging their
  * history items' factors, lazy (row-sparse) Adam, and checkpoint validation.
  */
 import type { Interactions } from '../../data/types.ts';
@@ -21,16 +21,6 @@ export function dotRows(a: Float32Array, ia: number, b: Float32Array, ib: number
   const ob = ib * d;
   for (let k = 0; k < d; k++) s += a[oa + k] * b[ob + k];
   return s;
-}
-
-/** out[o + j] = user · items_j (+ bias_j) for every item j. */
-export function scoreAllItems(user: Float32Array | Float64Array, items: Float32Array, nItems: number, d: number, out: Float32Array, o: number, bias?: Float32Array): void {
-  for (let j = 0; j < nItems; j++) {
-    let s = bias ? bias[j] : 0;
-    const q = j * d;
-    for (let k = 0; k < d; k++) s += user[k] * items[q + k];
-    out[o + j] = s;
-  }
 }
 
 /**

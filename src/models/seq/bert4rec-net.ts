@@ -30,7 +30,7 @@
  * masked rows (gathered with `embed_fwd`, scattered back with `embed_bwd`).
  */
 import type { BERT4RecConfig, ClozeBatch } from '../bert4rec.ts';
-import { defaultEngine, type Buf, type Engine, type Program } from '../../nn/engine.ts';
+import { defaultEngine, type Buf, type Engine, type Program } from '../../kernels/engine.ts';
 import { ParamSet, type Param } from '../../nn/params.ts';
 import { LayerNorm, Linear, MultiheadAttention, linear, type RaggedLayout } from '../../nn/layers.ts';
 import { Adam } from '../../nn/optim.ts';

@@ -36,7 +36,7 @@
  * (the repo's optimiser is dense, too).
  */
 import type { HSTUConfig } from '../hstu.ts';
-import { defaultEngine, type Buf, type Engine, type Program } from '../../nn/engine.ts';
+import { defaultEngine, type Buf, type Engine, type Program } from '../../kernels/engine.ts';
 import { ParamSet, uniformInit, type Param } from '../../nn/params.ts';
 import { Linear, linear, type RaggedLayout } from '../../nn/layers.ts';
 import { Adam } from '../../nn/optim.ts';

@@ -5,7 +5,7 @@
  * Each network supplies only what is its own: how one shard's forward is recorded and where its
  * per-sequence rows end up.
  */
-import type { Engine, Program } from '../../nn/engine.ts';
+import type { Engine, Program } from '../../kernels/engine.ts';
 import { splitBalanced, type Shard } from './ragged.ts';
 
 /** Sequences per thread in one inference chunk: bounds the workspace whatever the number of users. */

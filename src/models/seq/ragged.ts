@@ -4,7 +4,7 @@
  * length L costs about L·(linear layers) + L²·(attention). Contiguous runs in batch order keep
  * the split a pure function of the batch, so a seed and a thread count fix the result exactly.
  */
-import type { Engine, Program } from '../../nn/engine.ts';
+import type { Engine, Program } from '../../kernels/engine.ts';
 
 /** One thread's share of a batch: sequences [s0, s1). */
 export interface Shard {

@@ -32,9 +32,9 @@
  * follow the PyTorch port's state_dict (`item.weight`, `blocks.0.att.in_proj_weight`, …), so a
  * checkpoint's weights.safetensors loads into it with `load_state_dict`.
  */
-import { availableParallelism } from 'node:os';
+import { defaultThreads } from '../../util/threads.ts';
 import type { SASRecConfig } from '../sasrec.ts';
-import { defaultEngine, type Buf, type Engine, type Program } from '../../nn/engine.ts';
+import { defaultEngine, type Buf, type Engine, type Program } from '../../kernels/engine.ts';
 import { ParamSet, xavierNormal, type Param } from '../../nn/params.ts';
 import { LayerNorm, Linear, MultiheadAttention, linear, type RaggedLayout } from '../../nn/layers.ts';
 import { Adam, type TouchedRows } from '../../nn/optim.ts';
@@ -90,7 +90,7 @@ export class SASRecNet {
   }
 
   constructor(readonly cfg: SASRecConfig, readonly nItems: number) {
-    const threads = cfg.threads || availableParallelism();
+    const threads = cfg.threads || defaultThreads();
     this.threads = threads;
     this.engine = defaultEngine(threads);
     const d = (this.d = cfg.hidden);
