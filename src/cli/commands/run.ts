@@ -6,7 +6,6 @@
  * a final comparison table instead.
  */
 import type { Command } from 'commander';
-import { parseTraceArgs, trace } from '../../experiment/trace.ts';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { isCtrDocument } from '../../experiment/ctr.ts';
@@ -25,13 +24,15 @@ export function register(program: Command): void {
     .allowUnknownOption(true)
     .helpOption('-h, --help')
     .action(async (configPath: string, args: string[], o: { checkpointEvery?: string; resume?: boolean; evaluate?: boolean }) => {
-      // `--checkpointEvery=N` (the tracer's old spelling) is still taken, among the overrides
-      const { overrides, options } = parseTraceArgs(splitOverrides(args).map((a) => `--${a}`));
-      // `task: ctr` files run the CTR task (src/experiment/ctr.ts): click prediction, not ranking
+      // `task: ctr` files run the CTR task (src/experiment/ctr.ts): click prediction, not ranking;
+      // the ranking tracer is loaded only for ranking files
       if (isCtrDocument(parseYaml(readFileSync(configPath, 'utf8')))) {
-        await (await import('./ctr.ts')).runCtrFile(configPath, overrides);
+        await (await import('./ctr.ts')).runCtrFile(configPath, splitOverrides(args).map((a) => `--${a}`));
         return;
       }
+      const { parseTraceArgs, trace } = await import('../../experiment/trace.ts');
+      // `--checkpointEvery=N` (the tracer's old spelling) is still taken, among the overrides
+      const { overrides, options } = parseTraceArgs(splitOverrides(args).map((a) => `--${a}`));
       if (o.checkpointEvery !== undefined) {
         const n = Number(o.checkpointEvery);
         if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--checkpoint-every: expected a positive integer, got "${o.checkpointEvery}"`);
