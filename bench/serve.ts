@@ -12,9 +12,10 @@
  *   events only, and after the server stops the store is opened and counted (durable = acked).
  *
  * The production loop runs during `recommend_uncached` and `feedback`: the server retrains on a
- * schedule (`--retrain-every`, default 15s; `0` = off; with `--retrain-tolerance 0.02`) from the
+ * schedule (`--retrain-every`, default 10s; `0` = off; with `--retrain-tolerance 0.02`) from the
  * feedback it collects — before `recommend_uncached`, 5,000 events are posted so there is
- * something new (see seedFeedback) — and
+ * something new (see seedFeedback); measured runs go on (up to --max-extra-runs more) until a
+ * retrain has been swapped in during one of them — and
  * each case reports `retrains` (outcomes) and `swaps` that happened while it ran. Failed requests
  * (`errors`) include any during a swap.
  *
@@ -45,7 +46,9 @@ const seconds = Number(flag('seconds', '10'));
 const connections = Number(flag('connections', '32'));
 const workers = Number(flag('workers', '1'));
 const cases = new Set(flag('cases', 'recommend,recommend_uncached,feedback').split(','));
-const retrainEvery = flag('retrain-every', '15s');
+const retrainEvery = flag('retrain-every', '10s');
+/** Measured runs added (at most) until a scheduled retrain has been swapped in during the load. */
+const maxExtraRuns = Number(flag('max-extra-runs', '12'));
 const KEY = 'bench-key';
 const auth = { 'x-api-key': KEY };
 const root = resolve(process.env.RECLAB_BENCH_DIR ?? join(tmpdir(), 'reclab-bench-serve'));
@@ -179,14 +182,17 @@ for (const [caseName, cacheSize] of [
     const p50: number[] = [];
     const p99: number[] = [];
     let errors = 0;
-    for (let r = 0; r < runs; r++) {
+    let swapped = false;
+    const scheduled = retrain && retrainEvery !== '0' && workers === 1;
+    for (let r = 0; r < runs || (scheduled && !swapped && r < runs + maxExtraRuns); r++) {
       const res = await cannon(request());
       rps.push(res.requests.average);
       p50.push(res.latency.p50);
       p99.push(res.latency.p99);
       errors += res.non2xx + res.errors + res.timeouts;
+      if (scheduled) swapped = (await loopFigures(url)).swaps > 0;
     }
-    const loop = retrain ? await loopFigures(url) : {};
+    const loop = retrain ? { ...(await loopFigures(url)), runs_total: rps.length } : {};
     emit('serve', caseName, { model: modelName, workers, connections, seconds, runs, rps: median(rps), p50_ms: median(p50), p99_ms: median(p99), errors, rps_runs: rps, p99_runs: p99, ...loop });
   } finally {
     await stopServer(child);
@@ -206,7 +212,8 @@ if (cases.has('feedback')) {
   const rates: number[] = [];
   let loop = {};
   try {
-    for (let r = 0; r <= runs; r++) {
+    let swapped = false;
+    for (let r = 0; r <= runs || (!swapped && r <= runs + maxExtraRuns); r++) {
       const res = await cannon({
         url,
         connections,
@@ -230,8 +237,9 @@ if (cases.has('feedback')) {
       acked += okRequests * perRequest;
       failed += res.non2xx + res.errors + res.timeouts;
       if (r > 0) rates.push((okRequests * perRequest) / res.duration);
+      swapped = retrainEvery === '0' || workers > 1 || (await loopFigures(url)).swaps > 0;
     }
-    loop = await loopFigures(url);
+    loop = { ...(await loopFigures(url)), runs_total: rates.length };
   } finally {
     await stopServer(child);
   }

@@ -10,7 +10,7 @@
  * restarts. An accepted bundle is swapped in everywhere (cluster-wide) and named in
  * `<models>/CURRENT`, so a restart serves it too.
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -56,6 +56,9 @@ export class Retrainer {
   private running?: Promise<RetrainRecord>;
   private timer?: NodeJS.Timeout;
   private records: RetrainRecord[] = [];
+  /** The child of the retrain running now, and whether the service is stopping. */
+  private child?: ChildProcess;
+  private stopping = false;
   private nextId = 1;
   /** Bundle served before the last swap made here (retrain or rollback): the rollback target. */
   previous?: string;
@@ -94,9 +97,14 @@ export class Retrainer {
     }
   }
 
-  /** Stops the schedule and waits for a retrain in progress. */
+  /**
+   * Stops the schedule and ends a retrain in progress (its child is terminated; nothing is
+   * swapped in): a draining service should not wait minutes for a fit it will not serve.
+   */
   async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
+    this.child?.kill('SIGTERM');
     await this.running?.catch(() => {});
   }
 
@@ -170,7 +178,9 @@ export class Retrainer {
     const head = { id, trigger, started: started.toISOString(), serving };
     let record: RetrainRecord;
     try {
-      const outcome = await runInChild(job);
+      const outcome = await runInChild(job, (child) => (this.child = child));
+      this.child = undefined;
+      if (this.stopping) throw new Error('the service is stopping: not swapped');
       record = { ...head, ...outcome };
       if (outcome.outcome === 'accepted' && outcome.bundle) {
         // Swapped only if the serving model is still the one the candidate was judged against.
@@ -187,6 +197,7 @@ export class Retrainer {
     } catch (e) {
       record = { ...head, outcome: 'failed', reason: (e as Error).message };
     }
+    this.child = undefined;
     const f = record.figures;
     const figures = f ? ` [${f.metric} candidate ${f.candidate.toFixed(4)} serving ${f.serving.toFixed(4)}, recall@10 candidate ${f.candidateRecall.toFixed(4)} serving ${f.servingRecall.toFixed(4)}, ${f.users} users, ${f.holdoutEvents} held-out, ${f.trainEvents} train events]` : '';
     this.log(`reclab serve: retrain #${id} (${trigger}) of ${serving}: ${record.outcome}${record.swapped ? `, now serving ${record.bundle}` : ''} — ${record.reason}${figures} in ${(record.seconds ?? (Date.now() - started.getTime()) / 1000).toFixed(1)} s`);
@@ -216,10 +227,11 @@ function childEntry(): { file: string; execArgv: string[] } {
 }
 
 /** Runs one job in a child process at lower priority; rejects with the child's error. */
-function runInChild(job: RetrainJob): Promise<RetrainOutcome> {
+function runInChild(job: RetrainJob, spawned: (child: ChildProcess) => void): Promise<RetrainOutcome> {
   const { file, execArgv } = childEntry();
   return new Promise((resolve, reject) => {
     const child = fork(file, [], { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    spawned(child);
     let stderr = '';
     child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
     try {
