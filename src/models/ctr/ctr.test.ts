@@ -71,6 +71,7 @@ describe('CTR models: float64 finite-difference gradient checks', () => {
   it('DeepFM with knowledge (hybrid-expert adaptor)', () => check('deepfm', { hidden: [5], experts: { shared: 2, dedicated: 1, hidden: 3 } }, { d: 4, hidden: [5], knowledge: { k: knowledge(), shared: 2, dedicated: 1, hidden: 3 } }));
   it('DCN-V2', () => check('dcnv2', { hidden: [5], crossLayers: 2 }, { d: 4, hidden: [5], crossLayers: 2 }));
   it('DIN', () => check('din', { hidden: [6], attentionHidden: 3, maxHistory: 3 }, { d: 4, hidden: [6], attHidden: 3 }));
+  it('DIN reading only the last 2 behaviours', () => check('din', { hidden: [6], attentionHidden: 3, maxHistory: 2 }, { d: 4, hidden: [6], attHidden: 3, maxHistory: 2 }));
   it('DIN with knowledge', () => check('din', { hidden: [6], attentionHidden: 3, maxHistory: 3, experts: K }, { d: 4, hidden: [6], attHidden: 3, knowledge: { k: knowledge(), ...K } }));
   it('AutoInt', () => check('autoint', { layers: 2, heads: 2 }, { d: 4, hidden: [], layers: 2, heads: 2 }));
 });

@@ -47,6 +47,30 @@ export class DinHead implements CtrHead {
     this.top.init(rng);
   }
 
+  /** The behaviour sequence cut to each row's last `maxHistory` behaviours (kept for the backward). */
+  private hb = { off: new Int32Array(1), item: new Int32Array(0), rating: new Int32Array(0) };
+
+  private cut(b: CtrBatch, n: number): void {
+    const m = this.maxHistory;
+    let fits = true;
+    for (let r = 0; r < n && fits; r++) fits = b.histOff[r + 1] - b.histOff[r] <= m;
+    if (fits) {
+      this.hb = { off: b.histOff, item: b.histItem, rating: b.histRating };
+      return;
+    }
+    const off = new Int32Array(n + 1);
+    const item: number[] = [];
+    const rating: number[] = [];
+    for (let r = 0; r < n; r++) {
+      for (let k = Math.max(b.histOff[r], b.histOff[r + 1] - m); k < b.histOff[r + 1]; k++) {
+        item.push(b.histItem[k]);
+        rating.push(b.histRating[k]);
+      }
+      off[r + 1] = item.length;
+    }
+    this.hb = { off, item: Int32Array.from(item), rating: Int32Array.from(rating) };
+  }
+
   private get histSlot(): number {
     return this.ctx.schema.nSingle + 1;
   }
@@ -54,15 +78,16 @@ export class DinHead implements CtrHead {
   forward(b: CtrBatch, X: Buf, n: number): Float32Array {
     const { d, slots, schema } = this.ctx;
     const E = this.ctx.emb.table.data.a;
-    const T = b.histOff[n];
-    if (T > this.att.maxRows) throw new Error(`DIN: ${T} behaviours in a batch exceed ${this.att.maxRows} (maxHistory ${this.maxHistory})`);
-    this.H = new Float32Array(T * d);
+    this.cut(b, n);
+    const hb = this.hb;
+    const T = hb.off[n];
+        this.H = new Float32Array(T * d);
     const A = this.A.a;
     for (let r = 0; r < n; r++) {
       const q = (r * slots + schema.itemField) * d;
-      for (let k = b.histOff[r]; k < b.histOff[r + 1]; k++) {
-        const it = b.histItem[k] * d;
-        const rt = b.histRating[k] * d;
+      for (let k = hb.off[r]; k < hb.off[r + 1]; k++) {
+        const it = hb.item[k] * d;
+        const rt = hb.rating[k] * d;
         for (let j = 0; j < d; j++) {
           const h = E[it + j] + E[rt + j];
           const qj = X.a[q + j];
@@ -78,7 +103,7 @@ export class DinHead implements CtrHead {
     for (let r = 0; r < n; r++) {
       const v = (r * slots + this.histSlot) * d;
       X.a.fill(0, v, v + d);
-      for (let k = b.histOff[r]; k < b.histOff[r + 1]; k++) for (let j = 0; j < d; j++) X.a[v + j] += this.w[k] * this.H[k * d + j];
+      for (let k = hb.off[r]; k < hb.off[r + 1]; k++) for (let j = 0; j < d; j++) X.a[v + j] += this.w[k] * this.H[k * d + j];
     }
     return new Float32Array(this.ctx.engine.memory.buffer, this.top.forward(X.ptr, n), n).slice();
   }
@@ -88,13 +113,14 @@ export class DinHead implements CtrHead {
     const { d, slots, schema, emb } = this.ctx;
     this.dOut.a.set(dZ.subarray(0, n));
     this.top.backward(X.ptr, this.dOut.ptr, dX.ptr, n, true);
-    const T = b.histOff[n];
+    const hb = this.hb;
+    const T = hb.off[n];
     if (T === 0) return;
     // ∂L/∂a_j = ⟨∂L/∂v, h_j⟩;  ∂L/∂h_j = a_j ∂L/∂v (+ the attention unit's part below)
     const dH = new Float32Array(T * d);
     for (let r = 0; r < n; r++) {
       const v = (r * slots + this.histSlot) * d;
-      for (let k = b.histOff[r]; k < b.histOff[r + 1]; k++) {
+      for (let k = hb.off[r]; k < hb.off[r + 1]; k++) {
         let s = 0;
         for (let j = 0; j < d; j++) {
           s += dX.a[v + j] * this.H[k * d + j];
@@ -107,7 +133,7 @@ export class DinHead implements CtrHead {
     const dA = this.dA.a;
     for (let r = 0; r < n; r++) {
       const q = (r * slots + schema.itemField) * d;
-      for (let k = b.histOff[r]; k < b.histOff[r + 1]; k++) {
+      for (let k = hb.off[r]; k < hb.off[r + 1]; k++) {
         const o = k * 4 * d;
         for (let j = 0; j < d; j++) {
           const qj = X.a[q + j];
@@ -115,8 +141,8 @@ export class DinHead implements CtrHead {
           dH[k * d + j] += dA[o + j] + dA[o + 2 * d + j] + dA[o + 3 * d + j] * qj;
           dX.a[q + j] += dA[o + d + j] - dA[o + 2 * d + j] + dA[o + 3 * d + j] * h;
         }
-        emb.addRowGrad(b.histItem[k], dH, k * d, 1);
-        emb.addRowGrad(b.histRating[k], dH, k * d, 1);
+        emb.addRowGrad(hb.item[k], dH, k * d, 1);
+        emb.addRowGrad(hb.rating[k], dH, k * d, 1);
       }
     }
   }

@@ -38,6 +38,8 @@ export interface RefSpec {
   attHidden?: number;
   layers?: number;
   heads?: number;
+  /** DIN: behaviours read per row (the last ones). */
+  maxHistory?: number;
 }
 
 /** Logits of every row of `b`, in float64. */
@@ -68,7 +70,7 @@ export function referenceLogits(p: P, s: CtrSchema, b: CtrBatch, spec: RefSpec):
     if (spec.model === 'din') {
       const q = fields[s.itemField];
       let v = new Array<number>(d).fill(0);
-      for (const h of hs) {
+      for (const h of hs.slice(-(spec.maxHistory ?? hs.length) || hs.length)) {
         const a = mlp(p, 'attention', [...h, ...q, ...h.map((x, j) => x - q[j]), ...h.map((x, j) => x * q[j])], [4 * d, spec.attHidden!, 1], false)[0];
         v = add(v, h, a);
       }
