@@ -86,6 +86,7 @@ export interface WasmKernels {
   count_above(counts: number, S: number, nRows: number, nItems: number, targets: number): void;
   gram_rows(G: number, n: number, cols: number, colStart: number, rowStart: number, posIn: number, i0: number, i1: number, acc: number): void;
   rank_update_lower(C: number, m: number, b: number, W: number, U: number, i0: number, i1: number): void;
+  panel_times(W: number, U: number, D: number, m: number, b: number): void;
   gru_fwd(Hout: number, Gi: number, Gh: number, Hprev: number, Saved: number, B: number, H: number): void;
   gru_bwd(dGi: number, dGh: number, dHprev: number, dHout: number, Hprev: number, Saved: number, B: number, H: number): void;
 }

@@ -118,10 +118,9 @@ export function spdInverse(a: Float64Array, n: number, options: SpdInverseOption
   const m = (n + 3) & ~3;
   const threads = n < 512 ? 1 : Math.max(1, Math.floor(options.threads ?? defaultThreads()));
   const ws = new SweepWorkspace(m, bs, threads);
-  const { A, W, U } = ws;
+  const { A, W, U, D } = ws;
   for (let i = 0; i < n; i++) A.set(a.subarray(i * n, i * n + i + 1), i * m);
   for (let i = n; i < m; i++) A[i * m + i] = 1;
-  const D = new Float64Array(bs * bs);
   try {
     for (let k = 0; k < m; k += bs) {
       const ke = Math.min(m, k + bs);
@@ -137,65 +136,53 @@ export function spdInverse(a: Float64Array, n: number, options: SpdInverseOption
       sweepSmall(D, b, k);
       // U = A_{·K} read from lower storage, in 4-row interleaved panels: U[(g·b + p)·4 + r].
       // Rows inside K are zero so the update leaves them alone (they are rewritten below).
-      U.fill(0);
-      for (let j = 0; j < m; j++) {
-        if (j >= k && j < ke) continue;
+      // Rows j < k come from rows k..ke of A (read along them), rows j ≥ ke from their own rows.
+      U.fill(0, 0, m * b);
+      for (let p = 0; p < b; p++) {
+        const row = (k + p) * m;
+        for (let j = 0; j < k; j++) U[(j >> 2) * b * 4 + (j & 3) + 4 * p] = A[row + j];
+      }
+      for (let j = ke; j < m; j++) {
         const base = (j >> 2) * b * 4 + (j & 3);
-        if (j >= ke) {
-          const row = j * m + k;
-          for (let p = 0; p < b; p++) U[base + 4 * p] = A[row + p];
-        } else {
-          for (let p = 0; p < b; p++) U[base + 4 * p] = A[(k + p) * m + j];
-        }
+        const row = j * m + k;
+        for (let p = 0; p < b; p++) U[base + 4 * p] = A[row + p];
       }
-      // W = U D, same packing.
-      // Row-of-D order: each D row is read contiguously and each U value once; zero rows skipped.
-      W.fill(0, 0, m * b);
-      for (let g = 0; g < m; g += 4) {
-        const base = (g >> 2) * b * 4;
-        for (let p = 0; p < b; p++) {
-          const up = base + 4 * p;
-          const u0 = U[up], u1 = U[up + 1], u2 = U[up + 2], u3 = U[up + 3];
-          if (u0 === 0 && u1 === 0 && u2 === 0 && u3 === 0) continue;
-          const drow = p * b;
-          for (let q = 0; q < b; q++) {
-            const dq = D[drow + q];
-            const w = base + 4 * q;
-            W[w] += u0 * dq;
-            W[w + 1] += u1 * dq;
-            W[w + 2] += u2 * dq;
-            W[w + 3] += u3 * dq;
-          }
-        }
-      }
-      ws.update(b);
+      ws.panelTimes(b); // W = U·D, same packing
+      ws.update(b); // the rank-b update of everything outside K
       // A_iK ← A_iK D (rows below K); A_Kj ← D A_Kj (columns left of K), both equal W rows.
-      for (let j = 0; j < m; j++) {
-        if (j >= k && j < ke) continue;
+      for (let p = 0; p < b; p++) {
+        const row = (k + p) * m;
+        for (let j = 0; j < k; j++) A[row + j] = W[(j >> 2) * b * 4 + (j & 3) + 4 * p];
+      }
+      for (let j = ke; j < m; j++) {
         const base = (j >> 2) * b * 4 + (j & 3);
-        if (j >= ke) {
-          const row = j * m + k;
-          for (let p = 0; p < b; p++) A[row + p] = W[base + 4 * p];
-        } else {
-          for (let p = 0; p < b; p++) A[(k + p) * m + j] = W[base + 4 * p];
-        }
+        const row = j * m + k;
+        for (let p = 0; p < b; p++) A[row + p] = W[base + 4 * p];
       }
       for (let p = 0; p < b; p++) for (let q = 0; q <= p; q++) A[(k + p) * m + k + q] = -D[p * b + q];
       options.onBlock?.(Math.min(ke, n), n);
     }
+    // A holds −A⁻¹ in its lower triangle: negate, drop the padding and mirror, in tiles so the
+    // mirrored writes stay in cache.
+    const out = new Float64Array(n * n);
+    const T = 32;
+    for (let i0 = 0; i0 < n; i0 += T) {
+      const i1 = Math.min(n, i0 + T);
+      for (let j0 = 0; j0 <= i0; j0 += T) {
+        for (let i = i0; i < i1; i++) {
+          const j1 = Math.min(i + 1, j0 + T);
+          for (let j = j0; j < j1; j++) {
+            const v = -A[i * m + j];
+            out[i * n + j] = v;
+            out[j * n + i] = v;
+          }
+        }
+      }
+    }
+    return out;
   } finally {
     ws.close();
   }
-  // A holds −A⁻¹ in its lower triangle: negate, drop the padding and mirror.
-  const out = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      const v = -A[i * m + j];
-      out[i * n + j] = v;
-      out[j * n + i] = v;
-    }
-  }
-  return out;
 }
 
 /**
@@ -207,17 +194,24 @@ class SweepWorkspace {
   readonly A: Float64Array;
   readonly W: Float64Array;
   readonly U: Float64Array;
+  readonly D: Float64Array;
   private readonly engine: Engine;
   private readonly bufs: { ptr: number; length: number; a: Float64Array }[];
   private readonly bands: number[];
 
   constructor(private readonly m: number, bs: number, threads: number) {
     const e = (this.engine = defaultEngine());
-    this.bufs = [e.f64(m * m), e.f64(m * bs), e.f64(m * bs)];
-    [this.A, this.W, this.U] = this.bufs.map((b) => b.a);
+    this.bufs = [e.f64(m * m), e.f64(m * bs), e.f64(m * bs), e.f64(bs * bs)];
+    [this.A, this.W, this.U, this.D] = this.bufs.map((b) => b.a);
     this.bands = [0];
     for (let t = 1; t < threads; t++) this.bands.push(Math.round((m * Math.sqrt(t / threads)) / 4) * 4);
     this.bands.push(m);
+  }
+
+  /** W = U·D (the packed panels times the b × b pivot inverse). */
+  panelTimes(b: number): void {
+    const [, W, U, D] = this.bufs;
+    this.engine.k.panel_times(W.ptr, U.ptr, D.ptr, this.m, b);
   }
 
   /** One rank-b update of the whole lower triangle (C −= W Uᵀ), split across the threads. */

@@ -71,3 +71,28 @@ export function rank_update_lower(C: usize, m: i32, b: i32, W: usize, U: usize, 
     }
   }
 }
+
+/**
+ * W = U·D for the sweep's packed panels: U and W hold m rows of b values in groups of 4 rows,
+ * p-major inside a group (X[(g·b + p)·4 + r]), D is b × b row-major. Two f64x2 accumulators per
+ * (group, column) hold the group's 4 rows; all-zero U groups (rows of the pivot block) give zero.
+ */
+export function panel_times(W: usize, U: usize, D: usize, m: i32, b: i32): void {
+  const gs = <usize>(b << 5); // bytes per group: b × 4 doubles
+  for (let g = 0; g < (m >> 2); g++) {
+    const ug = U + <usize>g * gs, wg = W + <usize>g * gs;
+    for (let q = 0; q < b; q++) {
+      let a01 = f64x2.splat(0), a23 = f64x2.splat(0);
+      let up = ug, dp = dptr(D, q);
+      for (let p = 0; p < b; p++) {
+        const d = v128.load64_splat(dp);
+        a01 = madd2(d, v128.load(up), a01);
+        a23 = madd2(d, v128.load(up, 16), a23);
+        up += 32; dp += <usize>b << 3;
+      }
+      const w = wg + (<usize>q << 5);
+      v128.store(w, a01);
+      v128.store(w, a23, 16);
+    }
+  }
+}
