@@ -2,6 +2,7 @@
  * The `reclab` command: parses arguments and calls the library. Each verb lives in its own
  * module under `commands/` and registers itself on the program; this file only lists them.
  */
+import { describeKernelSetup } from '../kernels/runtime.ts';
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 
@@ -49,7 +50,12 @@ export async function main(argv: string[]): Promise<void> {
     .name('reclab')
     .description('Recommender-systems engine and lab')
     .version(version)
+    .option('--verbose', 'print start-up decisions (kernel build, FMA, threads, V8 flags) to stderr')
     .showHelpAfterError();
+  // The kernel core decides FMA, threads and V8 flags once, at start-up; --verbose says what it chose.
+  program.hook('preAction', (cmd) => {
+    if (cmd.opts<{ verbose?: boolean }>().verbose) process.stderr.write(`${describeKernelSetup()}\n`);
+  });
   for (const register of await loadCommands(argv)) register(program);
   try {
     await program.parseAsync(argv);

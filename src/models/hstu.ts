@@ -11,7 +11,8 @@ import { runEpochs } from './seq/train-loop.ts';
 import { z } from 'zod';
 import { parseConfig } from '../util/schema.ts';
 import type { Interactions } from '../data/types.ts';
-import type { FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
+import type { DotProductModel, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
+import { scoreDot, type ItemPanels } from '../kernels/score.ts';
 import { constantLr, warmupCosine } from '../nn/optim.ts';
 import { Rng } from '../nn/rng.ts';
 import { BatchSampler } from './seq/batch.ts';
@@ -62,7 +63,7 @@ function window(seq: ArrayLike<number>, maxLen: number): Int32Array {
 const HSTU_STATE = { relPosStorage: 'by offset: element k = bias of i - j = k' };
 
 /** HSTU as a {@link SequentialRecommender}. */
-export class HSTU extends EngineSequentialModel<HSTUNet, HSTUConfig> implements SequentialRecommender {
+export class HSTU extends EngineSequentialModel<HSTUNet, HSTUConfig> implements SequentialRecommender, DotProductModel {
   readonly name = 'hstu';
 
   /** @param config hyperparameters; missing keys take their defaults */
@@ -96,11 +97,16 @@ export class HSTU extends EngineSequentialModel<HSTUNet, HSTUConfig> implements 
     return report;
   }
 
-  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
+  /** The normalised item embeddings packed for the kernel core (scores are cosines with the last state). */
+  itemPanels(): ItemPanels {
+    return this.network.itemPanels();
+  }
+
+  /** The L2-normalised last state of each user's history window (zeros for an empty history: every item ties). */
+  userVectors(users: Int32Array, history: Interactions, out: Float32Array): void {
     const net = this.network;
     const n = net.nItems;
     if (history.nItems !== n) throw new Error(`hstu: history has ${history.nItems} items, the model ${n}`);
-    if (out.length < users.length * n) throw new Error(`hstu: out holds ${out.length} scores, need ${users.length}×${n}`);
     const d = this.config.hidden;
     const seqs: Int32Array[] = [];
     const rowOf: number[] = [];
@@ -109,14 +115,19 @@ export class HSTU extends EngineSequentialModel<HSTUNet, HSTUConfig> implements 
       if (w.length > 0) {
         seqs.push(w);
         rowOf.push(i);
-      } else out.fill(0, i * n, (i + 1) * n);
+      } else out.fill(0, i * d, (i + 1) * d);
     });
     const H = new Float32Array(seqs.length * d);
     net.lastHidden(seqs, H);
-    const Hrows = new Float32Array(users.length * d);
-    rowOf.forEach((r, k) => Hrows.set(H.subarray(k * d, k * d + d), r * d));
-    // users without history got zero rows: their scores are all 0 (ties), as filled above
-    net.scoreHidden(Hrows, users.length, out);
+    rowOf.forEach((r, k) => out.set(H.subarray(k * d, k * d + d), r * d));
+  }
+
+  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
+    const n = this.network.nItems;
+    if (out.length < users.length * n) throw new Error(`hstu: out holds ${out.length} scores, need ${users.length}×${n}`);
+    const H = new Float32Array(users.length * this.config.hidden);
+    this.userVectors(users, history, H);
+    scoreDot(this.itemPanels(), H, users.length, out);
   }
 
   scoreSequence(sequence: Int32Array, out: Float32Array): void {

@@ -10,7 +10,8 @@ import { runEpochs } from './seq/train-loop.ts';
 import { z } from 'zod';
 import { parseConfig } from '../util/schema.ts';
 import type { Interactions } from '../data/types.ts';
-import type { FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
+import type { DotProductModel, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
+import { scoreDot, type ItemPanels } from '../kernels/score.ts';
 import { warmupCosine, constantLr } from '../nn/optim.ts';
 import { Rng } from '../nn/rng.ts';
 import { BatchSampler, lastWindow } from './seq/batch.ts';
@@ -54,7 +55,7 @@ export function parseSASRecConfig(config: Record<string, unknown>): SASRecConfig
 }
 
 /** SASRec as a {@link SequentialRecommender}. */
-export class SASRec extends EngineSequentialModel<SASRecNet, SASRecConfig> implements SequentialRecommender {
+export class SASRec extends EngineSequentialModel<SASRecNet, SASRecConfig> implements SequentialRecommender, DotProductModel {
   readonly name = 'sasrec';
 
   /** @param config hyperparameters; missing keys take their defaults */
@@ -89,11 +90,17 @@ export class SASRec extends EngineSequentialModel<SASRecNet, SASRecConfig> imple
     return report;
   }
 
-  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
+  /** The item embeddings packed for the kernel core (scores are dot products with the last hidden state). */
+  itemPanels(): ItemPanels {
+    return this.network.itemPanels();
+  }
+
+  /** The last hidden state of each user's history window (zeros for an empty history: every item ties). */
+  userVectors(users: Int32Array, history: Interactions, out: Float32Array): void {
     const net = this.network;
     const n = net.nItems;
     if (history.nItems !== n) throw new Error(`sasrec: history has ${history.nItems} items, the model ${n}`);
-    if (out.length < users.length * n) throw new Error(`sasrec: out holds ${out.length} scores, need ${users.length}×${n}`);
+    const d = this.config.hidden;
     const seqs: Int32Array[] = [];
     const rowOf: number[] = [];
     users.forEach((u, i) => {
@@ -103,26 +110,19 @@ export class SASRec extends EngineSequentialModel<SASRecNet, SASRecConfig> imple
       if (w.length > 0) {
         seqs.push(w);
         rowOf.push(i);
-      } else {
-        out.fill(0, i * n, (i + 1) * n); // no history: every item ties
-      }
+      } else out.fill(0, i * d, (i + 1) * d);
     });
-    // Chunk users so the hidden states and score staging stay small.
-    const chunk = 1024;
-    const d = this.config.hidden;
-    const H = new Float32Array(Math.min(chunk, seqs.length) * d);
-    for (let c = 0; c < seqs.length; c += chunk) {
-      const part = seqs.slice(c, c + chunk);
-      net.lastHidden(part, H);
-      // rows are consecutive in `out` only when no user was skipped; score row by row block otherwise
-      let r = 0;
-      while (r < part.length) {
-        let e = r + 1;
-        while (e < part.length && rowOf[c + e] === rowOf[c + r] + (e - r)) e++;
-        net.scoreHidden(H.subarray(r * d, e * d), e - r, out, rowOf[c + r] * n);
-        r = e;
-      }
-    }
+    const H = new Float32Array(seqs.length * d);
+    net.lastHidden(seqs, H);
+    rowOf.forEach((r, k) => out.set(H.subarray(k * d, k * d + d), r * d));
+  }
+
+  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
+    const n = this.network.nItems;
+    if (out.length < users.length * n) throw new Error(`sasrec: out holds ${out.length} scores, need ${users.length}×${n}`);
+    const H = new Float32Array(users.length * this.config.hidden);
+    this.userVectors(users, history, H);
+    scoreDot(this.itemPanels(), H, users.length, out);
   }
 
   scoreSequence(sequence: Int32Array, out: Float32Array): void {

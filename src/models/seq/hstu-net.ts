@@ -44,7 +44,8 @@ import { Workspace } from '../../nn/workspace.ts';
 import type { Rng } from '../../nn/rng.ts';
 import type { SeqBatch } from './batch.ts';
 import { splitBalanced, type Shard, runShards } from './ragged.ts';
-import { inferRows, scoreRows } from './infer.ts';
+import { inferRows } from './infer.ts';
+import { ItemPanels, scoreDot } from '../../kernels/score.ts';
 
 interface Block {
   uvqk: Linear;
@@ -117,7 +118,20 @@ export class HSTUNet {
   /** Call after changing parameter values from outside (load, restore, a training step). */
   invalidate(): void {
     this.tableValid = false;
+    this.panels?.dispose();
+    this.panels = null;
   }
+
+  /** The normalised item vectors packed for scoring on the kernel core (rows 1..n: dataset ids). */
+  itemPanels(): ItemPanels {
+    if (!this.panels) {
+      this.prepare();
+      const d = this.d;
+      this.panels = new ItemPanels(this.eHat.a.subarray(d, (this.nItems + 1) * d), this.nItems, d);
+    }
+    return this.panels;
+  }
+  private panels: ItemPanels | null = null;
 
   /**
    * Init as the repo: item embeddings N(0, 0.02²) truncated at 2σ, positions N(0, 1/d) truncated,
@@ -360,15 +374,7 @@ export class HSTUNet {
 
   /** Cosine scores of every item (dataset ids 0..n−1) for each normalised row of H: out[i·n + j] = ⟨H_i, Ê_{j+1}⟩. */
   scoreHidden(H: Float32Array, rows: number, out: Float32Array, outOffset = 0): void {
-    const d = this.d;
-    const n = this.nItems;
-    this.prepare();
-    const eT = this.engine.f32(d * (n + 1));
-    try {
-      this.engine.k.transpose(eT.ptr, this.eHat.ptr, n + 1, d, d, n + 1);
-      scoreRows(this.engine, eT.ptr + 4, n + 1, n, d, H, rows, out, outOffset);
-    } finally {
-      this.engine.freeBuf(eT);
-    }
+    scoreDot(this.itemPanels(), H, rows, out.subarray(outOffset, outOffset + rows * this.nItems));
   }
+
 }

@@ -42,7 +42,8 @@ import { Workspace } from '../../nn/workspace.ts';
 import type { Rng } from '../../nn/rng.ts';
 import type { SeqBatch } from './batch.ts';
 import { splitBalanced, type Shard, runShards } from './ragged.ts';
-import { inferRows, scoreRows } from './infer.ts';
+import { inferRows } from './infer.ts';
+import { ItemPanels, scoreDot } from '../../kernels/score.ts';
 
 interface Block {
   ln1: LayerNorm;
@@ -87,7 +88,17 @@ export class SASRecNet {
   /** Call after changing parameter values from outside (load, restore). */
   invalidate(): void {
     this.itemTValid = false;
+    this.panels?.dispose();
+    this.panels = null;
   }
+
+  /** Item vectors of the current weights packed for scoring on the kernel core (rows 1..n: dataset ids). */
+  itemPanels(): ItemPanels {
+    const d = this.d;
+    this.panels ??= new ItemPanels(this.item.data.a.subarray(d, (this.nItems + 1) * d), this.nItems, d);
+    return this.panels;
+  }
+  private panels: ItemPanels | null = null;
 
   constructor(readonly cfg: SASRecConfig, readonly nItems: number) {
     const threads = cfg.threads || defaultThreads();
@@ -363,7 +374,7 @@ export class SASRecNet {
   trainStep(batch: SeqBatch, lr: number, rng: Rng): number {
     const { loss, threadsUsed } = this.forwardBackward(batch, this.drawSeeds(rng));
     if (threadsUsed > 0) this.adam.step(lr, threadsUsed, new Map([[this.item, this.touchedRows(batch, batch.nNeg)]]));
-    this.itemTValid = false;
+    this.invalidate();
     return loss;
   }
 
@@ -417,9 +428,9 @@ export class SASRecNet {
 
   /** Scores every item (dataset ids 0..n-1) for each hidden row: out[i·n + j] = H_i · E[j + 1]. */
   scoreHidden(H: Float32Array, rows: number, out: Float32Array, outOffset = 0): void {
-    this.engine.run(this.prepare(true));
-    scoreRows(this.engine, this.itemT.ptr + 4, this.nItems + 1, this.nItems, this.d, H, rows, out, outOffset);
+    scoreDot(this.itemPanels(), H, rows, out.subarray(outOffset, outOffset + rows * this.nItems));
   }
+
 }
 
 /** gBCE's β = α·(t·(1 − 1/α) + 1/α) with α = negatives / (items − 1). */
