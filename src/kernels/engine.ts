@@ -81,8 +81,8 @@ export interface WasmKernels {
   scale_rows(X: number, rows: number, nRows: number, d: number, alpha: number): void;
   pack_panels(P: number, V: number, nItems: number, dims: number, ldv: number): void;
   score_panels(O: number, U: number, P: number, nRows: number, nItems: number, dims: number, ldo: number): void;
-  rank_count(counts: number, U: number, P: number, V: number, targets: number, nRows: number, nItems: number, dims: number, scratch: number): void;
-  rank_exclude(counts: number, U: number, V: number, targets: number, off: number, excl: number, nRows: number, dims: number): void;
+  rank_count(counts: number, U: number, P: number, V: number, targets: number, nRows: number, nItems: number, dims: number,
+    excl: number, scratch: number): void;
   count_above(counts: number, S: number, nRows: number, nItems: number, targets: number): void;
   gram_rows(G: number, n: number, cols: number, colStart: number, rowStart: number, posIn: number, i0: number, i1: number, acc: number): void;
   rank_update_lower(C: number, m: number, b: number, W: number, U: number, i0: number, i1: number): void;

@@ -7,9 +7,10 @@
  *   items, k-major) and kept until the model changes.
  * - {@link scoreDot}: users × all items into a score block (`score_panels`), rows split across the
  *   engine's threads.
- * - {@link rankCountDot}: full-ranking rank counts without writing scores at all (`rank_count` +
- *   `rank_exclude` for the history): what leave-one-out evaluation needs, and the reason it runs
- *   at the GEMM's speed instead of memory's.
+ * - {@link rankCountDot}: full-ranking rank counts without writing scores at all (`rank_count`
+ *   compares each tile with the target's score in registers, history items masked by a bitmap):
+ *   what leave-one-out evaluation needs, and the reason it runs at the GEMM's speed instead of
+ *   memory's.
  * - {@link countAbove}: the same counts over a written score block (models that are not dot products).
  */
 import { defaultEngine, type Buf, type Engine, type Program } from './engine.ts';
@@ -140,20 +141,26 @@ export function rankCountDot(items: ItemPanels, users: Float32Array, n: number, 
   T.a.set(targets.subarray(0, n));
   T.a.fill(0, n, rows);
   const C = s.i32('counts', 2 * rows);
-  const off = s.i32('excl-off', rows + 1);
-  const nEx = exclude.offsets[n] - exclude.offsets[0];
-  const ex = s.i32('excl', Math.max(1, nEx));
-  for (let r = 0; r <= n; r++) off.a[r] = exclude.offsets[r] - exclude.offsets[0];
-  off.a.fill(nEx, n + 1, rows + 1);
-  ex.a.set(exclude.items.subarray(exclude.offsets[0], exclude.offsets[n]));
+  // one bit per (user, item): byte p of a row covers items 8p .. 8p + 7
+  const stride = Math.ceil(nItems / PANEL);
+  const bitsBuf = s.i32('excl-bits', Math.ceil((rows * stride) / 4));
+  const bits = new Uint8Array(e.memory.buffer, bitsBuf.ptr, rows * stride);
+  bits.fill(0);
+  for (let r = 0; r < n; r++) {
+    const base = r * stride;
+    for (let q = exclude.offsets[r]; q < exclude.offsets[r + 1]; q++) {
+      const i = exclude.items[q];
+      bits[base + (i >> 3)] |= 1 << (i & 7);
+    }
+  }
   const b = bands(e, rows);
-  const tmp = s.i32('rank-scratch', 8 * rows);
+  const tmp = s.i32('rank-scratch', 9 * rows);
   const programs: Program[] = [];
   for (let t = 0; t + 1 < b.length; t++) {
     const r0 = b[t], nr = b[t + 1] - r0;
     const p = e.program();
-    p.call('rank_count', C.ptr + 8 * r0, U.ptr + 4 * r0 * dims, items.panels.ptr, items.rows.ptr, T.ptr + 4 * r0, nr, nItems, dims, tmp.ptr + 32 * r0);
-    p.call('rank_exclude', C.ptr + 8 * r0, U.ptr + 4 * r0 * dims, items.rows.ptr, T.ptr + 4 * r0, off.ptr + 4 * r0, ex.ptr, nr, dims);
+    p.call('rank_count', C.ptr + 8 * r0, U.ptr + 4 * r0 * dims, items.panels.ptr, items.rows.ptr, T.ptr + 4 * r0, nr, nItems, dims,
+      bitsBuf.ptr + r0 * stride, tmp.ptr + 36 * r0);
     programs.push(p);
   }
   e.runParallel(programs);

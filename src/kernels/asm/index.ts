@@ -9,5 +9,5 @@ export {
   bce_neg_loss, sampled_softmax_loss, softmax_ce, adam, adam_rows, add_rows, zero_rows, sumsq_rows, scale_rows,
 } from './elementwise';
 export { gru_fwd, gru_bwd } from './gru';
-export { pack_panels, score_panels, rank_count, rank_exclude, count_above } from './score';
+export { pack_panels, score_panels, rank_count, count_above } from './score';
 export { gram_rows, rank_update_lower, panel_times } from './linalg';

@@ -110,7 +110,10 @@ export function score_panels(O: usize, U: usize, P: usize, nRows: i32, nItems: i
   if (n > 6) store<f32>(o, f32x4.extract_lane(hi, 2), 24);
 }
 
-/** Adds (x > t) and (x = t) lane counts of one tile row into cnt[0..3] (gt) and cnt[4..7] (eq). */
+/**
+ * Adds (x > t) and (x = t) lane counts of one tile row into cnt[0..3] (gt) and cnt[4..7] (eq),
+ * for the lanes whose mask is set (real items not excluded for this user).
+ */
 // @ts-ignore: decorator
 @inline function countRow(cnt: usize, lo: v128, hi: v128, t: v128, mlo: v128, mhi: v128): void {
   // comparisons give −1 per true lane: subtracting them adds 1
@@ -120,29 +123,42 @@ export function score_panels(O: usize, U: usize, P: usize, nRows: i32, nItems: i
   v128.store(cnt, i32x4.sub(v128.load(cnt, 16), eq), 16);
 }
 
+/** Lanes 0..3 (lo) or 4..7 (hi) of an 8-item panel that are kept: bit l of `bits` set = item l excluded. */
+// @ts-ignore: decorator
+@inline function keepLanes(bits: i32, lanes: v128): v128 {
+  return i32x4.eq(v128.and(i32x4.splat(bits), lanes), i32x4.splat(0));
+}
+
 /**
  * Full-ranking rank counts without writing scores: for rows r in [0, nRows) (a multiple of 4; pad
  * with zero rows and any target) with target item targets[r], counts[2r] = #items scoring above
- * the target and counts[2r+1] = #items scoring equal (the target included), over all nItems items
- * (panels P; item rows V [nItems × dims] for the targets' own scores). A NaN score compares false
- * both ways (the caller treats a NaN target as ranked last). `scratch` holds 8·nRows int32.
+ * the target and counts[2r+1] = #items scoring equal (the target included), over the nItems items
+ * (panels P; item rows V [nItems × dims] for the targets' own scores) except those excluded:
+ * byte p of row r's `excl` bitmap (row stride = ⌈nItems/8⌉ bytes) has bit l set when item 8p + l is
+ * excluded for that user (its history). Items past nItems (panel padding) never count. A NaN
+ * score compares false both ways (the caller treats a NaN target as ranked last). `scratch` holds
+ * 9·nRows int32.
  */
 export function rank_count(counts: usize, U: usize, P: usize, V: usize, targets: usize, nRows: i32, nItems: i32, dims: i32,
-  scratch: usize): void {
+  excl: usize, scratch: usize): void {
   const nPanels = (nItems + PANEL - 1) / PANEL;
   const rs = <usize>dims << 2;
   const ps = <usize>(dims * PANEL) << 2;
+  const tgt = scratch + (<usize>(8 * nRows) << 2);
   memory.fill(scratch, 0, <usize>(8 * nRows) << 2);
-  const all = i32x4.splat(-1);
+  // the targets' own scores, by the tiles' chain
+  for (let r = 0; r < nRows; r++) store<f32>(fptr(tgt, r), dotChain(fptr(U, r * dims), fptr(V, load<i32>(fptr(targets, r)) * dims), dims));
+  // the panel padding counts as excluded
+  const padBits = nItems % PANEL == 0 ? 0 : (0xff << (nItems % PANEL)) & 0xff;
+  const loLanes = i32x4(1, 2, 4, 8), hiLanes = i32x4(16, 32, 64, 128);
   for (let pb = 0; pb < nPanels; pb += BLOCK) {
     const pe = min(nPanels, pb + BLOCK);
     for (let r = 0; r < nRows; r += 4) {
       const u0 = fptr(U, r * dims);
-      const t0 = f32x4.splat(dotChain(u0, fptr(V, load<i32>(fptr(targets, r)) * dims), dims));
-      const t1 = f32x4.splat(dotChain(u0 + rs, fptr(V, load<i32>(fptr(targets, r + 1)) * dims), dims));
-      const t2 = f32x4.splat(dotChain(u0 + 2 * rs, fptr(V, load<i32>(fptr(targets, r + 2)) * dims), dims));
-      const t3 = f32x4.splat(dotChain(u0 + 3 * rs, fptr(V, load<i32>(fptr(targets, r + 3)) * dims), dims));
+      const t0 = v128.load32_splat(fptr(tgt, r)), t1 = v128.load32_splat(fptr(tgt, r + 1));
+      const t2 = v128.load32_splat(fptr(tgt, r + 2)), t3 = v128.load32_splat(fptr(tgt, r + 3));
       const cnt = fptr(scratch, 8 * r);
+      const e0 = excl + <usize>(r * nPanels), e1 = e0 + <usize>nPanels, e2 = e1 + <usize>nPanels, e3 = e2 + <usize>nPanels;
       for (let p = pb; p < pe; p++) {
         let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
         let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
@@ -159,17 +175,15 @@ export function rank_count(counts: usize, U: usize, P: usize, V: usize, targets:
           c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
           pv += 32; pu += 4;
         }
-        // lanes past the last item (zero padding) must not count
-        const n = nItems - p * PANEL;
-        let mlo = all, mhi = all;
-        if (n < PANEL) {
-          mlo = i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(n));
-          mhi = i32x4.lt_s(i32x4(4, 5, 6, 7), i32x4.splat(n));
-        }
-        countRow(cnt, c00, c01, t0, mlo, mhi);
-        countRow(cnt + 32, c10, c11, t1, mlo, mhi);
-        countRow(cnt + 64, c20, c21, t2, mlo, mhi);
-        countRow(cnt + 96, c30, c31, t3, mlo, mhi);
+        const pad = p == nPanels - 1 ? padBits : 0;
+        let x = <i32>load<u8>(e0 + <usize>p) | pad;
+        countRow(cnt, c00, c01, t0, keepLanes(x, loLanes), keepLanes(x, hiLanes));
+        x = <i32>load<u8>(e1 + <usize>p) | pad;
+        countRow(cnt + 32, c10, c11, t1, keepLanes(x, loLanes), keepLanes(x, hiLanes));
+        x = <i32>load<u8>(e2 + <usize>p) | pad;
+        countRow(cnt + 64, c20, c21, t2, keepLanes(x, loLanes), keepLanes(x, hiLanes));
+        x = <i32>load<u8>(e3 + <usize>p) | pad;
+        countRow(cnt + 96, c30, c31, t3, keepLanes(x, loLanes), keepLanes(x, hiLanes));
       }
     }
   }
@@ -178,27 +192,6 @@ export function rank_count(counts: usize, U: usize, P: usize, V: usize, targets:
     const g = v128.load(c), e = v128.load(c, 16);
     store<i32>(fptr(counts, 2 * r), i32x4.extract_lane(g, 0) + i32x4.extract_lane(g, 1) + i32x4.extract_lane(g, 2) + i32x4.extract_lane(g, 3));
     store<i32>(fptr(counts, 2 * r + 1), i32x4.extract_lane(e, 0) + i32x4.extract_lane(e, 1) + i32x4.extract_lane(e, 2) + i32x4.extract_lane(e, 3));
-  }
-}
-
-/**
- * History exclusion for {@link rank_count}: for each row r, the items excl[off[r] .. off[r+1]) (distinct,
- * never the target) are removed from the counts — counts[2r] −= #(score > target), counts[2r+1] −=
- * #(score = target) — with scores from the same chain as the tiles.
- */
-export function rank_exclude(counts: usize, U: usize, V: usize, targets: usize, off: usize, excl: usize, nRows: i32, dims: i32): void {
-  for (let r = 0; r < nRows; r++) {
-    const u = fptr(U, r * dims);
-    const t = dotChain(u, fptr(V, load<i32>(fptr(targets, r)) * dims), dims);
-    let gt = 0, eq = 0;
-    const e1 = load<i32>(fptr(off, r + 1));
-    for (let q = load<i32>(fptr(off, r)); q < e1; q++) {
-      const s = dotChain(u, fptr(V, load<i32>(fptr(excl, q)) * dims), dims);
-      if (s > t) gt++;
-      else if (s == t) eq++;
-    }
-    store<i32>(fptr(counts, 2 * r), load<i32>(fptr(counts, 2 * r)) - gt);
-    store<i32>(fptr(counts, 2 * r + 1), load<i32>(fptr(counts, 2 * r + 1)) - eq);
   }
 }
 
