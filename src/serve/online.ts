@@ -8,8 +8,8 @@
  * exposures, as Gorse's positive-feedback ratio. A click on a recommended item that was never
  * marked read is both exposed and hit (it was clearly shown).
  *
- * Kept in this process's memory, bounded (the oldest recommendations are forgotten first); with
- * `--workers n` each worker counts its own requests.
+ * Kept in this process's memory, bounded (the users served least recently are forgotten first,
+ * and each user's last 8 answers are kept); with `--workers n` each worker counts its own requests.
  */
 import type { Answer, FeedbackKind, Strategy } from './engine.ts';
 import type { FeedbackEvent } from './store.ts';
@@ -25,62 +25,104 @@ export interface OnlineRow {
   rate: number;
 }
 
-interface Recommended {
-  group: string;
+/** One answer given to a user: its items, and which of them were shown and hit. */
+interface Given {
   time: number;
-  exposed: boolean;
-  hit: boolean;
+  ids: string[];
+  /** Group of each item (one shared group unless exploration mixed strategies in). */
+  groups: string[] | string;
+  exposed: Uint8Array;
+  hit: Uint8Array;
 }
+
+/** Answers remembered per user (the newest; older ones cannot be told apart from them anyway). */
+const PER_USER = 8;
 
 /** Counts exposures and hits of recommended items. */
 export class OnlineMetrics {
-  /** Recommended (user, item) pairs, oldest first (Map order), at most `capacity`. */
-  private readonly recent = new Map<string, Recommended>();
+  /**
+   * The latest answers per user, users in least-recently-served order (Map order). Kept as the
+   * answers' id arrays — no per-item keys or objects — because this runs on every recommendation
+   * (measured: a Map entry per item cost ≈ 1.4 µs an item, 1.4 ms on a 1000-item answer).
+   */
+  private readonly recent = new Map<string, Given[]>();
+  private items = 0;
   private readonly groups = new Map<string, { model: string; version: string; strategy: Strategy; exposed: number; positive: number }>();
 
   constructor(
     private readonly kind: (type: string) => FeedbackKind,
     /** Seconds after a recommendation within which a positive event counts as its hit. */
     readonly window = 3600,
+    /** Most recommended items remembered (the least recently served users are forgotten first). */
     private readonly capacity = 200_000,
   ) {}
 
+  private group(model: string, version: string, strategy: Strategy): string {
+    const key = `${model}\u0000${version}\u0000${strategy}`;
+    if (!this.groups.has(key)) this.groups.set(key, { model, version, strategy, exposed: 0, positive: 0 });
+    return key;
+  }
+
   /** Records an answer given to `user`; `shown` when it was written back (exposed now). */
   served(user: string, answer: Answer, shown = false, now = Date.now() / 1000): void {
+    const n = answer.items.length;
+    if (n === 0) return;
     const model = answer.model?.name ?? 'none';
     const version = answer.model?.version ?? 'none';
-    for (const s of answer.items) {
-      const strategy = s.from ?? answer.strategy;
-      const group = `${model}\u0000${version}\u0000${strategy}`;
-      if (!this.groups.has(group)) this.groups.set(group, { model, version, strategy, exposed: 0, positive: 0 });
-      const key = `${user}\u0000${s.id}`;
-      this.recent.delete(key); // re-recommended: the latest recommendation owns the pair
-      const r: Recommended = { group, time: now, exposed: false, hit: false };
-      this.recent.set(key, r);
-      if (shown) this.expose(r);
+    const main = this.group(model, version, answer.strategy);
+    const ids = new Array<string>(n);
+    let groups: string[] | string = main;
+    for (let r = 0; r < n; r++) {
+      const s = answer.items[r];
+      ids[r] = s.id;
+      if (s.from !== undefined && s.from !== answer.strategy) {
+        if (typeof groups === 'string') groups = new Array<string>(n).fill(main);
+        groups[r] = this.group(model, version, s.from);
+      }
     }
-    while (this.recent.size > this.capacity) this.recent.delete(this.recent.keys().next().value!);
+    const given: Given = { time: now, ids, groups, exposed: new Uint8Array(n), hit: new Uint8Array(n) };
+    let list = this.recent.get(user);
+    if (list) this.recent.delete(user); // re-inserted last: most recently served
+    else list = [];
+    list.push(given);
+    this.items += n;
+    if (list.length > PER_USER) this.items -= list.shift()!.ids.length;
+    this.recent.set(user, list);
+    if (shown) for (let r = 0; r < n; r++) this.expose(given, r);
+    while (this.items > this.capacity && this.recent.size > 1) {
+      const [oldest, gone] = this.recent.entries().next().value!;
+      this.recent.delete(oldest);
+      for (const g of gone) this.items -= g.ids.length;
+    }
   }
 
   /** Takes acknowledged feedback into account: read events expose, positive events hit. */
   feedback(events: readonly FeedbackEvent[]): void {
     for (const e of events) {
-      const r = this.recent.get(`${e.user}\u0000${e.item}`);
-      if (!r) continue;
+      const list = this.recent.get(e.user);
+      if (!list) continue;
       const kind = this.kind(e.type);
-      if (kind === 'read') this.expose(r);
-      else if (kind === 'positive' && !r.hit && e.time >= r.time - 1 && e.time - r.time <= this.window) {
-        this.expose(r);
-        r.hit = true;
-        this.groups.get(r.group)!.positive++;
+      if (kind !== 'read' && kind !== 'positive') continue;
+      // The newest answer that held the item owns the event.
+      for (let a = list.length - 1; a >= 0; a--) {
+        const g = list[a];
+        const r = g.ids.indexOf(e.item);
+        if (r < 0) continue;
+        if (kind === 'read') this.expose(g, r);
+        else if (!g.hit[r] && e.time >= g.time - 1 && e.time - g.time <= this.window) {
+          this.expose(g, r);
+          g.hit[r] = 1;
+          this.groups.get(typeof g.groups === 'string' ? g.groups : g.groups[r])!.positive++;
+        }
+        break;
       }
     }
   }
 
-  private expose(r: Recommended): void {
-    if (r.exposed) return;
-    r.exposed = true;
-    this.groups.get(r.group)!.exposed++;
+  private expose(g: Given, r: number): void {
+    if (g.exposed[r]) return;
+    g.exposed[r] = 1;
+    this.groups.get(typeof g.groups === 'string' ? g.groups : g.groups[r])!.exposed++;
   }
 
   /** The figures, one row per (model version, strategy). */
