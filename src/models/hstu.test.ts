@@ -14,6 +14,7 @@ import { Rng } from '../nn/rng.ts';
 import { maxRelError, numericGrad } from '../nn/gradcheck.ts';
 import type { SeqBatch } from './seq/batch.ts';
 import { loadModel } from './registry.ts';
+import { loadSafetensors, saveSafetensors } from '../nn/safetensors.ts';
 import type { Interactions } from '../data/types.ts';
 
 const cfg = parseHSTUConfig({ hidden: 4, blocks: 2, heads: 2, dqk: 3, dv: 2, maxLen: 6, dropout: 0, negatives: 3, temperature: 0.5, threads: 1 });
@@ -180,6 +181,17 @@ describe('HSTU on the engine', () => {
       const out2 = new Float32Array(2 * n);
       again.scoreUsers(Int32Array.from([0, 3]), data, out2);
       expect(maxRelError(out2, out)).toBeLessThan(1e-7);
+      // a checkpoint of the earlier layout (bias stored reversed as rel_pos_rev) loads to the same model
+      const file = join(dir, 'weights.safetensors');
+      const { tensors, metadata } = await loadSafetensors(file);
+      const rel = tensors['blocks.0.rel_pos'];
+      delete tensors['blocks.0.rel_pos'];
+      tensors['blocks.0.rel_pos_rev'] = { ...rel, data: (rel.data as Float32Array).slice().reverse() };
+      await saveSafetensors(file, tensors, metadata);
+      const old = await loadModel(dir);
+      const out3 = new Float32Array(2 * n);
+      old.scoreUsers(Int32Array.from([0, 3]), data, out3);
+      expect(maxRelError(out3, out)).toBeLessThan(1e-7);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,6 +5,7 @@
  * The network (HSTUNet, re-exported here), with the paper in one page and how it runs on the
  * engine, is in ./seq/hstu-net.ts.
  */
+import type { NamedTensor } from '../nn/safetensors.ts';
 import { EngineSequentialModel } from './seq/engine-model.ts';
 import { startTraining } from './seq/resume.ts';
 import { runEpochs } from './seq/train-loop.ts';
@@ -61,6 +62,21 @@ function window(seq: ArrayLike<number>, maxLen: number): Int32Array {
 
 /** model.json state fields of a saved HSTU (how the relative position bias is laid out). */
 const HSTU_STATE = { relPosStorage: 'by offset: element k = bias of i - j = k' };
+
+/**
+ * Checkpoints written before the fused attention kernel stored each block's relative bias
+ * reversed (`blocks.{b}.rel_pos_rev[c]` = bias of offset maxLen−1−c); now `blocks.{b}.rel_pos[k]`
+ * is the bias of offset k. Old checkpoints load unchanged in meaning.
+ */
+function migrateRelPos(tensors: Record<string, NamedTensor>): void {
+  for (const name of Object.keys(tensors)) {
+    const m = /^blocks\.(\d+)\.rel_pos_rev$/.exec(name);
+    if (!m || tensors[`blocks.${m[1]}.rel_pos`]) continue;
+    const t = tensors[name];
+    tensors[`blocks.${m[1]}.rel_pos`] = { ...t, data: (t.data as Float32Array).slice().reverse() };
+    delete tensors[name];
+  }
+}
 
 /** HSTU as a {@link SequentialRecommender}. */
 export class HSTU extends EngineSequentialModel<HSTUNet, HSTUConfig> implements SequentialRecommender, DotProductModel {
@@ -146,7 +162,7 @@ export class HSTU extends EngineSequentialModel<HSTUNet, HSTUConfig> implements 
 
   /** Loads a model written by {@link save}. */
   static async load(dir: string): Promise<HSTU> {
-    return EngineSequentialModel.loadModel(dir, 'hstu', (config) => new HSTU(config));
+    return EngineSequentialModel.loadModel(dir, 'hstu', (config) => new HSTU(config), migrateRelPos);
   }
 }
 

@@ -4,6 +4,7 @@
  * ./network-state.ts, and snapshot / restore for the best epoch. A subclass supplies its name,
  * config, how to build its network, the model-specific model.json state, fit and scoring.
  */
+import type { NamedTensor } from '../../nn/safetensors.ts';
 import type { Interactions } from '../../data/types.ts';
 import type { FitOptions, FitReport, SequentialRecommender } from '../recommender.ts';
 import { loadNetwork, restoreNetwork, saveNetwork, snapshotNetwork, type EngineNetwork } from './network-state.ts';
@@ -98,12 +99,13 @@ implements SequentialRecommender {
     dir: string,
     name: string,
     create: (config: Record<string, unknown>) => M,
+    migrate?: (tensors: Record<string, NamedTensor>) => void,
   ): Promise<M> {
     let model: M | undefined;
     const { net, training } = await loadNetwork(dir, name, (config, nItems) => {
       model = create(config);
       return model.createNetwork(nItems);
-    });
+    }, migrate);
     model!.net = net;
     model!.trained = true;
     model!.record = training;

@@ -5,6 +5,7 @@
  * network's constructor and a few state fields differ.
  */
 import type { ParamSet } from '../../nn/params.ts';
+import type { NamedTensor } from '../../nn/safetensors.ts';
 import { readCheckpoint, writeCheckpoint } from '../checkpoint.ts';
 
 /** What the shared plumbing needs of a sequential model's network. */
@@ -34,15 +35,18 @@ export async function saveNetwork(
 
 /**
  * Reads a checkpoint of model `name` and loads its weights into the network that `build`
- * makes from the saved config and catalogue size. Returns the network and the saved meta.
+ * makes from the saved config and catalogue size (after `migrate` has brought tensors of an
+ * older layout up to date). Returns the network and the saved meta.
  */
 export async function loadNetwork<N extends EngineNetwork>(
   dir: string,
   name: string,
   build: (config: Record<string, unknown>, nItems: number) => N,
+  migrate?: (tensors: Record<string, NamedTensor>) => void,
 ): Promise<{ net: N; config: Record<string, unknown>; training: Record<string, unknown> }> {
   const { meta, tensors } = await readCheckpoint(dir);
   if (meta.name !== name) throw new Error(`${dir}: checkpoint is a "${meta.name}" model, not ${name}`);
+  migrate?.(tensors);
   const net = build(meta.config, meta.nItems);
   net.params.fromTensors(tensors, `${dir}/weights.safetensors`);
   net.invalidate();
