@@ -48,7 +48,7 @@ export class DinHead implements CtrHead {
   }
 
   /** The behaviour sequence cut to each row's last `maxHistory` behaviours (kept for the backward). */
-  private hb = { off: new Int32Array(1), item: new Int32Array(0), rating: new Int32Array(0) };
+  private hb: { off: Int32Array; item: Int32Array; rating: Int32Array } = { off: new Int32Array(1), item: new Int32Array(0), rating: new Int32Array(0) };
 
   private cut(b: CtrBatch, n: number): void {
     const m = this.maxHistory;
