@@ -125,6 +125,15 @@ function modelsDir(dir: string): string {
 
 /** Retrain outcomes and swaps since the server started (the admin record and the model status). */
 async function loopFigures(url: string): Promise<{ retrains: string[]; swaps: number; serving: string }> {
+  // A swap is visible a moment before its record is appended: wait for the record (bounded).
+  for (let t = 0; ; t++) {
+    const figures = await loopOnce(url);
+    if (figures.swaps <= 0 || figures.retrains.length > 0 || t >= 20) return figures;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function loopOnce(url: string): Promise<{ retrains: string[]; swaps: number; serving: string }> {
   const record = (await (await fetch(`${url}/api/model/retrains`, { headers: auth })).json()) as { Retrains?: { outcome: string; swapped: boolean; seconds?: number }[] };
   const model = (await (await fetch(`${url}/api/model`, { headers: auth })).json()) as { Swaps: number; Version: string };
   return {
