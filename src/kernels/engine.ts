@@ -84,9 +84,12 @@ export interface WasmKernels {
   rank_count(counts: number, U: number, P: number, V: number, targets: number, nRows: number, nItems: number, dims: number,
     excl: number, scratch: number): void;
   count_above(counts: number, S: number, nRows: number, nItems: number, targets: number): void;
-  gram_rows(G: number, n: number, cols: number, colStart: number, rowStart: number, posIn: number, i0: number, i1: number, acc: number): void;
+  gram_rows(G: number, ldg: number, n: number, cols: number, colStart: number, rowStart: number, posIn: number, i0: number, i1: number, acc: number): void;
   rank_update_lower(C: number, m: number, b: number, W: number, U: number, i0: number, i1: number): void;
   panel_times(W: number, U: number, D: number, m: number, b: number): void;
+  sweep_pack(U: number, A: number, m: number, k: number, b: number): void;
+  sweep_unpack(A: number, W: number, m: number, k: number, b: number): void;
+  neg_sym_from_lower(Out: number, A: number, n: number, m: number): void;
   gru_fwd(Hout: number, Gi: number, Gh: number, Hprev: number, Saved: number, B: number, H: number): void;
   gru_bwd(dGi: number, dGh: number, dHprev: number, dHout: number, Hprev: number, Saved: number, B: number, H: number): void;
 }
@@ -372,10 +375,10 @@ let shared: Engine | null = null;
 
 /**
  * The process-wide engine: one memory, one allocator, one worker pool for every model, the
- * evaluator and linear algebra. `threads` is accepted for callers that size their work by it; the
- * engine runs as many programs as it is given.
+ * evaluator and linear algebra. Callers size their work by their own thread count (a model's
+ * `threads` config) or {@link Engine.threads}; the engine runs as many programs as it is given.
  */
-export function defaultEngine(_threads?: number): Engine {
+export function defaultEngine(): Engine {
   shared ??= new Engine();
   return shared;
 }

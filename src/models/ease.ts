@@ -19,7 +19,7 @@ import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { binaryRows, checkScoreArgs, secondsSince } from './cf/common.ts';
 import { z } from 'zod';
 import { parseConfig } from '../util/schema.ts';
-import { gramBinary, spdInverse } from '../nn/linalg.ts';
+import { gramInverse } from '../nn/linalg.ts';
 import { progress } from '../util/progress.ts';
 
 /** Hyperparameters of {@link Ease}. */
@@ -69,11 +69,10 @@ export class Ease implements Recommender {
           'Hint: keep the most popular items (k-core or top-N filtering), raise maxMemoryGb if RAM allows, or use itemknn, which stores a sparse top-k neighbourhood.',
       );
     }
-    const g = gramBinary(binaryRows(train), { lower: true }); // spdInverse reads only the lower triangle
-    for (let i = 0; i < n; i++) g[i * n + i] += this.config.lambda;
     const bar = progress('ease', n, { enabled: options.progress, unit: 'items' });
     let last = 0;
-    const p = spdInverse(g, n, {
+    // P = (XᵀX + λI)⁻¹, the Gram matrix built straight into the inverse's workspace
+    const p = gramInverse(binaryRows(train), this.config.lambda, {
       onBlock: (done) => {
         bar.tick(done - last);
         last = done;

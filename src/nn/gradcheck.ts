@@ -43,7 +43,7 @@ export function contract(r: ArrayLike<number>, y: ArrayLike<number>): number {
 }
 
 /**
- * The engine's dropout mask in plain JS (same hash as asm/elementwise.ts): true when element
+ * The engine's dropout mask in plain JS (same hash as src/kernels/asm/elementwise.ts): true when element
  * `index` is kept under drop probability p. Lets float64 references reproduce a dropout mask.
  */
 export function keepMask(seed: number, index: number, p: number): boolean {

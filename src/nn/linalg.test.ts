@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { choleskyInPlace, choleskySolveInPlace, gramBinary, rankUpdateLowerKernel, spdInverse } from './linalg.ts';
+import { choleskyInPlace, choleskySolveInPlace, gramBinary, gramInverse, rankUpdateLowerKernel, spdInverse } from './linalg.ts';
 import { Rng } from './rng.ts';
 
 function randomSpd(n: number, seed: number): Float64Array {
@@ -176,5 +176,25 @@ describe('rank-b update kernel', () => {
     rankUpdateLowerKernel(core, m, b, W, U, 4, 20);
     for (let k = 0; k < m * m; k++) expect(core[k]).toBeCloseTo(ref[k], 12);
     expect(core).not.toEqual(C);
+  });
+});
+
+describe('gramInverse', () => {
+  it('equals spdInverse(XᵀX + λI) built in two steps', () => {
+    const rng = new Rng(5);
+    const nRows = 300, nCols = 37;
+    const offsets = [0];
+    const cols: number[] = [];
+    for (let r = 0; r < nRows; r++) {
+      const row = [...new Set(Array.from({ length: 1 + rng.int(9) }, () => rng.int(nCols)))].sort((a, b) => a - b);
+      cols.push(...row);
+      offsets.push(cols.length);
+    }
+    const x = { nRows, nCols, offsets: Int32Array.from(offsets), cols: Int32Array.from(cols) };
+    const g = gramBinary(x);
+    for (let i = 0; i < nCols; i++) g[i * nCols + i] += 3;
+    const two = spdInverse(g, nCols, { block: 8 });
+    const one = gramInverse(x, 3, { block: 8 });
+    for (let k = 0; k < two.length; k++) expect(one[k]).toBeCloseTo(two[k], 12);
   });
 });

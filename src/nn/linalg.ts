@@ -37,15 +37,31 @@ export interface GramOptions {
  */
 export function gramBinary(x: SparseBinary, options: GramOptions = {}): Float64Array {
   const n = x.nCols;
+  const e = defaultEngine();
+  const g = e.f64(n * n);
+  try {
+    gramInto(x, g.ptr, n, options.threads);
+    const out = g.a.slice();
+    if (!options.lower) {
+      for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) out[j * n + i] = out[i * n + j];
+    }
+    return out;
+  } finally {
+    e.freeBuf(g);
+  }
+}
+
+/** The lower triangle of XᵀX into engine memory at byte offset `gPtr`, row stride `ldg` (see {@link gramBinary}). */
+function gramInto(x: SparseBinary, gPtr: number, ldg: number, threadsOption?: number): void {
+  const n = x.nCols;
   const nnz = x.cols.length;
   // Work ≈ Σ_rows len²/2 increments; below that a second thread costs more than it saves.
   let work = 0;
   for (let r = 0; r < x.nRows; r++) work += ((x.offsets[r + 1] - x.offsets[r]) ** 2) / 2;
-  const threads = work < 2e7 ? 1 : Math.max(1, Math.floor(options.threads ?? defaultThreads()));
+  const threads = work < 2e7 ? 1 : Math.max(1, Math.floor(threadsOption ?? defaultThreads()));
   const e = defaultEngine();
   // Column view: which rows contain item i, and where i sits in each (so j ≤ i is a prefix).
   const colStart = e.i32(n + 1), rowStart = e.i32(nnz), posIn = e.i32(nnz), cols = e.i32(nnz);
-  const g = e.f64(n * n);
   const acc = Array.from({ length: threads }, () => e.i32(n));
   try {
     cols.a.set(x.cols);
@@ -76,16 +92,11 @@ export function gramBinary(x: SparseBinary, options: GramOptions = {}): Float64A
     bands.push(n);
     e.runParallel(bands.slice(0, -1).map((i0, t) => {
       const prog = e.program();
-      prog.call('gram_rows', g.ptr, n, cols.ptr, colStart.ptr, rowStart.ptr, posIn.ptr, i0, bands[t + 1], acc[t].ptr);
+      prog.call('gram_rows', gPtr, ldg, n, cols.ptr, colStart.ptr, rowStart.ptr, posIn.ptr, i0, bands[t + 1], acc[t].ptr);
       return prog;
     }));
-    const out = g.a.slice();
-    if (!options.lower) {
-      for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) out[j * n + i] = out[i * n + j];
-    }
-    return out;
   } finally {
-    for (const b of [colStart, rowStart, posIn, cols, g, ...acc]) e.freeBuf(b);
+    for (const b of [colStart, rowStart, posIn, cols, ...acc]) e.freeBuf(b);
   }
 }
 
@@ -113,13 +124,40 @@ export interface SpdInverseOptions {
  */
 export function spdInverse(a: Float64Array, n: number, options: SpdInverseOptions = {}): Float64Array {
   if (a.length < n * n) throw new Error(`spdInverse: matrix has ${a.length} values, need ${n}×${n}`);
+  const ws = sweepWorkspace(n, options);
+  for (let i = 0; i < n; i++) ws.A.set(a.subarray(i * n, i * n + i + 1), i * ws.m);
+  return sweepInverse(ws, n, options);
+}
+
+/**
+ * (XᵀX + ridge·I)⁻¹ for a binary X — EASE's P — without a separate Gram matrix: the Gram rows are
+ * written straight into the sweep's workspace, saving an n × n allocation and two copies of it.
+ * Same result as spdInverse(gramBinary(x) + ridge·I).
+ */
+export function gramInverse(x: SparseBinary, ridge: number, options: SpdInverseOptions & GramOptions = {}): Float64Array {
+  const n = x.nCols;
+  const ws = sweepWorkspace(n, options);
+  try {
+    gramInto(x, ws.aPtr, ws.m, options.threads);
+  } catch (e) {
+    ws.close();
+    throw e;
+  }
+  for (let i = 0; i < n; i++) ws.A[i * ws.m + i] += ridge;
+  return sweepInverse(ws, n, options);
+}
+
+function sweepWorkspace(n: number, options: SpdInverseOptions): SweepWorkspace {
   const bs = Math.max(4, Math.min(options.block ?? 32, 256)) & ~3;
   // Pad to a multiple of 4 with an identity tail so 4×4 tiles never need edge cases.
   const m = (n + 3) & ~3;
   const threads = n < 512 ? 1 : Math.max(1, Math.floor(options.threads ?? defaultThreads()));
-  const ws = new SweepWorkspace(m, bs, threads);
-  const { A, W, U, D } = ws;
-  for (let i = 0; i < n; i++) A.set(a.subarray(i * n, i * n + i + 1), i * m);
+  return new SweepWorkspace(m, bs, threads);
+}
+
+/** The blocked sweep over a workspace whose A holds the matrix's lower triangle; closes the workspace. */
+function sweepInverse(ws: SweepWorkspace, n: number, options: SpdInverseOptions): Float64Array {
+  const { A, D, m, bs } = ws;
   for (let i = n; i < m; i++) A[i * m + i] = 1;
   try {
     for (let k = 0; k < m; k += bs) {
@@ -134,52 +172,18 @@ export function spdInverse(a: Float64Array, n: number, options: SpdInverseOption
         }
       }
       sweepSmall(D, b, k);
-      // U = A_{·K} read from lower storage, in 4-row interleaved panels: U[(g·b + p)·4 + r].
-      // Rows inside K are zero so the update leaves them alone (they are rewritten below).
-      // Rows j < k come from rows k..ke of A (read along them), rows j ≥ ke from their own rows.
-      U.fill(0, 0, m * b);
-      for (let p = 0; p < b; p++) {
-        const row = (k + p) * m;
-        for (let j = 0; j < k; j++) U[(j >> 2) * b * 4 + (j & 3) + 4 * p] = A[row + j];
-      }
-      for (let j = ke; j < m; j++) {
-        const base = (j >> 2) * b * 4 + (j & 3);
-        const row = j * m + k;
-        for (let p = 0; p < b; p++) U[base + 4 * p] = A[row + p];
-      }
+      // U = A_{·K} read from lower storage, in 4-row interleaved panels: U[(g·b + p)·4 + r]
+      // (rows inside K zero, so the update leaves them alone; they are rewritten below).
+      ws.pack(k, b);
       ws.panelTimes(b); // W = U·D, same packing
       ws.update(b); // the rank-b update of everything outside K
       // A_iK ← A_iK D (rows below K); A_Kj ← D A_Kj (columns left of K), both equal W rows.
-      for (let p = 0; p < b; p++) {
-        const row = (k + p) * m;
-        for (let j = 0; j < k; j++) A[row + j] = W[(j >> 2) * b * 4 + (j & 3) + 4 * p];
-      }
-      for (let j = ke; j < m; j++) {
-        const base = (j >> 2) * b * 4 + (j & 3);
-        const row = j * m + k;
-        for (let p = 0; p < b; p++) A[row + p] = W[base + 4 * p];
-      }
+      ws.unpack(k, b);
       for (let p = 0; p < b; p++) for (let q = 0; q <= p; q++) A[(k + p) * m + k + q] = -D[p * b + q];
       options.onBlock?.(Math.min(ke, n), n);
     }
-    // A holds −A⁻¹ in its lower triangle: negate, drop the padding and mirror, in tiles so the
-    // mirrored writes stay in cache.
-    const out = new Float64Array(n * n);
-    const T = 32;
-    for (let i0 = 0; i0 < n; i0 += T) {
-      const i1 = Math.min(n, i0 + T);
-      for (let j0 = 0; j0 <= i0; j0 += T) {
-        for (let i = i0; i < i1; i++) {
-          const j1 = Math.min(i + 1, j0 + T);
-          for (let j = j0; j < j1; j++) {
-            const v = -A[i * m + j];
-            out[i * n + j] = v;
-            out[j * n + i] = v;
-          }
-        }
-      }
-    }
-    return out;
+    // A holds −A⁻¹ in its lower triangle: negate, drop the padding and mirror (a core kernel, in tiles).
+    return ws.negatedFull(n);
   } finally {
     ws.close();
   }
@@ -199,13 +203,40 @@ class SweepWorkspace {
   private readonly bufs: { ptr: number; length: number; a: Float64Array }[];
   private readonly bands: number[];
 
-  constructor(private readonly m: number, bs: number, threads: number) {
+  /** Byte offset of A in the engine memory. */
+  readonly aPtr: number;
+
+  constructor(readonly m: number, readonly bs: number, threads: number) {
     const e = (this.engine = defaultEngine());
     this.bufs = [e.f64(m * m), e.f64(m * bs), e.f64(m * bs), e.f64(bs * bs)];
     [this.A, this.W, this.U, this.D] = this.bufs.map((b) => b.a);
+    this.aPtr = this.bufs[0].ptr;
     this.bands = [0];
     for (let t = 1; t < threads; t++) this.bands.push(Math.round((m * Math.sqrt(t / threads)) / 4) * 4);
     this.bands.push(m);
+  }
+
+  /** U ← column block [k, k + b) of A in packed panels. */
+  pack(k: number, b: number): void {
+    const [A, , U] = this.bufs;
+    this.engine.k.sweep_pack(U.ptr, A.ptr, this.m, k, b);
+  }
+
+  /** W's rows back into A's lower storage (outside the pivot block). */
+  unpack(k: number, b: number): void {
+    const [A, W] = this.bufs;
+    this.engine.k.sweep_unpack(A.ptr, W.ptr, this.m, k, b);
+  }
+
+  /** −A as a full symmetric n × n Float64Array (A holds the lower triangle). */
+  negatedFull(n: number): Float64Array {
+    const out = this.engine.f64(n * n);
+    try {
+      this.engine.k.neg_sym_from_lower(out.ptr, this.bufs[0].ptr, n, this.m);
+      return out.a.slice();
+    } finally {
+      this.engine.freeBuf(out);
+    }
   }
 
   /** W = U·D (the packed panels times the b × b pivot inverse). */

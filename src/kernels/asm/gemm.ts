@@ -1,5 +1,5 @@
-// AssemblyScript source of the engine's matrix multiply (compiled to WebAssembly with SIMD; see
-// asm/README.md). Row-major float32 throughout; pointers are byte offsets into the shared memory.
+// AssemblyScript source of the engine's matrix multiply (compiled to WebAssembly with SIMD by
+// scripts/build-wasm.mjs; see docs/nn.md). Row-major float32 throughout; pointers are byte offsets into the shared memory.
 //
 // One routine covers every product the engine needs:
 //   C[M×N] (+)= alpha · op(A)[M×K] · B[K×N]
@@ -22,7 +22,7 @@
 // A and B panels of a long reduction (dW over thousands of tokens) stay in cache across the
 // column blocks. Tail columns (N % 4) are computed with a full vector and stored lane by lane, so
 // B rows may be read up to 3 floats past their end: every buffer carries 64 bytes of slack (see
-// the allocator in src/nn/engine.ts).
+// the allocator in src/kernels/engine.ts).
 
 // K block: long reductions (dW over thousands of tokens) use 64-row panels that stay in L1
 // (measured +5–20 % vs 256); short ones (attention, K ≤ a few hundred) run unsplit.
@@ -42,7 +42,7 @@ const NC: i32 = 256;
 
 /**
  * acc + a·b. Built twice (package.json build:wasm): with --enable relaxed-simd this is one fused
- * f32x4.relaxed_madd (vfmadd where the CPU has FMA; src/nn/relaxed-simd.ts picks that build),
+ * f32x4.relaxed_madd (vfmadd where the CPU has FMA; src/kernels/runtime.ts picks that build),
  * otherwise a multiply and an add.
  */
 // @ts-ignore: decorator

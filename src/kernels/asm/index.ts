@@ -10,4 +10,4 @@ export {
 } from './elementwise';
 export { gru_fwd, gru_bwd } from './gru';
 export { pack_panels, score_panels, rank_count, count_above } from './score';
-export { gram_rows, rank_update_lower, panel_times } from './linalg';
+export { gram_rows, rank_update_lower, panel_times, sweep_pack, sweep_unpack, neg_sym_from_lower } from './linalg';

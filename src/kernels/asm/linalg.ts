@@ -15,12 +15,12 @@
 }
 
 /**
- * Rows i ∈ [i0, i1) of the lower triangle of G = XᵀX (G is n × n float64; entries j ≤ i written)
+ * Rows i ∈ [i0, i1) of the lower triangle of G = XᵀX (G float64 with row stride ldg; entries j ≤ i written)
  * for a binary X given by columns: column i's entries are q ∈ [colStart[i], colStart[i+1]), each
  * a row of X that starts at cols[rowStart[q]] and holds i at cols[posIn[q]] (rows are ascending,
  * so the items j ≤ i of that row are the prefix up to posIn[q]). `acc` is n int32 of scratch.
  */
-export function gram_rows(G: usize, n: i32, cols: usize, colStart: usize, rowStart: usize, posIn: usize, i0: i32, i1: i32, acc: usize): void {
+export function gram_rows(G: usize, ldg: i32, n: i32, cols: usize, colStart: usize, rowStart: usize, posIn: usize, i0: i32, i1: i32, acc: usize): void {
   for (let i = i0; i < i1; i++) {
     memory.fill(acc, 0, <usize>(i + 1) << 2);
     const qe = load<i32>(iptr(colStart, i + 1));
@@ -31,7 +31,7 @@ export function gram_rows(G: usize, n: i32, cols: usize, colStart: usize, rowSta
         store<i32>(a, load<i32>(a) + 1);
       }
     }
-    const row = dptr(G, i * n);
+    const row = dptr(G, i * ldg);
     for (let j = 0; j <= i; j++) store<f64>(dptr(row, j), <f64>load<i32>(iptr(acc, j)));
   }
 }
@@ -93,6 +93,56 @@ export function panel_times(W: usize, U: usize, D: usize, m: i32, b: i32): void 
       const w = wg + (<usize>q << 5);
       v128.store(w, a01);
       v128.store(w, a23, 16);
+    }
+  }
+}
+
+/**
+ * The sweep's panel of pivot block K = [k, k + b) (A lower-stored, row stride m): U gets column
+ * block K of the symmetric matrix in 4-row groups (U[(⌊j/4⌋·b + p)·4 + j mod 4] = A_{j,k+p}),
+ * read along rows — rows j < k from A's rows k..k+b, rows j ≥ k + b from their own row —
+ * and zeros for the rows inside K.
+ */
+export function sweep_pack(U: usize, A: usize, m: i32, k: i32, b: i32): void {
+  memory.fill(U, 0, <usize>(m * b) << 3);
+  for (let p = 0; p < b; p++) {
+    const row = dptr(A, (k + p) * m);
+    for (let j = 0; j < k; j++) store<f64>(dptr(U, ((j >> 2) * b + p) * 4 + (j & 3)), load<f64>(dptr(row, j)));
+  }
+  for (let j = k + b; j < m; j++) {
+    const row = dptr(A, j * m + k), base = ((j >> 2) * b) * 4 + (j & 3);
+    for (let p = 0; p < b; p++) store<f64>(dptr(U, base + 4 * p), load<f64>(dptr(row, p)));
+  }
+}
+
+/** Writes the panel W back into A's lower storage: the inverse of {@link sweep_pack}'s reads (rows inside K untouched). */
+export function sweep_unpack(A: usize, W: usize, m: i32, k: i32, b: i32): void {
+  for (let p = 0; p < b; p++) {
+    const row = dptr(A, (k + p) * m);
+    for (let j = 0; j < k; j++) store<f64>(dptr(row, j), load<f64>(dptr(W, ((j >> 2) * b + p) * 4 + (j & 3))));
+  }
+  for (let j = k + b; j < m; j++) {
+    const row = dptr(A, j * m + k), base = ((j >> 2) * b) * 4 + (j & 3);
+    for (let p = 0; p < b; p++) store<f64>(dptr(row, p), load<f64>(dptr(W, base + 4 * p)));
+  }
+}
+
+/**
+ * Out (n × n, full) = −A for the symmetric A held in the lower triangle of A (row stride m), in
+ * 32 × 32 tiles so the mirrored writes stay in cache.
+ */
+export function neg_sym_from_lower(Out: usize, A: usize, n: i32, m: i32): void {
+  for (let i0 = 0; i0 < n; i0 += 32) {
+    const i1 = min(n, i0 + 32);
+    for (let j0 = 0; j0 <= i0; j0 += 32) {
+      for (let i = i0; i < i1; i++) {
+        const j1 = min(i + 1, j0 + 32);
+        for (let j = j0; j < j1; j++) {
+          const v = -load<f64>(dptr(A, i * m + j));
+          store<f64>(dptr(Out, i * n + j), v);
+          store<f64>(dptr(Out, j * n + i), v);
+        }
+      }
     }
   }
 }
