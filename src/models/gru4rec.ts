@@ -81,7 +81,7 @@ export class GRU4RecNet {
   private readonly itemT: Buf;
 
   constructor(readonly cfg: GRU4RecConfig, readonly nItems: number) {
-    const e = (this.engine = defaultEngine(Math.max(1, cfg.threads)));
+    const e = (this.engine = defaultEngine());
     const h = (this.h = cfg.hidden);
     const P = (this.params = new ParamSet(e, 1, this));
     this.item = P.add('item.weight', [nItems + 1, h], { decay: false });

@@ -6,7 +6,7 @@
  * included. Here the connection lives on a worker thread; the store posts requests and awaits
  * the replies, so the event loop never waits for the disk.
  *
- * How it is shipped: like the project's other worker threads (nn/linalg.ts, nn/engine.ts), the
+ * How it is shipped: like the project's other worker threads (nn/linalg.ts, kernels/engine.ts), the
  * worker runs as `eval` source, here the text of {@link sqliteWorkerMain}. That runs the same under
  * vitest, `node --import tsx`, bin/reclab.js and compiled dist/ (a worker does not inherit the
  * TypeScript loader of its parent), and the function is still type-checked with the rest. The

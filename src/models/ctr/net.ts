@@ -69,7 +69,7 @@ export class CtrNet {
   private readonly lin: Float32Array;
 
   constructor(readonly schema: CtrSchema, readonly cfg: NetConfig, makeHead: (ctx: HeadContext) => CtrHead, readonly knowledgeDim = 0) {
-    this.engine = defaultEngine(1);
+    this.engine = defaultEngine();
     this.params = new ParamSet(this.engine, 1, this);
     const d = cfg.dim;
     if (cfg.knowledge && !(knowledgeDim > 0)) throw new Error('ctr model: knowledge: true needs knowledge vectors (run `reclab knowledge build` or set knowledge: false)');

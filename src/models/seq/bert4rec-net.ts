@@ -82,7 +82,7 @@ export class BERT4RecNet {
   constructor(readonly cfg: BERT4RecConfig, readonly nItems: number) {
     const threads = cfg.threads || defaultEngine().threads;
     this.threads = threads;
-    const e = (this.engine = defaultEngine(threads));
+    const e = (this.engine = defaultEngine());
     const d = (this.d = cfg.hidden);
     this.maskId = nItems + 1;
     this.attentionDropout = cfg.attentionDropout ?? cfg.dropout;

@@ -90,7 +90,7 @@ export class HSTUNet {
   constructor(readonly cfg: HSTUConfig, readonly nItems: number) {
     const threads = cfg.threads || defaultEngine().threads;
     this.threads = threads;
-    const e = (this.engine = defaultEngine(threads));
+    const e = (this.engine = defaultEngine());
     const d = (this.d = cfg.hidden);
     this.hv = cfg.heads * cfg.dv;
     this.wd = 2 * cfg.heads * cfg.dv + 2 * cfg.heads * cfg.dqk;

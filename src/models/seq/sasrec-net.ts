@@ -28,7 +28,7 @@
  * code masks them as keys too; the common PyTorch port lets them through as bias-only keys).
  *
  * Engine: the network's forward and backward are recorded per thread shard (whole sequences)
- * and run in parallel on the shared WebAssembly memory (src/nn/engine.ts). Parameter names
+ * and run in parallel on the shared WebAssembly memory (src/kernels/engine.ts). Parameter names
  * follow the PyTorch port's state_dict (`item.weight`, `blocks.0.att.in_proj_weight`, …), so a
  * checkpoint's weights.safetensors loads into it with `load_state_dict`.
  */
@@ -103,7 +103,7 @@ export class SASRecNet {
   constructor(readonly cfg: SASRecConfig, readonly nItems: number) {
     const threads = cfg.threads || defaultThreads();
     this.threads = threads;
-    this.engine = defaultEngine(threads);
+    this.engine = defaultEngine();
     const d = (this.d = cfg.hidden);
     this.ceChunk = Math.max(16, Math.min(512, Math.floor(CE_FLOATS / Math.max(1, nItems))));
     const P = (this.params = new ParamSet(this.engine, threads, this));
