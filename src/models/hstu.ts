@@ -14,6 +14,7 @@ import { parseConfig } from '../util/schema.ts';
 import type { Interactions } from '../data/types.ts';
 import type { DotProductModel, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
 import { scoreDot, type ItemPanels } from '../kernels/score.ts';
+import { historyStates } from './seq/infer.ts';
 import { constantLr, warmupCosine } from '../nn/optim.ts';
 import { Rng } from '../nn/rng.ts';
 import { BatchSampler } from './seq/batch.ts';
@@ -121,21 +122,8 @@ export class HSTU extends EngineSequentialModel<HSTUNet, HSTUConfig> implements 
   /** The L2-normalised last state of each user's history window (zeros for an empty history: every item ties). */
   userVectors(users: Int32Array, history: Interactions, out: Float32Array): void {
     const net = this.network;
-    const n = net.nItems;
-    if (history.nItems !== n) throw new Error(`hstu: history has ${history.nItems} items, the model ${n}`);
-    const d = this.config.hidden;
-    const seqs: Int32Array[] = [];
-    const rowOf: number[] = [];
-    users.forEach((u, i) => {
-      const w = window(history.items.subarray(history.offsets[u], history.offsets[u + 1]), this.config.maxLen);
-      if (w.length > 0) {
-        seqs.push(w);
-        rowOf.push(i);
-      } else out.fill(0, i * d, (i + 1) * d);
-    });
-    const H = new Float32Array(seqs.length * d);
-    net.lastHidden(seqs, H);
-    rowOf.forEach((r, k) => out.set(H.subarray(k * d, k * d + d), r * d));
+    historyStates('hstu', users, history, net.nItems, this.config.hidden, (items) => window(items, this.config.maxLen),
+      (seqs, H) => net.lastHidden(seqs, H), out);
   }
 
   scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {

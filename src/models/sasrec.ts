@@ -12,6 +12,7 @@ import { parseConfig } from '../util/schema.ts';
 import type { Interactions } from '../data/types.ts';
 import type { DotProductModel, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
 import { scoreDot, type ItemPanels } from '../kernels/score.ts';
+import { historyStates } from './seq/infer.ts';
 import { warmupCosine, constantLr } from '../nn/optim.ts';
 import { Rng } from '../nn/rng.ts';
 import { BatchSampler, lastWindow } from './seq/batch.ts';
@@ -98,23 +99,8 @@ export class SASRec extends EngineSequentialModel<SASRecNet, SASRecConfig> imple
   /** The last hidden state of each user's history window (zeros for an empty history: every item ties). */
   userVectors(users: Int32Array, history: Interactions, out: Float32Array): void {
     const net = this.network;
-    const n = net.nItems;
-    if (history.nItems !== n) throw new Error(`sasrec: history has ${history.nItems} items, the model ${n}`);
-    const d = this.config.hidden;
-    const seqs: Int32Array[] = [];
-    const rowOf: number[] = [];
-    users.forEach((u, i) => {
-      if (!(u >= 0 && u < history.nUsers)) throw new RangeError(`sasrec: user ${u} outside 0..${history.nUsers - 1}`);
-      const w = lastWindow(history.items.subarray(history.offsets[u], history.offsets[u + 1]), this.config.maxLen);
-      for (const id of w) if (!(id >= 1 && id <= n)) throw new RangeError(`sasrec: user ${u} has item ${id - 1} outside 0..${n - 1}`);
-      if (w.length > 0) {
-        seqs.push(w);
-        rowOf.push(i);
-      } else out.fill(0, i * d, (i + 1) * d);
-    });
-    const H = new Float32Array(seqs.length * d);
-    net.lastHidden(seqs, H);
-    rowOf.forEach((r, k) => out.set(H.subarray(k * d, k * d + d), r * d));
+    historyStates('sasrec', users, history, net.nItems, this.config.hidden, (items) => lastWindow(items, this.config.maxLen),
+      (seqs, H) => net.lastHidden(seqs, H), out);
   }
 
   scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {

@@ -6,6 +6,7 @@
  * per-sequence rows end up.
  */
 import type { Engine, Program } from '../../kernels/engine.ts';
+import type { Interactions } from '../../data/types.ts';
 import { splitBalanced, type Shard } from './ragged.ts';
 
 /** Sequences per thread in one inference chunk: bounds the workspace whatever the number of users. */
@@ -78,4 +79,28 @@ export function scoreRows(engine: Engine, itemT: number, ldb: number, n: number,
     engine.freeBuf(h);
     engine.freeBuf(z);
   }
+}
+
+/**
+ * A sequential model's user vectors: the last hidden state of each user's history window
+ * (`window` turns dataset ids into the net's internal ids) into out [users.length × d], zeros for
+ * a user without history (every item then ties). Users and item ids are checked against the model.
+ */
+export function historyStates(name: string, users: Int32Array, history: Interactions, nItems: number, d: number,
+  window: (items: Int32Array) => Int32Array, lastHidden: (seqs: Int32Array[], out: Float32Array) => void, out: Float32Array): void {
+  if (history.nItems !== nItems) throw new Error(`${name}: history has ${history.nItems} items, the model ${nItems}`);
+  const seqs: Int32Array[] = [];
+  const rowOf: number[] = [];
+  users.forEach((u, i) => {
+    if (!(u >= 0 && u < history.nUsers)) throw new RangeError(`${name}: user ${u} outside 0..${history.nUsers - 1}`);
+    const w = window(history.items.subarray(history.offsets[u], history.offsets[u + 1]));
+    for (const id of w) if (!(id >= 1 && id <= nItems)) throw new RangeError(`${name}: user ${u} has item ${id - 1} outside 0..${nItems - 1}`);
+    if (w.length > 0) {
+      seqs.push(w);
+      rowOf.push(i);
+    } else out.fill(0, i * d, (i + 1) * d);
+  });
+  const H = new Float32Array(seqs.length * d);
+  lastHidden(seqs, H);
+  rowOf.forEach((r, k) => out.set(H.subarray(k * d, k * d + d), r * d));
 }
