@@ -11,7 +11,8 @@ import { runEpochs } from './seq/train-loop.ts';
 import { z } from 'zod';
 import { parseConfig } from '../util/schema.ts';
 import type { Interactions } from '../data/types.ts';
-import type { FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
+import type { DotProductModel, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
+import { scoreDot, type ItemPanels } from '../kernels/score.ts';
 import { constantLr, warmupCosine } from '../nn/optim.ts';
 import { Rng } from '../nn/rng.ts';
 import { BERT4RecNet } from './seq/bert4rec-net.ts';
@@ -140,7 +141,7 @@ function withMask(seq: ArrayLike<number>, maxLen: number, maskId: number): Int32
 }
 
 /** BERT4Rec as a {@link SequentialRecommender}. */
-export class BERT4Rec extends EngineSequentialModel<BERT4RecNet, BERT4RecConfig> implements SequentialRecommender {
+export class BERT4Rec extends EngineSequentialModel<BERT4RecNet, BERT4RecConfig> implements SequentialRecommender, DotProductModel {
   readonly name = 'bert4rec';
 
   /** @param config hyperparameters; missing keys take their defaults */
@@ -174,15 +175,31 @@ export class BERT4Rec extends EngineSequentialModel<BERT4RecNet, BERT4RecConfig>
     return report;
   }
 
-  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
+  /** The output layer packed for the kernel core: [E[j+1], b_j] per item (see BERT4RecNet.itemPanels). */
+  itemPanels(): ItemPanels {
+    return this.network.itemPanels();
+  }
+
+  /** [g, 1] per user: g = the head's output at the [MASK] appended after the user's last items. */
+  userVectors(users: Int32Array, history: Interactions, out: Float32Array): void {
     const net = this.network;
     const n = net.nItems, d = this.config.hidden;
     if (history.nItems !== n) throw new Error(`bert4rec: history has ${history.nItems} items, the model ${n}`);
-    if (out.length < users.length * n) throw new Error(`bert4rec: out holds ${out.length} scores, need ${users.length}×${n}`);
     const seqs = Array.from(users, (u) => withMask(history.items.subarray(history.offsets[u], history.offsets[u + 1]), this.config.maxLen, net.maskId));
     const H = new Float32Array(users.length * d);
     net.lastHidden(seqs, H);
-    net.scoreHidden(H, users.length, out);
+    for (let r = 0; r < users.length; r++) {
+      out.set(H.subarray(r * d, r * d + d), r * (d + 1));
+      out[r * (d + 1) + d] = 1;
+    }
+  }
+
+  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
+    const n = this.network.nItems;
+    if (out.length < users.length * n) throw new Error(`bert4rec: out holds ${out.length} scores, need ${users.length}×${n}`);
+    const G = new Float32Array(users.length * (this.config.hidden + 1));
+    this.userVectors(users, history, G);
+    scoreDot(this.itemPanels(), G, users.length, out);
   }
 
   scoreSequence(sequence: Int32Array, out: Float32Array): void {

@@ -37,7 +37,8 @@ import { Adam } from '../../nn/optim.ts';
 import { Workspace } from '../../nn/workspace.ts';
 import type { Rng } from '../../nn/rng.ts';
 import { splitBalanced, type Shard, runShards } from './ragged.ts';
-import { inferRows, scoreRows } from './infer.ts';
+import { inferRows } from './infer.ts';
+import { ItemPanels, scoreDot } from '../../kernels/score.ts';
 
 /** Per-step dropout seeds. */
 export interface BERTSeeds {
@@ -110,6 +111,8 @@ export class BERT4RecNet {
   /** Call after changing parameter values from outside. */
   invalidate(): void {
     this.itemTValid = false;
+    this.panels?.dispose();
+    this.panels = null;
   }
 
   /** BERT's init: N(0, 0.02²) truncated at 2σ for matrices and embeddings; zero biases. */
@@ -329,7 +332,7 @@ export class BERT4RecNet {
   trainStep(batch: ClozeBatch, lr: number, rng: Rng): number {
     const { loss, threadsUsed } = this.forwardBackward(batch, this.drawSeeds(rng));
     if (threadsUsed > 0) this.adam.step(lr, threadsUsed, new Map());
-    this.itemTValid = false;
+    this.invalidate();
     return loss;
   }
 
@@ -353,9 +356,34 @@ export class BERT4RecNet {
     }, seqs, out);
   }
 
+  /**
+   * The output layer as dot products for the kernel core: item j's vector is [E[j+1], b_j] (the
+   * tied embedding and the output bias as one more column); a head row g is scored as [g, 1].
+   */
+  itemPanels(): ItemPanels {
+    if (!this.panels) {
+      const d = this.d, n = this.nItems;
+      const v = new Float32Array(n * (d + 1));
+      const E = this.item.data.a, b = this.outBias.data.a;
+      for (let j = 0; j < n; j++) {
+        v.set(E.subarray((j + 1) * d, (j + 2) * d), j * (d + 1));
+        v[j * (d + 1) + d] = b[j];
+      }
+      this.panels = new ItemPanels(v, n, d + 1);
+    }
+    return this.panels;
+  }
+  private panels: ItemPanels | null = null;
+
   /** Logits of items (dataset ids 0..n−1) for each head row: out[i·n + j] = g_i·E[j+1] + b_j. */
   scoreHidden(H: Float32Array, rows: number, out: Float32Array, outOffset = 0): void {
-    this.prepare(true);
-    scoreRows(this.engine, this.itemT.ptr + 4, this.nItems + 2, this.nItems, this.d, H, rows, out, outOffset, this.outBias.data.ptr);
+    const d = this.d;
+    const G = new Float32Array(rows * (d + 1));
+    for (let r = 0; r < rows; r++) {
+      G.set(H.subarray(r * d, r * d + d), r * (d + 1));
+      G[r * (d + 1) + d] = 1;
+    }
+    scoreDot(this.itemPanels(), G, rows, out.subarray(outOffset, outOffset + rows * this.nItems));
   }
+
 }

@@ -57,29 +57,6 @@ export function inferRows(net: RowInference, seqs: Int32Array[], out: Float32Arr
   }
 }
 
-/**
- * Item scores for each of `rows` hidden rows H [rows × d]: out[outOffset + i·n + j] =
- * H_i · Eᵀ[:, j] (+ bias_j), where `itemT` points at column 0 of the n item columns of a
- * transposed table with row stride `ldb` floats (the padding column is skipped by the caller).
- */
-export function scoreRows(engine: Engine, itemT: number, ldb: number, n: number, d: number, H: Float32Array, rows: number,
-  out: Float32Array, outOffset = 0, bias = 0): void {
-  const step = Math.max(1, Math.min(256, rows));
-  const h = engine.f32(step * d);
-  const z = engine.f32(step * n);
-  try {
-    for (let r0 = 0; r0 < rows; r0 += step) {
-      const m = Math.min(step, rows - r0);
-      h.a.set(H.subarray(r0 * d, (r0 + m) * d));
-      engine.k.gemm(z.ptr, h.ptr, itemT, m, n, d, d, ldb, n, 0, 0, 0, 1);
-      if (bias) engine.k.add_bias(z.ptr, bias, m, n, n);
-      out.set(z.a.subarray(0, m * n), outOffset + r0 * n);
-    }
-  } finally {
-    engine.freeBuf(h);
-    engine.freeBuf(z);
-  }
-}
 
 /**
  * A sequential model's user vectors: the last hidden state of each user's history window
