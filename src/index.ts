@@ -19,8 +19,10 @@ export * from './data/index.ts';
 // ── Models: the Recommender interface, the registry, top-k ──────────────────────────────────────
 // `createModel('ease', { lambda: 500 })` by registry name (`listModels()` lists them with their
 // config defaults), `loadModel(dir)` for anything saved with `model.save(dir)`.
-export type { Recommender, SequentialRecommender, FitOptions, FitReport, EpochReport } from './models/recommender.ts';
-export { isSequential } from './models/recommender.ts';
+export type { Recommender, SequentialRecommender, DotProductModel, FitOptions, FitReport, EpochReport } from './models/recommender.ts';
+export { isSequential, isDotProduct } from './models/recommender.ts';
+/** Scoring on the kernel core: a dot-product model's packed item vectors, users × items scores. */
+export { ItemPanels, scoreDot } from './kernels/score.ts';
 export { createModel, loadModel, listModels, modelEntry, registerModel } from './models/registry.ts';
 export type { ModelEntry } from './models/registry.ts';
 // CTR: the view with feature fields, the click models, their metrics and the task of `reclab run`
