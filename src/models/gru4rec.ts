@@ -26,7 +26,8 @@ import { runEpochs } from './seq/train-loop.ts';
 import { z } from 'zod';
 import { parseConfig } from '../util/schema.ts';
 import type { Interactions } from '../data/types.ts';
-import type { FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
+import type { DotProductModel, FitOptions, FitReport, SequentialRecommender } from './recommender.ts';
+import { ItemPanels, scoreDot } from '../kernels/score.ts';
 import { defaultEngine, type Buf, type Engine } from '../kernels/engine.ts';
 import { ParamSet, uniformInit, type Param } from '../nn/params.ts';
 import { GRUCell } from '../nn/layers.ts';
@@ -77,8 +78,6 @@ export class GRU4RecNet {
   /** Hidden state of the B lanes (carried between steps). */
   readonly state: Buf;
   private readonly bufs: Record<string, Buf> = {};
-  private itemTValid = false;
-  private readonly itemT: Buf;
 
   constructor(readonly cfg: GRU4RecConfig, readonly nItems: number) {
     const e = (this.engine = defaultEngine());
@@ -96,13 +95,32 @@ export class GRU4RecNet {
       dGi: 3 * B * h, dGh: 3 * B * h, loss: 4,
     };
     for (const [k, n] of Object.entries(sizes)) this.bufs[k] = k === 'ids' || k === 'tgt' || k === 'cand' ? (e.i32(n, this) as unknown as Buf) : e.f32(n, this);
-    this.itemT = e.f32(h * (nItems + 1), this);
   }
 
   /** Call after changing parameter values from outside. */
   invalidate(): void {
-    this.itemTValid = false;
+    this.panels?.dispose();
+    this.panels = null;
   }
+
+  /**
+   * The output layer as dot products for the kernel core: item j's vector is [E[j+1], b_{j+1}]
+   * (the output bias as one more column); a hidden state h is scored as [h, 1].
+   */
+  itemPanels(): ItemPanels {
+    if (!this.panels) {
+      const h = this.h, n = this.nItems;
+      const v = new Float32Array(n * (h + 1));
+      const E = this.item.data.a, b = this.bias.data.a;
+      for (let j = 0; j < n; j++) {
+        v.set(E.subarray((j + 1) * h, (j + 2) * h), j * (h + 1));
+        v[j * (h + 1) + h] = b[j + 1];
+      }
+      this.panels = new ItemPanels(v, n, h + 1);
+    }
+    return this.panels;
+  }
+  private panels: ItemPanels | null = null;
 
   /** Init as the reference: every weight U(±√(6/(fan_in + fan_out))), biases 0. */
   init(rng: Rng): void {
@@ -117,7 +135,7 @@ export class GRU4RecNet {
   trainStep(step: LaneStep, seed: number): number {
     const loss = this.forwardBackward(step, seed);
     this.adam.step(this.cfg.lr, 1, new Map());
-    this.itemTValid = false;
+    this.invalidate();
     return loss;
   }
 
@@ -229,26 +247,15 @@ export class GRU4RecNet {
 
   /** Scores of items (dataset ids 0..n−1) for each hidden row: out[i·n + j] = H_i·E[j+1] + b_{j+1}. */
   scoreHidden(H: Float32Array, rows: number, out: Float32Array, outOffset = 0): void {
-    const h = this.h, n = this.nItems, e = this.engine;
-    if (!this.itemTValid) {
-      e.k.transpose(this.itemT.ptr, this.item.data.ptr, n + 1, h, h, n + 1);
-      this.itemTValid = true;
+    const h = this.h;
+    const G = new Float32Array(rows * (h + 1));
+    for (let r = 0; r < rows; r++) {
+      G.set(H.subarray(r * h, r * h + h), r * (h + 1));
+      G[r * (h + 1) + h] = 1;
     }
-    const step = Math.max(1, Math.min(256, rows));
-    const hb = e.f32(step * h), zb = e.f32(step * n);
-    try {
-      for (let r0 = 0; r0 < rows; r0 += step) {
-        const m = Math.min(step, rows - r0);
-        hb.a.set(H.subarray(r0 * h, (r0 + m) * h));
-        e.k.gemm(zb.ptr, hb.ptr, this.itemT.ptr + 4, m, n, h, h, n + 1, n, 0, 0, 0, 1);
-        e.k.add_bias(zb.ptr, this.bias.data.ptr + 4, m, n, n);
-        out.set(zb.a.subarray(0, m * n), outOffset + r0 * n);
-      }
-    } finally {
-      e.freeBuf(hb);
-      e.freeBuf(zb);
-    }
+    scoreDot(this.itemPanels(), G, rows, out.subarray(outOffset, outOffset + rows * this.nItems));
   }
+
 }
 
 /**
@@ -323,7 +330,7 @@ export class PopSampler {
 }
 
 /** GRU4Rec as a {@link SequentialRecommender}. */
-export class GRU4Rec extends EngineSequentialModel<GRU4RecNet, GRU4RecConfig> implements SequentialRecommender {
+export class GRU4Rec extends EngineSequentialModel<GRU4RecNet, GRU4RecConfig> implements SequentialRecommender, DotProductModel {
   readonly name = 'gru4rec';
 
   /** @param config hyperparameters; missing keys take their defaults */
@@ -389,11 +396,16 @@ export class GRU4Rec extends EngineSequentialModel<GRU4RecNet, GRU4RecConfig> im
     return report;
   }
 
-  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
+  /** The output layer packed for the kernel core: [E[j+1], b_{j+1}] per item (see GRU4RecNet.itemPanels). */
+  itemPanels(): ItemPanels {
+    return this.network.itemPanels();
+  }
+
+  /** [h, 1] per user: h = the GRU state after the user's last maxLen items (0 without history: bias-only scores). */
+  userVectors(users: Int32Array, history: Interactions, out: Float32Array): void {
     const net = this.network;
     const n = net.nItems, h = this.config.hidden;
     if (history.nItems !== n) throw new Error(`gru4rec: history has ${history.nItems} items, the model ${n}`);
-    if (out.length < users.length * n) throw new Error(`gru4rec: out holds ${out.length} scores, need ${users.length}×${n}`);
     const seqs: Int32Array[] = [];
     const rowOf: number[] = [];
     users.forEach((u, i) => {
@@ -405,9 +417,17 @@ export class GRU4Rec extends EngineSequentialModel<GRU4RecNet, GRU4RecConfig> im
     });
     const H = new Float32Array(seqs.length * h);
     net.lastHidden(seqs, H);
-    const Hrows = new Float32Array(users.length * h); // users without history keep h = 0: bias-only scores
-    rowOf.forEach((r, k) => Hrows.set(H.subarray(k * h, (k + 1) * h), r * h));
-    net.scoreHidden(Hrows, users.length, out);
+    out.fill(0, 0, users.length * (h + 1));
+    rowOf.forEach((r, k) => out.set(H.subarray(k * h, (k + 1) * h), r * (h + 1)));
+    for (let r = 0; r < users.length; r++) out[r * (h + 1) + h] = 1;
+  }
+
+  scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
+    const n = this.network.nItems;
+    if (out.length < users.length * n) throw new Error(`gru4rec: out holds ${out.length} scores, need ${users.length}×${n}`);
+    const G = new Float32Array(users.length * (this.config.hidden + 1));
+    this.userVectors(users, history, G);
+    scoreDot(this.itemPanels(), G, users.length, out);
   }
 
   scoreSequence(sequence: Int32Array, out: Float32Array): void {
