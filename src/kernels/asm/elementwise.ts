@@ -1,6 +1,6 @@
-// AssemblyScript source: the engine's non-matmul kernels — dropout, activations, layer norm,
-// embedding gather/scatter, fused losses, optimizers, reductions. Each forward sits beside its
-// backward. Row-major float32, pointers are byte offsets; counts are elements.
+// AssemblyScript source: the engine's elementwise kernels — dropout, activations, embedding
+// gather/scatter, bias and residual epilogues, optimizers, reductions (norms are in norms.ts,
+// losses in losses.ts). Each forward sits beside its backward. Row-major float32, pointers are byte offsets; counts are elements.
 //
 // Dropout masks are counter-based: keep(seed, index) hashes the element's batch-global index,
 // so the backward pass regenerates the forward mask instead of storing it, and the mask does not
@@ -64,12 +64,12 @@ export function expf(x: f32): f32 {
 }
 
 // @ts-ignore: decorator
-@inline function sigmoid(x: f32): f32 {
+@inline export function sigmoid(x: f32): f32 {
   return 1 / (1 + expf(-x));
 }
 
 // @ts-ignore: decorator
-@inline function softplus(x: f32): f32 {
+@inline export function softplus(x: f32): f32 {
   // log(1 + e^x) without overflow
   return x > 0 ? x + <f32>Math.log1p(<f64>expf(-x)) : <f32>Math.log1p(<f64>expf(x));
 }
@@ -248,30 +248,6 @@ export function mul(Z: usize, X: usize, Y: usize, n: i32, accumulate: i32): void
   }
 }
 
-/** Row-wise L2 normalisation: Y = X / √(‖X‖² + eps) over rows of width d; saves 1/√(‖X‖² + eps) per row. */
-export function l2norm_fwd(Y: usize, X: usize, rinv: usize, M: i32, d: i32, eps: f32): void {
-  for (let i = 0; i < M; i++) {
-    const x = X + (<usize>(i * d) << 2), y = Y + (<usize>(i * d) << 2);
-    const r: f32 = 1 / Mathf.sqrt(<f32>sumsq(x, d) + eps);
-    for (let j = 0; j < d; j++) store<f32>(fp(y, j), load<f32>(fp(x, j)) * r);
-    store<f32>(fp(rinv, i), r);
-  }
-}
-
-/** Backward of {@link l2norm_fwd}: dX (+)= r·(dY − Y·(Y·dY)), with Y the forward output. */
-export function l2norm_bwd(dX: usize, dY: usize, Y: usize, rinv: usize, M: i32, d: i32, accumulate: i32): void {
-  for (let i = 0; i < M; i++) {
-    const y = Y + (<usize>(i * d) << 2), dy = dY + (<usize>(i * d) << 2), dx = dX + (<usize>(i * d) << 2);
-    let dot: f32 = 0;
-    for (let j = 0; j < d; j++) dot += load<f32>(fp(y, j)) * load<f32>(fp(dy, j));
-    const r = load<f32>(fp(rinv, i));
-    for (let j = 0; j < d; j++) {
-      const v = r * (load<f32>(fp(dy, j)) - load<f32>(fp(y, j)) * dot);
-      store<f32>(fp(dx, j), accumulate ? load<f32>(fp(dx, j)) + v : v);
-    }
-  }
-}
-
 /**
  * Y = R + dropout(Y + b) row-wise (rows of width N, all strides N): the epilogue of a layer whose
  * output is dropped out and added to a residual, in one pass. The mask of element (i, j) is keyed
@@ -359,160 +335,6 @@ export function add_bias_residual(Y: usize, b: usize, R: usize, M: i32, N: i32):
   }
 }
 
-// ---------------------------------------------------------------- layer norm
-
-// @ts-ignore: decorator
-@inline function hsum(v: v128): f32 {
-  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
-}
-
-/** Y = (X − μ)/σ · γ + β row-wise over d features; saves μ and 1/σ per row for the backward. */
-export function layernorm_fwd(Y: usize, X: usize, gamma: usize, beta: usize, mean: usize, rstd: usize,
-  M: i32, d: i32, eps: f32): void {
-  const d4 = d & ~3;
-  for (let i = 0; i < M; i++) {
-    const x = X + (<usize>(i * d) << 2), y = Y + (<usize>(i * d) << 2);
-    let s4 = f32x4.splat(0);
-    for (let j = 0; j < d4; j += 4) s4 = f32x4.add(s4, v128.load(fp(x, j)));
-    let s = hsum(s4);
-    for (let j = d4; j < d; j++) s += load<f32>(fp(x, j));
-    const mu = s / <f32>d;
-    const muv = f32x4.splat(mu);
-    let v4 = f32x4.splat(0);
-    for (let j = 0; j < d4; j += 4) { const c = f32x4.sub(v128.load(fp(x, j)), muv); v4 = f32x4.add(v4, f32x4.mul(c, c)); }
-    let v = hsum(v4);
-    for (let j = d4; j < d; j++) { const c = load<f32>(fp(x, j)) - mu; v += c * c; }
-    const r: f32 = 1 / Mathf.sqrt(v / <f32>d + eps);
-    const rv = f32x4.splat(r);
-    for (let j = 0; j < d4; j += 4) {
-      v128.store(fp(y, j), f32x4.add(f32x4.mul(f32x4.mul(f32x4.sub(v128.load(fp(x, j)), muv), rv), v128.load(fp(gamma, j))), v128.load(fp(beta, j))));
-    }
-    for (let j = d4; j < d; j++) {
-      store<f32>(fp(y, j), (load<f32>(fp(x, j)) - mu) * r * load<f32>(fp(gamma, j)) + load<f32>(fp(beta, j)));
-    }
-    store<f32>(fp(mean, i), mu);
-    store<f32>(fp(rstd, i), r);
-  }
-}
-
-/**
- * Layer-norm backward: dX (+)= r·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) with dx̂ = dY·γ;
- * dγ += Σ dY·x̂, dβ += Σ dY.
- */
-export function layernorm_bwd(dX: usize, dY: usize, X: usize, gamma: usize, mean: usize, rstd: usize,
-  dgamma: usize, dbeta: usize, M: i32, d: i32, accumulate: i32): void {
-  const invd: f32 = 1 / <f32>d;
-  const d4 = d & ~3;
-  for (let i = 0; i < M; i++) {
-    const x = X + (<usize>(i * d) << 2), dy = dY + (<usize>(i * d) << 2), dx = dX + (<usize>(i * d) << 2);
-    const mu = load<f32>(fp(mean, i)), r = load<f32>(fp(rstd, i));
-    const muv = f32x4.splat(mu), rv = f32x4.splat(r);
-    let a4 = f32x4.splat(0), b4 = f32x4.splat(0);
-    for (let j = 0; j < d4; j += 4) {
-      const xh = f32x4.mul(f32x4.sub(v128.load(fp(x, j)), muv), rv);
-      const g = v128.load(fp(dy, j));
-      const dxh = f32x4.mul(g, v128.load(fp(gamma, j)));
-      a4 = f32x4.add(a4, dxh); b4 = f32x4.add(b4, f32x4.mul(dxh, xh));
-      v128.store(fp(dgamma, j), f32x4.add(v128.load(fp(dgamma, j)), f32x4.mul(g, xh)));
-      v128.store(fp(dbeta, j), f32x4.add(v128.load(fp(dbeta, j)), g));
-    }
-    let a = hsum(a4), b = hsum(b4);
-    for (let j = d4; j < d; j++) {
-      const xh = (load<f32>(fp(x, j)) - mu) * r;
-      const g = load<f32>(fp(dy, j));
-      const dxh = g * load<f32>(fp(gamma, j));
-      a += dxh; b += dxh * xh;
-      store<f32>(fp(dgamma, j), load<f32>(fp(dgamma, j)) + g * xh);
-      store<f32>(fp(dbeta, j), load<f32>(fp(dbeta, j)) + g);
-    }
-    a *= invd; b *= invd;
-    const av = f32x4.splat(a), bv = f32x4.splat(b);
-    for (let j = 0; j < d4; j += 4) {
-      const xh = f32x4.mul(f32x4.sub(v128.load(fp(x, j)), muv), rv);
-      let v = f32x4.mul(rv, f32x4.sub(f32x4.sub(f32x4.mul(v128.load(fp(dy, j)), v128.load(fp(gamma, j))), av), f32x4.mul(xh, bv)));
-      if (accumulate) v = f32x4.add(v, v128.load(fp(dx, j)));
-      v128.store(fp(dx, j), v);
-    }
-    for (let j = d4; j < d; j++) {
-      const xh = (load<f32>(fp(x, j)) - mu) * r;
-      const v = r * (load<f32>(fp(dy, j)) * load<f32>(fp(gamma, j)) - a - xh * b);
-      store<f32>(fp(dx, j), accumulate ? load<f32>(fp(dx, j)) + v : v);
-    }
-  }
-}
-
-/**
- * HSTU's gated normalisation, Y = U ⊙ LayerNorm(X) (no affine parameters): row i of U starts at
- * U + i·ldu floats (U is a column slice of a wider matrix), X and Y rows are d floats.
- */
-export function gated_norm_fwd(Y: usize, X: usize, U: usize, ldu: i32, mean: usize, rstd: usize, M: i32, d: i32, eps: f32): void {
-  const d4 = d & ~3;
-  for (let i = 0; i < M; i++) {
-    const x = X + (<usize>(i * d) << 2), y = Y + (<usize>(i * d) << 2), u = U + (<usize>(i * ldu) << 2);
-    let s4 = f32x4.splat(0);
-    for (let j = 0; j < d4; j += 4) s4 = f32x4.add(s4, v128.load(fp(x, j)));
-    let s = hsum(s4);
-    for (let j = d4; j < d; j++) s += load<f32>(fp(x, j));
-    const mu = s / <f32>d;
-    const muv = f32x4.splat(mu);
-    let v4 = f32x4.splat(0);
-    for (let j = 0; j < d4; j += 4) { const c = f32x4.sub(v128.load(fp(x, j)), muv); v4 = f32x4.add(v4, f32x4.mul(c, c)); }
-    let v = hsum(v4);
-    for (let j = d4; j < d; j++) { const c = load<f32>(fp(x, j)) - mu; v += c * c; }
-    const r: f32 = 1 / Mathf.sqrt(v / <f32>d + eps);
-    const rv = f32x4.splat(r);
-    for (let j = 0; j < d4; j += 4) v128.store(fp(y, j), f32x4.mul(f32x4.mul(f32x4.sub(v128.load(fp(x, j)), muv), rv), v128.load(fp(u, j))));
-    for (let j = d4; j < d; j++) store<f32>(fp(y, j), (load<f32>(fp(x, j)) - mu) * r * load<f32>(fp(u, j)));
-    store<f32>(fp(mean, i), mu);
-    store<f32>(fp(rstd, i), r);
-  }
-}
-
-/**
- * Backward of {@link gated_norm_fwd}: dX (+)= r·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) with dx̂ = dY ⊙ U,
- * and dU = dY ⊙ x̂ written (not added) at stride ldu.
- */
-export function gated_norm_bwd(dX: usize, dU: usize, dY: usize, X: usize, U: usize, ldu: i32, mean: usize, rstd: usize,
-  M: i32, d: i32, accumulate: i32): void {
-  const invd: f32 = 1 / <f32>d;
-  const d4 = d & ~3;
-  for (let i = 0; i < M; i++) {
-    const x = X + (<usize>(i * d) << 2), dy = dY + (<usize>(i * d) << 2), dx = dX + (<usize>(i * d) << 2);
-    const u = U + (<usize>(i * ldu) << 2), du = dU + (<usize>(i * ldu) << 2);
-    const mu = load<f32>(fp(mean, i)), r = load<f32>(fp(rstd, i));
-    const muv = f32x4.splat(mu), rv = f32x4.splat(r);
-    let a4 = f32x4.splat(0), b4 = f32x4.splat(0);
-    for (let j = 0; j < d4; j += 4) {
-      const xh = f32x4.mul(f32x4.sub(v128.load(fp(x, j)), muv), rv);
-      const g = v128.load(fp(dy, j));
-      const dxh = f32x4.mul(g, v128.load(fp(u, j)));
-      a4 = f32x4.add(a4, dxh); b4 = f32x4.add(b4, f32x4.mul(dxh, xh));
-      v128.store(fp(du, j), f32x4.mul(g, xh));
-    }
-    let a = hsum(a4), b = hsum(b4);
-    for (let j = d4; j < d; j++) {
-      const xh = (load<f32>(fp(x, j)) - mu) * r;
-      const g = load<f32>(fp(dy, j));
-      const dxh = g * load<f32>(fp(u, j));
-      a += dxh; b += dxh * xh;
-      store<f32>(fp(du, j), g * xh);
-    }
-    a *= invd; b *= invd;
-    const av = f32x4.splat(a), bv = f32x4.splat(b);
-    for (let j = 0; j < d4; j += 4) {
-      const xh = f32x4.mul(f32x4.sub(v128.load(fp(x, j)), muv), rv);
-      let v = f32x4.mul(rv, f32x4.sub(f32x4.sub(f32x4.mul(v128.load(fp(dy, j)), v128.load(fp(u, j))), av), f32x4.mul(xh, bv)));
-      if (accumulate) v = f32x4.add(v, v128.load(fp(dx, j)));
-      v128.store(fp(dx, j), v);
-    }
-    for (let j = d4; j < d; j++) {
-      const xh = (load<f32>(fp(x, j)) - mu) * r;
-      const v = r * (load<f32>(fp(dy, j)) * load<f32>(fp(u, j)) - a - xh * b);
-      store<f32>(fp(dx, j), accumulate ? load<f32>(fp(dx, j)) + v : v);
-    }
-  }
-}
-
 // ---------------------------------------------------------------- embeddings
 
 /**
@@ -542,122 +364,6 @@ export function embed_bwd(dE: usize, dPos: usize, dX: usize, ids: usize, pos: us
     axpy(e, x, d, scale);
     if (dPos) axpy(dPos + (<usize>(load<i32>(pos + (<usize>t << 2)) * d) << 2), x, d, 1);
   }
-}
-
-// ---------------------------------------------------------------- losses
-
-// @ts-ignore: decorator
-@inline function dotRow(a: usize, b: usize, d: i32): f32 {
-  let s4 = f32x4.splat(0);
-  let j = 0;
-  for (; j + 4 <= d; j += 4) s4 = f32x4.add(s4, f32x4.mul(v128.load(fp(a, j)), v128.load(fp(b, j))));
-  let s: f32 = f32x4.extract_lane(s4, 0) + f32x4.extract_lane(s4, 1) + f32x4.extract_lane(s4, 2) + f32x4.extract_lane(s4, 3);
-  for (; j < d; j++) s += load<f32>(fp(a, j)) * load<f32>(fp(b, j));
-  return s;
-}
-
-/**
- * Binary cross-entropy with logits against sampled negatives (SASRec; gBCE with beta ≠ 1).
- * Token t has hidden state H[t], one positive item pos[t] and nNeg negatives
- * neg[t·nNeg + k]; logits are dot products with rows of E:
- *   loss_t = β·softplus(−s⁺) + Σ_k softplus(s⁻_k)      (β = 1: plain BCE)
- * — gBCE (Petrov & Macdonald 2023) replaces σ(s⁺) by σ(s⁺)^β, i.e. −log σ(s⁺)^β = β·softplus(−s⁺).
- * Writes dH[t] (overwrite), adds the item gradients into dE and weight·Σ loss_t into out[0] (f64).
- */
-export function bce_neg_loss(H: usize, E: usize, pos: usize, neg: usize, T: i32, nNeg: i32, d: i32, weight: f32,
-  beta: f32, dH: usize, dE: usize, out: usize): void {
-  let total: f64 = 0;
-  for (let t = 0; t < T; t++) {
-    const h = H + (<usize>(t * d) << 2), dh = dH + (<usize>(t * d) << 2);
-    const ep = E + (<usize>(load<i32>(pos + (<usize>t << 2)) * d) << 2);
-    const dep = dE + (<usize>(load<i32>(pos + (<usize>t << 2)) * d) << 2);
-    const sp = dotRow(h, ep, d);
-    total += <f64>(beta * softplus(-sp));
-    const gp: f32 = weight * beta * (sigmoid(sp) - 1);
-    memory.fill(dh, 0, <usize>d << 2);
-    axpy(dh, ep, d, gp);
-    axpy(dep, h, d, gp);
-    for (let k = 0; k < nNeg; k++) {
-      const id = load<i32>(neg + (<usize>(t * nNeg + k) << 2));
-      const en = E + (<usize>(id * d) << 2), den = dE + (<usize>(id * d) << 2);
-      const sn = dotRow(h, en, d);
-      total += <f64>softplus(sn);
-      const gn: f32 = weight * sigmoid(sn);
-      axpy(dh, en, d, gn);
-      axpy(den, h, d, gn);
-    }
-  }
-  store<f64>(out, load<f64>(out) + total * <f64>weight);
-}
-
-/**
- * Sampled softmax cross-entropy with temperature τ: per token the candidates are the positive
- * followed by nNeg negatives, logits z = (h·e)/τ, loss = −z₀ + log Σ exp z. (Full softmax CE is
- * the same kernel with every item as a candidate, done in chunks by the caller.) Writes dH,
- * adds into dE and w·loss into out[0]. `scratch` holds 1 + nNeg floats.
- */
-export function sampled_softmax_loss(H: usize, E: usize, pos: usize, neg: usize, T: i32, nNeg: i32, d: i32,
-  weight: f32, tau: f32, dH: usize, dE: usize, out: usize, scratch: usize): void {
-  let total: f64 = 0;
-  const invTau: f32 = 1 / tau;
-  for (let t = 0; t < T; t++) {
-    const h = H + (<usize>(t * d) << 2), dh = dH + (<usize>(t * d) << 2);
-    let m: f32 = -Infinity;
-    for (let c = 0; c <= nNeg; c++) {
-      const id = c == 0 ? load<i32>(pos + (<usize>t << 2)) : load<i32>(neg + (<usize>(t * nNeg + c - 1) << 2));
-      const z = dotRow(h, E + (<usize>(id * d) << 2), d) * invTau;
-      store<f32>(fp(scratch, c), z);
-      m = max(m, z);
-    }
-    // e^(z − m) four candidates at a time
-    const nc = nNeg + 1, nc4 = nc & ~3;
-    const mv = f32x4.splat(m);
-    let s4 = f32x4.splat(0);
-    for (let c = 0; c < nc4; c += 4) { const e = exp4(f32x4.sub(v128.load(fp(scratch, c)), mv)); v128.store(fp(scratch, c), e); s4 = f32x4.add(s4, e); }
-    let sum: f32 = hsum(s4);
-    for (let c = nc4; c < nc; c++) { const e = expf(load<f32>(fp(scratch, c)) - m); store<f32>(fp(scratch, c), e); sum += e; }
-    // loss = log Σ e^z − z0 = m + log(sum) − z0; z0 − m = log(e0)
-    total += <f64>(Mathf.log(sum) - Mathf.log(load<f32>(fp(scratch, 0))));
-    memory.fill(dh, 0, <usize>d << 2);
-    const inv: f32 = 1 / sum;
-    for (let c = 0; c <= nNeg; c++) {
-      const id = c == 0 ? load<i32>(pos + (<usize>t << 2)) : load<i32>(neg + (<usize>(t * nNeg + c - 1) << 2));
-      const g: f32 = weight * invTau * (load<f32>(fp(scratch, c)) * inv - (c == 0 ? 1 : 0));
-      const e = E + (<usize>(id * d) << 2), de = dE + (<usize>(id * d) << 2);
-      axpy(dh, e, d, g);
-      axpy(de, h, d, g);
-    }
-  }
-  store<f64>(out, load<f64>(out) + total * <f64>weight);
-}
-
-/**
- * Softmax cross-entropy over precomputed logits Z[T × n] (row stride ld), targets y[t]:
- * loss = log Σ exp z − z_y. Overwrites Z with w·(softmax − onehot) = dZ and adds w·loss into out.
- */
-export function softmax_ce(Z: usize, y: usize, T: i32, n: i32, ld: i32, weight: f32, out: usize): void {
-  let total: f64 = 0;
-  for (let t = 0; t < T; t++) {
-    const z = Z + (<usize>(t * ld) << 2);
-    let m4 = f32x4.splat(-Infinity);
-    let q = 0;
-    for (; q + 4 <= n; q += 4) m4 = f32x4.pmax(m4, v128.load(fp(z, q)));
-    let m: f32 = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
-    for (; q < n; q++) m = max(m, load<f32>(fp(z, q)));
-    let sum: f32 = 0;
-    const mv = f32x4.splat(m);
-    let j = 0;
-    let s4 = f32x4.splat(0);
-    for (; j + 4 <= n; j += 4) { const e = exp4(f32x4.sub(v128.load(fp(z, j)), mv)); v128.store(fp(z, j), e); s4 = f32x4.add(s4, e); }
-    sum = f32x4.extract_lane(s4, 0) + f32x4.extract_lane(s4, 1) + f32x4.extract_lane(s4, 2) + f32x4.extract_lane(s4, 3);
-    for (; j < n; j++) { const e = expf(load<f32>(fp(z, j)) - m); store<f32>(fp(z, j), e); sum += e; }
-    const target = load<i32>(y + (<usize>t << 2));
-    total += <f64>(Mathf.log(sum) - Mathf.log(load<f32>(fp(z, target))));
-    const inv: f32 = weight / sum;
-    scale(z, n, inv);
-    store<f32>(fp(z, target), load<f32>(fp(z, target)) - weight);
-  }
-  store<f64>(out, load<f64>(out) + total * <f64>weight);
 }
 
 // ---------------------------------------------------------------- optimizers

@@ -5,9 +5,11 @@ export { gemm, transpose } from './gemm';
 export { attn_fwd, attn_bwd, attn_last_fwd } from './attention';
 export {
   expf, dropout, relu_dropout_fwd, relu_dropout_bwd, gelu_fwd, gelu_bwd, silu_fwd, silu_bwd, relu_fwd, relu_bwd,
-  copy, zero, axpy, add, mul, l2norm_fwd, l2norm_bwd, sumsq, scale, add_bias, col_sum, add_bias_residual, bias_dropout_residual, layernorm_fwd, layernorm_bwd, gated_norm_fwd, gated_norm_bwd, embed_fwd, embed_bwd,
-  bce_neg_loss, sampled_softmax_loss, softmax_ce, adam, adam_rows, add_rows, zero_rows, sumsq_rows, scale_rows,
+  copy, zero, axpy, add, mul, sumsq, scale, add_bias, col_sum, add_bias_residual, bias_dropout_residual, embed_fwd, embed_bwd,
+  adam, adam_rows, add_rows, zero_rows, sumsq_rows, scale_rows,
 } from './elementwise';
+export { layernorm_fwd, layernorm_bwd, gated_norm_fwd, gated_norm_bwd, l2norm_fwd, l2norm_bwd } from './norms';
+export { bce_neg_loss, sampled_softmax_loss, softmax_ce } from './losses';
 export { gru_fwd, gru_bwd } from './gru';
 export { pack_panels, score_panels, rank_count, count_above } from './score';
 export { gram_rows, rank_update_lower, panel_times, sweep_pack, sweep_unpack, neg_sym_from_lower } from './linalg';
