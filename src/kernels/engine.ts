@@ -143,7 +143,7 @@ export class Program {
   }
 }
 
-/** Runs an encoded program against a function table (the worker source below repeats it verbatim). */
+/** Runs an encoded program against a function table (the worker runs this same function, from its source text). */
 function runCode(fns: ((...a: number[]) => unknown)[], code: ArrayLike<number>): void {
   const args: number[] = [];
   for (let i = 0; i < code.length; ) {
@@ -163,20 +163,10 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { module, memory, ctl, slot } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { memory } });
 const fns = Object.keys(inst.exports).filter((k) => typeof inst.exports[k] === 'function').map((k) => inst.exports[k]);
-function runCode(fns, code) {
-  const args = [];
-  for (let i = 0; i < code.length; ) {
-    const fn = fns[code[i]];
-    const argc = code[i + 1];
-    args.length = argc;
-    for (let j = 0; j < argc; j++) args[j] = code[i + 2 + j];
-    fn(...args);
-    i += 2 + argc;
-  }
-}
+${runCode.toString()}
 parentPort.on('message', (code) => {
   let status = 1;
-  try { runCode(fns, code); } catch (e) { status = 2; process.stderr.write('reclab nn worker: ' + (e && e.stack || e) + '\\n'); }
+  try { runCode(fns, code); } catch (e) { status = 2; process.stderr.write('reclab kernel worker: ' + (e && e.stack || e) + '\\n'); }
   Atomics.store(ctl, slot, status);
   Atomics.notify(ctl, slot);
 });

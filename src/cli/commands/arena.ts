@@ -61,7 +61,8 @@ export function dataOptions(cmd: Command): Command {
     .option('--item-map <file>', 'dataset item id → movies.dat id map (e.g. sas_to_original_items.txt)');
 }
 
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
+/** Commander reducer of a repeatable option: every value, in order. */
+export const collect = (v: string, prev: string[]): string[] => [...prev, v];
 type LLMClientLedgerTotal = LLMClient['ledger']['total'];
 const int = (flag: string, v: string, min = 0): number => {
   const x = Number(v);

@@ -18,7 +18,7 @@ import { clientFromFlags, loadLlmData, resolveSystem, sampleUsers, type DataFlag
 import { checkCandidates, sampleCandidates, type CandidateCheck, type CandidateSampling } from '../../llmrec/candidates.ts';
 import { runCompare, type CompareResult } from '../../llmrec/compare.ts';
 import { barChart } from '../../util/plot.ts';
-import { dataOptions, llmOptions } from './arena.ts';
+import { collect, dataOptions, llmOptions } from './arena.ts';
 
 interface ProbeFlags extends DataFlags, LlmFlags {
   llm: string;
@@ -186,7 +186,7 @@ function registerCompare(llmrec: Command): void {
     .command('compare')
     .description('rank identical candidates with LLMs and reclab models: accuracy + beyond-utility table, paired significance against a baseline, the LLM probes as conditions with p-values, and a K-S check of the candidate sampling');
   dataOptions(cmd)
-    .option('--llm <provider>', 'an LLM (repeatable): openai:<model>[@url], gguf:<file>, replay:<file.jsonl> or scripted:<identity-ranker|hallucinator|genre-ranker>', (v: string, prev: string[]) => [...prev, v], [])
+    .option('--llm <provider>', 'an LLM (repeatable): openai:<model>[@url], gguf:<file>, replay:<file.jsonl> or scripted:<identity-ranker|hallucinator|genre-ranker>', collect, [])
     .option('--models <list>', 'comma-separated reclab models: saved model dirs, or registry names[:{json config}] trained here on the leave-one-out train part')
     .option('--profiler <provider>', 'who writes profiles for the profile conditions (default: each --llm itself)')
     .option('--users <n>', 'users sampled', '50')
