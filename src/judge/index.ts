@@ -4,4 +4,5 @@ export * from './stats.ts';
 export * from './summary.ts';
 export * from './panel.ts';
 export * from './report.ts';
+export * from './human.ts';
 export { genreOverlapVerdict, genreShares } from './scripts.ts';

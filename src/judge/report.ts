@@ -11,6 +11,7 @@ import { DIMENSIONS, type ArenaRun } from './arena.ts';
 import { rankingText, type ArenaSummary, type Ratings } from './summary.ts';
 import type { PanelAgreement } from './panel.ts';
 import type { Interval } from './stats.ts';
+import type { ArenaPool } from './human.ts';
 
 /** Provenance and settings recorded with the report. */
 export interface ArenaReportContext {
@@ -23,6 +24,8 @@ export interface ArenaReportContext {
   templates?: string[];
   /** With several judges: each judge's own run and summary, and their agreement (the main run is then the majority). */
   panel?: { judges: { run: ArenaRun; summary: ArenaSummary }[]; agreement: Record<string, PanelAgreement> };
+  /** The users' histories and the systems' lists, so people can vote on the same pairs (the dashboard's Arena page). */
+  pool?: ArenaPool;
 }
 
 const pValue = (p: number): string => (p < 1e-4 ? p.toExponential(1) : p.toFixed(4));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bradleyTerry, kendallTauB, wilson } from './stats.ts';
+import { bradleyTerry, cohenKappa, kendallTauB, wilson } from './stats.ts';
 
 describe('wilson', () => {
   it('matches hand-computed intervals', () => {
@@ -66,5 +66,26 @@ describe('kendallTauB', () => {
     expect(kendallTauB([1, 2, 3, 4, 5], [3, 4, 1, 2, 5])).toBeCloseTo(0.2, 12);
     expect(kendallTauB([1, 2, 3], [3, 2, 1])).toBe(-1);
     expect(kendallTauB([1, 1, 1], [1, 2, 3])).toBeNaN();
+  });
+});
+
+describe('cohenKappa', () => {
+  it('matches a hand computation', () => {
+    // 10 items: rater 1 says a a a a a b b b tie tie, rater 2 says a a a b b b b tie tie a.
+    // Agreements: items 1-3 (a), 6-7 (b), 9 (tie) → p_o = 6/10.
+    // Shares: rater 1 a .5 b .3 tie .2; rater 2 a .4 b .4 tie .2 → p_e = .20 + .12 + .04 = .36.
+    // κ = (.6 − .36) / (1 − .36) = .24 / .64 = .375.
+    const r = cohenKappa(['a', 'a', 'a', 'a', 'a', 'b', 'b', 'b', 'tie', 'tie'], ['a', 'a', 'a', 'b', 'b', 'b', 'b', 'tie', 'tie', 'a']);
+    expect(r.n).toBe(10);
+    expect(r.observed).toBeCloseTo(0.6, 12);
+    expect(r.expected).toBeCloseTo(0.36, 12);
+    expect(r.kappa).toBeCloseTo(0.375, 12);
+  });
+
+  it('is 1 for perfect agreement, NaN when chance agreement is certain or there are no items', () => {
+    expect(cohenKappa(['a', 'b', 'a'], ['a', 'b', 'a']).kappa).toBeCloseTo(1, 12);
+    expect(cohenKappa(['a', 'a'], ['a', 'a']).kappa).toBeNaN();
+    expect(cohenKappa([], []).kappa).toBeNaN();
+    expect(() => cohenKappa(['a'], [])).toThrow(/lengths differ/);
   });
 });

@@ -122,3 +122,39 @@ export function kendallTauB(x: readonly number[], y: readonly number[]): number 
   const denom = Math.sqrt((n0 - tx) * (n0 - ty));
   return denom > 0 ? (c - d) / denom : NaN;
 }
+
+/** Agreement of two raters on the same items. */
+export interface CohenKappa {
+  /** κ = (p_o − p_e) / (1 − p_e); NaN when there are no items or chance agreement is certain (p_e = 1). */
+  kappa: number;
+  /** p_o: share of items both raters put in the same category. */
+  observed: number;
+  /** p_e: agreement expected by chance, Σ_c p_1(c)·p_2(c) from each rater's own category shares. */
+  expected: number;
+  /** Items rated by both. */
+  n: number;
+}
+
+/**
+ * Cohen's κ (Cohen 1960, Educ. Psychol. Meas. 20:37) between two raters who each put the same n
+ * items into categories: `a[i]` and `b[i]` are the two ratings of item i. κ is 1 for perfect
+ * agreement, 0 for agreement at chance level, negative below it.
+ */
+export function cohenKappa(a: readonly string[], b: readonly string[]): CohenKappa {
+  if (a.length !== b.length) throw new Error(`cohenKappa: lengths differ (${a.length} vs ${b.length})`);
+  const n = a.length;
+  if (n === 0) return { kappa: NaN, observed: NaN, expected: NaN, n: 0 };
+  const countA = new Map<string, number>();
+  const countB = new Map<string, number>();
+  let same = 0;
+  for (let i = 0; i < n; i++) {
+    if (a[i] === b[i]) same++;
+    countA.set(a[i], (countA.get(a[i]) ?? 0) + 1);
+    countB.set(b[i], (countB.get(b[i]) ?? 0) + 1);
+  }
+  const observed = same / n;
+  let expected = 0;
+  for (const [c, x] of countA) expected += (x / n) * ((countB.get(c) ?? 0) / n);
+  const kappa = expected < 1 ? (observed - expected) / (1 - expected) : NaN;
+  return { kappa, observed, expected, n };
+}

@@ -10,7 +10,7 @@
 import type { Command } from 'commander';
 import type { LLMClient } from '../../llm/index.ts';
 import { join } from 'node:path';
-import { DIMENSIONS, combineJudges, rankingText, ratingWithInterval, runArena, summarize, writeArenaReport, type ArenaItem, type ArenaRun, type ArenaSummary, type ArenaSystem, type ArenaUser, type Panel } from '../../judge/index.ts';
+import { DIMENSIONS, arenaPool, combineJudges, rankingText, ratingWithInterval, runArena, summarize, writeArenaReport, type ArenaItem, type ArenaRun, type ArenaSummary, type ArenaSystem, type ArenaUser, type Panel } from '../../judge/index.ts';
 import '../../judge/scripts.ts';
 import '../../llmrec/scripts.ts';
 import { generateProfile } from '../../llmrec/profile.ts';
@@ -164,6 +164,7 @@ export function register(program: Command): void {
         usageByTemplate: { ...profiler.ledger.perTag(), ...judge.ledger.perTag() },
         templates: [...new Set(profiles.map(({ p }) => p.template))],
         ...(panel ? { panel: { judges: perJudge, agreement: panel.agreement } } : {}),
+        pool: arenaPool(arenaUsers, arenaSystems, k),
       });
       const line = (text: string): boolean => process.stdout.write(`${text}\n`);
       line(`Arena (${run.judge}, ${run.template}): ${users.length} users × ${summary.pairs.length} pairs × 2 orders`);
