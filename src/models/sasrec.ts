@@ -45,6 +45,9 @@ export const SASRecConfigSchema = z.object({
   gbceT: z.number().min(0).max(1).default(0.75).describe('gBCE calibration t ∈ [0, 1] (1 = fully calibrated)'),
   threads: z.number().int().nonnegative().default(0).describe('threads; 0 = the machine\'s cores. Results are bit-identical for a given seed and thread count'),
   lnEps: z.number().positive().default(1e-8).describe('layer-norm ε'),
+  knowledgeDim: z.number().int().nonnegative().default(0).describe('item knowledge vectors\' width (0 = none); the vectors are given with setItemKnowledge and enter through a hybrid-expert adaptor added to the item embedding (src/models/seq/item-knowledge.ts)'),
+  knowledgeExperts: z.number().int().positive().default(3).describe('experts of the item knowledge adaptor'),
+  knowledgeHidden: z.number().int().positive().default(32).describe('hidden width of each knowledge expert MLP'),
 }).strict();
 
 /** SASRec hyperparameters with defaults filled in. */
@@ -68,11 +71,31 @@ export class SASRec extends EngineSequentialModel<SASRecNet, SASRecConfig> imple
     return new SASRecNet(this.config, nItems);
   }
 
+  /** Item knowledge vectors [nItems × knowledgeDim] in dataset item order, for fit (needs config knowledgeDim > 0). */
+  private itemKnowledge: Float32Array | null = null;
+
+  /**
+   * Gives the item knowledge vectors (one row of `knowledgeDim` floats per dataset item id, e.g.
+   * from a `.rkv` file through knowledgeTables) that fit copies into the network. They are saved
+   * with the weights, so a loaded model needs them no more.
+   */
+  setItemKnowledge(vectors: Float32Array): void {
+    const dim = this.config.knowledgeDim;
+    if (dim === 0) throw new Error('sasrec: setItemKnowledge needs config knowledgeDim > 0 (the vectors\' width)');
+    if (vectors.length % dim !== 0) throw new Error(`sasrec: ${vectors.length} knowledge values are not rows of knowledgeDim ${dim}`);
+    this.itemKnowledge = vectors;
+  }
+
   async fit(train: Interactions, options: FitOptions): Promise<FitReport> {
     const net = this.beginFit(train.nItems);
     const cfg = this.config;
     const rng = new Rng(options.seed);
     net.init(rng.fork());
+    if (net.knowledge) {
+      if (!this.itemKnowledge) throw new Error(`sasrec: config knowledgeDim is ${cfg.knowledgeDim} but no item knowledge was given (call setItemKnowledge before fit)`);
+      net.knowledge.setTable(this.itemKnowledge);
+      net.invalidate();
+    }
     const sampler = new BatchSampler(train, cfg.maxLen);
     const steps = cfg.stepsPerEpoch || Math.ceil(sampler.users.length / cfg.batchSize);
     const total = steps * cfg.epochs;

@@ -44,6 +44,7 @@ import type { SeqBatch } from './batch.ts';
 import { splitBalanced, type Shard, runShards } from './ragged.ts';
 import { inferRows } from './infer.ts';
 import { ItemPanels, scoreDot } from '../../kernels/score.ts';
+import { ItemKnowledgeAdaptor } from './item-knowledge.ts';
 
 interface Block {
   ln1: LayerNorm;
@@ -84,18 +85,38 @@ export class SASRecNet {
   private readonly ceChunk: number;
   /** Whether itemT holds the transpose of the current item table (serving scores many times). */
   private itemTValid = false;
+  /** Item knowledge (config knowledgeDim > 0): the adaptor whose output is added to the item table. */
+  readonly knowledge: ItemKnowledgeAdaptor | null = null;
+  /** Whether the knowledge adaptor's Ẽ = E + f̂(K) matches the current weights. */
+  private effectiveValid = false;
 
   /** Call after changing parameter values from outside (load, restore). */
   invalidate(): void {
     this.itemTValid = false;
+    this.effectiveValid = false;
     this.panels?.dispose();
     this.panels = null;
+  }
+
+  /**
+   * The item table every kernel reads (input embedding and output layer): E, or with item
+   * knowledge Ẽ = E + f̂(K), rebuilt here once after each change of the weights — so serving a
+   * model with knowledge costs the same per request as one without.
+   */
+  private itemTable(): Buf<Float32Array> {
+    const k = this.knowledge;
+    if (!k) return this.item.data;
+    if (!this.effectiveValid) {
+      k.forward(this.item.data.a);
+      this.effectiveValid = true;
+    }
+    return k.effective;
   }
 
   /** Item vectors of the current weights packed for scoring on the kernel core (rows 1..n: dataset ids). */
   itemPanels(): ItemPanels {
     const d = this.d;
-    this.panels ??= new ItemPanels(this.item.data.a.subarray(d, (this.nItems + 1) * d), this.nItems, d);
+    this.panels ??= new ItemPanels(this.itemTable().a.subarray(d, (this.nItems + 1) * d), this.nItems, d);
     return this.panels;
   }
   private panels: ItemPanels | null = null;
@@ -120,6 +141,9 @@ export class SASRecNet {
       });
     }
     this.ln = new LayerNorm(P, 'ln', d, cfg.lnEps);
+    if (cfg.knowledgeDim > 0) {
+      this.knowledge = new ItemKnowledgeAdaptor(P, { dim: cfg.knowledgeDim, experts: cfg.knowledgeExperts, hidden: cfg.knowledgeHidden }, nItems, d, this);
+    }
     this.adam = new Adam(P, {
       lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weightDecay: cfg.weightDecay,
       decoupled: cfg.decoupledDecay, clipNorm: cfg.clipNorm,
@@ -142,6 +166,8 @@ export class SASRecNet {
       b.ff1.initBias(rng);
       b.ff2.initBias(rng);
     }
+    this.knowledge?.init(rng);
+    this.invalidate();
   }
 
   /** Region sizes of one shard's workspace. */
@@ -225,7 +251,7 @@ export class SASRecNet {
     const { d, cfg } = this;
     const p = training ? cfg.dropout : 0;
     const Td = T * d;
-    prog.call('embed_fwd', B.X0, this.item.data.ptr, B.ids, this.pos.data.ptr, B.posIdx, T, d, Math.sqrt(d));
+    prog.call('embed_fwd', B.X0, this.itemTable().ptr, B.ids, this.pos.data.ptr, B.posIdx, T, d, Math.sqrt(d));
     if (p > 0) prog.call('dropout', B.X0, B.X0, Td, p, seeds!.emb, t0 * d);
     let xin = B.X0;
     const nb = this.blocks.length;
@@ -279,9 +305,9 @@ export class SASRecNet {
     // ---- loss → dF
     if (cfg.loss === 'bce' || cfg.loss === 'gbce') {
       const beta = cfg.loss === 'gbce' ? gbceBeta(nNeg, this.nItems, cfg.gbceT) : 1;
-      prog.call('bce_neg_loss', B.HF, this.item.data.ptr, B.tgt, B.neg, T, nNeg, d, weight, beta, B.dH, gE, B.loss);
+      prog.call('bce_neg_loss', B.HF, this.itemTable().ptr, B.tgt, B.neg, T, nNeg, d, weight, beta, B.dH, gE, B.loss);
     } else if (cfg.loss === 'sampled-softmax') {
-      prog.call('sampled_softmax_loss', B.HF, this.item.data.ptr, B.tgt, B.neg, T, nNeg, d, weight, cfg.temperature, B.dH, gE, B.loss, B.lossScratch);
+      prog.call('sampled_softmax_loss', B.HF, this.itemTable().ptr, B.tgt, B.neg, T, nNeg, d, weight, cfg.temperature, B.dH, gE, B.loss, B.lossScratch);
     } else {
       // full softmax over items 1..n, in chunks of tokens: Z = F·Eᵀ/τ, dZ, dF = dZ·E/τ, dE += dZᵀ·F/τ
       const n = this.nItems;
@@ -290,7 +316,7 @@ export class SASRecNet {
         const m = Math.min(this.ceChunk, T - c);
         prog.call('gemm', B.Z, B.HF + 4 * c * d, this.itemT.ptr + 4, m, n, d, d, n + 1, n, 0, 0, 0, 1 / tau);
         prog.call('softmax_ce', B.Z, B.neg + 4 * c, m, n, n, weight, B.loss);
-        prog.call('gemm', B.dH + 4 * c * d, B.Z, this.item.data.ptr + 4 * d, m, d, n, n, d, d, 0, 0, 0, 1 / tau);
+        prog.call('gemm', B.dH + 4 * c * d, B.Z, this.itemTable().ptr + 4 * d, m, d, n, n, d, d, 0, 0, 0, 1 / tau);
         prog.call('gemm', gE + 4 * d, B.Z, B.HF + 4 * c * d, n, d, m, n, d, d, 1, 1, 0, 1 / tau);
       }
     }
@@ -332,7 +358,7 @@ export class SASRecNet {
       b.ff2.prepare(prog);
     }
     if (withItemT && !this.itemTValid) {
-      prog.call('transpose', this.itemT.ptr, this.item.data.ptr, this.nItems + 1, this.d, this.d, this.nItems + 1);
+      prog.call('transpose', this.itemT.ptr, this.itemTable().ptr, this.nItems + 1, this.d, this.d, this.nItems + 1);
       this.itemTValid = true;
     }
     return prog;
@@ -354,6 +380,7 @@ export class SASRecNet {
     const shards = splitBalanced(batch.off, this.threads, 6 * this.d);
     const totalT = batch.off[batch.off.length - 1];
     if (totalT === 0) return { loss: 0, threadsUsed: 0 };
+    if (this.knowledge) this.invalidate(); // Ẽ and the adaptor's saved activations from exactly these weights
     this.engine.run(this.prepare(cfg.loss === 'ce'));
     const programs: Program[] = [];
     const lossPtrs: number[] = [];
@@ -367,13 +394,20 @@ export class SASRecNet {
       programs.push(prog);
       lossPtrs.push(B.loss);
     });
-    return { loss: runShards(this.engine, programs, lossPtrs), threadsUsed: shards.length };
+    const loss = runShards(this.engine, programs, lossPtrs);
+    // the kernels accumulated dẼ into the item table's gradients; Ẽ = E + f̂(K) passes it to E as is and to the adaptor
+    this.knowledge?.backward(this.item.grads, shards.length);
+    return { loss, threadsUsed: shards.length };
   }
 
   /** One optimisation step on a sampled batch with learning rate `lr`; returns the mean loss. */
   trainStep(batch: SeqBatch, lr: number, rng: Rng): number {
     const { loss, threadsUsed } = this.forwardBackward(batch, this.drawSeeds(rng));
-    if (threadsUsed > 0) this.adam.step(lr, threadsUsed, new Map([[this.item, this.touchedRows(batch, batch.nNeg)]]));
+    if (threadsUsed > 0) {
+      const touched = new Map([[this.item, this.touchedRows(batch, batch.nNeg)]]);
+      if (this.knowledge) touched.set(this.knowledge.table, { rows: this.touched, count: 0 }); // fixed vectors
+      this.adam.step(lr, threadsUsed, touched);
+    }
     this.invalidate();
     return loss;
   }
