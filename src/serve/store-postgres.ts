@@ -23,11 +23,12 @@
 import pg from 'pg';
 import { createHash } from 'node:crypto';
 import { IDEMPOTENCY_TTL_S, IdempotencyConflictError, StoreUnavailableError } from './store.ts';
-import type { FeedbackEvent, FeedbackFilter, FeedbackWrite, IdempotencyKey, ItemRecord, ItemRevision, Page, Store, UserRecord, WriteMode } from './store.ts';
+import type { FeedbackEvent, FeedbackFilter, FeedbackWrite, IdempotencyKey, ItemRecord, ItemRevision, Page, Store, UserRecord, VoteStore, WriteMode } from './store.ts';
+import type { HumanVote } from '../judge/human.ts';
 import { body, commit, ConnectionLost, isConnectionLost, isRetryableConflict, messageOf, sleep, storeError, TX_ATTEMPTS, type Connection } from './store-postgres-tx.ts';
 
 /** Schema version kept in `reclab_meta`; bump with a migration in {@link migrate} when the layout changes. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS reclab_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
@@ -57,6 +58,17 @@ CREATE SEQUENCE IF NOT EXISTS item_rev;
 CREATE TABLE IF NOT EXISTS item_type_counts (item_id TEXT NOT NULL, type TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (item_id, type));
 CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, rows INT NOT NULL, created DOUBLE PRECISION NOT NULL);
 CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys(created);
+CREATE TABLE IF NOT EXISTS arena_votes (
+  seq BIGSERIAL PRIMARY KEY,
+  voter TEXT NOT NULL,
+  user_id BIGINT NOT NULL,
+  a TEXT NOT NULL,
+  b TEXT NOT NULL,
+  choice TEXT NOT NULL,
+  left_system TEXT NOT NULL,
+  time DOUBLE PRECISION NOT NULL,
+  UNIQUE (voter, user_id, a, b)
+);
 `;
 
 /** Advisory lock keys (arbitrary constants private to reclab). */
@@ -161,7 +173,7 @@ function countsOf(events: readonly FeedbackEvent[]): { item: string; type: strin
 }
 
 /** {@link Store} over a PostgreSQL database. */
-export class PostgresStore implements Store {
+export class PostgresStore implements Store, VoteStore {
   readonly kind = 'postgres';
   private lastPrune = 0;
   private pruning?: Promise<unknown>;
@@ -430,6 +442,29 @@ export class PostgresStore implements Store {
     return (r.rows as ItemRow[]).map((row) => ({ rev: Number(row.rev), item: itemOf(row), deleted: row.deleted }));
   }
 
+  /** One vote per voter and pair: the unique key turns a second vote into no row (false). */
+  async insertVote(v: HumanVote): Promise<boolean> {
+    checkText([v.voter, v.a, v.b, v.choice, v.left]);
+    const r = await this.q(
+      `INSERT INTO arena_votes(voter, user_id, a, b, choice, left_system, time) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (voter, user_id, a, b) DO NOTHING`,
+      [v.voter, v.user, v.a, v.b, v.choice, v.left, v.time],
+    );
+    return r.rowCount === 1;
+  }
+
+  async listVotes(): Promise<HumanVote[]> {
+    const r = await this.q('SELECT voter, user_id, a, b, choice, left_system, time FROM arena_votes ORDER BY seq');
+    return (r.rows as { voter: string; user_id: string; a: string; b: string; choice: HumanVote['choice']; left_system: string; time: number }[]).map((x) => ({
+      voter: x.voter,
+      user: Number(x.user_id),
+      a: x.a,
+      b: x.b,
+      choice: x.choice,
+      left: x.left_system,
+      time: x.time,
+    }));
+  }
+
   /** Commits a probe row: fails on a read-only database, a full disk or a lost connection, not only when unreachable. */
   async ping(): Promise<void> {
     await this.q(`INSERT INTO reclab_meta(key, value) VALUES ('ping', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [Date.now()]);
@@ -503,6 +538,8 @@ async function prepareSchema(url: string, connectionTimeoutMs: number): Promise<
  * Brings the schema to {@link SCHEMA_VERSION} (the caller holds the schema lock).
  * 1 → 2: item counters, backfilled from the event log once; writers wait meanwhile (SHARE lock),
  * so no event is counted twice or missed.
+ * 2 → 3: `arena_votes` (the dashboard's human Arena votes), created empty by {@link SCHEMA}'s
+ * `CREATE TABLE IF NOT EXISTS`; nothing to backfill.
  */
 async function migrate(c: pg.ClientBase): Promise<void> {
   const r = await c.query(`SELECT value FROM reclab_meta WHERE key = 'schema'`);

@@ -28,9 +28,10 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { FeedbackEvent, FeedbackFilter, FeedbackWrite, IdempotencyKey, ItemRecord, ItemRevision, Page, UserRecord, WriteMode } from './store.ts';
+import type { HumanVote } from '../judge/human.ts';
 
 /** Schema version stored in the `meta` table; bump with a migration when the layout changes. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Version 1, as first released (kept verbatim: a fresh file is built as v1 and then migrated). */
 export const SCHEMA_V1 = `
@@ -73,6 +74,9 @@ CREATE INDEX IF NOT EXISTS items_rev ON items(rev);
  *   (700–750 ms at 2M events). An upsert that only changes value and time fires none of them.
  *   Rows that reach zero are deleted, so the table never lists an item without events.
  * - `idempotency` remembers each key's request fingerprint and row count.
+ *
+ * 2 → 3: `arena_votes`, people's votes on the dashboard's Arena page; the unique key allows one
+ * vote per voter and pair (user, a, b). Additive: nothing else changes.
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -105,6 +109,19 @@ CREATE TABLE IF NOT EXISTS idempotency (
   created REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created);
+`,
+  `
+CREATE TABLE IF NOT EXISTS arena_votes (
+  seq INTEGER PRIMARY KEY,
+  voter TEXT NOT NULL,
+  user_id INTEGER NOT NULL,
+  a TEXT NOT NULL,
+  b TEXT NOT NULL,
+  choice TEXT NOT NULL,
+  left_system TEXT NOT NULL,
+  time REAL NOT NULL,
+  UNIQUE (voter, user_id, a, b)
+);
 `,
 ];
 
@@ -154,6 +171,8 @@ export type Op =
   | 'deleteItem'
   | 'listItems'
   | 'itemsChangedSince'
+  | 'insertVote'
+  | 'listVotes'
   | 'ping'
   | 'close'
   | 'debug';
@@ -528,6 +547,21 @@ export function sqliteWorkerMain(): void {
       const rows = stmt('SELECT * FROM items WHERE rev > ? ORDER BY rev').all(rev) as ItemRow[];
       return rows.map((r) => ({ rev: r.rev, item: itemOf(r), deleted: r.deleted !== 0 }));
     },
+    insertVote: (v: HumanVote): boolean =>
+      writeTx(
+        () =>
+          stmt(`INSERT INTO arena_votes(voter, user_id, a, b, choice, left_system, time) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(voter, user_id, a, b) DO NOTHING`).run(
+            v.voter,
+            v.user,
+            v.a,
+            v.b,
+            v.choice,
+            v.left,
+            v.time,
+          ).changes === 1,
+      ),
+    listVotes: (): HumanVote[] =>
+      stmt('SELECT voter, user_id AS user, a, b, choice, left_system AS "left", time FROM arena_votes ORDER BY seq').all() as HumanVote[],
     ping(): void {
       // Commit a probe row: a read would pass on a read-only file or a full disk.
       writeTx(() => stmt(`INSERT INTO meta(key, value) VALUES ('ping', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(Date.now()));
@@ -540,7 +574,7 @@ export function sqliteWorkerMain(): void {
     },
   };
   /** Operations that write: pending feedback is committed first, so writes apply in the order sent. */
-  const writes = new Set<Op>(['deleteFeedback', 'upsertUsers', 'deleteUser', 'upsertItems', 'insertMissingItems', 'deleteItem', 'ping', 'debug']);
+  const writes = new Set<Op>(['deleteFeedback', 'upsertUsers', 'deleteUser', 'upsertItems', 'insertMissingItems', 'deleteItem', 'insertVote', 'ping', 'debug']);
 
   port.on('message', (req: WorkerRequest) => {
     if (req.op === 'insertFeedback') {

@@ -32,6 +32,7 @@ import {
   type ItemRevision,
   type Page,
   type Store,
+  type VoteStore,
   type UserRecord,
   type WriteMode,
 } from './store.ts';
@@ -48,6 +49,7 @@ import {
   type WorkerReply,
   type WorkerRequest,
 } from './store-sqlite-worker.ts';
+import type { HumanVote } from '../judge/human.ts';
 
 export { SCHEMA_VERSION } from './store-sqlite-worker.ts';
 export type { DebugCommand } from './store-sqlite-worker.ts';
@@ -207,7 +209,7 @@ class WorkerClient {
 }
 
 /** {@link Store} over one SQLite file, served by a worker thread. */
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, VoteStore {
   readonly kind = 'sqlite';
 
   private constructor(private readonly client: WorkerClient) {}
@@ -302,6 +304,14 @@ export class SqliteStore implements Store {
 
   listItems(cursor: string, n: number): Promise<Page<ItemRecord>> {
     return this.client.call('listItems', cursor, n);
+  }
+
+  insertVote(vote: HumanVote): Promise<boolean> {
+    return this.client.call('insertVote', vote);
+  }
+
+  listVotes(): Promise<HumanVote[]> {
+    return this.client.call('listVotes');
   }
 
   itemsChangedSince(rev: number): Promise<ItemRevision[]> {

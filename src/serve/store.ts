@@ -9,6 +9,7 @@
  * - writes of one call are atomic: all rows or none;
  * - times are seconds since the Unix epoch (as in `Interactions.times`).
  */
+import type { HumanVote } from '../judge/human.ts';
 
 /** One feedback event: user `user` did `type` on `item` at `time`. */
 export interface FeedbackEvent {
@@ -184,6 +185,21 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * The dashboard's human Arena votes, kept in the same database (table `arena_votes`, schema 3).
+ * Both adapters implement it; it is apart from {@link Store} so wrappers of a store (caches) need
+ * not forward it.
+ */
+export interface VoteStore {
+  /**
+   * Stores a person's vote. One vote per voter and pair (user, a, b), held by a unique key:
+   * resolves false, writing nothing, when this voter already voted on the pair.
+   */
+  insertVote(vote: HumanVote): Promise<boolean>;
+  /** Every stored vote, oldest first. */
+  listVotes(): Promise<HumanVote[]>;
+}
+
 /** Seconds an idempotency key is remembered (Stripe's window: a day). */
 export const IDEMPOTENCY_TTL_S = 24 * 3600;
 
@@ -191,7 +207,7 @@ export const IDEMPOTENCY_TTL_S = 24 * 3600;
  * Opens the store named by a URL: `sqlite:<path>` (or a bare path ending in .db/.sqlite),
  * `sqlite::memory:`, or `postgres://…` / `postgresql://…`.
  */
-export async function openStore(url: string): Promise<Store> {
+export async function openStore(url: string): Promise<Store & VoteStore> {
   if (/^postgres(ql)?:\/\//.test(url)) {
     const { PostgresStore } = await import('./store-postgres.ts');
     return PostgresStore.open(url);

@@ -334,7 +334,7 @@ describe.skipIf(!enabled)('PostgreSQL store: concurrency and faults', () => {
     try {
       expect(Object.fromEntries(await s2.itemCounts())).toEqual({ x: 3, y: 1 });
       expect(Object.fromEntries(await s3.itemCounts(['like']))).toEqual({ x: 1 });
-      expect(await query(url, `SELECT value FROM reclab_meta WHERE key = 'schema'`)).toEqual([{ value: '2' }]);
+      expect(await query(url, `SELECT value FROM reclab_meta WHERE key = 'schema'`)).toEqual([{ value: '3' }]);
       await s2.insertFeedback([ev('c', 'y', 5)], 'insert');
       expect(Object.fromEntries(await s3.itemCounts())).toEqual({ x: 3, y: 2 });
     } finally {

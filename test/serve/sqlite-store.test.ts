@@ -255,15 +255,15 @@ describe('SQLite store: failures', () => {
 
   it('refuses a file whose schema is newer, at open and at every call', async () => {
     const path = join(tempDir(), 'newer.db');
-    writeV1File(path, 3);
+    writeV1File(path, 99);
     const s = SqliteStore.open(path);
     const e = await failure(s.ready());
-    expect((e as Error).message).toMatch(/schema version 3 is newer than this reclab supports \(2\)/);
+    expect((e as Error).message).toMatch(/schema version 99 is newer than this reclab supports \(3\)/);
     expect(await failure(s.countFeedback())).toMatchObject({ message: (e as Error).message });
     await s.close();
     // Left as it was.
     const db = new Database(path, { readonly: true });
-    expect(db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get()).toEqual({ value: 3 });
+    expect(db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get()).toEqual({ value: 99 });
     expect(db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'item_type_counts'`).get()).toEqual({ n: 0 });
     db.close();
   });
@@ -293,7 +293,7 @@ describe('SQLite store: schema and keys', () => {
       await Promise.all([s.close(), t.close()]);
     }
     const db = new Database(path, { readonly: true });
-    expect(db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get()).toEqual({ value: 2 });
+    expect(db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get()).toEqual({ value: 3 });
     expect(db.prepare(`SELECT item_id, type, n FROM item_type_counts ORDER BY item_id, type`).all()).toEqual([
       { item_id: 'a', type: 'click', n: 2 },
       { item_id: 'b', type: 'click', n: 2 },
