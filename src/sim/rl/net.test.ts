@@ -21,9 +21,9 @@ describe('TrackerNet', () => {
     const buckets = Int32Array.from([0, 1, 2, 3, 1, 1]);
     const Rq = Float64Array.from({ length: B * n }, () => rng.normal());
     const Rv = Float64Array.from({ length: B }, () => rng.normal());
-    const W = new Map(net.params.list.map((p) => [p.name, Float64Array.from(p.data.a)]));
+    const W = new Map<string, Float64Array<ArrayBufferLike>>(net.params.list.map((p) => [p.name, Float64Array.from(p.data.a)]));
 
-    const ref = (w: Map<string, Float64Array>): { out: number[]; value: number[] } => {
+    const ref = (w: Map<string, Float64Array<ArrayBufferLike>>): { out: number[]; value: number[] } => {
       const E = w.get('item_emb.weight')!, R = w.get('reward_emb.weight')!;
       const Wih = w.get('gru.weight_ih')!, Whh = w.get('gru.weight_hh')!, bih = w.get('gru.bias_ih')!, bhh = w.get('gru.bias_hh')!;
       const out: number[] = [], value: number[] = [];
@@ -45,7 +45,7 @@ describe('TrackerNet', () => {
       }
       return { out, value };
     };
-    const loss = (w: Map<string, Float64Array>): number => {
+    const loss = (w: Map<string, Float64Array<ArrayBufferLike>>): number => {
       const r = ref(w);
       return r.out.reduce((s, v, i) => s + v * Rq[i], 0) + r.value.reduce((s, v, i) => s + v * Rv[i], 0);
     };
