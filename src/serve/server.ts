@@ -49,7 +49,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let service: Service | undefined;
   let url: string;
   try {
-    service = await buildApp({ ...options, store, slot });
+    // One process over SQLite is the store's only writer, so users' histories can stay in memory.
+    const historyCache = options.historyCache ?? (store.kind === 'sqlite' && (options.workers ?? 1) <= 1);
+    service = await buildApp({ ...options, store, slot, historyCache });
     await service.swapModel(options.model);
     url = await service.app.listen({ port: options.port, host: options.host });
   } catch (e) {
