@@ -16,6 +16,9 @@ import { loadPrompt, renderPrompt } from '../llm/prompts.ts';
 import { estimateTokens } from '../llm/index.ts';
 import { KNOWLEDGE_PROMPTS_DIR, MOVIE_FACTORS, type KnowledgeRequest, type KnowledgeSource } from './kar.ts';
 
+/** Texts per encoder call (progress is logged after each). */
+const ENCODE_CHUNK = 250;
+
 /** One catalogue entry. */
 export interface CatalogueItem {
   /** The data set's raw item id. */
@@ -102,10 +105,17 @@ export async function buildItemKnowledge(items: readonly CatalogueItem[], option
       log(`  answered ${texts.length}/${requests.length} (${s.toFixed(1)} s, ETA ${((s / texts.length) * (requests.length - texts.length)).toFixed(0)} s)`);
     }
   }
-  const vecs = await options.embedder.embed(texts);
+  // encode in chunks so a slow encoder (the sentence encoder takes minutes here) shows progress
   const dim = options.embedder.dim;
   const item = new Float32Array(items.length * dim);
-  vecs.forEach((v, i) => item.set(v, i * dim));
+  const t1 = performance.now();
+  for (let s = 0; s < texts.length; s += ENCODE_CHUNK) {
+    const vecs = await options.embedder.embed(texts.slice(s, s + ENCODE_CHUNK));
+    vecs.forEach((v, k) => item.set(v, (s + k) * dim));
+    const done = Math.min(texts.length, s + ENCODE_CHUNK);
+    const sec = (performance.now() - t1) / 1000;
+    log(`  encoded ${done}/${texts.length} (${sec.toFixed(1)} s, ETA ${((sec / done) * (texts.length - done)).toFixed(0)} s)`);
+  }
   const vectors: KnowledgeVectors = {
     dim,
     userIds: [],
