@@ -21,11 +21,15 @@ import { defineTool, ToolSet, type IdResolver } from './tools.ts';
 import { CallStats, checkCall, type CallError } from './verify.ts';
 import type { Reflection, Step, Trajectory, Trial } from './trajectory.ts';
 
-/** The action the model writes at each step. */
+/**
+ * The action the model writes at each step. The length caps keep a rambling model (or a tiny
+ * grammar-constrained one) from spending its whole token budget inside one string; `tool` is a
+ * free string on purpose, so an unknown tool reaches the rule layer and is counted.
+ */
 export const AgentAction = z.object({
-  thought: z.string(),
-  tool: z.string(),
-  args: z.record(z.string(), z.unknown()).optional(),
+  thought: z.string().max(500),
+  tool: z.string().max(40),
+  args: z.record(z.string().max(40), z.unknown()).meta({ maxProperties: 8 }).optional(),
 });
 export type AgentAction = z.infer<typeof AgentAction>;
 
@@ -134,7 +138,7 @@ export async function runAgent<A>(task: AgentTask<A>, options: AgentOptions): Pr
         scratchpad: scratchpad(steps),
         hint: hinted ? LAST_STEP_HINT : '',
       });
-      const meta = { kind: 'agent', role: role.name, task: task.name, step: index, trial: trialNo + 1, hinted, last: steps.at(-1) ?? null, ...(task.meta ?? {}) };
+      const meta = { kind: 'agent', role: role.name, task: task.name, tools: tools.names, step: index, trial: trialNo + 1, hinted, last: steps.at(-1) ?? null, ...(task.meta ?? {}) };
       const reply = await role.client.tryJson({ messages, tag: role.template.id, meta, maxTokens: options.maxTokens ?? 300 }, AgentAction, 'agent_action');
       const tokens = reply.ok
         ? { prompt: reply.result.usage.promptTokens, completion: reply.result.usage.completionTokens }
