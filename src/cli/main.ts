@@ -29,10 +29,6 @@ const COMMANDS: Record<string, () => Promise<{ register: CommandModule }>> = {
   arena: () => import('./commands/arena.ts'),
   models: () => import('./commands/models.ts'),
   knowledge: () => import('./commands/knowledge.ts'),
-  sim: () => import('./commands/sim.ts'),
-  worker: () => import('./commands/worker.ts'),
-  submit: () => import('./commands/submit.ts'),
-  jobs: () => import('./commands/jobs.ts'),
   agent: () => import('./commands/agent.ts'),
 };
 
