@@ -13,7 +13,7 @@ import { dirname, relative, resolve, sep } from 'node:path';
  * The folders of `src/`, lowest first. Folders in the architecture that do not exist yet keep
  * their place, so adding them needs no change here. `index.ts` (the public API) is above all.
  */
-export const LAYERS = ['util', 'data', 'kernels', 'nn', 'models', 'eval', 'experiment', 'llm', 'knowledge', 'llmrec', 'agents', 'judge', 'laws', 'sim', 'serve', 'cli'];
+export const LAYERS = ['util', 'data', 'kernels', 'nn', 'models', 'eval', 'experiment', 'llm', 'knowledge', 'llmrec', 'agents', 'judge', 'laws', 'sim', 'serve', 'jobs', 'cli'];
 
 /** The `src/` folder a path is in (`index.ts` for the public API), or null outside `src/`. */
 export function layerOf(srcRoot, file) {
