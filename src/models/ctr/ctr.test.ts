@@ -87,6 +87,27 @@ describe('pre-stored knowledge vectors', () => {
     const stored = net.logits(batch, { ...k, augmented: aug });
     expect(maxRelError(stored, live)).toBeLessThan(1e-6);
   });
+
+  for (const name of ['deepfm', 'din', 'dcnv2'] as const) {
+    it(`${name}: the same with every weight random and trained steps in between (DeepFM serves through its fold)`, () => {
+      const k = knowledge();
+      const m = createCtrModel(name, { dim: 4, batchSize: 4, knowledge: true, hidden: [5, 3], experts: K, ...(name === 'din' ? { attentionHidden: 3, maxHistory: 3 } : {}) });
+      const net = m.build(schema, k.dim, 2);
+      const rng = new Rng(4);
+      for (const p of net.params.list) for (let i = 0; i < p.size; i++) p.data.a[i] = 0.6 * rng.normal();
+      const aug = m.augmentedVectors(k)!; // one object throughout: a fold keyed by it must still follow the weights
+      for (let round = 0; round < 2; round++) {
+        const now = m.augmentedVectors(k)!;
+        aug.user.set(now.user);
+        aug.item.set(now.item);
+        const live = net.logits(batch, k).slice();
+        const stored = net.logits(batch, { ...k, augmented: aug });
+        expect(maxRelError(stored, live), `round ${round}`).toBeLessThan(1e-5);
+        expect(Math.max(...live.map(Math.abs))).toBeGreaterThan(0.1);
+        net.step(batch, k); // the weights change: a fold made before must not be reused
+      }
+    });
+  }
 });
 
 describe('CTR checkpoints', () => {

@@ -6,13 +6,18 @@
  *
  * The paper's deep part on Criteo is 400-400-400 with dropout 0.5; the default here is smaller
  * (`hidden`, 200-80 by default) for a 100K-event data set, without dropout.
+ *
+ * Serving with pre-stored knowledge (r̂_u, f̂_i, the last two fields): their share of the deep
+ * part's first layer, W₁[:, r̂]·r̂_u and W₁[:, f̂]·f̂_i, is computed once per user and item (the
+ * fold), and the FM term splits as FM(X ∪ {r̂, f̂}) = FM(X) + ⟨r̂ + f̂, Σ_f x_f⟩ + ⟨r̂, f̂⟩, so a
+ * request costs about what it costs without knowledge (bench/ctr-knowledge.ts).
  */
 import type { Buf } from '../../kernels/engine.ts';
 import type { Rng } from '../../nn/rng.ts';
 import type { CtrBatch } from './batch.ts';
 import { FmInteraction } from './fm.ts';
 import { Mlp } from './mlp.ts';
-import type { CtrHead, HeadContext } from './net.ts';
+import type { CtrHead, HeadContext, PrestoredVectors } from './net.ts';
 
 export class DeepFmHead implements CtrHead {
   readonly usesFirstOrder = true;
@@ -20,6 +25,8 @@ export class DeepFmHead implements CtrHead {
   private readonly fm: FmInteraction;
   private readonly deep: Mlp;
   private readonly dOut: Buf;
+  /** The fold of the last pre-stored tables served: per user and per item first-layer shares [n × out₁]. */
+  private fold: { aug: PrestoredVectors; user: Float32Array; item: Float32Array } | null = null;
 
   constructor(private readonly ctx: HeadContext, hidden: number[]) {
     this.fm = new FmInteraction(ctx.slots, ctx.d);
@@ -34,6 +41,73 @@ export class DeepFmHead implements CtrHead {
   forward(b: CtrBatch, X: Buf, n: number): Float32Array {
     const z = this.fm.forward(X.a, n);
     const out = new Float32Array(this.ctx.engine.memory.buffer, this.deep.forward(X.ptr, n), n);
+    for (let r = 0; r < n; r++) z[r] += out[r];
+    return z;
+  }
+
+  /** Drops the fold (the weights changed). */
+  weightsChanged(): void {
+    this.fold = null;
+  }
+
+  /** W₁'s columns of slot `slot` times each row of `table` [rows × d] → [rows × out₁]. */
+  private firstLayerShare(table: Float32Array, rows: number, slot: number): Float32Array {
+    const { d, slots } = this.ctx;
+    const first = this.deep.layers[0];
+    const W = first.weight.data.a;
+    const inF = slots * d;
+    const h = first.outFeatures;
+    const out = new Float32Array(rows * h);
+    for (let r = 0; r < rows; r++) {
+      for (let o = 0; o < h; o++) {
+        let s = 0;
+        for (let j = 0; j < d; j++) s += W[o * inF + slot * d + j] * table[r * d + j];
+        out[r * h + o] = s;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Logits (without lin) of rows whose last two fields are the pre-stored r̂_u, f̂_i (X's other
+   * fields filled; those two slots are not read).
+   */
+  forwardPrestored(b: CtrBatch, X: Buf, n: number, aug: PrestoredVectors): Float32Array {
+    const { d, slots } = this.ctx;
+    const s0 = slots - 2;
+    if (this.fold?.aug !== aug) {
+      this.fold = { aug, user: this.firstLayerShare(aug.user, aug.user.length / d, s0), item: this.firstLayerShare(aug.item, aug.item.length / d, s0 + 1) };
+    }
+    const { user: U, item: V } = this.fold;
+    const x = X.a;
+    const z = new Float32Array(n);
+    for (let r = 0; r < n; r++) {
+      const ru = b.user[r] * d;
+      const fi = b.item[r] * d;
+      let s = 0;
+      for (let j = 0; j < d; j++) {
+        let sum = 0;
+        let sq = 0;
+        for (let f = 0; f < s0; f++) {
+          const v = x[(r * slots + f) * d + j];
+          sum += v;
+          sq += v * v;
+        }
+        const u = aug.user[ru + j];
+        const i = aug.item[fi + j];
+        s += 0.5 * (sum * sum - sq) + (u + i) * sum + u * i;
+      }
+      z[r] = s;
+    }
+    const h = this.deep.layers[0].outFeatures;
+    const y = this.deep.forwardFolded(X.ptr, slots * d, s0 * d, n, (z1) => {
+      for (let r = 0; r < n; r++) {
+        const ou = b.user[r] * h;
+        const oi = b.item[r] * h;
+        for (let o = 0; o < h; o++) z1[r * h + o] += U[ou + o] + V[oi + o];
+      }
+    });
+    const out = new Float32Array(this.ctx.engine.memory.buffer, y, n);
     for (let r = 0; r < n; r++) z[r] += out[r];
     return z;
   }

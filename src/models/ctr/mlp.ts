@@ -2,7 +2,7 @@
  * A multi-layer perceptron on the engine: Linear → ReLU → … → Linear (the last layer without
  * activation unless `lastActivation`). Buffers for up to `maxRows` rows are allocated once.
  */
-import type { Engine } from '../../kernels/engine.ts';
+import type { Engine, Program } from '../../kernels/engine.ts';
 import { linear, type Linear } from '../../nn/layers.ts';
 import { xavierNormal, type ParamSet } from '../../nn/params.ts';
 import type { Rng } from '../../nn/rng.ts';
@@ -15,6 +15,8 @@ export class Mlp {
   private readonly dz: number[] = [];
   private readonly da: number[] = [];
   private readonly engine: Engine;
+  /** Transposed leading columns of the first layer's weight, for {@link forwardFolded} (allocated on first use). */
+  private wtPart: { ptr: number; size: number } | null = null;
 
   constructor(params: ParamSet, name: string, readonly sizes: number[], readonly maxRows: number, readonly lastActivation = false) {
     if (sizes.length < 2) throw new Error(`Mlp ${name}: needs at least an input and an output size`);
@@ -48,17 +50,54 @@ export class Mlp {
   forward(X: number, n: number): number {
     if (n > this.maxRows) throw new Error(`Mlp: ${n} rows exceed the ${this.maxRows} allocated`);
     const prog = this.engine.program();
-    let x = X;
-    this.layers.forEach((layer, l) => {
+    const out = this.recordFrom(prog, 0, X, n);
+    this.engine.run(prog);
+    return out;
+  }
+
+  /** Records layers l0… on input x (layer l0's input, dense rows); returns the output pointer. */
+  private recordFrom(prog: Program, l0: number, x: number, n: number): number {
+    for (let l = l0; l < this.layers.length; l++) {
+      const layer = this.layers[l];
       layer.prepare(prog);
       layer.forward(prog, { ptr: x, ld: layer.inFeatures }, { ptr: this.z[l], ld: layer.outFeatures }, n);
       if (this.activated(l)) {
         prog.call('relu_fwd', this.a[l], this.z[l], n * layer.outFeatures);
         x = this.a[l];
       } else x = this.z[l];
-    });
-    this.engine.run(prog);
+    }
     return x;
+  }
+
+  /**
+   * The forward when the last inputs of each row are known to contribute a pre-computed amount to
+   * the first layer (serving with pre-stored vectors: W₁·[x; v] = W₁[:, :inUsed]·x + (W₁[:, inUsed:]·v),
+   * the second term computed once per stored vector). The first layer reads only the first
+   * `inUsed` inputs of each row of X (row stride `ldX` floats); `addPre` then adds the rest into its
+   * pre-activation Z₁ [n × out₁] before the activation. Inference only (no backward).
+   */
+  forwardFolded(X: number, ldX: number, inUsed: number, n: number, addPre: (z1: Float32Array) => void): number {
+    if (n > this.maxRows) throw new Error(`Mlp: ${n} rows exceed the ${this.maxRows} allocated`);
+    const first = this.layers[0];
+    const out = first.outFeatures;
+    if (!(inUsed > 0 && inUsed <= first.inFeatures && ldX >= inUsed)) throw new Error(`Mlp.forwardFolded: ${inUsed} inputs used of ${first.inFeatures} (row stride ${ldX})`);
+    if (!this.wtPart || this.wtPart.size < inUsed * out) this.wtPart = { ptr: this.engine.f32(first.inFeatures * out, this).ptr, size: first.inFeatures * out };
+    const prog = this.engine.program();
+    // W₁[:, :inUsed]ᵀ (what prepare does for the whole weight), then Z₁ = X·W₁[:, :inUsed]ᵀ + b₁
+    prog.call('transpose', this.wtPart.ptr, first.weight.data.ptr, out, inUsed, first.inFeatures, out);
+    prog.call('gemm', this.z[0], X, this.wtPart.ptr, n, out, inUsed, ldX, out, out, 0, 0, 0, 1);
+    if (first.bias) prog.call('add_bias', this.z[0], first.bias.data.ptr, n, out, out);
+    this.engine.run(prog);
+    addPre(new Float32Array(this.engine.memory.buffer, this.z[0], n * out));
+    const rest = this.engine.program();
+    let x = this.z[0];
+    if (this.activated(0)) {
+      rest.call('relu_fwd', this.a[0], this.z[0], n * out);
+      x = this.a[0];
+    }
+    const y = this.recordFrom(rest, 1, x, n);
+    this.engine.run(rest);
+    return y;
   }
 
   /**

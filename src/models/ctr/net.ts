@@ -42,7 +42,18 @@ export interface CtrHead {
   forward(b: CtrBatch, X: Buf, n: number): Float32Array;
   /** Adds ∂L/∂X into dX (zeroed by the caller) given ∂L/∂z and the forward's X; parameter gradients into thread 0. */
   backward(b: CtrBatch, dZ: Float32Array, X: Buf, dX: Buf): void;
+  /**
+   * Optional serving path with pre-stored knowledge: logits (without lin) when the last two fields
+   * are r̂_u and f̂_i from `aug`, which the head reads itself (X's two knowledge slots are not filled).
+   * A head folds what it can compute once per user and item; {@link weightsChanged} drops that.
+   */
+  forwardPrestored?(b: CtrBatch, X: Buf, n: number, aug: PrestoredVectors): Float32Array;
+  /** Called after every optimizer step (heads that cache anything derived from the weights drop it). */
+  weightsChanged?(): void;
 }
+
+/** Pre-stored adaptor outputs r̂_u [nUsers × d] and f̂_i [nItems × d] (KnowledgeTables.augmented). */
+export type PrestoredVectors = NonNullable<KnowledgeTables['augmented']>;
 
 /** Sizes and training settings the network needs. */
 export interface NetConfig {
@@ -102,6 +113,11 @@ export class CtrNet {
       const s0 = this.slots - 2;
       const aug = k.augmented;
       if (aug && aug.dim !== d) throw new Error(`ctr model: pre-stored vectors have width ${aug.dim}, the model's fields ${d}`);
+      if (aug && this.head.forwardPrestored) {
+        const z = this.head.forwardPrestored(b, this.X, b.n, aug);
+        if (this.head.usesFirstOrder) for (let r = 0; r < b.n; r++) z[r] += this.lin[r];
+        return z;
+      }
       // serving from pre-stored adaptor outputs: two row copies, no encoder, no adaptor
       const out = aug ? null : this.adaptor.forward(b.user, b.item, b.n, k, b.event);
       for (let r = 0; r < b.n; r++) {
@@ -151,6 +167,7 @@ export class CtrNet {
     }
     this.backward(b, dZ);
     this.opt.step(this.cfg.lr, 1, this.emb.touchedRows());
+    this.head.weightsChanged?.();
     return loss / b.n;
   }
 
