@@ -31,7 +31,7 @@ export interface DqnConfig {
   seed: number;
 }
 
-export const DQN_DEFAULTS: DqnConfig = { dims: 32, hidden: 64, gamma: 0.9, lr: 1e-3, batch: 64, replay: 20000, warmup: 500, targetEvery: 200, explorationSteps: 20000, epsilonEnd: 0.05, seed: 0 };
+export const DQN_DEFAULTS: DqnConfig = { dims: 32, hidden: 64, gamma: 0.9, lr: 1e-3, batch: 32, replay: 20000, warmup: 500, targetEvery: 200, explorationSteps: 20000, epsilonEnd: 0.05, seed: 0 };
 
 interface Transition {
   s: StateWindow;

@@ -1,0 +1,116 @@
+/**
+ * `reclab sim`: policies in the simulation environment (docs/sim.md).
+ *
+ *   reclab sim --data ../shared/datasets/ml-100k/u.data --format ml-100k --mode NX_0 \
+ *     --policies random,popularity,greedy,epsilon-greedy,linucb,dqn,a2c --seeds 5 --json
+ *
+ * Prints one line per policy (a JSON object with `--json`): cumulative reward, interaction length,
+ * single-turn reward, diversity, novelty — means over seeds. `--out <dir>` also writes result.json
+ * and the reward-over-training curves (curves.svg).
+ */
+import type { Command } from 'commander';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadDataset } from '../../data/load.ts';
+import { createModel, loadModel } from '../../models/registry.ts';
+import { lineChart, type Series } from '../../util/plot.ts';
+import { POLICY_NAMES, runSimExperiment, type PolicyName, type PolicyResult } from '../../sim/experiment.ts';
+import { SIM_MODES, type SimMode } from '../../sim/env.ts';
+
+interface SimFlags {
+  data: string;
+  format: string;
+  mode: string;
+  policies: string;
+  seeds: string;
+  episodes: string;
+  trainEpisodes: string;
+  curveEvery: string;
+  window: string;
+  threshold: string;
+  maxTurns: string;
+  listSize: string;
+  greedyModel: string;
+  greedyLoad?: string;
+  json?: boolean;
+  out?: string;
+  progress: boolean;
+}
+
+function int(flag: string, v: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${flag}: expected an integer ≥ ${min}, got "${v}"`);
+  return n;
+}
+
+/** The reward-over-training chart: one line per learning policy, the mean over seeds per block. */
+export function curveChart(results: readonly PolicyResult[], every: number): string {
+  const series: Series[] = results.filter((r) => r.curve && r.curve.length > 0 && r.curve[0].length > 0).map((r) => {
+    const curve = r.curve!;
+    const y = curve[0].map((_, j) => curve.reduce((a, c) => a + c[j], 0) / curve.length);
+    return { name: r.policy, x: y.map((_, j) => (j + 1) * every), y };
+  });
+  return lineChart(series, { title: 'Reward over training (mean over seeds)', xLabel: 'training episodes', yLabel: 'cumulative reward per episode' });
+}
+
+/** Registers `reclab sim`. */
+export function register(program: Command): void {
+  program
+    .command('sim')
+    .description('run recommendation policies in a simulated environment (user model, quit rule) and report long-term metrics')
+    .requiredOption('--data <source>', 'rating data with item categories, e.g. ../shared/datasets/ml-100k/u.data')
+    .option('--format <fmt>', 'reader format (auto-detected by default)', 'auto')
+    .option('--mode <mode>', `environment mode: ${SIM_MODES.join(', ')}`, 'NX_0')
+    .option('--policies <list>', `comma-separated: ${POLICY_NAMES.join(', ')}`, 'random,popularity,greedy')
+    .option('--seeds <n>', 'seeds 0 … n−1', '5')
+    .option('--episodes <n>', 'evaluation episodes per seed and policy', '300')
+    .option('--train-episodes <n>', 'training episodes per seed for learning policies', '3000')
+    .option('--curve-every <n>', 'training episodes per point of the training curve', '100')
+    .option('--window <n>', 'quit rule: last W recommended items looked at', '3')
+    .option('--threshold <n>', 'quit rule: a category more than this many times in the window ends the episode', '1')
+    .option('--max-turns <n>', 'turns per episode at most (NX_X: exactly)', '20')
+    .option('--list-size <n>', 'items recommended per turn', '1')
+    .option('--greedy-model <name>', 'registered model fitted on the data for the greedy policy', 'ease')
+    .option('--greedy-load <dir>', 'a saved reclab model for the greedy policy (instead of fitting --greedy-model)')
+    .option('--json', 'one JSON object per policy')
+    .option('--out <dir>', 'write result.json and curves.svg here')
+    .option('--no-progress', 'no progress bar')
+    .action(async (o: SimFlags) => {
+      if (!(SIM_MODES as readonly string[]).includes(o.mode)) throw new Error(`--mode: expected one of ${SIM_MODES.join(', ')}, got "${o.mode}"`);
+      const policies = o.policies.split(',').map((p) => p.trim()).filter((p) => p !== '');
+      for (const p of policies) if (!(POLICY_NAMES as readonly string[]).includes(p)) throw new Error(`--policies: unknown policy "${p}"; known: ${POLICY_NAMES.join(', ')}`);
+      const seeds = int('seeds', o.seeds, 1), episodes = int('episodes', o.episodes, 1);
+      const trainEpisodes = int('train-episodes', o.trainEpisodes, 0), curveEvery = int('curve-every', o.curveEvery, 1);
+      const env = { mode: o.mode as SimMode, window: int('window', o.window, 1), threshold: int('threshold', o.threshold, 0), maxTurns: int('max-turns', o.maxTurns, 1), listSize: int('list-size', o.listSize, 1) };
+      const data = await loadDataset({ source: o.data, format: o.format }, {}, { progress: o.progress });
+      process.stderr.write(`${data.name}: ${data.nUsers} users, ${data.nItems} items, ${data.items.length} ratings\n`);
+      let greedy;
+      if (policies.includes('greedy')) {
+        if (o.greedyLoad) greedy = await loadModel(o.greedyLoad);
+        else {
+          greedy = createModel(o.greedyModel);
+          await greedy.fit(data, { seed: 0, progress: o.progress });
+        }
+        if (greedy.nItems !== data.nItems) throw new Error(`greedy model scores ${greedy.nItems} items, the data has ${data.nItems}: it must be fitted on the same data`);
+      }
+      const result = runSimExperiment(data, {
+        env, policies: policies as PolicyName[], seeds, episodes, trainEpisodes, curveEvery, greedy, progress: o.progress,
+      });
+      const um = result.userModel;
+      process.stderr.write(`user model: biased MF, train RMSE ${um.trainRmse.toFixed(4)}, rewards clipped to [${um.clip.join(', ')}]\n`);
+      for (const r of result.results) {
+        const { per_seed: _perSeed, curve: _curve, ...line } = r;
+        if (o.json) process.stdout.write(`${JSON.stringify(line)}\n`);
+        else {
+          const vs = r.vs_greedy ? `  vs greedy ${r.vs_greedy.mean_diff >= 0 ? '+' : ''}${r.vs_greedy.mean_diff.toFixed(2)} (p ${r.vs_greedy.p.toPrecision(2)})` : '';
+          process.stdout.write(`${r.policy.padEnd(15)} cumulative ${r.cumulative_reward.toFixed(2)} ± ${r.cumulative_reward_std.toFixed(2)}  length ${r.length.toFixed(2)}  turn ${r.turn_reward.toFixed(3)}  diversity ${r.diversity.toFixed(3)}  novelty ${r.novelty.toFixed(3)}${vs}\n`);
+        }
+      }
+      if (o.out) {
+        mkdirSync(o.out, { recursive: true });
+        writeFileSync(join(o.out, 'result.json'), `${JSON.stringify({ data: o.data, format: o.format, greedy: o.greedyLoad ?? o.greedyModel, ...result }, null, 1)}\n`);
+        writeFileSync(join(o.out, 'curves.svg'), curveChart(result.results, curveEvery));
+        process.stderr.write(`wrote ${join(o.out, 'result.json')} and curves.svg\n`);
+      }
+    });
+}
