@@ -38,7 +38,7 @@ import { itemRoutes } from './routes/items.ts';
 import { recommendRoutes } from './routes/recommend.ts';
 import { modelRoutes } from './routes/model.ts';
 import { adminRoutes } from './routes/admin.ts';
-import { Retrainer, type RetrainOptions } from './retrain.ts';
+import { Retrainer, slotModels, type RetrainControl, type RetrainOptions } from './retrain.ts';
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
@@ -82,6 +82,11 @@ export interface AppOptions {
   onlineWindow?: number;
   /** The retrain loop (retrain.ts); undefined = off (the admin routes answer 409). */
   retrain?: RetrainOptions;
+  /**
+   * The loop run elsewhere (cluster mode: the primary's, through IPC); the admin routes drive it
+   * and `retrain` is ignored.
+   */
+  retrainControl?: RetrainControl;
   /** Extra key the admin routes require in `X-Admin-Key` (they always require the API key). */
   adminKey?: string;
   /** Log lines of the retrain loop (default: stderr). */
@@ -101,7 +106,7 @@ export interface Service {
   catalog: Catalog;
   metrics: ServeMetrics;
   online: OnlineMetrics;
-  retrainer?: Retrainer;
+  retrainer?: RetrainControl;
   connections: ConnectionStats;
   /** Loads (or reloads) the served model in this process and seeds its items into the store. */
   swapModel(name?: string): Promise<ServedModel>;
@@ -212,10 +217,11 @@ export async function buildApp(options: AppOptions): Promise<Service> {
     },
   };
 
-  if (options.retrain) {
-    ctx.retrainer = new Retrainer(slot, options.retrain, (name) => ctx.swapEverywhere(name), options.log);
-    await ctx.retrainer.start();
-    const retrainer = ctx.retrainer;
+  if (options.retrainControl) ctx.retrainer = options.retrainControl;
+  else if (options.retrain) {
+    const retrainer = new Retrainer(slotModels(slot), options.retrain, (name) => ctx.swapEverywhere(name), options.log);
+    await retrainer.start();
+    ctx.retrainer = retrainer;
     app.addHook('onClose', async () => retrainer.stop());
   }
   healthRoutes(app, ctx, connections);

@@ -26,6 +26,7 @@ import { Rpc } from './cluster-rpc.ts';
 import { RestartPolicy, type RestartOptions } from './cluster-restarts.ts';
 import { WindowCounter, clusterRateLimitStore, serveRateLimit } from './cluster-ratelimit.ts';
 import { ModelCoordinator, clusterModelSwapper, resolveModelName, serveModelSwaps, type ModelLabel, type SwapWorker } from './cluster-models.ts';
+import { primaryRetrainer, remoteRetrainer, serveRetrains } from './cluster-retrain.ts';
 
 /** Tuning of cluster mode (defaults suit production; tests shorten them). */
 export interface ClusterSettings {
@@ -75,6 +76,8 @@ export async function runPrimary(options: ServerOptions, log: (line: string) => 
   const members = new Set<Member>();
   const serving = () => [...members].filter((m) => m.ready && !m.retiring);
   const coordinator = new ModelCoordinator(options.models, pinned, serving, log, settings.swapTimeoutMs);
+  // The production loop runs here, once for the cluster; workers' admin routes reach it over IPC.
+  const retrainer = options.retrain ? primaryRetrainer(options.models, coordinator, options.retrain, log) : undefined;
   const respawns = new Set<NodeJS.Timeout>();
   let announced = false;
   let stopping: { failed: boolean; unclean: string[] } | undefined;
@@ -101,6 +104,7 @@ export async function runPrimary(options: ServerOptions, log: (line: string) => 
     serveRateLimit(rpc, counter);
     rpc.handle<{ name?: string }>('model.swapAll', ({ name }) => coordinator.swapAll(name));
     rpc.handle<ReadyNote>('ready', (note) => onReady(member, note));
+    if (retrainer) serveRetrains(rpc, retrainer);
   };
 
   const onReady = (member: Member, note: ReadyNote) => {
@@ -162,6 +166,8 @@ export async function runPrimary(options: ServerOptions, log: (line: string) => 
   const stop = (failed: boolean) => {
     if (stopping) return;
     stopping = { failed, unclean: [] };
+    // A retrain's child is ended and nothing more is swapped in (the coordinator refuses too).
+    void retrainer?.stop();
     coordinator.close('the server is stopping');
     for (const timer of respawns) clearTimeout(timer);
     respawns.clear();
@@ -196,6 +202,7 @@ export async function runPrimary(options: ServerOptions, log: (line: string) => 
     coordinator.swapAll(options.model).catch((e: Error) => log(`reclab serve: reload failed, previous model keeps serving: ${e.message}`));
   });
 
+  await retrainer?.start();
   for (let w = 0; w < size; w++) spawn();
 }
 
@@ -254,6 +261,8 @@ export async function runWorker(options: ServerOptions, start: (options: ServerO
       ...options,
       model,
       modelSwapper: clusterModelSwapper(rpc),
+      retrain: undefined,
+      retrainControl: options.retrain ? remoteRetrainer(rpc) : undefined,
       rateLimitStore: clusterRateLimitStore(rpc, {
         onDegraded: (reason) => log(`${me}: no rate-limit count from the primary (${reason}); counting in this worker for a few seconds`),
       }),

@@ -15,7 +15,6 @@ import { setPriority } from 'node:os';
 import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelSlot } from './slot.ts';
 import { isBundleDir } from './bundle.ts';
 import type { RetrainJob, RetrainOutcome } from './retrain-job.ts';
 
@@ -51,8 +50,40 @@ export interface RetrainRecord extends Partial<Omit<RetrainOutcome, 'outcome'>> 
   swapped?: boolean;
 }
 
+/**
+ * Where the loop's models live and which one serves: a process's own ModelSlot
+ * ({@link slotModels}), or the cluster primary's pinned name (cluster-retrain.ts).
+ */
+export interface ServingModels {
+  /** The directory of bundles new ones are written into. */
+  readonly root: string;
+  /** Bundle name serving now; undefined when none does. */
+  serving(): string | undefined;
+}
+
+/** The {@link ServingModels} of a process that serves through `slot`. */
+export function slotModels(slot: { root: string; current?: { version: string } }): ServingModels {
+  return {
+    root: slot.root,
+    serving: () => {
+      const version = slot.current?.version;
+      return version === undefined ? undefined : version.slice(0, version.lastIndexOf('@'));
+    },
+  };
+}
+
+/** What the admin routes drive: the loop in this process, or the cluster primary's through IPC. */
+export interface RetrainControl {
+  /** Starts a retrain (or joins the one running); resolves with its record once done. */
+  run(trigger: RetrainRecord['trigger'], control?: 'shuffled'): Promise<RetrainRecord>;
+  /** Whether a retrain runs now, and the latest records (newest last). */
+  status(): Promise<{ running: boolean; records: RetrainRecord[] }>;
+  /** Swaps back to the bundle served before the last swap made by the loop. */
+  rollback(): Promise<{ from: string; to: string }>;
+}
+
 /** Runs retrains one at a time and keeps their record. */
-export class Retrainer {
+export class Retrainer implements RetrainControl {
   private running?: Promise<RetrainRecord>;
   private timer?: NodeJS.Timeout;
   private records: RetrainRecord[] = [];
@@ -64,7 +95,7 @@ export class Retrainer {
   previous?: string;
 
   constructor(
-    private readonly slot: ModelSlot,
+    private readonly slot: ServingModels,
     private readonly options: RetrainOptions,
     /** Swaps every replica to the named bundle (the service's swapEverywhere). */
     private readonly swap: (name: string) => Promise<void>,
@@ -118,6 +149,10 @@ export class Retrainer {
     return this.running !== undefined;
   }
 
+  async status(): Promise<{ running: boolean; records: RetrainRecord[] }> {
+    return { running: this.busy, records: this.history() };
+  }
+
   /**
    * Starts a retrain (or joins the one running) and resolves with its record once done. Throws
    * when the models directory cannot hold a new bundle.
@@ -145,12 +180,12 @@ export class Retrainer {
 
   /** Name of the bundle serving now (the retrain loop needs a directory of bundles). */
   private servingName(): string {
-    const current = this.slot.current;
-    if (!current) throw new Error('no model is serving');
     if (isBundleDir(this.slot.root)) {
       throw Object.assign(new Error(`--models ${this.slot.root} is a single bundle: retraining needs a directory of bundles to write new ones into`), { statusCode: 409 });
     }
-    return current.version.slice(0, current.version.lastIndexOf('@'));
+    const current = this.slot.serving();
+    if (current === undefined) throw new Error('no model is serving');
+    return current;
   }
 
   private async retrain(trigger: RetrainRecord['trigger'], serving: string, control?: 'shuffled'): Promise<RetrainRecord> {

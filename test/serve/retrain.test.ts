@@ -12,55 +12,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { IdMap } from '../../src/data/types.ts';
-import { fromSequences } from '../../src/data/interactions.ts';
-import { createModel } from '../../src/models/registry.ts';
-import { saveBundle } from '../../src/serve/bundle.ts';
 import { startServer, type RunningServer } from '../../src/serve/server.ts';
 import { buildApp } from '../../src/serve/app.ts';
 import { openStore } from '../../src/serve/store.ts';
 import { ModelSlot } from '../../src/serve/slot.ts';
-import { Rng } from '../../src/util/rng.ts';
 import { tempDir } from './fixtures.ts';
+import { NEW, newFeedback, writeBase } from './retrain-fixtures.ts';
 
 const KEY = 'admin-k3y';
-const group = (k: number) => Array.from({ length: 10 }, (_, j) => `g${k}i${j}`);
-const NEW = ['n0', 'n1', 'n2', 'n3', 'n4'];
-
-/** The base bundle: EASE on 60 users × 6 clicks within their group. */
-async function writeBase(dir: string): Promise<void> {
-  const rng = new Rng(7);
-  const items = [0, 1, 2, 3].flatMap(group);
-  const itemIds = IdMap.fromRaw(items);
-  const users = Array.from({ length: 60 }, (_, u) => `u${u}`);
-  const sequences = users.map((_, u) => {
-    const pool = group(u % 4);
-    const picked = new Set<string>();
-    while (picked.size < 6) picked.add(pool[rng.int(10)]);
-    return [...picked].map((id) => itemIds.get(id)!);
-  });
-  const history = fromSequences(sequences, items.length);
-  const model = createModel('ease', { lambda: 10 });
-  await model.fit(history, { seed: 1 });
-  await model.save(dir);
-  await saveBundle(dir, { name: 'groups', fingerprint: 'groups', userIds: IdMap.fromRaw(users), itemIds, history });
-}
-
-/** New feedback in arrival order: new users on the new items, old users within their groups, interleaved. */
-function newFeedback(round: number): { FeedbackType: string; UserId: string; ItemId: string; Timestamp: string }[] {
-  const rng = new Rng(100 + round);
-  const out: { FeedbackType: string; UserId: string; ItemId: string; Timestamp: string }[] = [];
-  let t = Date.UTC(2025, 0, 1 + round) / 1000;
-  const at = () => new Date(1000 * t++).toISOString();
-  for (let v = 0; v < 30; v++) {
-    // v clicks three of the five new items (a rotation, so every pair co-occurs).
-    for (let k = 0; k < 3; k++) out.push({ FeedbackType: 'click', UserId: `v${round}-${v}`, ItemId: NEW[(v + k) % 5], Timestamp: at() });
-    // and an old user clicks two more items of their group.
-    const u = rng.int(60);
-    for (let k = 0; k < 2; k++) out.push({ FeedbackType: 'click', UserId: `u${u}`, ItemId: group(u % 4)[rng.int(10)], Timestamp: at() });
-  }
-  return out;
-}
 
 describe('the retrain loop', () => {
   let root: string;

@@ -46,8 +46,7 @@ function retrainOptions(o: {
   readTypes: string;
 }) {
   if (o.retrainEvery === undefined) return undefined;
-  // Each worker would run its own schedule: one process only (on-demand retrains work with --workers, see docs/serve.md).
-  if (o.retrainEvery > 0 && o.workers > 1) throw new Error('--retrain-every: a schedule needs --workers 1 (use --retrain-every 0 and POST /api/model/retrain from a scheduler)');
+  // With --workers the loop runs once, in the cluster's primary (cluster-retrain.ts).
   if (o.retrainHoldout <= 0) throw new Error('--retrain-holdout: expected a share in (0, 1)');
   return {
     db: o.db,

@@ -58,8 +58,8 @@ export function adminRoutes(api: Api, { retrainer }: ServeContext, keys: { apiKe
     '/model/retrains',
     { preValidation, schema: { ...tag('admin'), summary: 'The latest retrains with their gate figures, newest last', response: { 200: Type.Object({ Running: Type.Boolean(), Retrains: Type.Array(S.RetrainRecordOut) }), ...adminErrors } } },
     async (request) => {
-      const r = guard(request);
-      return { Running: r.busy, Retrains: r.history().map(recordOut) };
+      const { running, records } = await guard(request).status();
+      return { Running: running, Retrains: records.map(recordOut) };
     },
   );
   api.post(

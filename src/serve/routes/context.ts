@@ -12,7 +12,7 @@ import type { Engine } from '../engine.ts';
 import type { Catalog } from '../catalog.ts';
 import type { ServeMetrics } from '../metrics.ts';
 import type { OnlineMetrics } from '../online.ts';
-import type { Retrainer } from '../retrain.ts';
+import type { RetrainControl } from '../retrain.ts';
 import * as S from '../schemas.ts';
 
 /** A Fastify scope with TypeBox type inference. */
@@ -28,7 +28,7 @@ export interface ServeContext {
   /** Positive-feedback rate of recommended items per model version and strategy. */
   online: OnlineMetrics;
   /** The retrain loop, when this process runs it. */
-  retrainer?: Retrainer;
+  retrainer?: RetrainControl;
   /** Swaps the served model on every replica this service coordinates (one process: just here). */
   swapEverywhere(name?: string): Promise<void>;
 }
