@@ -18,6 +18,7 @@ import { lightGcnEntry } from './lightgcn.ts';
 import { hstuEntry } from './hstu.ts';
 import { bert4recEntry } from './bert4rec.ts';
 import { gru4recEntry } from './gru4rec.ts';
+import { tigerEntry } from './genret/tiger.ts';
 
 /** How to create and load one kind of model. */
 export interface ModelEntry {
@@ -54,6 +55,7 @@ const ENTRIES: ModelEntry[] = [
   hstuEntry,
   bert4recEntry,
   gru4recEntry,
+  tigerEntry,
 ];
 
 const BY_NAME = new Map<string, ModelEntry>();
