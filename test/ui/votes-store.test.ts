@@ -8,12 +8,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { openStore, type Store } from '../../src/serve/store.ts';
+import { openStore, type Store, type VoteStore } from '../../src/serve/store.ts';
 import type { HumanVote } from '../../src/judge/human.ts';
 
 const vote = (voter: string, user: number, choice: HumanVote['choice'], a = 'ease', b = 'pop'): HumanVote => ({ voter, user, a, b, choice, left: b, time: 1000 + user });
 
-function voteSuite(open: () => Promise<Store>): void {
+function voteSuite(open: () => Promise<Store & VoteStore>): void {
   it('stores one vote per voter and pair and lists them oldest first', async () => {
     const s = await open();
     try {
@@ -67,7 +67,7 @@ describe.skipIf(!pgUrl)('Arena votes: PostgreSQL store', () => {
     const tag = `${process.pid}-${Date.now()}-`;
     const insertVote = s.insertVote.bind(s);
     const listVotes = s.listVotes.bind(s);
-    return Object.assign(Object.create(s) as Store, {
+    return Object.assign(Object.create(s) as Store & VoteStore, {
       insertVote: (v: HumanVote) => insertVote({ ...v, voter: tag + v.voter }),
       listVotes: async () => (await listVotes()).filter((v) => v.voter.startsWith(tag)).map((v) => ({ ...v, voter: v.voter.slice(tag.length) })),
       close: () => s.close(),
