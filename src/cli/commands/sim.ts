@@ -6,7 +6,8 @@
  *
  * Prints one line per policy (a JSON object with `--json`): cumulative reward, interaction length,
  * single-turn reward, diversity, novelty — means over seeds. `--out <dir>` also writes result.json
- * and the reward-over-training curves (curves.svg).
+ * and the reward-over-training curves (curves.svg). `--experiment synalign` runs the SynAlign
+ * table instead (real only / + synthetic / + MMD-weighted synthetic).
  */
 import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { createModel, loadModel } from '../../models/registry.ts';
 import { lineChart, type Series } from '../../util/plot.ts';
 import { POLICY_NAMES, runSimExperiment, type PolicyName, type PolicyResult } from '../../sim/experiment.ts';
 import { SIM_MODES, type SimMode } from '../../sim/env.ts';
+import { runSynAlignExperiment } from '../../sim/synalign-experiment.ts';
 
 interface SimFlags {
   data: string;
@@ -35,6 +37,7 @@ interface SimFlags {
   json?: boolean;
   out?: string;
   progress: boolean;
+  experiment: string;
 }
 
 function int(flag: string, v: string, min: number): number {
@@ -51,6 +54,18 @@ export function curveChart(results: readonly PolicyResult[], every: number): str
     return { name: r.policy, x: y.map((_, j) => (j + 1) * every), y };
   });
   return lineChart(series, { title: 'Reward over training (mean over seeds)', xLabel: 'training episodes', yLabel: 'cumulative reward per episode' });
+}
+
+/** `--experiment synalign`: the SynAlign table, one JSON line per seed then the summary. */
+async function synAlign(o: SimFlags): Promise<void> {
+  const data = await loadDataset({ source: o.data, format: o.format }, {}, { progress: o.progress });
+  const seeds = int('seeds', o.seeds, 1);
+  const result = runSynAlignExperiment(data, { seeds }, (s) => process.stdout.write(`${JSON.stringify(s)}\n`));
+  process.stdout.write(`${JSON.stringify({ summary: result.summary })}\n`);
+  if (o.out) {
+    mkdirSync(o.out, { recursive: true });
+    writeFileSync(join(o.out, 'synalign.json'), `${JSON.stringify({ data: o.data, ...result }, null, 1)}\n`);
+  }
 }
 
 /** Registers `reclab sim`. */
@@ -75,7 +90,10 @@ export function register(program: Command): void {
     .option('--json', 'one JSON object per policy')
     .option('--out <dir>', 'write result.json and curves.svg here')
     .option('--no-progress', 'no progress bar')
+    .option('--experiment <name>', 'policies (the policy comparison) or synalign (real / + synthetic / + MMD-weighted synthetic, docs/sim.md)', 'policies')
     .action(async (o: SimFlags) => {
+      if (o.experiment === 'synalign') return synAlign(o);
+      if (o.experiment !== 'policies') throw new Error(`--experiment: expected policies or synalign, got "${o.experiment}"`);
       if (!(SIM_MODES as readonly string[]).includes(o.mode)) throw new Error(`--mode: expected one of ${SIM_MODES.join(', ')}, got "${o.mode}"`);
       const policies = o.policies.split(',').map((p) => p.trim()).filter((p) => p !== '');
       for (const p of policies) if (!(POLICY_NAMES as readonly string[]).includes(p)) throw new Error(`--policies: unknown policy "${p}"; known: ${POLICY_NAMES.join(', ')}`);
