@@ -15,6 +15,7 @@ import { z } from 'zod';
 import type { LLMClient, PromptTemplate } from '../llm/index.ts';
 import { loadPrompt, renderPrompt } from '../llm/index.ts';
 import { progress } from '../util/progress.ts';
+import { pairwise, type JudgeMethod } from './methods.ts';
 
 /** The dimensions the judge answers, `overall` last. */
 export const DIMENSIONS = ['relevance', 'diversity', 'novelty', 'coverage', 'overall'] as const;
@@ -100,6 +101,8 @@ export interface MatchRecord {
   outcome: Record<Dimension, Outcome>;
   /** Request hashes of the two calls (to find them in the cache). */
   hashes: string[];
+  /** What the judge method recorded in each order (RevisEval's reference and metrics, CCE's kept comparisons); absent for pairwise. */
+  method?: { forward: Record<string, unknown>; backward: Record<string, unknown> };
 }
 
 /**
@@ -137,19 +140,31 @@ export interface ArenaOptions {
   pairs?: readonly [number, number][];
   /** Show a progress bar (default: when stderr is a TTY). */
   progress?: boolean;
+  /** Judge method (default pairwise: methods.ts). */
+  method?: JudgeMethod;
 }
 
 /** Everything a run produced. */
 export interface ArenaRun {
   template: string;
+  /** Judge method and its templates (absent in runs from before methods existed: pairwise). */
+  method?: { name: string; templates: string[] };
   judge: string;
   k: number;
   systems: string[];
   matches: MatchRecord[];
 }
 
-/** Asks the judge about one user and one order. */
-async function judgeOnce(client: LLMClient, template: PromptTemplate, user: ArenaUser, first: readonly ArenaItem[], second: readonly ArenaItem[], k: number, domain: string): Promise<{ reply: JudgeReply | null; hash: string }> {
+/**
+ * The instruction the two lists answer, as text for a reviser or crowd models: the user's
+ * profile and history and the request for k recommendations.
+ */
+export function arenaInstruction(user: ArenaUser, k: number, domain: string): string {
+  return `Recommend ${k} ${domain} to this user, best first, one title per line.\n${user.demographics ? `About the user: ${user.demographics}.\n` : ''}Profile: ${user.profile}\nHistory, oldest first (title | genres | rating):\n${formatItems(user.history, true)}`;
+}
+
+/** Asks the judge about one user and one order, with the method's context. */
+async function judgeOnce(client: LLMClient, template: PromptTemplate, user: ArenaUser, first: readonly ArenaItem[], second: readonly ArenaItem[], k: number, domain: string, method: JudgeMethod): Promise<{ reply: JudgeReply | null; hash: string; record: Record<string, unknown> }> {
   const vars: Record<string, string | number> = {
     domain,
     profile: user.profile,
@@ -161,9 +176,13 @@ async function judgeOnce(client: LLMClient, template: PromptTemplate, user: Aren
   // Templates from version 2 on carry the data's profile features; version 1 has no slot for them.
   if (template.variables.includes('demographics_block')) vars.demographics_block = user.demographics ? `About you: ${user.demographics}.\n\n` : '';
   const messages = renderPrompt(template, vars);
+  const ctx = await method.prepare({ instruction: arenaInstruction(user, k, domain), first: formatItems(first.slice(0, k), false), second: formatItems(second.slice(0, k), false) });
+  messages[messages.length - 1].content += ctx.context;
   const meta: ArenaMeta = { kind: 'arena', history: user.history, listA: first.slice(0, k), listB: second.slice(0, k), demographics: user.demographics };
-  const r = await client.tryJson({ messages, tag: template.id, meta: meta as unknown as Record<string, unknown>, maxTokens: 400 }, JudgeReply, 'arena_verdict');
-  return r.ok ? { reply: r.value, hash: r.result.hash } : { reply: null, hash: '' };
+  const r = await client.tryJson({ messages, tag: template.id, meta: { ...meta, ...ctx.meta } as unknown as Record<string, unknown>, maxTokens: 400 }, JudgeReply, 'arena_verdict');
+  // A method that decides the overall verdict itself (a metric against RevisEval's reference) overrides the judge's `overall` only.
+  const reply = r.ok ? (ctx.verdict ? { ...r.value, overall: ctx.verdict } : r.value) : null;
+  return { reply, hash: r.ok ? r.result.hash : '', record: ctx.record };
 }
 
 /**
@@ -177,6 +196,7 @@ export async function runArena(systems: readonly ArenaSystem[], users: readonly 
   const k = options.k ?? 10;
   const domain = options.domain ?? 'movies';
   const template = options.template ?? loadPrompt('arena-judge');
+  const method = options.method ?? pairwise;
   const pairs: [number, number][] = options.pairs ? options.pairs.map(([i, j]) => [i, j]) : [];
   if (!options.pairs) for (let i = 0; i < systems.length; i++) for (let j = i + 1; j < systems.length; j++) pairs.push([i, j]);
   for (const s of systems) {
@@ -193,20 +213,22 @@ export async function runArena(systems: readonly ArenaSystem[], users: readonly 
       jobs.push(
         (async () => {
           const [fw, bw] = await Promise.all([
-            judgeOnce(options.client, template, user, la, lb, k, domain),
-            judgeOnce(options.client, template, user, lb, la, k, domain),
+            judgeOnce(options.client, template, user, la, lb, k, domain, method),
+            judgeOnce(options.client, template, user, lb, la, k, domain, method),
           ]);
           const outcome = {} as Record<Dimension, Outcome>;
           for (const d of DIMENSIONS) outcome[d] = combineOrders(fw.reply?.[d], bw.reply?.[d]);
           bar.tick(1, `${a.name} vs ${b.name}`);
-          return { user: user.user, userLabel: user.label, a: a.name, b: b.name, forward: fw.reply, backward: bw.reply, outcome, hashes: [fw.hash, bw.hash] };
+          const record: MatchRecord = { user: user.user, userLabel: user.label, a: a.name, b: b.name, forward: fw.reply, backward: bw.reply, outcome, hashes: [fw.hash, bw.hash] };
+          if (method !== pairwise) record.method = { forward: fw.record, backward: bw.record };
+          return record;
         })(),
       );
     }
   }
   try {
     const matches = await Promise.all(jobs);
-    return { template: template.id, judge: options.client.provider.id, k, systems: systems.map((s) => s.name), matches };
+    return { template: template.id, judge: options.client.provider.id, k, systems: systems.map((s) => s.name), matches, ...(method !== pairwise ? { method: { name: method.name, templates: method.templates } } : {}) };
   } finally {
     bar.stop();
   }

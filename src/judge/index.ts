@@ -6,3 +6,7 @@ export * from './panel.ts';
 export * from './report.ts';
 export * from './human.ts';
 export { genreOverlapVerdict, genreShares } from './scripts.ts';
+export * from './methods.ts';
+export * from './pair.ts';
+export * from './textmetrics.ts';
+export * from './method-summary.ts';

@@ -3,6 +3,7 @@
  * summary, usage and provenance), `arena.md` (tables a person reads) and two SVG plots — win /
  * tie / loss rates per pair on the overall dimension, and Bradley–Terry ratings per dimension.
  */
+import type { MethodSummary } from './method-summary.ts';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { UsageTotals } from '../llm/index.ts';
@@ -26,6 +27,8 @@ export interface ArenaReportContext {
   panel?: { judges: { run: ArenaRun; summary: ArenaSummary }[]; agreement: Record<string, PanelAgreement> };
   /** The users' histories and the systems' lists, so people can vote on the same pairs (the dashboard's Arena page). */
   pool?: ArenaPool;
+  /** The judge method when not pairwise (RevisEval / CCE) and what it measured. */
+  judgeMethod?: { name: string; scorer?: string; crowd?: string[]; summaries: MethodSummary[] };
 }
 
 const pValue = (p: number): string => (p < 1e-4 ? p.toExponential(1) : p.toFixed(4));
@@ -46,6 +49,21 @@ function ratingsTable(systems: readonly string[], s: ArenaSummary): string[] {
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '–');
 const ci = (i: Interval): string => `${pct(i.estimate)} [${pct(i.lo)}, ${pct(i.hi)}]`;
 
+/** The judge method's section: RevisEval's metrics against the revised references, CCE's kept crowd comparisons. */
+function methodSection(m: NonNullable<ArenaReportContext['judgeMethod']>): string[] {
+  const f = (x: number | undefined): string => (x !== undefined && Number.isFinite(x) ? x.toFixed(4) : 'n/a');
+  const L = [`## Judge method: ${m.name}${m.scorer ? ` (overall verdict by ${m.scorer})` : ''}${m.crowd ? ` (crowd: ${m.crowd.map((c) => `\`${c}\``).join(', ')})` : ''}`, ''];
+  for (const s of m.summaries) {
+    if (s.method === 'reviseval') {
+      L.push('| system | ROUGE-L vs revised reference | BLEU-4 vs revised reference |', '|---|---|---|', ...Object.entries(s.systems).map(([n, v]) => `| ${n} | ${f(v.rougeL)} | ${f(v.bleu)} |`));
+      L.push('', `The judge's overall verdict differs from ROUGE-L's in ${s.judgeMetricDisagreements} of ${s.orders} judged orders.`, '');
+    } else {
+      L.push(`${s.kept} of ${s.comparisons} crowd comparisons kept (criticising selection), verdicts removed before the final judgment.`, '', '| system | kept critiques of its lists |', '|---|---|', ...Object.entries(s.systems).map(([n, v]) => `| ${n} | ${v.critiques ?? 0} |`), '');
+    }
+  }
+  return L;
+}
+
 /** The Markdown page. */
 export function arenaMarkdown(run: ArenaRun, s: ArenaSummary, ctx: ArenaReportContext): string {
   const L: string[] = [];
@@ -62,6 +80,7 @@ export function arenaMarkdown(run: ArenaRun, s: ArenaSummary, ctx: ArenaReportCo
   const bs = s.ratings.overall.bootstrap;
   L.push('', `## Bradley–Terry ratings (Elo scale, ties ½, one virtual tie per pair; [${Math.round(100 * bs.level)} % bootstrap interval over users, ${bs.reps} resamples, seed ${bs.seed}])`, '', ...ratingsTable(run.systems, s));
   L.push('', `Overall ranking: ${rankingText(s.ratings.overall)}`, '', '">" only where the bootstrap interval of the rating difference excludes 0; "≈" where it does not; "=" for equal ratings.', '');
+  if (ctx.judgeMethod) L.push(...methodSection(ctx.judgeMethod));
   if (ctx.panel) {
     L.push(`## Judges`, '', `| dimension | Fleiss' κ | observed agreement | chance agreement | matches | left out (an invalid verdict) |`, '|---|---|---|---|---|---|');
     for (const d of DIMENSIONS) {

@@ -17,6 +17,20 @@ import { registerScript } from '../llm/index.ts';
 import type { ChatRequest } from '../llm/index.ts';
 import { DIMENSIONS, type ArenaItem, type ArenaMeta, type JudgeReply, type Verdict } from './arena.ts';
 
+/**
+ * What a scripted Arena judge answers to the judge methods' side requests, so every scripted judge
+ * works under `--judge-method reviseval|cce`: the reviser returns the response unchanged (RevisEval's
+ * "already good" case), a crowd model answers with the history's last title, and a crowd comparison
+ * finds no weakness (nothing kept). Null for anything else.
+ */
+export function methodStandIn(request: ChatRequest): Record<string, unknown> | null {
+  const m = request.meta as { kind?: string; response?: string; instruction?: string } | undefined;
+  if (m?.kind === 'revise') return { revised: m.response ?? '' };
+  if (m?.kind === 'crowd') return { response: 'A list like the ones the user liked before.' };
+  if (m?.kind === 'cce-compare') return { judgment: 'Both responses are plausible for this user.', criticises_candidate: false, verdict: 'tie' };
+  return null;
+}
+
 function arenaMeta(request: ChatRequest): ArenaMeta {
   const meta = request.meta as ArenaMeta | undefined;
   if (meta?.kind !== 'arena') throw new Error(`scripted judge: request ${request.tag ?? ''} carries no arena meta (scripted judges only answer arena-judge prompts)`);
@@ -67,13 +81,15 @@ export function genreOverlapVerdict(meta: ArenaMeta): JudgeReply {
   };
 }
 
-registerScript('always-a', 'arena judge that always answers "A" (first-position bias)', (r) => (arenaMeta(r), uniform('A', 'The first list is better.')));
-registerScript('always-b', 'arena judge that always answers "B" (second-position bias)', (r) => (arenaMeta(r), uniform('B', 'The second list is better.')));
+registerScript('always-a', 'arena judge that always answers "A" (first-position bias)', (r) => methodStandIn(r) ?? (arenaMeta(r), uniform('A', 'The first list is better.')));
+registerScript('always-b', 'arena judge that always answers "B" (second-position bias)', (r) => methodStandIn(r) ?? (arenaMeta(r), uniform('B', 'The second list is better.')));
 registerScript('coin', 'arena judge with pseudo-random verdicts from the request hash (no signal)', (r) => {
+  const side = methodStandIn(r);
+  if (side) return side;
   arenaMeta(r);
   const h = createHash('sha256').update(JSON.stringify(r.messages)).digest();
   const reply = { explanation: 'coin flip' } as JudgeReply;
   DIMENSIONS.forEach((d, i) => (reply[d] = (['A', 'B', 'tie'] as const)[h[i] % 3]));
   return reply;
 });
-registerScript('genre-overlap', 'arena judge preferring the list whose genres match the history (position-free heuristic)', (r) => genreOverlapVerdict(arenaMeta(r)));
+registerScript('genre-overlap', 'arena judge preferring the list whose genres match the history (position-free heuristic)', (r) => methodStandIn(r) ?? genreOverlapVerdict(arenaMeta(r)));

@@ -10,7 +10,7 @@
 import type { Command } from 'commander';
 import type { LLMClient } from '../../llm/index.ts';
 import { join } from 'node:path';
-import { DIMENSIONS, arenaPool, combineJudges, rankingText, ratingWithInterval, runArena, summarize, writeArenaReport, type ArenaItem, type ArenaRun, type ArenaSummary, type ArenaSystem, type ArenaUser, type Panel } from '../../judge/index.ts';
+import { DIMENSIONS, JUDGE_METHODS, arenaPool, combineJudges, crowdEval, pairwise, revisEval, summarizeMethod, type JudgeMethod, type MethodSummary, rankingText, ratingWithInterval, runArena, summarize, writeArenaReport, type ArenaItem, type ArenaRun, type ArenaSummary, type ArenaSystem, type ArenaUser, type Panel } from '../../judge/index.ts';
 import '../../judge/scripts.ts';
 import '../../llmrec/scripts.ts';
 import { generateProfile } from '../../llmrec/profile.ts';
@@ -34,6 +34,10 @@ interface ArenaFlags extends DataFlags, LlmFlags {
   saveModels?: string;
   offline: boolean;
   progress: boolean;
+  judgeMethod: string;
+  crowd: string[];
+  reviser?: string;
+  reviseScorer: string;
 }
 
 /** Adds the LLM client flags shared by the LLM verbs. */
@@ -88,7 +92,11 @@ export function register(program: Command): void {
     .option('--out <dir>', 'report folder (default runs/arena-<time>)')
     .option('--save-models <dir>', 'save systems trained here into <dir>/<name> for reuse')
     .option('--no-offline', 'skip the offline ndcg@10 evaluation')
-    .option('--no-progress', 'no progress bars');
+    .option('--no-progress', 'no progress bars')
+    .option('--judge-method <name>', `judging method: ${JUDGE_METHODS.join(', ')} (RevisEval: a revised reference; CCE: crowd comparisons as context)`, 'pairwise')
+    .option('--crowd <provider>', 'cce: a crowd model (repeatable; the same spec twice counts once)', collect, [])
+    .option('--reviser <provider>', 'reviseval: who revises (default: the judge)')
+    .option('--revise-scorer <scorer>', 'reviseval: who decides the overall verdict — llm (judge with the reference), rouge-l or bleu (metric against it)', 'llm');
   llmOptions(cmd).action(async (o: ArenaFlags) => {
     const seed = int('seed', o.seed);
     const nUsers = int('users', o.users, 1);
@@ -100,6 +108,19 @@ export function register(program: Command): void {
     const judge = judges[0];
     const profilerSpec = o.profiler ?? (o.judge[0].startsWith('scripted:') ? 'scripted:genre-profiler' : o.judge[0]);
     const profiler = profilerSpec === o.judge[0] ? judge : clientFromFlags(profilerSpec, o);
+    if (!(JUDGE_METHODS as readonly string[]).includes(o.judgeMethod)) throw new Error(`--judge-method: expected one of ${JUDGE_METHODS.join(', ')}, got "${o.judgeMethod}"`);
+    if (!['llm', 'rouge-l', 'bleu'].includes(o.reviseScorer)) throw new Error(`--revise-scorer: expected llm, rouge-l or bleu, got "${o.reviseScorer}"`);
+    if (o.judgeMethod === 'cce' && !o.crowd.length) throw new Error('--judge-method cce needs at least one --crowd <provider>');
+    if (o.judgeMethod !== 'cce' && o.crowd.length) throw new Error('--crowd is for --judge-method cce');
+    // Extra clients of the method (reviser, crowd); a spec equal to the first judge's reuses its client.
+    const extra = new Map<string, LLMClient>();
+    const clientFor = (spec: string): LLMClient => (spec === o.judge[0] ? judge : (extra.get(spec) ?? extra.set(spec, clientFromFlags(spec, o)).get(spec)!));
+    const methodFor = (client: LLMClient): JudgeMethod =>
+      o.judgeMethod === 'reviseval'
+        ? revisEval({ reviser: o.reviser ? clientFor(o.reviser) : client, scorer: o.reviseScorer as 'llm' | 'rouge-l' | 'bleu' })
+        : o.judgeMethod === 'cce'
+          ? crowdEval({ crowd: [...new Set(o.crowd)].map(clientFor), judge: client })
+          : pairwise;
     try {
       const data = await loadLlmData(o, o.progress);
       const { dataset, split, catalogue } = data;
@@ -133,7 +154,7 @@ export function register(program: Command): void {
       const offlineArg = o.offline ? { metric: 'ndcg@10', values: offline } : undefined;
       const ratingOptions = { reps, seed };
       const runs: ArenaRun[] = [];
-      for (const client of judges) runs.push(await runArena(arenaSystems, arenaUsers, { client, k, progress: o.progress ? undefined : false }));
+      for (const client of judges) runs.push(await runArena(arenaSystems, arenaUsers, { client, k, progress: o.progress ? undefined : false, method: methodFor(client) }));
       let run = runs[0];
       let panel: Panel | undefined;
       let perJudge: { run: ArenaRun; summary: ArenaSummary }[] = [];
@@ -144,7 +165,8 @@ export function register(program: Command): void {
       }
       const summary = summarize(run, offlineArg, ratingOptions);
       const out = o.out ?? join('runs', `arena-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-      const usage = sumUsage(judges.map((j) => j.ledger.total()));
+      const usage = sumUsage([...judges, ...[...extra.values()].filter((c) => c !== profiler)].map((j) => j.ledger.total()));
+      const methodSummaries = runs.map(summarizeMethod).filter((m): m is MethodSummary => m !== undefined);
       const files = await writeArenaReport(out, run, summary, {
         setup: {
           dataset: { name: dataset.name, fingerprint: dataset.fingerprint, source: dataset.provenance.source, format: dataset.provenance.format },
@@ -162,12 +184,14 @@ export function register(program: Command): void {
         },
         usage,
         usageByTemplate: { ...profiler.ledger.perTag(), ...judge.ledger.perTag() },
-        templates: [...new Set(profiles.map(({ p }) => p.template))],
+        templates: [...new Set([...profiles.map(({ p }) => p.template), ...(run.method?.templates ?? runs[0].method?.templates ?? [])])],
         ...(panel ? { panel: { judges: perJudge, agreement: panel.agreement } } : {}),
         pool: arenaPool(arenaUsers, arenaSystems, k),
+        ...(methodSummaries.length ? { judgeMethod: { name: o.judgeMethod, ...(o.judgeMethod === 'reviseval' ? { scorer: o.reviseScorer } : { crowd: [...new Set(o.crowd)] }), summaries: methodSummaries } } : {}),
       });
       const line = (text: string): boolean => process.stdout.write(`${text}\n`);
-      line(`Arena (${run.judge}, ${run.template}): ${users.length} users × ${summary.pairs.length} pairs × 2 orders`);
+      line(`Arena (${run.judge}, ${run.template}, judge method ${o.judgeMethod}): ${users.length} users × ${summary.pairs.length} pairs × 2 orders`);
+      for (const [i, m] of methodSummaries.entries()) printMethod(m, judges.length > 1 ? judges[i].provider.id : '', line);
       if (panel) {
         for (const j of perJudge) {
           line(`  judge ${j.run.judge}:`);
@@ -186,8 +210,19 @@ export function register(program: Command): void {
     } finally {
       for (const j of judges) await j.close();
       if (profiler !== judge) await profiler.close();
+      for (const c of extra.values()) if (c !== profiler) await c.close();
     }
   });
+}
+
+/** The judge method's own figures (RevisEval: metrics against the references; CCE: crowd comparisons kept). */
+function printMethod(m: MethodSummary, judge: string, line: (text: string) => boolean): void {
+  const who = judge ? ` (${judge})` : '';
+  const f = (x: number | undefined): string => (x !== undefined && Number.isFinite(x) ? x.toFixed(4) : 'n/a');
+  if (m.method === 'reviseval') {
+    line(`  RevisEval${who}: against the revised references — ${Object.entries(m.systems).map(([s, v]) => `${s} ROUGE-L ${f(v.rougeL)}, BLEU ${f(v.bleu)}`).join('; ')}`);
+    line(`  RevisEval${who}: the judge's overall verdict differs from ROUGE-L's in ${m.judgeMetricDisagreements} of ${m.orders} judged orders`);
+  } else line(`  CCE${who}: ${m.kept} of ${m.comparisons} crowd comparisons kept (they criticise the candidate); kept critiques per system: ${Object.entries(m.systems).map(([s, v]) => `${s} ${v.critiques}`).join(', ')}`);
 }
 
 const fmtKappa = (k: number): string => (Number.isFinite(k) ? k.toFixed(3) : 'undefined (one category only)');
