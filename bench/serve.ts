@@ -29,6 +29,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { emit, hasShared, median, SHARED } from './_util.ts';
+import { cpuMeter } from './serve-cpu.ts';
 import { listModels } from '../src/models/registry.ts';
 import { loadDataset } from '../src/data/load.ts';
 import { trainBundle } from '../src/serve/train.ts';
@@ -71,8 +72,8 @@ async function freePort(): Promise<number> {
 async function startServer(models: string, db: string, cacheSize: number, retrain = false): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const args = ['bin/reclab.js', 'serve', '--models', models, '--db', db, '--port', String(port), '--rate-limit', '0', '--workers', String(workers), '--cache-size', String(cacheSize), '--api-key', KEY];
-  // A schedule runs in one process only (reclab serve refuses it with --workers > 1).
-  if (retrain && retrainEvery !== '0' && workers === 1) args.push('--retrain-every', retrainEvery, '--retrain-tolerance', flag('retrain-tolerance', '0.02'));
+  // With --workers > 1 the schedule runs in the cluster's primary.
+  if (retrain && retrainEvery !== '0') args.push('--retrain-every', retrainEvery, '--retrain-tolerance', flag('retrain-tolerance', '0.02'));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   for (let t = 0; t < 600; t++) {
@@ -104,6 +105,19 @@ if (!isBundleDir(bundle)) {
 }
 const users = data.userIds.toArray();
 const items = data.itemIds.toArray();
+
+/**
+ * The CPU picture of the measured runs: cores used by the load generator and by the server
+ * (medians), and the machine's 1-minute load average at the end of each run (other jobs included).
+ */
+function cpuFigures(usage: { client_cores: number; server_cores: number | null; loadavg_1m: number }[]): Record<string, unknown> {
+  const server = usage.map((u) => u.server_cores).filter((x): x is number => x !== null);
+  return {
+    client_cores: median(usage.map((u) => u.client_cores)),
+    server_cores: server.length > 0 ? median(server) : null,
+    loadavg_runs: usage.map((u) => u.loadavg_1m),
+  };
+}
 
 /** One autocannon run; returns its result. */
 function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
@@ -192,9 +206,12 @@ for (const [caseName, cacheSize] of [
     const p99: number[] = [];
     let errors = 0;
     let swapped = false;
-    const scheduled = retrain && retrainEvery !== '0' && workers === 1;
+    const usage: ReturnType<ReturnType<typeof cpuMeter>['stop']>[] = [];
+    const scheduled = retrain && retrainEvery !== '0';
     for (let r = 0; r < runs || (scheduled && !swapped && r < runs + maxExtraRuns); r++) {
+      const meter = cpuMeter(child.pid!);
       const res = await cannon(request());
+      usage.push(meter.stop());
       rps.push(res.requests.average);
       p50.push(res.latency.p50);
       p99.push(res.latency.p99);
@@ -202,7 +219,7 @@ for (const [caseName, cacheSize] of [
       if (scheduled) swapped = (await loopFigures(url)).swaps > 0;
     }
     const loop = retrain ? { ...(await loopFigures(url)), runs_total: rps.length } : {};
-    emit('serve', caseName, { model: modelName, workers, connections, seconds, runs, rps: median(rps), p50_ms: median(p50), p99_ms: median(p99), errors, rps_runs: rps, p99_runs: p99, ...loop });
+    emit('serve', caseName, { model: modelName, workers, connections, seconds, runs, rps: median(rps), p50_ms: median(p50), p99_ms: median(p99), errors, rps_runs: rps, p99_runs: p99, ...cpuFigures(usage), ...loop });
   } finally {
     await stopServer(child);
     rmSync(dir, { recursive: true, force: true });
@@ -219,10 +236,12 @@ if (cases.has('feedback')) {
   let k = 0;
   let failed = 0;
   const rates: number[] = [];
+  const usage: ReturnType<ReturnType<typeof cpuMeter>['stop']>[] = [];
   let loop = {};
   try {
     let swapped = false;
     for (let r = 0; r <= runs || (!swapped && r <= runs + maxExtraRuns); r++) {
+      const meter = cpuMeter(child.pid!);
       const res = await cannon({
         url,
         connections,
@@ -240,13 +259,14 @@ if (cases.has('feedback')) {
           },
         ],
       });
+      if (r > 0) usage.push(meter.stop());
       // Only 2xx answers count: the server sends them after the commit.
       const okRequests = res['2xx'];
       if (res.non2xx > 0 || res.errors > 0) process.stderr.write(`bench serve: feedback run ${r}: ${res.non2xx} non-2xx, ${res.errors} errors\n`);
       acked += okRequests * perRequest;
       failed += res.non2xx + res.errors + res.timeouts;
       if (r > 0) rates.push((okRequests * perRequest) / res.duration);
-      swapped = retrainEvery === '0' || workers > 1 || (await loopFigures(url)).swaps > 0;
+      swapped = retrainEvery === '0' || (await loopFigures(url)).swaps > 0;
     }
     loop = { ...(await loopFigures(url)), runs_total: rates.length };
   } finally {
@@ -256,5 +276,5 @@ if (cases.has('feedback')) {
   const stored = await store.countFeedback();
   await store.close();
   rmSync(dir, { recursive: true, force: true });
-  emit('serve', 'feedback', { workers, connections, seconds, runs, events_per_request: perRequest, events_per_s: median(rates), acked, stored, durable: stored >= acked, errors: failed, rate_runs: rates, ...loop });
+  emit('serve', 'feedback', { workers, connections, seconds, runs, events_per_request: perRequest, events_per_s: median(rates), acked, stored, durable: stored >= acked, errors: failed, rate_runs: rates, ...cpuFigures(usage), ...loop });
 }

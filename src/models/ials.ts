@@ -9,6 +9,12 @@
  * with confidence c_ui = 1 + α·(r_ui − 1) for r_ui repeated events (α = 0: every pair weighs 1),
  * unobserved weight α₀ and frequency-scaled regularisation exponent ν (Rendle: ν = 1).
  *
+ * Negative feedback (`FitOptions.negatives`, e.g. dislikes): a disliked pair is an observed 0 —
+ * the term c⁻ (p_u·q_i − 0)² with confidence c⁻ = `negativeWeight`, on top of the α₀ term every
+ * pair has — instead of an unobserved pair. A pair both clicked and disliked counts as disliked
+ * (the explicit "no" wins). So each solve below adds c⁻ q_i q_iᵀ to the matrix and nothing to the
+ * right-hand side: every observed pair k carries a target t_k (1 or 0) and the rhs is Σ c_k t_k y_k.
+ *
  * Alternating least squares: with Q fixed, each p_u solves the d×d system
  *   (α₀ QᵀQ + Σ_{i∈S_u} c_ui q_i q_iᵀ + λ_u I) p_u = Σ_{i∈S_u} c_ui q_i,
  * where the Gramian QᵀQ is shared by all users (Hu's trick: cost O(|S_u|·d²), not O(|I|·d²)).
@@ -41,6 +47,7 @@ export const IalsConfigSchema = z
     solver: z.enum(['cg', 'cholesky']).default('cg').describe('conjugate gradient (warm-started) or exact Cholesky solves'),
     cgSteps: z.number().int().positive().default(3).describe('conjugate-gradient steps per solve'),
     initStd: z.number().positive().default(0.1).describe('standard deviation of the initial factors (divided by √d)'),
+    negativeWeight: z.number().min(0).default(1).describe('confidence c⁻ of a disliked pair (FitOptions.negatives), fitted towards 0; 0 ignores negatives'),
     foldIn: foldInModeSchema,
   })
   .strict();
@@ -49,47 +56,62 @@ export type IalsConfig = z.infer<typeof IalsConfigSchema>;
 /** Defaults tuned on ML-1M (leave-one-out, full ranking). */
 export const IALS_DEFAULTS: IalsConfig = IalsConfigSchema.parse({});
 
-/** A sparse weighted matrix in CSR form (rows → columns with confidences). */
+/** A sparse weighted matrix in CSR form (rows → columns with confidences and targets). */
 interface WeightedCsr {
   offsets: Int32Array;
   cols: Int32Array;
   conf: Float32Array;
+  /** 1 for a positive pair, 0 for a disliked one. */
+  target: Float32Array;
 }
 
-/** Collapses repeated events into (user, item, confidence) triples, in both orientations. */
-function confidenceMatrices(train: Interactions, alpha: number): { byUser: WeightedCsr; byItem: WeightedCsr } {
+/**
+ * Collapses repeated events into (user, item, confidence, target) entries, in both orientations:
+ * positives with c = 1 + α(r − 1) and target 1; `negatives` (when given and `negWeight` > 0) with
+ * c = negWeight and target 0, replacing a positive entry of the same pair.
+ */
+function confidenceMatrices(train: Interactions, alpha: number, negatives?: Interactions, negWeight = 0): { byUser: WeightedCsr; byItem: WeightedCsr } {
   const { nUsers, nItems } = train;
   const offsets = new Int32Array(nUsers + 1);
   const cols: number[] = [];
   const conf: number[] = [];
+  const target: number[] = [];
   const count = new Map<number, number>();
+  const useNegatives = negatives !== undefined && negWeight > 0;
   for (let u = 0; u < nUsers; u++) {
     count.clear();
     for (let p = train.offsets[u]; p < train.offsets[u + 1]; p++) {
       const i = train.items[p];
       count.set(i, (count.get(i) ?? 0) + 1);
     }
+    if (useNegatives && u < negatives.nUsers) {
+      // -1 marks a disliked pair (it replaces a positive count of the same item).
+      for (let p = negatives.offsets[u]; p < negatives.offsets[u + 1]; p++) count.set(negatives.items[p], -1);
+    }
     for (const [i, r] of [...count].sort((a, b) => a[0] - b[0])) {
       cols.push(i);
-      conf.push(1 + alpha * (r - 1));
+      conf.push(r < 0 ? negWeight : 1 + alpha * (r - 1));
+      target.push(r < 0 ? 0 : 1);
     }
     offsets[u + 1] = cols.length;
   }
-  const byUser: WeightedCsr = { offsets, cols: Int32Array.from(cols), conf: Float32Array.from(conf) };
+  const byUser: WeightedCsr = { offsets, cols: Int32Array.from(cols), conf: Float32Array.from(conf), target: Float32Array.from(target) };
   const io = new Int32Array(nItems + 1);
   for (const i of byUser.cols) io[i + 1]++;
   for (let i = 0; i < nItems; i++) io[i + 1] += io[i];
   const fill = io.slice(0, nItems);
   const ic = new Int32Array(cols.length);
   const iw = new Float32Array(cols.length);
+  const it = new Float32Array(cols.length);
   for (let u = 0; u < nUsers; u++) {
     for (let p = offsets[u]; p < offsets[u + 1]; p++) {
       const q = fill[byUser.cols[p]]++;
       ic[q] = u;
       iw[q] = byUser.conf[p];
+      it[q] = byUser.target[p];
     }
   }
-  return { byUser, byItem: { offsets: io, cols: ic, conf: iw } };
+  return { byUser, byItem: { offsets: io, cols: ic, conf: iw, target: it } };
 }
 
 /** Gramian FᵀF (d×d, float64) of an n×d factor table. */
@@ -108,7 +130,7 @@ export function gramian(f: Float32Array, n: number, d: number): Float64Array {
 }
 
 /**
- * Solves one row's normal equations (A = α₀G + Σ c_k y_k y_kᵀ + λ_r I, rhs Σ c_k y_k) for the
+ * Solves one row's normal equations (A = α₀G + Σ c_k y_k y_kᵀ + λ_r I, rhs Σ c_k t_k y_k) for the
  * row's observed columns `cols[start..end)`, writing the solution into `x` (initial guess for CG).
  */
 export class RowSolver {
@@ -162,7 +184,8 @@ export class RowSolver {
     rhs.fill(0);
     for (let q = start; q < end; q++) {
       const o = m.cols[q] * d;
-      const c = m.conf[q];
+      const c = m.conf[q] * m.target[q];
+      if (c === 0) continue;
       for (let k = 0; k < d; k++) rhs[k] += c * y[o + k];
     }
     const xo = xr * d;
@@ -238,7 +261,7 @@ export class Ials extends FactorModel<IalsConfig> {
     // Rendle 2022 initialises with small normal noise scaled by 1/√d.
     this.users = normalFactors(rng, nU, d, initStd / Math.sqrt(d));
     this.items = normalFactors(rng, nI, d, initStd / Math.sqrt(d));
-    const { byUser, byItem } = confidenceMatrices(train, alpha);
+    const { byUser, byItem } = confidenceMatrices(train, alpha, options.negatives, this.config.negativeWeight);
     const rowConf = (m: WeightedCsr, r: number): number => {
       let s = 0;
       for (let q = m.offsets[r]; q < m.offsets[r + 1]; q++) s += m.conf[q];
@@ -285,7 +308,7 @@ export class Ials extends FactorModel<IalsConfig> {
         let y = 0;
         const io = m.cols[q] * d;
         for (let k = 0; k < d; k++) y += this.users[o + k] * this.items[io + k];
-        l += m.conf[q] * (y - 1) ** 2;
+        l += m.conf[q] * (y - m.target[q]) ** 2;
       }
     }
     for (let i = 0; i < this.n; i++) {

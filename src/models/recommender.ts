@@ -30,6 +30,12 @@ export interface FitOptions {
   /** Cancels training between steps. */
   signal?: AbortSignal;
   /**
+   * Events that say "not this" (dislikes: Gorse's negative feedback), on the same user and item
+   * ids as `train`. A model that can learn from them uses them (iALS fits them as zeros with their
+   * own confidence); the others ignore them.
+   */
+  negatives?: Interactions;
+  /**
    * Resumable training (the engine-trained sequential models: SASRec, BERT4Rec, HSTU, GRU4Rec;
    * other models ignore it). After every `every` epochs (default 1), and after the last one, the
    * model writes its whole training state to `dir` — weights, Adam moments and step count, the

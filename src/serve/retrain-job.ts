@@ -3,7 +3,9 @@
  * process so serving never stalls):
  *
  * 1. The data: the offline base bundle's training history, then the store's positive feedback
- *    (negative, read and other types are not taste: they are left out, as in serving).
+ *    (read and other types are not taste: they are left out, as in serving). Negative feedback
+ *    (dislikes) is passed to the fit as `FitOptions.negatives`: a model that can learn from it
+ *    (iALS: disliked pairs fitted as zeros) does, the others ignore it.
  * 2. What is new: store events past the position the serving bundle has learnt up to (its
  *    `retrain.storeSeq`; 0 for an offline bundle). Nothing new → nothing to do.
  * 3. The gate: the most recent `holdout` share of the new events, by arrival order in the store
@@ -89,7 +91,7 @@ export interface RetrainOutcome {
 type StoreEvent = Required<Pick<FeedbackEvent, 'seq'>> & FeedbackEvent;
 
 /** A training event in raw ids. */
-interface RawEvent {
+export interface RawEvent {
   user: string;
   item: string;
   time: number;
@@ -113,23 +115,39 @@ async function baseEvents(root: string, serving: string): Promise<{ base: string
   return { base, events, categories };
 }
 
-/** Every positive event of the store, in log order. */
-async function storeEvents(job: RetrainJob): Promise<StoreEvent[]> {
+/** Every positive and every negative event of the store, each in log order. */
+async function storeEvents(job: RetrainJob): Promise<{ positive: StoreEvent[]; negative: StoreEvent[] }> {
   const store = await openStore(job.db);
   const out: StoreEvent[] = [];
+  const negative: StoreEvent[] = [];
+  const negativeTypes = new Set(job.negativeTypes);
   const others = new Set([...job.negativeTypes, ...job.readTypes]);
   const positive = (type: string) => !others.has(type) && (!job.positiveTypes || job.positiveTypes.includes(type));
   try {
     let cursor = '';
     do {
       const page = await store.listFeedback({}, cursor, 10_000);
-      for (const e of page.rows) if (positive(e.type)) out.push(e as StoreEvent);
+      for (const e of page.rows) {
+        if (positive(e.type)) out.push(e as StoreEvent);
+        else if (negativeTypes.has(e.type)) negative.push(e as StoreEvent);
+      }
       cursor = page.cursor;
     } while (cursor !== '');
   } finally {
     await store.close();
   }
-  return out;
+  return { positive: out, negative };
+}
+
+/**
+ * Negative events as an Interactions over the training id maps (`FitOptions.negatives`): events
+ * on a user or item the maps do not hold are dropped (a model cannot learn a vector from a
+ * dislike alone). Undefined when none is left.
+ */
+export function negativeInteractions(userIds: IdMap, itemIds: IdMap, events: readonly RawEvent[]): Interactions | undefined {
+  const kept = events.filter((e) => userIds.get(e.user) !== undefined && itemIds.get(e.item) !== undefined);
+  if (kept.length === 0) return undefined;
+  return dataset('negatives', userIds, itemIds, kept);
 }
 
 /** A Dataset over fixed id maps from raw events (each user's events in the order given). */
@@ -207,7 +225,7 @@ export async function runRetrain(job: RetrainJob): Promise<RetrainOutcome> {
   const servingMeta = JSON.parse(await readFile(join(job.root, job.serving, 'serve.json'), 'utf8')) as BundleMeta;
   const learnt = servingMeta.retrain?.storeSeq ?? 0;
   const { base, events: past, categories } = await baseEvents(job.root, job.serving);
-  const fromStore = await storeEvents(job);
+  const { positive: fromStore, negative: dislikes } = await storeEvents(job);
   const storeSeq = fromStore.length > 0 ? fromStore[fromStore.length - 1].seq : learnt;
   const fresh = fromStore.filter((e) => e.seq > learnt);
   if (fresh.length < Math.max(1, job.minNew)) {
@@ -228,7 +246,8 @@ export async function runRetrain(job: RetrainJob): Promise<RetrainOutcome> {
   const checkpoint = await readCheckpointMeta(join(job.root, job.serving));
   const gateTrain = job.control === 'shuffled' ? shuffleItems(train, job.seed) : train;
   const candidate = createModel(checkpoint.name, checkpoint.config as Record<string, unknown>);
-  await candidate.fit(dataset(`retrain-gate:${base}`, userIds, itemIds, gateTrain), { seed: job.seed });
+  const gateNegatives = negativeInteractions(userIds, itemIds, dislikes.filter((e) => e.seq < firstHeld));
+  await candidate.fit(dataset(`retrain-gate:${base}`, userIds, itemIds, gateTrain), { seed: job.seed, negatives: gateNegatives });
   const serving = await loadBundle(join(job.root, job.serving), job.serving);
 
   // Score every held-out user (a seeded sample past maxUsers) from their train-part events.
@@ -295,7 +314,7 @@ export async function runRetrain(job: RetrainJob): Promise<RetrainOutcome> {
   // Passed: refit on everything and write the bundle (serve.json last: complete or absent).
   const data = dataset(`retrain:${base}`, userIds, itemIds, all);
   const model = createModel(checkpoint.name, checkpoint.config as Record<string, unknown>);
-  await model.fit(data, { seed: job.seed });
+  await model.fit(data, { seed: job.seed, negatives: negativeInteractions(userIds, itemIds, dislikes) });
   const dir = join(job.root, job.out);
   await model.save(dir);
   await saveBundle(dir, {

@@ -13,8 +13,8 @@ import { Rng } from '../../src/util/rng.ts';
 export const group = (k: number) => Array.from({ length: 10 }, (_, j) => `g${k}i${j}`);
 export const NEW = ['n0', 'n1', 'n2', 'n3', 'n4'];
 
-/** The base bundle: EASE on 60 users × 6 clicks within their group. */
-export async function writeBase(dir: string): Promise<void> {
+/** The base bundle: EASE (or `model` with `config`) on 60 users × 6 clicks within their group. */
+export async function writeBase(dir: string, model = 'ease', config: Record<string, unknown> = { lambda: 10 }): Promise<void> {
   const rng = new Rng(7);
   const items = [0, 1, 2, 3].flatMap(group);
   const itemIds = IdMap.fromRaw(items);
@@ -26,9 +26,9 @@ export async function writeBase(dir: string): Promise<void> {
     return [...picked].map((id) => itemIds.get(id)!);
   });
   const history = fromSequences(sequences, items.length);
-  const model = createModel('ease', { lambda: 10 });
-  await model.fit(history, { seed: 1 });
-  await model.save(dir);
+  const fitted = createModel(model, config);
+  await fitted.fit(history, { seed: 1 });
+  await fitted.save(dir);
   await saveBundle(dir, { name: 'groups', fingerprint: 'groups', userIds: IdMap.fromRaw(users), itemIds, history });
 }
 
