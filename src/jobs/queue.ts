@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
-import { redisOptions } from './redis.ts';
+import { redisOptions } from '../serve/redis.ts';
 import { jobKind } from './kinds.ts';
 import { progress } from '../util/progress.ts';
 

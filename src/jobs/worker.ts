@@ -14,7 +14,7 @@
  */
 import { hostname } from 'node:os';
 import { Worker, type Job } from 'bullmq';
-import { redisOptions } from './redis.ts';
+import { redisOptions } from '../serve/redis.ts';
 import { jobKind } from './kinds.ts';
 import type { ResultStore } from './results.ts';
 import { DEFAULT_QUEUE } from './queue.ts';

@@ -14,6 +14,7 @@ import { openStore, type Store } from './store.ts';
 import { ModelSlot } from './slot.ts';
 import { buildApp, type AppOptions, type Service } from './app.ts';
 import { runPrimary, runWorker, type ClusterSettings } from './cluster.ts';
+import { ReplicaBus } from './replica.ts';
 
 /** Options of {@link startServer}. */
 export interface ServerOptions extends Omit<AppOptions, 'store' | 'slot'> {
@@ -29,6 +30,10 @@ export interface ServerOptions extends Omit<AppOptions, 'store' | 'slot'> {
   workers?: number;
   /** Supervision of the workers when `workers > 1`. */
   cluster?: ClusterSettings;
+  /** Redis URL of the replicas' channel (replica.ts): swaps reach every replica sharing it. */
+  replicas?: string;
+  /** Channel name on that Redis (replicas of one service share it; default `reclab:serve`). */
+  replicaChannel?: string;
 }
 
 /** A running server. */
@@ -48,15 +53,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const slot = new ModelSlot(options.models);
   let service: Service | undefined;
   let url: string;
+  let bus: ReplicaBus | undefined;
   try {
     // One process over SQLite is the store's only writer, so users' histories can stay in memory.
     const historyCache = options.historyCache ?? (store.kind === 'sqlite' && (options.workers ?? 1) <= 1);
-    service = await buildApp({ ...options, store, slot, historyCache });
+    bus = options.replicas ? await ReplicaBus.connect(options.replicas, { channel: options.replicaChannel, log: options.log }) : undefined;
+    service = await buildApp({ ...options, store, slot, historyCache, ...(bus ? { modelSwapper: bus.swapper } : {}) });
     await service.swapModel(options.model);
+    await bus?.attach(service.swapModel); // and serve the replicas' last swap, if there was one
     url = await service.app.listen({ port: options.port, host: options.host });
   } catch (e) {
     // Nothing half-started stays behind: the app (if built) and the store are closed.
     await service?.app.close().catch(() => {});
+    await bus?.close();
     await store.close();
     throw e;
   }
@@ -70,6 +79,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     stop() {
       stopping ??= (async () => {
         await started.app.close(); // waits for in-flight requests
+        await bus?.close();
         await store.close(); // commits any pending group commit
       })();
       return stopping;

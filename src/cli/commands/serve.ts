@@ -103,6 +103,8 @@ export function register(program: Command): void {
     .option('--retrain-min-new <n>', 'fewest new positive events worth a retrain', int('retrain-min-new', 1), RETRAIN_DEFAULTS.minNew)
     .option('--admin-key <key>', 'also require this X-Admin-Key on the admin routes (retrain, rollback); they always require --api-key')
     .option('--log', 'log every request (pino JSON on stdout)', false)
+    .option('--replicas <redis-url>', 'one of several replicas over a shared --db postgres://…: model swaps go to every replica through this Redis (docs/scale.md)')
+    .option('--replica-channel <name>', 'the replicas\' channel on that Redis (one per service)', 'reclab:serve')
     .action(async (o: {
       models: string;
       model?: string;
@@ -131,8 +133,13 @@ export function register(program: Command): void {
       maxConnections?: number;
       requestTimeout: number;
       log: boolean;
+      replicas?: string;
+      replicaChannel: string;
     }) => {
+      if (o.replicas && o.workers > 1) throw new Error('--replicas: run one process per replica (--workers 1); the cluster primary already keeps its workers on one model');
       await runServer({
+        replicas: o.replicas,
+        replicaChannel: o.replicaChannel,
         models: o.models,
         model: o.model,
         db: o.db,

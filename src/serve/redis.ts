@@ -1,5 +1,5 @@
 /**
- * Redis connections for the job queue and the replicas' channel: one URL (`redis://host:port[/db]`)
+ * Redis connections for the replicas' channel (replica.ts) and the job queue (src/jobs): one URL (`redis://host:port[/db]`)
  * turned into ioredis options that BullMQ accepts, and that reconnect by themselves.
  *
  * A worker or replica that loses Redis keeps retrying with a capped backoff (50 ms doubling up to
@@ -8,19 +8,31 @@
  * latency, not jobs.
  */
 import { Redis } from 'ioredis';
-import type { RedisOptions } from 'bullmq';
+
+/** Connection options ioredis and BullMQ both take. */
+export interface RedisConnection {
+  host: string;
+  port: number;
+  db: number;
+  username?: string;
+  password?: string;
+  tls?: object;
+  maxRetriesPerRequest: null;
+  enableOfflineQueue: boolean;
+  retryStrategy: (times: number) => number;
+}
 
 /** ioredis options for `url`, with reconnection. Throws a clear error on a malformed URL. */
-export function redisOptions(url: string): RedisOptions {
+export function redisOptions(url: string): RedisConnection {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new Error(`--queue "${url}": expected redis://host:port[/db]`);
+    throw new Error(`"${url}": expected redis://host:port[/db]`);
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`--queue "${url}": expected a redis:// URL, got protocol "${u.protocol}"`);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`"${url}": expected a redis:// URL, got protocol "${u.protocol}"`);
   const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
-  if (!Number.isInteger(db) || db < 0) throw new Error(`--queue "${url}": database "${u.pathname.slice(1)}" is not a number`);
+  if (!Number.isInteger(db) || db < 0) throw new Error(`"${url}": database "${u.pathname.slice(1)}" is not a number`);
   return {
     host: u.hostname || '127.0.0.1',
     port: u.port ? Number(u.port) : 6379,
@@ -36,6 +48,5 @@ export function redisOptions(url: string): RedisOptions {
 
 /** A new connection to `url` (the caller closes it with `quit()`). */
 export function connectRedis(url: string): Redis {
-  const { host, port, db, username, password, tls, retryStrategy } = redisOptions(url);
-  return new Redis({ host, port, db, username, password, tls, retryStrategy, maxRetriesPerRequest: null });
+  return new Redis(redisOptions(url));
 }
