@@ -20,6 +20,8 @@ import { topK } from '../models/topk.ts';
 import type { ServedModel } from './bundle.ts';
 import type { Catalog } from './catalog.ts';
 import type { ModelSlot } from './slot.ts';
+import { AnswerCache, entryBytes, type DensePage } from './answer-cache.ts';
+import { UserNeighbors } from './user-neighbors.ts';
 import type { FeedbackEvent, Store } from './store.ts';
 
 /** One recommended item. */
@@ -116,43 +118,11 @@ export function userView(served: ServedModel, dense: number | undefined, sequenc
   };
 }
 
-/**
- * A cached answer in compact form: the model's dense item ids and scores in typed arrays (8 bytes
- * an item, outside the JS object heap) instead of an object per item. Why: objects that live
- * long enough in the cache reach V8's old generation, and a cache under constant churn then
- * leaves old-space garbage that V8 collects late — measured, 64 MiB of cached answer objects
- * held ≈ 226 MB of RSS. Typed arrays cost what they say, and an answer is rebuilt on a hit
- * (1,000 small objects, far cheaper than scoring).
- */
-interface CacheEntry {
-  served: ServedModel;
-  catalog: number;
-  stamp: string;
-  page: DensePage;
-  bytes: number;
-}
-
-/** A ranked page in the served model's dense item ids: what ranking yields and the cache keeps. */
-interface DensePage {
-  items: Int32Array;
-  scores: Float32Array;
-}
-
 /** The answer of the served model for a ranked page (raw ids; scores as ranked). */
 function modelAnswer(served: ServedModel, page: DensePage): Answer {
   const items: Scored[] = new Array(page.items.length);
   for (let r = 0; r < items.length; r++) items[r] = { id: served.items.toRaw(page.items[r]), score: page.scores[r] };
   return { items, strategy: 'model', model: { name: served.name, version: served.version } };
-}
-
-/**
- * Bytes charged for a cache entry: its typed arrays (8 bytes an item), its key, and a fixed
- * overhead, with headroom — the measured cost is ≈ 12.8 bytes an item for 1000-item answers
- * (heap plus array buffers, test/serve/resources.test.ts), and over-charging only makes the
- * bound stricter.
- */
-export function entryBytes(key: string, n: number): number {
-  return 16 * n + 2 * key.length + 1024;
 }
 
 /** Computes recommendations over the served model, the store and the catalogue. */
@@ -164,16 +134,13 @@ export class Engine {
   /**
    * Answers by user and filters. An entry is valid only for the same served model, catalogue
    * version and user history stamp; the stamp is read from the store on every request, so
-   * feedback posted through any replica invalidates it at once. Map order gives LRU eviction.
+   * feedback posted through any replica invalidates it at once.
    */
-  private readonly cache = new Map<string, CacheEntry>();
+  private readonly cache: AnswerCache;
   /** Sequences waiting for the next batched scoring call (see {@link scoreBatched}). */
   private queue: { served: ServedModel; sequence: Int32Array; resolve: (scores: Float32Array) => void; reject: (e: Error) => void }[] = [];
   private batchScheduled = false;
-  /** Item → users index of the served model, for {@link userNeighbors}. */
-  private userIndex?: { served: ServedModel; offsets: Int32Array; users: Int32Array };
-  /** Cache hits and misses since start, and the estimated bytes held now (for /metrics). */
-  readonly cacheStats = { hits: 0, misses: 0, bytes: 0 };
+  private readonly neighborsOfUsers = new UserNeighbors();
 
   constructor(
     private readonly store: Store,
@@ -182,6 +149,12 @@ export class Engine {
     options: Partial<EngineOptions> = {},
   ) {
     this.options = { ...ENGINE_DEFAULTS, ...options };
+    this.cache = new AnswerCache(this.options);
+  }
+
+  /** Cache hits and misses since start, and the estimated bytes held now (for /metrics). */
+  get cacheStats(): { hits: number; misses: number; bytes: number } {
+    return this.cache.stats;
   }
 
   /** How feedback of `type` counts (see {@link FeedbackKind}). */
@@ -220,19 +193,11 @@ export class Engine {
     const last = events[events.length - 1];
     const stamp = last ? `${events.length}|${last.time}|${last.type}|${last.item}` : '0';
     const key = `${user}\u0000${opts.n}|${opts.offset}|${opts.category ?? ''}|${opts.excludeSeen !== false}|${(opts.exclude ?? []).join(',')}`;
-    const hit = this.cache.get(key);
-    if (hit && hit.served === served && hit.catalog === this.catalog.version && hit.stamp === stamp) {
-      this.cacheStats.hits++;
-      this.cache.delete(key); // re-insert: most recently used last
-      this.cache.set(key, hit);
-      return this.explore(modelAnswer(hit.served, hit.page), opts, events);
-    }
-    this.cacheStats.misses++;
+    const hit = this.cache.lookup(key, served, this.catalog.version, stamp);
+    if (hit) return this.explore(modelAnswer(hit.served, hit.page), opts, events);
     const result = await this.computeUser(served, user, events, opts);
     if ('strategy' in result) return result; // a cold-start fallback: never cached
-    if (this.options.cacheSize > 0) {
-      this.remember(key, { served: result.served, catalog: this.catalog.version, stamp, page: result.page, bytes: entryBytes(key, result.page.items.length) });
-    }
+    this.cache.remember(key, { served: result.served, catalog: this.catalog.version, stamp, page: result.page, bytes: entryBytes(key, result.page.items.length) });
     return this.explore(modelAnswer(result.served, result.page), opts, events);
   }
 
@@ -281,25 +246,6 @@ export class Engine {
     const served = this.slot.current;
     const dense = served?.items.get(id);
     return dense === undefined ? undefined : served?.itemCategories[dense];
-  }
-
-  /** Caches an entry, evicting least recently used ones until both bounds (count, bytes) hold. */
-  private remember(key: string, entry: CacheEntry): void {
-    this.forget(key);
-    if (entry.bytes > this.options.cacheBytes) return;
-    while (this.cache.size > 0 && (this.cache.size >= this.options.cacheSize || this.cacheStats.bytes + entry.bytes > this.options.cacheBytes)) {
-      this.forget(this.cache.keys().next().value!);
-    }
-    this.cache.set(key, entry);
-    this.cacheStats.bytes += entry.bytes;
-  }
-
-  /** Drops one cache entry. */
-  private forget(key: string): void {
-    const old = this.cache.get(key);
-    if (!old) return;
-    this.cache.delete(key);
-    this.cacheStats.bytes -= old.bytes;
   }
 
   /** Number of cached answers. */
@@ -378,52 +324,12 @@ export class Engine {
     return modelAnswer(served, this.rank(served, scores, opts, Int32Array.of(i)));
   }
 
-  /**
-   * Users whose training histories are most like `user`'s: cosine similarity of their item sets
-   * (overlap / √(|a|·|b|)) over the served model's training events, through an item → users
-   * index built once per model. Gorse computes user neighbours from feedback the same way
-   * (similar users share items). A user the model does not know has none.
-   */
+  /** Users whose training histories are most like `user`'s (see user-neighbors.ts); none for a user the model does not know. */
   userNeighbors(user: string, opts: ListOptions): Answer {
     const served = this.slot.current;
-    const u = served?.users.get(user);
-    if (!served || u === undefined) return { items: [], strategy: 'model' };
-    const h = served.history;
-    const index = this.itemUsers(served);
-    const overlap = new Float32Array(h.nUsers);
-    const mine = new Set(h.items.subarray(h.offsets[u], h.offsets[u + 1]));
-    for (const i of mine) for (let p = index.offsets[i]; p < index.offsets[i + 1]; p++) overlap[index.users[p]]++;
-    const size = (v: number) => new Set(h.items.subarray(h.offsets[v], h.offsets[v + 1])).size;
-    for (let v = 0; v < overlap.length; v++) if (overlap[v] > 0) overlap[v] /= Math.sqrt(mine.size * size(v));
-    const top = topK(overlap, opts.offset + opts.n, (v) => v === u || overlap[v] <= 0);
-    const items: Scored[] = [];
-    for (let r = opts.offset; r < top.items.length; r++) items.push({ id: served.users.toRaw(top.items[r]), score: top.scores[r] });
-    return { items, strategy: 'model', model: { name: served.name, version: served.version } };
-  }
-
-  /** The served model's item → users index (CSR, each user once per item), built once per model. */
-  private itemUsers(served: ServedModel): { offsets: Int32Array; users: Int32Array } {
-    if (this.userIndex?.served === served) return this.userIndex;
-    const h = served.history;
-    const pairs = new Set<number>();
-    const counts = new Int32Array(served.items.size + 1);
-    const byUser: [number, number][] = [];
-    for (let v = 0; v < h.nUsers; v++) {
-      pairs.clear();
-      for (let p = h.offsets[v]; p < h.offsets[v + 1]; p++) {
-        const i = h.items[p];
-        if (pairs.has(i)) continue;
-        pairs.add(i);
-        counts[i + 1]++;
-        byUser.push([i, v]);
-      }
-    }
-    for (let i = 0; i < served.items.size; i++) counts[i + 1] += counts[i];
-    const users = new Int32Array(byUser.length);
-    const fill = counts.slice(0, served.items.size);
-    for (const [i, v] of byUser) users[fill[i]++] = v;
-    this.userIndex = { served, offsets: counts, users };
-    return this.userIndex;
+    if (!served) return { items: [], strategy: 'model' };
+    const items = this.neighborsOfUsers.find(served, user, opts.offset, opts.n);
+    return items.length === 0 && served.users.get(user) === undefined ? { items, strategy: 'model' } : { items, strategy: 'model', model: { name: served.name, version: served.version } };
   }
 
   /**
