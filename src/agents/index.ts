@@ -7,3 +7,4 @@ export * from './runtime.ts';
 export * from './reclab-tools.ts';
 export * from './tasks.ts';
 export * from './macrec.ts';
+export * from './chat.ts';
