@@ -26,7 +26,9 @@ export class DeepFmHead implements CtrHead {
   private readonly deep: Mlp;
   private readonly dOut: Buf;
   /** The fold of the last pre-stored tables served: per user and per item first-layer shares [n × out₁]. */
-  private fold: { aug: PrestoredVectors; user: Float32Array; item: Float32Array } | null = null;
+  private fold: { aug: PrestoredVectors; user: Buf<Float32Array>; item: Buf<Float32Array> } | null = null;
+  /** Per request: each row's user and item ids, and the sum of their first-layer shares [maxRows × out₁]. */
+  private serving: { users: Buf<Int32Array>; items: Buf<Int32Array>; pre: Buf<Float32Array> } | null = null;
 
   constructor(private readonly ctx: HeadContext, hidden: number[]) {
     this.fm = new FmInteraction(ctx.slots, ctx.d);
@@ -50,14 +52,15 @@ export class DeepFmHead implements CtrHead {
     this.fold = null;
   }
 
-  /** W₁'s columns of slot `slot` times each row of `table` [rows × d] → [rows × out₁]. */
-  private firstLayerShare(table: Float32Array, rows: number, slot: number): Float32Array {
+  /** W₁'s columns of slot `slot` times each row of `table` [rows × d] → [rows × out₁] (engine memory). */
+  private firstLayerShare(table: Float32Array, rows: number, slot: number): Buf<Float32Array> {
     const { d, slots } = this.ctx;
     const first = this.deep.layers[0];
     const W = first.weight.data.a;
     const inF = slots * d;
     const h = first.outFeatures;
-    const out = new Float32Array(rows * h);
+    const buf = this.ctx.engine.f32(rows * h, this);
+    const out = buf.a;
     for (let r = 0; r < rows; r++) {
       for (let o = 0; o < h; o++) {
         let s = 0;
@@ -65,7 +68,7 @@ export class DeepFmHead implements CtrHead {
         out[r * h + o] = s;
       }
     }
-    return out;
+    return buf;
   }
 
   /**
@@ -79,34 +82,16 @@ export class DeepFmHead implements CtrHead {
       this.fold = { aug, user: this.firstLayerShare(aug.user, aug.user.length / d, s0), item: this.firstLayerShare(aug.item, aug.item.length / d, s0 + 1) };
     }
     const { user: U, item: V } = this.fold;
-    const x = X.a;
-    const z = new Float32Array(n);
-    for (let r = 0; r < n; r++) {
-      const ru = b.user[r] * d;
-      const fi = b.item[r] * d;
-      let s = 0;
-      for (let j = 0; j < d; j++) {
-        let sum = 0;
-        let sq = 0;
-        for (let f = 0; f < s0; f++) {
-          const v = x[(r * slots + f) * d + j];
-          sum += v;
-          sq += v * v;
-        }
-        const u = aug.user[ru + j];
-        const i = aug.item[fi + j];
-        s += 0.5 * (sum * sum - sq) + (u + i) * sum + u * i;
-      }
-      z[r] = s;
-    }
     const h = this.deep.layers[0].outFeatures;
-    const y = this.deep.forwardFolded(X.ptr, slots * d, s0 * d, n, (z1) => {
-      for (let r = 0; r < n; r++) {
-        const ou = b.user[r] * h;
-        const oi = b.item[r] * h;
-        for (let o = 0; o < h; o++) z1[r * h + o] += U[ou + o] + V[oi + o];
-      }
-    });
+    const { engine, maxRows } = this.ctx;
+    this.serving ??= { users: engine.i32(maxRows, this), items: engine.i32(maxRows, this), pre: engine.f32(maxRows * h, this) };
+    const sv = this.serving;
+    sv.users.a.set(b.user.subarray(0, n));
+    sv.items.a.set(b.item.subarray(0, n));
+    const z = this.fm.forwardWith(X.a, n, s0, aug.user, b.user, aug.item, b.item);
+    // pre[r] = U[user_r] + V[item_r]: a row gather of both tables (the embedding kernel with V as the "positions")
+    const y = this.deep.forwardFolded(X.ptr, slots * d, s0 * d, n, sv.pre.ptr,
+      (prog) => prog.call('embed_fwd', sv.pre.ptr, U.ptr, sv.users.ptr, V.ptr, sv.items.ptr, n, h, 1));
     const out = new Float32Array(this.ctx.engine.memory.buffer, y, n);
     for (let r = 0; r < n; r++) z[r] += out[r];
     return z;

@@ -17,21 +17,62 @@ export class FmInteraction {
   forward(X: Float32Array, n: number): Float32Array {
     const { slots, d } = this;
     const z = new Float32Array(n);
+    const sum = this.sums();
     for (let r = 0; r < n; r++) {
-      let s = 0;
-      for (let j = 0; j < d; j++) {
-        let sum = 0;
-        let sq = 0;
-        for (let f = 0; f < slots; f++) {
-          const x = X[(r * slots + f) * d + j];
-          sum += x;
+      // field-major, so X is read in memory order
+      sum.fill(0);
+      let sq = 0;
+      for (let f = 0; f < slots; f++) {
+        const o = (r * slots + f) * d;
+        for (let j = 0; j < d; j++) {
+          const x = X[o + j];
+          sum[j] += x;
           sq += x * x;
         }
-        s += sum * sum - sq;
       }
-      z[r] = 0.5 * s;
+      let s = 0;
+      for (let j = 0; j < d; j++) s += sum[j] * sum[j];
+      z[r] = 0.5 * (s - sq);
     }
     return z;
+  }
+
+  /**
+   * The FM term when two more fields u_r, v_r (rows of `U`, `V` [· × d] picked by `ui`, `vi`)
+   * join the first `used` slots of each row of X (row stride `slots`):
+   * FM(X ∪ {u, v}) = FM(X) + ⟨u + v, Σ_f x_f⟩ + ⟨u, v⟩ — what serving with pre-stored knowledge computes.
+   */
+  forwardWith(X: Float32Array, n: number, used: number, U: Float32Array, ui: Int32Array, V: Float32Array, vi: Int32Array): Float32Array {
+    const { slots, d } = this;
+    const z = new Float32Array(n);
+    const sum = this.sums();
+    for (let r = 0; r < n; r++) {
+      sum.fill(0);
+      let sq = 0;
+      for (let f = 0; f < used; f++) {
+        const o = (r * slots + f) * d;
+        for (let j = 0; j < d; j++) {
+          const x = X[o + j];
+          sum[j] += x;
+          sq += x * x;
+        }
+      }
+      const ou = ui[r] * d;
+      const ov = vi[r] * d;
+      let s = 0;
+      for (let j = 0; j < d; j++) {
+        const u = U[ou + j];
+        const v = V[ov + j];
+        s += 0.5 * sum[j] * sum[j] + (u + v) * sum[j] + u * v;
+      }
+      z[r] = s - 0.5 * sq;
+    }
+    return z;
+  }
+
+  private sumBuf: Float64Array | null = null;
+  private sums(): Float64Array {
+    return (this.sumBuf ??= new Float64Array(this.d));
   }
 
   /** dX += dz · (Σ_f' x_f' − x_f). */

@@ -73,30 +73,30 @@ export class Mlp {
    * The forward when the last inputs of each row are known to contribute a pre-computed amount to
    * the first layer (serving with pre-stored vectors: W₁·[x; v] = W₁[:, :inUsed]·x + (W₁[:, inUsed:]·v),
    * the second term computed once per stored vector). The first layer reads only the first
-   * `inUsed` inputs of each row of X (row stride `ldX` floats); `addPre` then adds the rest into its
-   * pre-activation Z₁ [n × out₁] before the activation. Inference only (no backward).
+   * `inUsed` inputs of each row of X (row stride `ldX` floats), and `pre` [n × out₁] (byte
+   * pointer, the rest) is added to its pre-activation before the activation; `fillPre` records
+   * the calls that write `pre`. One engine run, as {@link forward}. Inference only (no backward).
    */
-  forwardFolded(X: number, ldX: number, inUsed: number, n: number, addPre: (z1: Float32Array) => void): number {
+  forwardFolded(X: number, ldX: number, inUsed: number, n: number, pre: number, fillPre: (prog: Program) => void): number {
     if (n > this.maxRows) throw new Error(`Mlp: ${n} rows exceed the ${this.maxRows} allocated`);
     const first = this.layers[0];
     const out = first.outFeatures;
     if (!(inUsed > 0 && inUsed <= first.inFeatures && ldX >= inUsed)) throw new Error(`Mlp.forwardFolded: ${inUsed} inputs used of ${first.inFeatures} (row stride ${ldX})`);
     if (!this.wtPart || this.wtPart.size < inUsed * out) this.wtPart = { ptr: this.engine.f32(first.inFeatures * out, this).ptr, size: first.inFeatures * out };
     const prog = this.engine.program();
+    fillPre(prog);
     // W₁[:, :inUsed]ᵀ (what prepare does for the whole weight), then Z₁ = X·W₁[:, :inUsed]ᵀ + b₁
     prog.call('transpose', this.wtPart.ptr, first.weight.data.ptr, out, inUsed, first.inFeatures, out);
     prog.call('gemm', this.z[0], X, this.wtPart.ptr, n, out, inUsed, ldX, out, out, 0, 0, 0, 1);
     if (first.bias) prog.call('add_bias', this.z[0], first.bias.data.ptr, n, out, out);
-    this.engine.run(prog);
-    addPre(new Float32Array(this.engine.memory.buffer, this.z[0], n * out));
-    const rest = this.engine.program();
+    prog.call('add', this.z[0], this.z[0], pre, n * out);
     let x = this.z[0];
     if (this.activated(0)) {
-      rest.call('relu_fwd', this.a[0], this.z[0], n * out);
+      prog.call('relu_fwd', this.a[0], this.z[0], n * out);
       x = this.a[0];
     }
-    const y = this.recordFrom(rest, 1, x, n);
-    this.engine.run(rest);
+    const y = this.recordFrom(prog, 1, x, n);
+    this.engine.run(prog);
     return y;
   }
 
