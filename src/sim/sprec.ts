@@ -41,7 +41,7 @@ export interface SprecOptions {
   seed: number;
 }
 
-export const SPREC_DEFAULTS: SprecOptions = { rounds: 3, beta: 0.1, recordsPerRound: 2048, recordsPerUser: 10, baseEpochs: 10, k: 10, dims: 32, lr: 2e-3, seed: 0 };
+export const SPREC_DEFAULTS: SprecOptions = { rounds: 3, beta: 0.1, recordsPerRound: 2048, recordsPerUser: 5, baseEpochs: 5, k: 10, dims: 32, lr: 2e-3, seed: 0 };
 
 /** Figures of one round (0 = the SFT base). */
 export interface SprecRound {

@@ -7,10 +7,11 @@
  * Prints one line per policy (a JSON object with `--json`): cumulative reward, interaction length,
  * single-turn reward, diversity, novelty — means over seeds. `--out <dir>` also writes result.json
  * and the reward-over-training curves (curves.svg). `--experiment synalign` runs the SynAlign
- * table instead (real only / + synthetic / + MMD-weighted synthetic).
+ * table instead (real only / + synthetic / + MMD-weighted synthetic); `--experiment sprec` the
+ * SPRec rounds (seed 0).
  */
 import type { Command } from 'commander';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset } from '../../data/load.ts';
 import { createModel, loadModel } from '../../models/registry.ts';
@@ -18,6 +19,8 @@ import { lineChart, type Series } from '../../util/plot.ts';
 import { POLICY_NAMES, runSimExperiment, type PolicyName, type PolicyResult } from '../../sim/experiment.ts';
 import { SIM_MODES, type SimMode } from '../../sim/env.ts';
 import { runSynAlignExperiment } from '../../sim/synalign-experiment.ts';
+import { pairRecords, runSprec, validatePairsJsonl, writePairsJsonl, type DpoPairRecord } from '../../sim/sprec.ts';
+import { categoriesFromSide } from '../../sim/env.ts';
 
 interface SimFlags {
   data: string;
@@ -38,6 +41,9 @@ interface SimFlags {
   out?: string;
   progress: boolean;
   experiment: string;
+  rounds: string;
+  beta: string;
+  pairsOut?: string;
 }
 
 function int(flag: string, v: string, min: number): number {
@@ -68,6 +74,26 @@ async function synAlign(o: SimFlags): Promise<void> {
   }
 }
 
+/** `--experiment sprec`: one JSON line per round (0 = the SFT base); DPO pairs as JSONL. */
+async function sprec(o: SimFlags): Promise<void> {
+  const data = await loadDataset({ source: o.data, format: o.format }, {}, { progress: o.progress });
+  const beta = Number(o.beta);
+  if (!(beta > 0)) throw new Error(`--beta: expected a positive number, got "${o.beta}"`);
+  const cats = categoriesFromSide(data.itemSide, data.nItems);
+  const titleCol = data.itemSide?.columns.title;
+  const titles = titleCol?.type === 'text' ? titleCol.values.map((t, i) => t ?? data.itemIds.toRaw(i)) : data.itemIds.toArray();
+  const records: DpoPairRecord[] = [];
+  runSprec(data, cats, { rounds: int('rounds', o.rounds, 1), beta, seed: 0 }, (r, pairs) => {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    records.push(...pairRecords(pairs, titles));
+  });
+  if (o.pairsOut) {
+    writePairsJsonl(o.pairsOut, records);
+    const n = validatePairsJsonl(o.pairsOut, readFileSync(o.pairsOut, 'utf8'));
+    process.stderr.write(`wrote ${n} DPO pairs to ${o.pairsOut} (schema-checked on write and read back)\n`);
+  }
+}
+
 /** Registers `reclab sim`. */
 export function register(program: Command): void {
   program
@@ -90,10 +116,14 @@ export function register(program: Command): void {
     .option('--json', 'one JSON object per policy')
     .option('--out <dir>', 'write result.json and curves.svg here')
     .option('--no-progress', 'no progress bar')
-    .option('--experiment <name>', 'policies (the policy comparison) or synalign (real / + synthetic / + MMD-weighted synthetic, docs/sim.md)', 'policies')
+    .option('--experiment <name>', 'policies (the policy comparison), synalign (real / + synthetic / + MMD-weighted synthetic) or sprec (self-play DPO rounds); docs/sim.md', 'policies')
+    .option('--rounds <n>', 'sprec: self-play rounds', '3')
+    .option('--beta <x>', 'sprec: DPO β', '0.1')
+    .option('--pairs-out <file>', 'sprec: write every round\'s DPO pairs as JSONL (prompt, chosen, rejected; titles quoted)')
     .action(async (o: SimFlags) => {
       if (o.experiment === 'synalign') return synAlign(o);
-      if (o.experiment !== 'policies') throw new Error(`--experiment: expected policies or synalign, got "${o.experiment}"`);
+      if (o.experiment === 'sprec') return sprec(o);
+      if (o.experiment !== 'policies') throw new Error(`--experiment: expected policies, synalign or sprec, got "${o.experiment}"`);
       if (!(SIM_MODES as readonly string[]).includes(o.mode)) throw new Error(`--mode: expected one of ${SIM_MODES.join(', ')}, got "${o.mode}"`);
       const policies = o.policies.split(',').map((p) => p.trim()).filter((p) => p !== '');
       for (const p of policies) if (!(POLICY_NAMES as readonly string[]).includes(p)) throw new Error(`--policies: unknown policy "${p}"; known: ${POLICY_NAMES.join(', ')}`);
