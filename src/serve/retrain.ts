@@ -154,12 +154,19 @@ export class Retrainer implements RetrainControl {
   }
 
   /**
-   * Starts a retrain (or joins the one running) and resolves with its record once done. Throws
-   * when the models directory cannot hold a new bundle.
+   * Starts a retrain (or joins the one running) and resolves with its record once done. Rejects
+   * when the models directory cannot hold a new bundle or no model serves yet (a rejection, never
+   * a synchronous throw: the schedule's timer must not crash the process while a slow first
+   * model load is still under way).
    */
   run(trigger: RetrainRecord['trigger'], control?: 'shuffled'): Promise<RetrainRecord> {
     if (this.running) return this.running;
-    const serving = this.servingName();
+    let serving: string;
+    try {
+      serving = this.servingName();
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     this.running = this.retrain(trigger, serving, control).finally(() => (this.running = undefined));
     return this.running;
   }

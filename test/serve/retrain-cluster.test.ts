@@ -10,11 +10,23 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, tempDir } from './fixtures.ts';
 import { NEW, newFeedback, writeBase } from './retrain-fixtures.ts';
+import { Retrainer } from '../../src/serve/retrain.ts';
 
 const KEY = 'cluster-k3y';
 let child: ChildProcess | undefined;
 afterEach(() => {
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+describe('the retrainer before a model serves', () => {
+  it('rejects (never throws) when no model serves yet: a schedule tick during a slow first load must not crash the process', async () => {
+    const root = tempDir('reclab-retrain-none-');
+    const r = new Retrainer({ root, serving: () => undefined }, { db: 'sqlite::memory:', every: 0, holdout: 0.1, tolerance: 0, minNew: 1, negativeTypes: [], readTypes: [] }, async () => {}, () => {});
+    let result: Promise<unknown> | undefined;
+    expect(() => (result = r.run('schedule'))).not.toThrow();
+    await expect(result).rejects.toThrow(/no model is serving/);
+    expect(r.busy).toBe(false);
+  });
 });
 
 describe('reclab serve --workers 2 --retrain-every', () => {
