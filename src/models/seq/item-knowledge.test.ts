@@ -172,4 +172,27 @@ describe('SASRec with item knowledge: training, serving, save/load', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('resumes from a checkpoint bit-identically (2 epochs, stop, a new model to 4 = 4 straight)', async () => {
+    const K = knowledgeTable(6, n);
+    const cfg = { ...config, threads: 1, epochs: 4 };
+    const root = mkdtempSync(join(tmpdir(), 'sasrec-knowledge-resume-'));
+    try {
+      const straight = new SASRec(cfg);
+      straight.setItemKnowledge(K);
+      await straight.fit(data, { seed: 8, progress: false });
+      const first = new SASRec({ ...cfg, epochs: 2 });
+      first.setItemKnowledge(K);
+      await first.fit(data, { seed: 8, progress: false, checkpoint: { dir: join(root, 'ckpt') } });
+      const resumed = new SASRec(cfg);
+      resumed.setItemKnowledge(K);
+      const r = await resumed.fit(data, { seed: 8, progress: false, checkpoint: { dir: join(root, 'ckpt') } });
+      expect(r.history.length).toBe(4);
+      for (const p of straight.network.params.list) {
+        expect(Array.from(resumed.network.params.get(p.name).data.a), p.name).toEqual(Array.from(p.data.a));
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
