@@ -178,15 +178,19 @@ export class LinUcbPolicy implements Policy {
     const d = this.features.dims, A = this.Ainv, x = this.x;
     const theta = new Float64Array(d);
     for (let r = 0; r < d; r++) for (let c = 0; c < d; c++) theta[r] += A[r * d + c] * this.b[c];
+    const nz = new Int32Array(d);
     for (let i = 0; i < this.scores.length; i++) {
       if (banned?.[i]) continue;
       this.features.fill(obs.user, i, x);
+      // x has a handful of non-zeros (bias, popularity, the item's genres): sum over those pairs only
+      let m = 0;
+      for (let r = 0; r < d; r++) if (x[r] !== 0) nz[m++] = r;
       let mean = 0, quad = 0;
-      for (let r = 0; r < d; r++) {
-        if (x[r] === 0) continue;
+      for (let a = 0; a < m; a++) {
+        const r = nz[a];
         mean += theta[r] * x[r];
         let row = 0;
-        for (let c = 0; c < d; c++) row += A[r * d + c] * x[c];
+        for (let b = 0; b < m; b++) row += A[r * d + nz[b]] * x[nz[b]];
         quad += x[r] * row;
       }
       this.scores[i] = mean + this.alpha * Math.sqrt(Math.max(0, quad));
