@@ -1,0 +1,253 @@
+/**
+ * Approximate nearest-neighbour retrieval for large catalogues: an HNSW graph (usearch) over a
+ * dot-product model's item vectors, used instead of scoring every item once the catalogue passes
+ * a size (see {@link ANN_DEFAULTS}.minItems).
+ *
+ * A query asks the graph for `oversample · k` candidates by inner product, re-scores them exactly
+ * in f32 from the model's own vectors (the graph may hold them quantised to f16 or i8 to halve or
+ * quarter its memory), drops the user's history and items outside the requested category, and
+ * returns the best k. When filters leave fewer than half the oversampled candidates, it asks again
+ * with twice as many, and past `maxCandidates` it scans the catalogue exactly (a rare category is then answered
+ * right, not approximately short).
+ *
+ * The index is a file beside the model bundle (`ann.usearch`, see {@link annPath}): built with the
+ * bundle, loaded with it and swapped with it, so a served model and its index never disagree.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Index, MetricKind, ScalarKind } from 'usearch';
+
+/** How the index is built and searched. */
+export interface AnnSettings {
+  /** HNSW graph degree M (links per node on upper layers; twice that on the base layer). */
+  connectivity: number;
+  /** Candidate list while inserting (efConstruction). */
+  expansionAdd: number;
+  /** Candidate list while searching (efSearch); a query for more candidates than this uses that many. */
+  expansionSearch: number;
+  /** How the graph stores vectors; re-scoring always uses the exact f32 vectors. */
+  quantization: 'f32' | 'f16' | 'i8';
+  /** Candidates asked of the graph per result wanted (before filters). */
+  oversample: number;
+  /** Above this many candidates a filtered query scans the catalogue exactly instead. */
+  maxCandidates: number;
+  /** Threads used while building (0 = all cores). */
+  threads: number;
+  /** Catalogues with fewer items are scored exactly (the index is not worth it there). */
+  minItems: number;
+}
+
+/** Defaults: M 16, efConstruction 64, efSearch 64, f16 graph, 4× candidates, ANN from 100,000 items. */
+export const ANN_DEFAULTS: AnnSettings = {
+  connectivity: 16,
+  expansionAdd: 64,
+  expansionSearch: 64,
+  quantization: 'f16',
+  oversample: 4,
+  maxCandidates: 4096,
+  threads: 0,
+  minItems: 100_000,
+};
+
+/** Per-query options. */
+export interface AnnQuery {
+  /** Items never returned (the user's history, explicit exclusions). */
+  exclude?: (item: number) => boolean;
+  /** Only items passing this are returned (a category filter). */
+  allow?: (item: number) => boolean;
+}
+
+/** A ranked answer: dense item ids and their exact scores, best first. */
+export interface AnnAnswer {
+  items: Int32Array;
+  scores: Float32Array;
+  /** Candidates asked of the graph in the last round (0 when the exact scan answered). */
+  candidates: number;
+  /** True when filters forced the exact scan. */
+  exact: boolean;
+}
+
+/** The file of the index inside a bundle directory. */
+export function annPath(bundleDir: string): string {
+  return join(bundleDir, 'ann.usearch');
+}
+
+/** True when the catalogue is large enough for the ANN path under `settings`. */
+export function useAnn(nItems: number, settings: Pick<AnnSettings, 'minItems'> = ANN_DEFAULTS): boolean {
+  return nItems >= settings.minItems;
+}
+
+const SCALAR: Record<AnnSettings['quantization'], ScalarKind> = { f32: ScalarKind.F32, f16: ScalarKind.F16, i8: ScalarKind.I8 };
+
+/** Items inserted per call while building (the progress callback fires after each). */
+const BUILD_CHUNK = 25_000;
+
+/** An HNSW index over `n` item vectors of `d` floats, with exact re-scoring from those vectors. */
+export class AnnIndex {
+  private constructor(
+    private readonly index: Index,
+    /** The exact item vectors [n × d], row-major (the model's own, not copied). */
+    readonly vectors: Float32Array,
+    readonly n: number,
+    readonly d: number,
+    readonly settings: AnnSettings,
+  ) {}
+
+  private static empty(d: number, s: AnnSettings): Index {
+    return new Index({
+      dimensions: d,
+      metric: MetricKind.IP,
+      quantization: SCALAR[s.quantization],
+      connectivity: s.connectivity,
+      expansion_add: s.expansionAdd,
+      expansion_search: s.expansionSearch,
+      multi: false,
+    });
+  }
+
+  private static check(vectors: Float32Array, n: number, d: number): void {
+    if (!Number.isInteger(n) || n < 1 || !Number.isInteger(d) || d < 1) throw new RangeError(`ann: need n ≥ 1 items of d ≥ 1 dims, got n ${n}, d ${d}`);
+    if (vectors.length < n * d) throw new RangeError(`ann: ${vectors.length} floats cannot hold ${n} items × ${d} dims`);
+  }
+
+  /**
+   * Builds the graph over `vectors` [n × d]. Blocks for the build (minutes at a million items):
+   * run it where the bundle is made, not in a serving process. `onProgress(done, n)` follows it.
+   */
+  static build(vectors: Float32Array, n: number, d: number, settings: Partial<AnnSettings> = {}, onProgress?: (done: number, total: number) => void): AnnIndex {
+    AnnIndex.check(vectors, n, d);
+    const s = { ...ANN_DEFAULTS, ...settings };
+    const index = AnnIndex.empty(d, s);
+    for (let start = 0; start < n; start += BUILD_CHUNK) {
+      const end = Math.min(n, start + BUILD_CHUNK);
+      const keys = new BigUint64Array(end - start);
+      for (let i = 0; i < keys.length; i++) keys[i] = BigInt(start + i);
+      index.add(keys, vectors.subarray(start * d, end * d), s.threads);
+      onProgress?.(end, n);
+    }
+    return new AnnIndex(index, vectors, n, d, s);
+  }
+
+  /** Loads an index saved by {@link save} over the same vectors; checks its size. */
+  static load(path: string, vectors: Float32Array, n: number, d: number, settings: Partial<AnnSettings> = {}): AnnIndex {
+    AnnIndex.check(vectors, n, d);
+    if (!existsSync(path)) throw new Error(`${path}: no ANN index (build it with the bundle)`);
+    const s = { ...ANN_DEFAULTS, ...settings };
+    const index = AnnIndex.empty(d, s);
+    index.load(path);
+    if (Number(index.size()) !== n) throw new Error(`${path}: index holds ${index.size()} items but the model has ${n}; rebuild it with the bundle`);
+    if (Number(index.dimensions()) !== d) throw new Error(`${path}: index vectors have ${index.dimensions()} dims but the model's have ${d}`);
+    return new AnnIndex(index, vectors, n, d, s);
+  }
+
+  /** Writes the index to `path` (beside the bundle: {@link annPath}). */
+  save(path: string): void {
+    this.index.save(path);
+  }
+
+  /** Exact score of item `i` for `query`. */
+  private dot(query: Float32Array, i: number): number {
+    const v = this.vectors;
+    const o = i * this.d;
+    let s = 0;
+    for (let j = 0; j < this.d; j++) s += query[j] * v[o + j];
+    return s;
+  }
+
+  /** The best `k` items for `query` (length d), filtered and exactly scored. */
+  search(query: Float32Array, k: number, opts: AnnQuery = {}): AnnAnswer {
+    if (query.length !== this.d) throw new RangeError(`ann: query has ${query.length} dims, index ${this.d}`);
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`ann: k must be a positive integer, got ${k}`);
+    const want = Math.min(k, this.n);
+    let c = Math.min(this.n, Math.max(want * this.settings.oversample, want));
+    for (;;) {
+      const found = this.index.search(query, c, 0);
+      const kept: number[] = [];
+      for (let r = 0; r < found.keys.length; r++) {
+        const i = Number(found.keys[r]);
+        if (i >= this.n || opts.exclude?.(i) || (opts.allow && !opts.allow(i))) continue;
+        kept.push(i);
+      }
+      const capped = c >= this.settings.maxCandidates || c >= this.n;
+      // Enough when half the oversampled target survived the filters (a selective filter would
+      // otherwise re-score barely k candidates, and recall would suffer), or at the cap.
+      if (kept.length >= want && (2 * kept.length >= want * this.settings.oversample || capped)) return this.rank(query, kept, want, c, false);
+      // Past the cap (or the whole catalogue asked of the graph, which need not return it all).
+      if (capped) return exactTopK(this.vectors, this.n, this.d, query, want, opts);
+      c = Math.min(this.n, c * 2);
+    }
+  }
+
+  /** Re-scores candidates exactly and keeps the best `k`. */
+  private rank(query: Float32Array, candidates: number[], k: number, asked: number, exact: boolean): AnnAnswer {
+    const scored = candidates.map((i) => ({ i, s: this.dot(query, i) }));
+    scored.sort((a, b) => b.s - a.s || a.i - b.i);
+    const top = scored.slice(0, k);
+    return { items: Int32Array.from(top, (x) => x.i), scores: Float32Array.from(top, (x) => x.s), candidates: asked, exact };
+  }
+}
+
+/**
+ * The exact answer: every item scored, filtered, the best `k` kept (ties by lower id). The
+ * reference the ANN path is measured against, and its fallback for very selective filters.
+ */
+export function exactTopK(vectors: Float32Array, n: number, d: number, query: Float32Array, k: number, opts: AnnQuery = {}): AnnAnswer {
+  // A bounded min-heap of the best k so far: O(n log k) and no n-sized sort.
+  const heapI = new Int32Array(k);
+  const heapS = new Float32Array(k);
+  let size = 0;
+  const worse = (a: number, b: number) => heapS[a] < heapS[b] || (heapS[a] === heapS[b] && heapI[a] > heapI[b]);
+  const swap = (a: number, b: number) => {
+    const ti = heapI[a];
+    heapI[a] = heapI[b];
+    heapI[b] = ti;
+    const ts = heapS[a];
+    heapS[a] = heapS[b];
+    heapS[b] = ts;
+  };
+  const down = (p: number) => {
+    for (;;) {
+      const l = 2 * p + 1;
+      const r = l + 1;
+      let m = p;
+      if (l < size && worse(l, m)) m = l;
+      if (r < size && worse(r, m)) m = r;
+      if (m === p) return;
+      swap(p, m);
+      p = m;
+    }
+  };
+  for (let i = 0; i < n; i++) {
+    if (opts.exclude?.(i) || (opts.allow && !opts.allow(i))) continue;
+    const o = i * d;
+    let s = 0;
+    for (let j = 0; j < d; j++) s += query[j] * vectors[o + j];
+    const f = Math.fround(s);
+    if (size < k) {
+      heapI[size] = i;
+      heapS[size] = f;
+      let c = size++;
+      while (c > 0) {
+        const p = (c - 1) >> 1;
+        if (!worse(c, p)) break;
+        swap(c, p);
+        c = p;
+      }
+    } else if (f > heapS[0] || (f === heapS[0] && i < heapI[0])) {
+      heapI[0] = i;
+      heapS[0] = f;
+      down(0);
+    }
+  }
+  const order = Array.from({ length: size }, (_, r) => r).sort((a, b) => heapS[b] - heapS[a] || heapI[a] - heapI[b]);
+  return { items: Int32Array.from(order, (r) => heapI[r]), scores: Float32Array.from(order, (r) => heapS[r]), candidates: 0, exact: true };
+}
+
+/** recall@k of `got` against `truth`: the share of the true top-k that the answer holds. */
+export function recallAt(got: ArrayLike<number>, truth: ArrayLike<number>): number {
+  if (truth.length === 0) return 1;
+  const g = new Set(Array.from(got));
+  let hit = 0;
+  for (let r = 0; r < truth.length; r++) if (g.has(truth[r])) hit++;
+  return hit / truth.length;
+}
