@@ -90,3 +90,22 @@ export { runSweep } from './laws/sweep.ts';
 export type { SweepSpec, SweepPoint } from './laws/sweep.ts';
 export { llmPerformanceLaw } from './laws/llm.ts';
 export type { LlmShape, LlmPrediction } from './laws/llm.ts';
+
+// ── Simulation: environment, policies, SPRec, SynAlign (docs/sim.md) ──────────────────────────
+export { SimEnv, SIM_MODES, ENV_DEFAULTS, categoriesFromSide, categoriesFromLists, wouldQuit } from './sim/env.ts';
+export type { SimMode, EnvConfig, ItemCategories, Observation as SimObservation, StepResult as SimStepResult } from './sim/env.ts';
+export { fitRatingModel } from './sim/user-model.ts';
+export type { RewardMatrix, RatingModel, RatingModelOptions } from './sim/user-model.ts';
+export { RandomPolicy, PopularityPolicy, GreedyPolicy, EpsilonGreedyPolicy, LinUcbPolicy, LinUcbFeatures } from './sim/policies.ts';
+export type { Policy as SimPolicy } from './sim/policies.ts';
+export { DqnPolicy } from './sim/rl/dqn.ts';
+export { A2cPolicy } from './sim/rl/a2c.ts';
+export { StateBuilder } from './sim/rl/state.ts';
+export { playEpisode, playEpisodes, summarize as summarizeEpisodes } from './sim/rollout.ts';
+export type { Episode as SimEpisode, EpisodeSummary } from './sim/rollout.ts';
+export { runSimExperiment, POLICY_NAMES } from './sim/experiment.ts';
+export type { SimExperimentOptions, SimExperimentResult, PolicyResult } from './sim/experiment.ts';
+export { runSprec, pairRecords, writePairsJsonl, validatePairsJsonl, DpoPairSchema } from './sim/sprec.ts';
+export type { SprecOptions, SprecRound, DpoPairRecord } from './sim/sprec.ts';
+export { mmd2, mmdProblem, mmdWeights, medianBandwidth2, projectSimplex, selectDemonstrations } from './sim/synalign.ts';
+export { runSynAlignExperiment } from './sim/synalign-experiment.ts';
