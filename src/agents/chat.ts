@@ -151,6 +151,8 @@ export class ChatRecommender {
       .replace(/\s+([,.;:!?])/g, '$1')
       .replace(/([,;:])(\s*[,;:])+/g, '$1')
       .replace(/[,;:]\s*([.!?]|$)/g, '$1')
+      // A list whose last title was dropped must not end on its conjunction ("A, B or.").
+      .replace(/(?:,\s*|\s+)(?:or|and)\s*([.!?]|$)/gi, '$1')
       .replace(/[ \t]{2,}/g, ' ')
       .trim();
     return { reply: text, items, dropped, mapped };

@@ -6,6 +6,7 @@
  * | name | behaviour |
  * |---|---|
  * | `agent-shown-order` | Manager: analyses the user (delegating when it can, else `user_history`), then finishes with the candidates in the order shown / rating 4 / a fixed explanation. Analysts and the searcher finish at once. Reflector: always "correct". |
+ * | `chat-mixed` | Chat model: each turn names Toy Story, Heat (real ML-100K titles) and one invented title. |
  */
 import { registerScript } from '../llm/index.ts';
 
@@ -30,3 +31,8 @@ registerScript('agent-shown-order', 'agent that looks at the user once, then ans
   const answer = m.task === 'rerank' ? (m.candidates ?? []) : m.task === 'rating' ? 4 : 'The user rated several similar films highly.';
   return { thought: 'Answer now.', tool: 'finish', args: { answer } };
 });
+
+registerScript('chat-mixed', 'chat model naming two real ML-100K titles and one invented title per turn', () => ({
+  reply: 'You could try Toy Story, Heat or The Moonlit Pickle Factory.',
+  titles: ['Toy Story', 'Heat', 'The Moonlit Pickle Factory'],
+}));
