@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<{ register: CommandModule }>> = {
   models: () => import('./commands/models.ts'),
   knowledge: () => import('./commands/knowledge.ts'),
   agent: () => import('./commands/agent.ts'),
+  chat: () => import('./commands/chat.ts'),
 };
 
 /** The verb modules needed to run `argv`: just the named verb when it is known, else all (for help). */
