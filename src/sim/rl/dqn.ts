@@ -4,7 +4,8 @@
  *
  *   Q(s, ·) = the tracker net's head,  y = r + γ·(1 − done)·max_{a' allowed} Q_target(s', a'),
  *   loss = Huber(Q(s, a) − y) over a replay minibatch; the target net is copied every `targetEvery`
- *   updates; ε-greedy exploration decays linearly from 1 to `epsilonEnd` over `explorationSteps`.
+ *   updates; ε-greedy exploration decays linearly from 1 to `epsilonEnd` over `explorationSteps`;
+ *   one update every `updateEvery` environment steps.
  *
  * "Allowed" excludes the items already recommended in the episode (the NX modes' rule), so the
  * bootstrap never values an action the policy could not take. With k > 1 items per turn, each
@@ -28,10 +29,12 @@ export interface DqnConfig {
   targetEvery: number;
   explorationSteps: number;
   epsilonEnd: number;
+  /** One gradient update every this many environment steps (Mnih et al.: 4). */
+  updateEvery: number;
   seed: number;
 }
 
-export const DQN_DEFAULTS: DqnConfig = { dims: 32, hidden: 64, gamma: 0.9, lr: 1e-3, batch: 32, replay: 20000, warmup: 500, targetEvery: 200, explorationSteps: 20000, epsilonEnd: 0.05, seed: 0 };
+export const DQN_DEFAULTS: DqnConfig = { dims: 32, hidden: 64, gamma: 0.9, lr: 1e-3, batch: 32, replay: 20000, warmup: 500, targetEvery: 200, explorationSteps: 20000, epsilonEnd: 0.05, updateEvery: 4, seed: 0 };
 
 interface Transition {
   s: StateWindow;
@@ -93,7 +96,7 @@ export class DqnPolicy implements Policy {
       if (!Number.isFinite(rewards[j])) continue;
       this.push({ s: this.lastState, a: list[j], r: rewards[j], s2, done, banned2 });
       this.steps++;
-      if (this.buffer.length >= this.config.warmup) this.update();
+      if (this.buffer.length >= this.config.warmup && this.steps % this.config.updateEvery === 0) this.update();
     }
   }
 

@@ -53,7 +53,7 @@ describe('learning against a user model', () => {
   const states = new StateBuilder(3, logged);
 
   it('DQN reaches the best cumulative reward (15)', () => {
-    const dqn = new DqnPolicy(6, states, { dims: 8, hidden: 16, batch: 16, warmup: 50, explorationSteps: 600, targetEvery: 20, lr: 5e-3, seed: 1 });
+    const dqn = new DqnPolicy(6, states, { dims: 8, hidden: 16, batch: 16, warmup: 50, explorationSteps: 600, targetEvery: 20, lr: 5e-3, updateEvery: 1, seed: 1 });
     playEpisodes(env(1), dqn, 300, 2);
     expect(dqn.updates).toBeGreaterThan(500);
     dqn.training = false;
