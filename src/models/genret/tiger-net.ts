@@ -242,7 +242,6 @@ export class TigerNet {
   private shards(batch: TigerBatch): { sh: Shard; enc: Stream; cat: Stream; B: Record<string, number> }[] {
     const m = this.vocab.m;
     const catOff = batch.encOff.map((o, s) => o + s * m);
-    const mem = this.engine.memory.buffer;
     return splitBalanced(catOff, this.threads, 12 * this.cfg.hidden).map((sh, w) => {
       const nSeq = sh.s1 - sh.s0;
       const te0 = batch.encOff[sh.s0];
@@ -256,6 +255,7 @@ export class TigerNet {
       const enc: Stream = { T: Te, t0: te0, sumL2: encL2, maxL: encMax, lay: null as unknown as RaggedLayout };
       const cat: Stream = { T: sh.tokens, t0: sh.t0, sumL2: sh.sumL2, maxL: sh.maxL, lay: null as unknown as RaggedLayout };
       const B = this.ws[w].carve(this.layout(enc, cat, nSeq));
+      const mem = this.engine.memory.buffer; // after carving: the memory may have grown
       const i32 = (name: string, n: number): Int32Array => new Int32Array(mem, B[name], n);
       i32('encIds', Te).set(batch.encIds.subarray(te0, te0 + Te));
       i32('encPos', Te).set(batch.encPos.subarray(te0, te0 + Te));
