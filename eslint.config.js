@@ -7,6 +7,8 @@ export default tseslint.config(
   js.configs.recommended,
   // The bin script is plain Node JavaScript.
   { files: ['bin/**/*.js'], languageOptions: { globals: { process: 'readonly' } } },
+  // The dashboard's front end (src/serve/ui/assets) runs in the browser: ES modules with the DOM's globals.
+  { files: ['src/serve/ui/assets/**/*.js'], languageOptions: { sourceType: 'module', globals: { window: 'readonly', document: 'readonly', location: 'readonly', sessionStorage: 'readonly', localStorage: 'readonly', fetch: 'readonly', URL: 'readonly', URLSearchParams: 'readonly', Blob: 'readonly', HTMLInputElement: 'readonly', HTMLSelectElement: 'readonly', addEventListener: 'readonly', removeEventListener: 'readonly', performance: 'readonly', setTimeout: 'readonly', crypto: 'readonly', console: 'readonly' } } },
   // The layering of src/ (eslint/layers.js, docs/architecture.md): no upward imports, no cycles between folders.
   { files: ['src/**/*.ts'], plugins: { reclab: layers }, rules: { 'reclab/layers': 'error' } },
   ...tseslint.configs.recommended,
