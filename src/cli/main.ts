@@ -23,14 +23,20 @@ const COMMANDS: Record<string, () => Promise<{ register: CommandModule }>> = {
   run: () => import('./commands/run.ts'),
   bench: () => import('./commands/bench.ts'),
   serve: () => import('./commands/serve.ts'),
+  ui: () => import('./commands/ui.ts'),
   law: () => import('./commands/law.ts'),
   profile: () => import('./commands/profile.ts'),
   llmrec: () => import('./commands/llmrec.ts'),
   arena: () => import('./commands/arena.ts'),
   models: () => import('./commands/models.ts'),
   knowledge: () => import('./commands/knowledge.ts'),
+  sim: () => import('./commands/sim.ts'),
+  worker: () => import('./commands/worker.ts'),
+  submit: () => import('./commands/submit.ts'),
+  jobs: () => import('./commands/jobs.ts'),
   agent: () => import('./commands/agent.ts'),
   chat: () => import('./commands/chat.ts'),
+  ids: () => import('./commands/ids.ts'),
 };
 
 /** The verb modules needed to run `argv`: just the named verb when it is known, else all (for help). */
