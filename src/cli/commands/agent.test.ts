@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { datasetPath, hasDataset } from '../../../test/shared.ts';
 import { loadLlmData, sampleUsers } from '../../llmrec/setup.ts';
 import type { Trajectory } from '../../agents/trajectory.ts';
@@ -79,6 +80,18 @@ describe.skipIf(!ok)('reclab agent on ML-100K', () => {
     expect(out).toContain('tool calls: 9 calls, 9 valid (100.0 %)');
     expect(out).toContain('non_empty 1.0000');
     expect(readTrajectories(join(dir, 'e.jsonl'))[0].trials[0].steps[0].sub?.agent).toBe('user-analyst');
+  });
+
+  it('the recorded run of the tiny GGUF model (stories260K) replays: nonsense actions, all rejected by the rule layer, fallback answers', async () => {
+    // Recorded with: reclab agent --task rerank --data ../shared/datasets/ml-100k/u.data --format ml-100k
+    //   --llm gguf:../shared/models/stories260K.gguf --users 5 --no-cache --record <file> --concurrency 1 --threads 1
+    // A change to the agent prompts or tool list changes the requests: re-record then (docs/agents.md).
+    const rec = fileURLToPath(new URL('../../../test/agents/stories260K-rerank-5users.rec.jsonl', import.meta.url));
+    const out = await reclab(['agent', '--task', 'rerank', ...DATA, '--users', '5', '--llm', `replay:${rec}`, '--no-cache', '--no-progress', '--out', join(dir, 'g.jsonl')]);
+    expect(out).toContain('5 instances, 0 answered validly, 5 forced (fallback answer)');
+    expect(out).toContain('tool calls: 50 calls, 0 valid (0.0 %); rejected: unparseable 2, unknown_tool 48');
+    // 50 steps: 45 rejected steps score 0, each user's last step the status "unsure" 0.5 → 5 · 0.5 / 50.
+    expect(out).toContain('mean step reward (StepTool rules): 0.0500');
   });
 
   it('bad flags are clear errors', async () => {
