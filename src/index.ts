@@ -109,3 +109,9 @@ export { runSprec, pairRecords, writePairsJsonl, validatePairsJsonl, DpoPairSche
 export type { SprecOptions, SprecRound, DpoPairRecord } from './sim/sprec.ts';
 export { mmd2, mmdProblem, mmdWeights, medianBandwidth2, projectSimplex, selectDemonstrations } from './sim/synalign.ts';
 export { runSynAlignExperiment } from './sim/synalign-experiment.ts';
+
+// ── Agents and judge methods: checked tool calls, step rewards, grounded chat (docs/agents.md) ──
+export { runAgent, AgentAction, LAST_STEP_HINT, ToolSet, defineTool, RawId, checkCall, CallStats, ERROR_KINDS, scoreTrajectory, rankByReward, reclabTools, datasetIds, runTasks, managerTools, TASKS, rerankTask, ratingTask, explainTask, permutationProblem, rerankMetrics, ratingMetrics, writeTrajectories, ChatRecommender } from './agents/index.ts';
+export type { AgentTask, AgentOptions, Role, Tool, IdResolver, CallError, CallErrorKind, Trajectory, Step as AgentStep, StepReward, TaskRun, TeamOptions, AgentData, ChatSession, ChatAnswer } from './agents/index.ts';
+export { revisEval, crowdEval, pairwise, judgePair, stripVerdict, rougeL, bleu, JUDGE_METHODS } from './judge/index.ts';
+export type { JudgeMethod, JudgeMethodName, PairResult } from './judge/index.ts';
