@@ -21,6 +21,10 @@ import { SIM_MODES, type SimMode } from '../../sim/env.ts';
 import { runSynAlignExperiment } from '../../sim/synalign-experiment.ts';
 import { pairRecords, runSprec, validatePairsJsonl, writePairsJsonl, type DpoPairRecord } from '../../sim/sprec.ts';
 import { categoriesFromSide } from '../../sim/env.ts';
+import { RERANKERS, runRerankExperiment } from '../../sim/lists.ts';
+import { scoreAllUsers } from '../../sim/experiment.ts';
+import { fitRatingModel } from '../../sim/user-model.ts';
+import { pairedTTest } from '../../eval/significance.ts';
 
 interface SimFlags {
   data: string;
@@ -94,6 +98,24 @@ async function sprec(o: SimFlags): Promise<void> {
   }
 }
 
+/** `--experiment rerank`: list logs from the --greedy-model ranker, re-rankers per seed, then means and paired t-tests against the initial ranking. */
+async function rerank(o: SimFlags): Promise<void> {
+  const data = await loadDataset({ source: o.data, format: o.format }, {}, { progress: o.progress });
+  const seeds = int('seeds', o.seeds, 1);
+  const cats = categoriesFromSide(data.itemSide, data.nItems);
+  const ranker = o.greedyLoad ? await loadModel(o.greedyLoad) : createModel(o.greedyModel);
+  if (!o.greedyLoad) await ranker.fit(data, { seed: 0, progress: o.progress });
+  const user = fitRatingModel(data, { seed: 0 });
+  const res = runRerankExperiment(user.rewards, scoreAllUsers(ranker, data), cats, seeds, 10);
+  for (const r of res) process.stdout.write(`${JSON.stringify(r)}\n`);
+  for (const name of RERANKERS) {
+    const col = (m: 'ndcg' | 'map' | 'clicks'): number[] => res.map((r) => r.figures[name][m]);
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const t = pairedTTest(col('ndcg'), res.map((r) => r.figures.initial.ndcg));
+    process.stdout.write(`${JSON.stringify({ reranker: name, 'ndcg@10': mean(col('ndcg')), 'map@10': mean(col('map')), 'clicks@10': mean(col('clicks')), ndcg_vs_initial: { mean_diff: t.meanDiff, p: t.p } })}\n`);
+  }
+}
+
 /** Registers `reclab sim`. */
 export function register(program: Command): void {
   program
@@ -116,14 +138,15 @@ export function register(program: Command): void {
     .option('--json', 'one JSON object per policy')
     .option('--out <dir>', 'write result.json and curves.svg here')
     .option('--no-progress', 'no progress bar')
-    .option('--experiment <name>', 'policies (the policy comparison), synalign (real / + synthetic / + MMD-weighted synthetic) or sprec (self-play DPO rounds); docs/sim.md', 'policies')
+    .option('--experiment <name>', 'policies (the policy comparison), synalign (real / + synthetic / + MMD-weighted synthetic) sprec (self-play DPO rounds) or rerank (re-rankers on list logs); docs/sim.md', 'policies')
     .option('--rounds <n>', 'sprec: self-play rounds', '3')
     .option('--beta <x>', 'sprec: DPO β', '0.1')
     .option('--pairs-out <file>', 'sprec: write every round\'s DPO pairs as JSONL (prompt, chosen, rejected; titles quoted)')
     .action(async (o: SimFlags) => {
       if (o.experiment === 'synalign') return synAlign(o);
       if (o.experiment === 'sprec') return sprec(o);
-      if (o.experiment !== 'policies') throw new Error(`--experiment: expected policies, synalign or sprec, got "${o.experiment}"`);
+      if (o.experiment === 'rerank') return rerank(o);
+      if (o.experiment !== 'policies') throw new Error(`--experiment: expected policies, synalign, sprec or rerank, got "${o.experiment}"`);
       if (!(SIM_MODES as readonly string[]).includes(o.mode)) throw new Error(`--mode: expected one of ${SIM_MODES.join(', ')}, got "${o.mode}"`);
       const policies = o.policies.split(',').map((p) => p.trim()).filter((p) => p !== '');
       for (const p of policies) if (!(POLICY_NAMES as readonly string[]).includes(p)) throw new Error(`--policies: unknown policy "${p}"; known: ${POLICY_NAMES.join(', ')}`);
