@@ -17,6 +17,13 @@ function affine(W: Float32Array, b: Float32Array | null, row0: number, out: numb
   }
 }
 
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 function layerNorm(x: Float32Array, xo: number, d: number, g: Float32Array, b: Float32Array, eps: number, y: Float32Array, yo: number): void {
   let mu = 0;
   for (let j = 0; j < d; j++) mu += x[xo + j];
@@ -36,6 +43,13 @@ interface BlockW {
 /** Keys and values of the memory rows for each decoder block (L × d each). */
 export interface TigerMemory {
   L: number;
+  K: Float32Array[];
+  V: Float32Array[];
+}
+
+/** A decoded prefix: each decoder block's keys and values of its rows [BOS, c₁, …] (rows × d each). */
+export interface DecoderState {
+  rows: number;
   K: Float32Array[];
   V: Float32Array[];
 }
@@ -153,6 +167,32 @@ export class TigerDecoder {
       V.push(kv.V);
     });
     return { L, K, V };
+  }
+
+  /**
+   * Extends a decoded prefix (`parent`, null for the empty one) by decoder token `token`: the new
+   * row attends to the memory, the parent's cached rows and itself in every block. Returns the head
+   * logits after it (the prediction of the next code) and the extended state. The incremental form
+   * of {@link nextLogits}: beam search computes each beam's new row once.
+   */
+  extend(mem: TigerMemory, parent: DecoderState | null, token: number): { logits: Float32Array; state: DecoderState } {
+    const d = this.d, net = this.net;
+    const row = parent ? parent.rows : 0;
+    const X = this.embed([token], net.posDec.data.a, [row]);
+    const state: DecoderState = { rows: row + 1, K: [], V: [] };
+    this.dec.forEach((w, b) => {
+      // keys/values before this row: the memory's, then the parent's rows
+      const prevK = parent ? concat(mem.K[b], parent.K[b]) : mem.K[b];
+      const prevV = parent ? concat(mem.V[b], parent.V[b]) : mem.V[b];
+      const kv = this.block(w, X, 1, prevK, prevV, true);
+      state.K.push(parent ? concat(parent.K[b], kv.K) : kv.K);
+      state.V.push(parent ? concat(parent.V[b], kv.V) : kv.V);
+    });
+    const h = new Float32Array(d);
+    layerNorm(X, 0, d, net.decLn.weight.data.a, net.decLn.bias.data.a, net.cfg.lnEps, h, 0);
+    const z = new Float32Array(net.vocab.codeTokens);
+    affine(net.head.weight.data.a, net.head.bias!.data.a, 0, net.vocab.codeTokens, d, h, 0, z, 0);
+    return { logits: z, state };
   }
 
   /**

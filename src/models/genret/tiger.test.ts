@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Tiger } from './tiger.ts';
 import { withCollisionLevel, randomIds, type IdTable } from './ids.ts';
 import { IdTrie, constrainedBeamSearch } from './trie.ts';
-import { TigerDecoder } from './tiger-infer.ts';
+import { TigerDecoder, type DecoderState } from './tiger-infer.ts';
 import { fromSequences } from '../../data/interactions.ts';
 import { Rng } from '../../util/rng.ts';
 import { maxRelError } from '../../nn/gradcheck.ts';
@@ -32,9 +32,14 @@ describe('TIGER', () => {
     const m = model.network.vocab.m, V = model.network.vocab.codeTokens;
     for (let s = 0; s < batch.nSeq; s++) {
       const mem = dec.memory(batch.encIds.subarray(batch.encOff[s], batch.encOff[s + 1]));
+      let state: DecoderState | null = null;
       for (let j = 0; j < m; j++) {
         const js = dec.nextLogits(mem, batch.decIds.subarray(s * m, s * m + j + 1));
         expect(maxRelError(js, eng.subarray((s * m + j) * V, (s * m + j + 1) * V))).toBeLessThan(1e-4);
+        // the incremental form (cached rows, one new row per token) gives the same logits
+        const step = dec.extend(mem, state, batch.decIds[s * m + j]);
+        expect(maxRelError(step.logits, js)).toBeLessThan(1e-5);
+        state = step.state;
       }
     }
   });

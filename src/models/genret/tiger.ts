@@ -23,7 +23,7 @@ import { Rng } from '../../util/rng.ts';
 import { parseConfig } from '../../util/schema.ts';
 import { loadIdTable, type IdTable } from './ids.ts';
 import { TigerNet, tigerVocab, type TigerBatch } from './tiger-net.ts';
-import { TigerDecoder } from './tiger-infer.ts';
+import { TigerDecoder, type DecoderState } from './tiger-infer.ts';
 import { IdTrie, constrainedBeamSearch, levelLogSoftmax, type Retrieved } from './trie.ts';
 
 /** Hyperparameters (TIGER: d 128, 4 + 4 layers, 6 heads, MLP 1024, dropout 0.1, 20 items of history; smaller defaults for CPU). */
@@ -184,9 +184,14 @@ export class Tiger extends EngineSequentialModel<TigerNet, TigerConfig> implemen
     this.trie ??= new IdTrie(this.ids);
     const mem = dec.memory(enc);
     const card = this.ids.cardinalities;
+    // decoded prefixes by their codes: each beam extends its parent's cached rows by one token
+    const states = new Map<string, DecoderState>();
     return constrainedBeamSearch(this.trie, beam, k, (beams, level) => beams.map((b) => {
-      const toks = [v.bos, ...b.codes.map((code, l) => v.levelOffset[l] + code)];
-      return levelLogSoftmax(dec.nextLogits(mem, toks), v.levelOffset[level], card[level]);
+      const parent = level === 0 ? null : states.get(b.codes.slice(0, -1).join(','))!;
+      const token = level === 0 ? v.bos : v.levelOffset[level - 1] + b.codes[level - 1];
+      const { logits, state } = dec.extend(mem, parent, token);
+      states.set(b.codes.join(','), state);
+      return levelLogSoftmax(logits, v.levelOffset[level], card[level]);
     }), exclude);
   }
 
