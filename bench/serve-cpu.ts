@@ -10,8 +10,20 @@ import { loadavg } from 'node:os';
 /** Clock ticks per second of /proc's utime/stime (USER_HZ, 100 on Linux). */
 const HZ = 100;
 
-/** CPU seconds (user + system) of `pid` and all its descendants, or null without /proc. */
-export function treeCpuSeconds(pid: number): number | null {
+/** A retrain child (src/serve/retrain-child.ts), counted apart from the serving processes. */
+function isRetrain(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('retrain-child');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * CPU seconds (user + system) of `pid` and all its descendants, split into serving and retrain
+ * children (and their descendants), or null without /proc.
+ */
+export function treeCpuSeconds(pid: number): { serving: number; retrain: number } | null {
   try {
     const parent = new Map<number, number>();
     const ticks = new Map<number, number>();
@@ -28,23 +40,30 @@ export function treeCpuSeconds(pid: number): number | null {
       parent.set(Number(name), Number(f[1]));
       ticks.set(Number(name), Number(f[11]) + Number(f[12]));
     }
-    let total = 0;
+    let serving = 0;
+    let retrain = 0;
     for (const [p] of ticks) {
+      let inRetrain = false;
       for (let q: number | undefined = p; q !== undefined && q > 1; q = parent.get(q)) {
+        inRetrain ||= isRetrain(q);
         if (q === pid) {
-          total += ticks.get(p)!;
+          if (inRetrain) retrain += ticks.get(p)!;
+          else serving += ticks.get(p)!;
           break;
         }
       }
     }
-    return total / HZ;
+    return { serving: serving / HZ, retrain: retrain / HZ };
   } catch {
     return null;
   }
 }
 
-/** A meter started before a run: `stop()` gives cores used by client and server over the run, and the load average. */
-export function cpuMeter(serverPid: number): { stop(): { client_cores: number; server_cores: number | null; loadavg_1m: number } } {
+/**
+ * A meter started before a run: `stop()` gives the cores used over the run by the client, the
+ * serving processes and a retrain child (if one ran), and the load average.
+ */
+export function cpuMeter(serverPid: number): { stop(): { client_cores: number; server_cores: number | null; retrain_cores: number | null; loadavg_1m: number } } {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const s0 = treeCpuSeconds(serverPid);
@@ -56,7 +75,8 @@ export function cpuMeter(serverPid: number): { stop(): { client_cores: number; s
       const round = (x: number) => Math.round(x * 100) / 100;
       return {
         client_cores: round((c.user + c.system) / 1e6 / wall),
-        server_cores: s0 === null || s1 === null ? null : round((s1 - s0) / wall),
+        server_cores: s0 === null || s1 === null ? null : round((s1.serving - s0.serving) / wall),
+        retrain_cores: s0 === null || s1 === null ? null : round((s1.retrain - s0.retrain) / wall),
         loadavg_1m: round(loadavg()[0]),
       };
     },

@@ -110,11 +110,16 @@ const items = data.itemIds.toArray();
  * The CPU picture of the measured runs: cores used by the load generator and by the server
  * (medians), and the machine's 1-minute load average at the end of each run (other jobs included).
  */
-function cpuFigures(usage: { client_cores: number; server_cores: number | null; loadavg_1m: number }[]): Record<string, unknown> {
+function cpuFigures(usage: { client_cores: number; server_cores: number | null; retrain_cores: number | null; loadavg_1m: number }[], perSecond: number[], unit: string): Record<string, unknown> {
   const server = usage.map((u) => u.server_cores).filter((x): x is number => x !== null);
+  // CPU time the server spent per request (or event), all its threads and processes: far less
+  // sensitive to other jobs on the machine than the rate, which they share the cores with.
+  const cost = usage.flatMap((u, r) => (u.server_cores === null || !(perSecond[r] > 0) ? [] : [(1000 * u.server_cores) / perSecond[r]]));
   return {
     client_cores: median(usage.map((u) => u.client_cores)),
     server_cores: server.length > 0 ? median(server) : null,
+    [`server_cpu_ms_per_${unit}`]: cost.length > 0 ? Math.round(median(cost) * 10_000) / 10_000 : null,
+    retrain_cores_runs: usage.map((u) => u.retrain_cores),
     loadavg_runs: usage.map((u) => u.loadavg_1m),
   };
 }
@@ -219,7 +224,7 @@ for (const [caseName, cacheSize] of [
       if (scheduled) swapped = (await loopFigures(url)).swaps > 0;
     }
     const loop = retrain ? { ...(await loopFigures(url)), runs_total: rps.length } : {};
-    emit('serve', caseName, { model: modelName, workers, connections, seconds, runs, rps: median(rps), p50_ms: median(p50), p99_ms: median(p99), errors, rps_runs: rps, p99_runs: p99, ...cpuFigures(usage), ...loop });
+    emit('serve', caseName, { model: modelName, workers, connections, seconds, runs, rps: median(rps), p50_ms: median(p50), p99_ms: median(p99), errors, rps_runs: rps, p99_runs: p99, ...cpuFigures(usage, rps, 'request'), ...loop });
   } finally {
     await stopServer(child);
     rmSync(dir, { recursive: true, force: true });
@@ -276,5 +281,5 @@ if (cases.has('feedback')) {
   const stored = await store.countFeedback();
   await store.close();
   rmSync(dir, { recursive: true, force: true });
-  emit('serve', 'feedback', { workers, connections, seconds, runs, events_per_request: perRequest, events_per_s: median(rates), acked, stored, durable: stored >= acked, errors: failed, rate_runs: rates, ...cpuFigures(usage), ...loop });
+  emit('serve', 'feedback', { workers, connections, seconds, runs, events_per_request: perRequest, events_per_s: median(rates), acked, stored, durable: stored >= acked, errors: failed, rate_runs: rates, ...cpuFigures(usage, rates, 'event'), ...loop });
 }
