@@ -35,9 +35,9 @@ export async function annCase(): Promise<void> {
   const settings: Partial<AnnSettings> = {
     connectivity: Number(flag('M', '16')),
     expansionAdd: Number(flag('ef-construction', '64')),
-    expansionSearch: Number(flag('ef-search', '64')),
+    expansionSearch: Number(flag('ef-search', '128')),
     quantization: flag('quantization', 'f16') as AnnSettings['quantization'],
-    oversample: Number(flag('oversample', '4')),
+    oversample: Number(flag('oversample', '8')),
   };
   const log = (s: string) => process.stderr.write(`scale ann: ${s}\n`);
   let t = performance.now();

@@ -37,13 +37,13 @@ export interface AnnSettings {
   minItems: number;
 }
 
-/** Defaults: M 16, efConstruction 64, efSearch 64, f16 graph, 4× candidates, ANN from 100,000 items. */
+/** Defaults: M 16, efConstruction 64, efSearch 128, f16 graph, 8× candidates, ANN from 100,000 items (measured in docs/scale.md). */
 export const ANN_DEFAULTS: AnnSettings = {
   connectivity: 16,
   expansionAdd: 64,
-  expansionSearch: 64,
+  expansionSearch: 128,
   quantization: 'f16',
-  oversample: 4,
+  oversample: 8,
   maxCandidates: 4096,
   threads: 0,
   minItems: 100_000,

@@ -15,6 +15,8 @@
  * Items the user has seen are excluded by default, hidden items always, and `category` keeps only
  * items of that category. Every answer names the model and version that produced it.
  */
+import { annFor, annTopK } from './ann-bundle.ts';
+import type { AnnIndex } from './ann.ts';
 import type { Interactions } from '../data/types.ts';
 import { topK } from '../models/topk.ts';
 import type { ServedModel } from './bundle.ts';
@@ -276,6 +278,9 @@ export class Engine {
     const sequence = new Int32Array(past.length + fresh.length);
     sequence.set(past);
     sequence.set(fresh, past.length);
+    // A large catalogue with an ANN index in its bundle (ann-bundle.ts): search it, score no catalogue.
+    const ann = annFor(served);
+    if (ann) return { served, page: this.rankAnn(served, ann, dense !== undefined && fresh.length === 0 ? { users: Int32Array.of(dense), view: served.history } : userView(served, dense, sequence), opts, sequence, shunned) };
     let scores = this.buffer(served.model.nItems);
     if (served.sequential) {
       scores = await this.scoreBatched(served, sequence);
@@ -389,6 +394,19 @@ export class Engine {
     }
     const { users, view } = userView(served, undefined, sequence);
     served.model.scoreUsers(users, view, scores);
+  }
+
+  /** {@link rank}'s page through the bundle's ANN index: the same filters, as a predicate. */
+  private rankAnn(served: ServedModel, ann: AnnIndex, by: { users: Int32Array; view: Interactions }, opts: ListOptions, sequence: Int32Array, shunned: number[]): DensePage {
+    const { hidden, outside } = this.catalog.masksFor(served, opts.category);
+    const skip = new Set<number>(shunned);
+    if (opts.excludeSeen !== false) for (const i of sequence) skip.add(i);
+    for (const raw of opts.exclude ?? []) {
+      const i = served.items.get(raw);
+      if (i !== undefined) skip.add(i);
+    }
+    const top = annTopK(served, ann, by.users, by.view, opts.offset + opts.n, (i) => skip.has(i) || hidden[i] === 1 || (outside !== undefined && outside[i] === 1));
+    return { items: top.items.slice(opts.offset), scores: top.scores.slice(opts.offset) };
   }
 
   /** Top `offset + n` over the model's scores with every filter applied, then the page. */

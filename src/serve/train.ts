@@ -7,6 +7,8 @@ import type { Dataset, SideColumn } from '../data/types.ts';
 import { createModel } from '../models/registry.ts';
 import type { FitReport } from '../models/recommender.ts';
 import { saveBundle } from './bundle.ts';
+import { buildBundleAnn } from './ann-bundle.ts';
+import type { AnnSettings } from './ann.ts';
 
 /** Options of {@link trainBundle}. */
 export interface TrainOptions {
@@ -18,6 +20,8 @@ export interface TrainOptions {
   /** Output directory of the bundle. */
   out: string;
   progress?: boolean;
+  /** ANN index settings (ann.ts; built when the catalogue has at least `minItems` items); false = never. */
+  ann?: Partial<AnnSettings> | false;
 }
 
 /** Side-table column names read as item categories, in order of preference. */
@@ -53,5 +57,6 @@ export async function trainBundle(data: Dataset, options: TrainOptions): Promise
     history: data,
     itemCategories: itemCategories(data),
   });
+  if (options.ann !== false) buildBundleAnn(options.out, model, options.ann ?? {});
   return report;
 }
