@@ -8,7 +8,7 @@
  * single-turn reward, diversity, novelty — means over seeds. `--out <dir>` also writes result.json
  * and the reward-over-training curves (curves.svg). `--experiment synalign` runs the SynAlign
  * table instead (real only / + synthetic / + MMD-weighted synthetic); `--experiment sprec` the
- * SPRec rounds (seed 0).
+ * SPRec rounds (seeds 0 … --seeds − 1, then the means per round).
  */
 import type { Command } from 'commander';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ import { lineChart, type Series } from '../../util/plot.ts';
 import { POLICY_NAMES, runSimExperiment, type PolicyName, type PolicyResult } from '../../sim/experiment.ts';
 import { SIM_MODES, type SimMode } from '../../sim/env.ts';
 import { runSynAlignExperiment } from '../../sim/synalign-experiment.ts';
-import { pairRecords, runSprec, validatePairsJsonl, writePairsJsonl, type DpoPairRecord } from '../../sim/sprec.ts';
+import { pairRecords, runSprec, validatePairsJsonl, writePairsJsonl, type DpoPairRecord, type SprecRound } from '../../sim/sprec.ts';
 import { categoriesFromSide } from '../../sim/env.ts';
 import { RERANKERS, runRerankExperiment } from '../../sim/lists.ts';
 import { scoreAllUsers } from '../../sim/experiment.ts';
@@ -78,7 +78,7 @@ async function synAlign(o: SimFlags): Promise<void> {
   }
 }
 
-/** `--experiment sprec`: one JSON line per round (0 = the SFT base); DPO pairs as JSONL. */
+/** `--experiment sprec`: one JSON line per seed and round (0 = the SFT base), then the means per round; DPO pairs as JSONL. */
 async function sprec(o: SimFlags): Promise<void> {
   const data = await loadDataset({ source: o.data, format: o.format }, {}, { progress: o.progress });
   const beta = Number(o.beta);
@@ -87,10 +87,19 @@ async function sprec(o: SimFlags): Promise<void> {
   const titleCol = data.itemSide?.columns.title;
   const titles = titleCol?.type === 'text' ? titleCol.values.map((t, i) => t ?? data.itemIds.toRaw(i)) : data.itemIds.toArray();
   const records: DpoPairRecord[] = [];
-  runSprec(data, cats, { rounds: int('rounds', o.rounds, 1), beta, seed: 0 }, (r, pairs) => {
-    process.stdout.write(`${JSON.stringify(r)}\n`);
-    records.push(...pairRecords(pairs, titles));
-  });
+  const seeds = int('seeds', o.seeds, 1);
+  const all: SprecRound[][] = [];
+  for (let seed = 0; seed < seeds; seed++) {
+    all.push(runSprec(data, cats, { rounds: int('rounds', o.rounds, 1), beta, seed }, (r, pairs) => {
+      process.stdout.write(`${JSON.stringify({ seed, ...r })}\n`);
+      records.push(...pairRecords(pairs, titles));
+    }));
+  }
+  // means over seeds per round
+  for (let r = 0; r < all[0].length; r++) {
+    const mean = (k: keyof SprecRound): number => all.reduce((a, rounds) => a + rounds[r][k], 0) / all.length;
+    process.stdout.write(`${JSON.stringify({ round: r, seeds, hr: mean('hr'), ndcg: mean('ndcg'), div_ratio: mean('div_ratio'), or_ratio: mean('or_ratio'), mgu: mean('mgu'), dgu: mean('dgu') })}\n`);
+  }
   if (o.pairsOut) {
     writePairsJsonl(o.pairsOut, records);
     const n = validatePairsJsonl(o.pairsOut, readFileSync(o.pairsOut, 'utf8'));
