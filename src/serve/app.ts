@@ -21,7 +21,7 @@ import cors from '@fastify/cors';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Type } from 'typebox';
 import * as S from './schemas.ts';
-import type { ItemRecord, Store } from './store.ts';
+import type { ItemRecord, Store, VoteStore } from './store.ts';
 import { Catalog } from './catalog.ts';
 import { ENGINE_DEFAULTS, Engine, type EngineOptions } from './engine.ts';
 import { withHistoryCache } from './history-cache.ts';
@@ -38,6 +38,7 @@ import { itemRoutes } from './routes/items.ts';
 import { recommendRoutes } from './routes/recommend.ts';
 import { modelRoutes } from './routes/model.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { uiPlugin, type UiOptions } from './ui/plugin.ts';
 import { Retrainer, slotModels, type RetrainControl, type RetrainOptions } from './retrain.ts';
 
 /** Options of {@link buildApp}. */
@@ -97,6 +98,11 @@ export interface AppOptions {
    * SQLite. Default off.
    */
   historyCache?: boolean;
+  /**
+   * The web dashboard at /ui/ (`reclab serve --ui`): the folders it shows; votes go to `store`.
+   * Its data routes require `apiKey` when set.
+   */
+  ui?: Pick<UiOptions, 'roots' | 'datasets'>;
 }
 
 /** The assembled service. */
@@ -265,6 +271,11 @@ export async function buildApp(options: AppOptions): Promise<Service> {
     },
     { prefix: '/api' },
   );
+
+  if (options.ui) {
+    if (!('insertVote' in options.store)) throw new Error('--ui: this store keeps no votes (use a sqlite: or postgres:// store)');
+    await app.register(uiPlugin, { ...options.ui, votes: options.store as Store & VoteStore, apiKey: options.apiKey, service: true, prefix: '/ui' });
+  }
 
   const refresh = setInterval(() => void catalog.refresh().catch(() => {}), (options.catalogRefresh ?? 2) * 1000);
   refresh.unref();

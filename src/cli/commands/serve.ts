@@ -103,6 +103,7 @@ export function register(program: Command): void {
     .option('--retrain-min-new <n>', 'fewest new positive events worth a retrain', int('retrain-min-new', 1), RETRAIN_DEFAULTS.minNew)
     .option('--admin-key <key>', 'also require this X-Admin-Key on the admin routes (retrain, rollback); they always require --api-key')
     .option('--log', 'log every request (pino JSON on stdout)', false)
+    .option('--ui', 'also serve the web dashboard at /ui/ over runs/ and docs/results (its data routes need --api-key when set; docs/ui.md)', false)
     .option('--replicas <redis-url>', 'one of several replicas over a shared --db postgres://…: model swaps go to every replica through this Redis (docs/scale.md)')
     .option('--replica-channel <name>', 'the replicas\' channel on that Redis (one per service)', 'reclab:serve')
     .action(async (o: {
@@ -135,6 +136,7 @@ export function register(program: Command): void {
       log: boolean;
       replicas?: string;
       replicaChannel: string;
+      ui: boolean;
     }) => {
       if (o.replicas && o.workers > 1) throw new Error('--replicas: run one process per replica (--workers 1); the cluster primary already keeps its workers on one model');
       await runServer({
@@ -156,6 +158,7 @@ export function register(program: Command): void {
         adminKey: o.adminKey ?? process.env.RECLAB_ADMIN_KEY,
         retrain: retrainOptions(o),
         onlineWindow: o.onlineWindow,
+        ...(o.ui ? { ui: {} } : {}),
         engine: {
           cacheSize: o.cacheSize,
           cacheBytes: o.cacheMb * 1024 * 1024,

@@ -84,8 +84,11 @@ export async function uiPlugin(app: FastifyInstance, options: UiOptions): Promis
     reply.code(status).send({ error: status < 500 || /: not (valid JSON|a reclab)/.test(e.message) ? e.message : `internal error: ${e.message}` });
   });
 
-  // Only `/ui/` (the shell's relative asset URLs need the slash); the host app redirects `/ui` here.
-  app.get('/', { prefixTrailingSlash: 'slash' }, async (_request, reply) => reply.type(shell.type).header('Cache-Control', 'no-cache').send(shell.body));
+  app.get('/', async (request, reply) => {
+    // The shell's asset URLs are relative: `/ui` must become `/ui/` before they resolve.
+    if (!request.url.split('?')[0].endsWith('/')) return reply.redirect(`${app.prefix}/`);
+    return reply.type(shell.type).header('Cache-Control', 'no-cache').send(shell.body);
+  });
   app.get('/assets/:name', async (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply) => {
     const a = files.get(request.params.name);
     if (!a) throw new UiError(404, `no asset "${request.params.name}"`);

@@ -28,7 +28,6 @@ export interface UiServer {
 export async function buildUiApp(options: UiOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   app.get('/', async (_request, reply) => reply.redirect('/ui/'));
-  app.get('/ui', async (_request, reply) => reply.redirect('/ui/'));
   await app.register(uiPlugin, { ...options, prefix: '/ui' });
   return app;
 }
