@@ -402,6 +402,45 @@ export class TigerNet {
   }
 
   /**
+   * The memory keys and values of every decoder block for each sequence of `batch` (inference, no
+   * dropout), computed on the engine for the whole batch at once, threads in parallel: what the
+   * JS beam decoder (./tiger-infer.ts) needs per user. The batch's decoder tokens do not matter
+   * (memory rows come first under the causal mask).
+   */
+  memories(batch: TigerBatch): { L: number; K: Float32Array[]; V: Float32Array[] }[] {
+    const d = this.cfg.hidden, m = this.vocab.m;
+    this.engine.run(this.prepare());
+    const shards = this.shards(batch);
+    this.engine.runParallel(shards.map(({ sh, enc, cat, B }) => {
+      const prog = this.engine.program();
+      this.recordForward(prog, B, enc, cat, batch.encOff, sh.s0, 0, null);
+      return prog;
+    }));
+    const out: { L: number; K: Float32Array[]; V: Float32Array[] }[] = [];
+    for (const { sh, B } of shards) {
+      const mem = this.engine.memory.buffer;
+      const e0 = batch.encOff[sh.s0];
+      for (let s = sh.s0; s < sh.s1; s++) {
+        const L = batch.encOff[s + 1] - batch.encOff[s];
+        const c = batch.encOff[s] - e0 + (s - sh.s0) * m; // first memory row in the shard's decoder stream
+        const K: Float32Array[] = [], V: Float32Array[] = [];
+        this.dec.forEach((_, b) => {
+          const kv = new Float32Array(mem, B[`d${b}KV`] + 4 * c * 2 * d, L * 2 * d);
+          const k = new Float32Array(L * d), v = new Float32Array(L * d);
+          for (let r = 0; r < L; r++) {
+            k.set(kv.subarray(r * 2 * d, r * 2 * d + d), r * d);
+            v.set(kv.subarray(r * 2 * d + d, (r + 1) * 2 * d), r * d);
+          }
+          K.push(k);
+          V.push(v);
+        });
+        out.push({ L, K, V });
+      }
+    }
+    return out;
+  }
+
+  /**
    * Head logits of the decoder tokens of every sequence (m·nSeq × codeTokens), no dropout: the
    * engine's inference reference (tests compare the JS decoder with it).
    */

@@ -30,8 +30,12 @@ describe('TIGER', () => {
     const eng = model.network.logits(batch);
     const dec = new TigerDecoder(model.network);
     const m = model.network.vocab.m, V = model.network.vocab.codeTokens;
+    const engineMems = model.network.memories(batch);
     for (let s = 0; s < batch.nSeq; s++) {
       const mem = dec.memory(batch.encIds.subarray(batch.encOff[s], batch.encOff[s + 1]));
+      // the memory's keys and values of the last decoder block, computed in a batch on the engine
+      expect(maxRelError(engineMems[s].K[1], mem.K[1])).toBeLessThan(1e-4);
+      expect(maxRelError(engineMems[s].V[1], mem.V[1])).toBeLessThan(1e-4);
       let state: DecoderState | null = null;
       for (let j = 0; j < m; j++) {
         const js = dec.nextLogits(mem, batch.decIds.subarray(s * m, s * m + j + 1));

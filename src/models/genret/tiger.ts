@@ -23,7 +23,7 @@ import { Rng } from '../../util/rng.ts';
 import { parseConfig } from '../../util/schema.ts';
 import { loadIdTable, type IdTable } from './ids.ts';
 import { TigerNet, tigerVocab, type TigerBatch } from './tiger-net.ts';
-import { TigerDecoder, type DecoderState } from './tiger-infer.ts';
+import { TigerDecoder, type DecoderState, type TigerMemory } from './tiger-infer.ts';
 import { IdTrie, constrainedBeamSearch, levelLogSoftmax, type Retrieved } from './trie.ts';
 
 /** Hyperparameters (TIGER: d 128, 4 + 4 layers, 6 heads, MLP 1024, dropout 0.1, 20 items of history; smaller defaults for CPU). */
@@ -180,9 +180,13 @@ export class Tiger extends EngineSequentialModel<TigerNet, TigerConfig> implemen
    * with log-probability scores; `exclude` drops items at the leaves.
    */
   retrieve(enc: ArrayLike<number>, k: number, beam = this.config.beam, exclude?: (item: number) => boolean): Retrieved[] {
-    const net = this.network, v = net.vocab, dec = this.jsDecoder();
+    return this.retrieveFrom(this.jsDecoder().memory(enc), k, beam, exclude);
+  }
+
+  /** {@link retrieve} from a user's memory already computed (by the JS decoder or by the engine in a batch). */
+  retrieveFrom(mem: TigerMemory, k: number, beam = this.config.beam, exclude?: (item: number) => boolean): Retrieved[] {
+    const v = this.network.vocab, dec = this.jsDecoder();
     this.trie ??= new IdTrie(this.ids);
-    const mem = dec.memory(enc);
     const card = this.ids.cardinalities;
     // decoded prefixes by their codes: each beam extends its parent's cached rows by one token
     const states = new Map<string, DecoderState>();
@@ -195,26 +199,45 @@ export class Tiger extends EngineSequentialModel<TigerNet, TigerConfig> implemen
     }), exclude);
   }
 
+  /** The memories of many users' encoder sequences, on the engine in batches of `batchSize`. */
+  memoriesOf(encs: Int32Array[]): TigerMemory[] {
+    const net = this.network, v = net.vocab, m = v.m;
+    const out: TigerMemory[] = [];
+    for (let s0 = 0; s0 < encs.length; s0 += this.config.batchSize) {
+      const part = encs.slice(s0, s0 + this.config.batchSize);
+      const n = part.length;
+      const encOff = new Int32Array(n + 1);
+      part.forEach((e, s) => (encOff[s + 1] = encOff[s] + e.length));
+      const encIds = new Int32Array(encOff[n]), encPos = new Int32Array(encOff[n]);
+      part.forEach((e, s) => {
+        encIds.set(e, encOff[s]);
+        for (let i = 0; i < e.length; i++) encPos[encOff[s] + i] = i;
+      });
+      const decIds = new Int32Array(n * m).fill(v.bos); // any tokens: memory rows do not see them
+      out.push(...net.memories({ nSeq: n, encOff, encIds, encPos, decIds, targets: new Int32Array(n * m) }));
+    }
+    return out;
+  }
+
   scoreUsers(users: Int32Array, history: Interactions, out: Float32Array): void {
     const n = this.network.nItems;
     if (out.length < users.length * n) throw new Error(`tiger: out holds ${out.length} scores, need ${users.length}×${n}`);
-    users.forEach((u, r) => {
-      const items = history.items.subarray(history.offsets[u], history.offsets[u + 1]);
-      this.fillRow(this.encoderTokens(u, items), items, out, r * n);
-    });
+    const hist = Array.from(users, (u) => history.items.subarray(history.offsets[u], history.offsets[u + 1]));
+    const mems = this.memoriesOf(hist.map((items, r) => this.encoderTokens(users[r], items)));
+    users.forEach((_, r) => this.fillRow(mems[r], hist[r], out, r * n));
   }
 
   scoreSequence(sequence: Int32Array, out: Float32Array): void {
     const n = this.network.nItems;
     for (const it of sequence) if (!(it >= 0 && it < n)) throw new RangeError(`tiger: item ${it} outside 0..${n - 1}`);
-    this.fillRow(this.encoderTokens(-1, sequence), sequence, out, 0);
+    this.fillRow(this.jsDecoder().memory(this.encoderTokens(-1, sequence)), sequence, out, 0);
   }
 
-  private fillRow(enc: Int32Array, items: Int32Array, out: Float32Array, off: number): void {
+  private fillRow(mem: TigerMemory, items: Int32Array, out: Float32Array, off: number): void {
     const n = this.network.nItems;
     const seen = this.config.excludeHistory ? new Set(items) : null;
     out.fill(NOT_RETRIEVED, off, off + n);
-    const top = this.retrieve(enc, this.config.beam, this.config.beam, seen ? (i) => seen.has(i) : undefined);
+    const top = this.retrieveFrom(mem, this.config.beam, this.config.beam, seen ? (i) => seen.has(i) : undefined);
     for (const r of top) out[off + r.item] = r.score;
   }
 
