@@ -9,6 +9,7 @@ import type { FitReport } from '../models/recommender.ts';
 import { saveBundle } from './bundle.ts';
 import { buildBundleAnn } from './ann-bundle.ts';
 import type { AnnSettings } from './ann.ts';
+import { progress } from '../util/progress.ts';
 
 /** Options of {@link trainBundle}. */
 export interface TrainOptions {
@@ -57,6 +58,15 @@ export async function trainBundle(data: Dataset, options: TrainOptions): Promise
     history: data,
     itemCategories: itemCategories(data),
   });
-  if (options.ann !== false) buildBundleAnn(options.out, model, options.ann ?? {});
+  if (options.ann !== false) {
+    // Minutes at a million items: a bar with its ETA (drawn only on a terminal).
+    const bar = progress('ann index', model.nItems, { enabled: options.progress, unit: 'items' });
+    let last = 0;
+    buildBundleAnn(options.out, model, options.ann ?? {}, (done) => {
+      bar.tick(done - last);
+      last = done;
+    });
+    bar.stop();
+  }
   return report;
 }

@@ -69,11 +69,14 @@ async function launchRedis(bin: string, port: number): Promise<ChildProcess> {
   }
 }
 
-/** The test Redis, or a reason to skip. */
-export async function testRedis(): Promise<TestRedis | { skip: string }> {
+/**
+ * The test Redis, or a reason to skip. `own`: a server of this test's own when redis-server is
+ * installed, even if RECLAB_TEST_REDIS_URL is set (tests that kill and restart it need one).
+ */
+export async function testRedis(options: { own?: boolean } = {}): Promise<TestRedis | { skip: string }> {
   const external = process.env.RECLAB_TEST_REDIS_URL;
-  if (external) return { url: external, port: Number(new URL(external).port || 6379), stop: async () => {} };
   const bin = redisServerBinary();
+  if (external && !(options.own && bin)) return { url: external, port: Number(new URL(external).port || 6379), stop: async () => {} };
   if (!bin) return { skip: 'no Redis: set RECLAB_TEST_REDIS_URL or install redis-server (apt-get install redis-server; .ci/run does)' };
   const port = await freePort();
   const handle: TestRedis = {

@@ -15,7 +15,7 @@ const dir = mkdtempSync(join(tmpdir(), 'reclab-queue-cli-'));
 const children: Child[] = [];
 
 beforeAll(async () => {
-  redis = await testRedis();
+  redis = await testRedis({ own: true });
   if ('skip' in redis) console.warn(`queue-cli: skipped: ${redis.skip}`);
 }, 30_000);
 afterAll(async () => {

@@ -14,7 +14,7 @@ let db: { url: string; drop: () => Promise<void> } | undefined;
 let replicas: Awaited<ReturnType<typeof startReplicas>> | undefined;
 
 beforeAll(async () => {
-  redis = await testRedis();
+  redis = await testRedis({ own: true });
   if ('skip' in redis) console.warn(`replicas: skipped: ${redis.skip}`);
   if (!pgUrl) console.warn('replicas: skipped: RECLAB_TEST_PG_URL is not set (see test/serve/pg-start.sh)');
   if ('skip' in redis || !pgUrl) return;
