@@ -80,8 +80,9 @@ export async function sweepKill(opts: { redis: string; results?: string; workers
     if (opts.kill ?? true) {
       const victim = children[0];
       const m = await victim.waitFor(/: law-point (\S+) started/);
-      // In the middle of the job: it has started training (a point takes seconds).
-      await new Promise((r) => setTimeout(r, 700));
+      // In the middle of the job: "started" is logged before the data is loaded and the model
+      // trained, so a kill shortly after it lands inside the job on any machine.
+      await new Promise((r) => setTimeout(r, 150));
       killedJob = m[1];
       victim.proc.kill('SIGKILL');
       await victim.exited;
