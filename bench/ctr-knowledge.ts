@@ -2,7 +2,8 @@
  * Serving cost of pre-stored knowledge (issue 21, must-show 5): the latency of one recommendation
  * request by the same model trained without knowledge and with it, served from pre-stored vectors
  * (no LLM, no text encoder). Requests alternate between the two models (A/B/A/B…) so load on the
- * machine hits both alike; each case prints one JSON line with the medians and the overhead.
+ * machine hits both alike (the order within a request alternates too); each case prints one JSON
+ * line with the medians and the overhead.
  *
  * - CTR cases (`deepfm`, `din`, any CTR model name) on ML-100K: 100 candidate items for one user,
  *   with the user's fields and last 30 behaviours. With knowledge, the adaptor outputs r̂_u, f̂_i
@@ -44,18 +45,23 @@ const { values: opt } = parseArgs({
 const nRequests = Number(opt.requests);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** Times `a` and `b` on the same requests, alternating, twice; the second round is kept. */
+/**
+ * Times `a` and `b` on the same requests, twice; the second round is kept. The order within a
+ * request alternates (A B, then B A …), so neither side always runs second on warm caches.
+ */
 function abTimes(n: number, a: (r: number) => void, b: (r: number) => void): { a: number; b: number } {
   const ta: number[] = [];
   const tb: number[] = [];
+  const time = (f: (r: number) => void, r: number, into: number[] | null): void => {
+    const t = performance.now();
+    f(r);
+    into?.push(performance.now() - t);
+  };
   for (let rep = 0; rep < 2; rep++) {
     for (let r = 0; r < n; r++) {
-      let t = performance.now();
-      a(r);
-      if (rep) ta.push(performance.now() - t);
-      t = performance.now();
-      b(r);
-      if (rep) tb.push(performance.now() - t);
+      const first = r % 2 === 0;
+      time(first ? a : b, r, rep ? (first ? ta : tb) : null);
+      time(first ? b : a, r, rep ? (first ? tb : ta) : null);
     }
   }
   return { a: median(ta), b: median(tb) };
