@@ -19,11 +19,17 @@ function isRetrain(pid: number): boolean {
   }
 }
 
+/** One process of the tree: CPU seconds so far, and whether it is (under) a retrain child. */
+interface ProcCpu {
+  seconds: number;
+  retrain: boolean;
+}
+
 /**
- * CPU seconds (user + system) of `pid` and all its descendants, split into serving and retrain
- * children (and their descendants), or null without /proc.
+ * CPU seconds (user + system, all threads) of `pid` and each of its descendants, marked when they
+ * are a retrain child or under one; null without /proc.
  */
-export function treeCpuSeconds(pid: number): { serving: number; retrain: number } | null {
+export function treeCpuSeconds(pid: number): Map<number, ProcCpu> | null {
   try {
     const parent = new Map<number, number>();
     const ticks = new Map<number, number>();
@@ -40,20 +46,18 @@ export function treeCpuSeconds(pid: number): { serving: number; retrain: number 
       parent.set(Number(name), Number(f[1]));
       ticks.set(Number(name), Number(f[11]) + Number(f[12]));
     }
-    let serving = 0;
-    let retrain = 0;
+    const out = new Map<number, ProcCpu>();
     for (const [p] of ticks) {
       let inRetrain = false;
       for (let q: number | undefined = p; q !== undefined && q > 1; q = parent.get(q)) {
         inRetrain ||= isRetrain(q);
         if (q === pid) {
-          if (inRetrain) retrain += ticks.get(p)!;
-          else serving += ticks.get(p)!;
+          out.set(p, { seconds: ticks.get(p)! / HZ, retrain: inRetrain });
           break;
         }
       }
     }
-    return { serving: serving / HZ, retrain: retrain / HZ };
+    return out;
   } catch {
     return null;
   }
@@ -73,10 +77,19 @@ export function cpuMeter(serverPid: number): { stop(): { client_cores: number; s
       const c = process.cpuUsage(c0);
       const s1 = treeCpuSeconds(serverPid);
       const round = (x: number) => Math.round(x * 100) / 100;
+      // Per process, from its first sight: a process that ended during the run (a retrain child)
+      // drops out of the tree and its last stretch is not counted — an undercount, never negative.
+      let serving = 0;
+      let retrain = 0;
+      for (const [p, now] of s1 ?? []) {
+        const spent = now.seconds - (s0?.get(p)?.seconds ?? 0);
+        if (now.retrain) retrain += spent;
+        else serving += spent;
+      }
       return {
         client_cores: round((c.user + c.system) / 1e6 / wall),
-        server_cores: s0 === null || s1 === null ? null : round((s1.serving - s0.serving) / wall),
-        retrain_cores: s0 === null || s1 === null ? null : round((s1.retrain - s0.retrain) / wall),
+        server_cores: s0 === null || s1 === null ? null : round(serving / wall),
+        retrain_cores: s0 === null || s1 === null ? null : round(retrain / wall),
         loadavg_1m: round(loadavg()[0]),
       };
     },
