@@ -126,7 +126,7 @@ export class TigerDecoder {
    * when `causal`, every row otherwise. Returns this block's K and V of the rows. `skipOutput`:
    * only K and V are needed (the last decoder block over memory rows).
    */
-  private block(w: BlockW, X: Float32Array, n: number, prefixK: Float32Array | null, prefixV: Float32Array | null, causal: boolean,
+  private block(w: BlockW, X: Float32Array, n: number, prefixK: Float32Array[], prefixV: Float32Array[], causal: boolean,
     skipOutput = false): { K: Float32Array; V: Float32Array } {
     const d = this.d, f = this.net.cfg.ffn, eps = this.net.cfg.lnEps;
     const H = new Float32Array(n * d), Q = new Float32Array(n * d), K = new Float32Array(n * d), V = new Float32Array(n * d);
@@ -137,8 +137,8 @@ export class TigerDecoder {
     }
     if (skipOutput) return { K, V };
     for (let i = 0; i < n; i++) affine(w.inW, w.inB, 0, d, d, H, i * d, Q, i * d);
-    const pl = prefixK ? prefixK.length / d : 0;
-    const A = this.attend(Q, n, prefixK ? [prefixK, K] : [K], prefixV ? [prefixV, V] : [V], (i) => (causal ? pl + i + 1 : pl + n));
+    const pl = prefixK.reduce((a, k) => a + k.length / d, 0);
+    const A = this.attend(Q, n, [...prefixK, K], [...prefixV, V], (i) => (causal ? pl + i + 1 : pl + n));
     const t = new Float32Array(d), h2 = new Float32Array(d), hid = new Float32Array(f);
     for (let i = 0; i < n; i++) {
       affine(w.outW, w.outB, 0, d, d, A, i * d, t, 0);
@@ -157,12 +157,12 @@ export class TigerDecoder {
     const d = this.d, net = this.net;
     const L = encIds.length;
     const X = this.embed(encIds, net.posEnc.data.a, Array.from({ length: L }, (_, i) => i));
-    for (const w of this.enc) this.block(w, X, L, null, null, false);
+    for (const w of this.enc) this.block(w, X, L, [], [], false);
     const M = new Float32Array(L * d);
     for (let i = 0; i < L; i++) layerNorm(X, i * d, d, net.encLn.weight.data.a, net.encLn.bias.data.a, net.cfg.lnEps, M, i * d);
     const K: Float32Array[] = [], V: Float32Array[] = [];
     this.dec.forEach((w, b) => {
-      const kv = this.block(w, M, L, null, null, true, b === this.dec.length - 1);
+      const kv = this.block(w, M, L, [], [], true, b === this.dec.length - 1);
       K.push(kv.K);
       V.push(kv.V);
     });
@@ -182,9 +182,7 @@ export class TigerDecoder {
     const state: DecoderState = { rows: row + 1, K: [], V: [] };
     this.dec.forEach((w, b) => {
       // keys/values before this row: the memory's, then the parent's rows
-      const prevK = parent ? concat(mem.K[b], parent.K[b]) : mem.K[b];
-      const prevV = parent ? concat(mem.V[b], parent.V[b]) : mem.V[b];
-      const kv = this.block(w, X, 1, prevK, prevV, true);
+      const kv = this.block(w, X, 1, parent ? [mem.K[b], parent.K[b]] : [mem.K[b]], parent ? [mem.V[b], parent.V[b]] : [mem.V[b]], true);
       state.K.push(parent ? concat(parent.K[b], kv.K) : kv.K);
       state.V.push(parent ? concat(parent.V[b], kv.V) : kv.V);
     });
@@ -203,7 +201,7 @@ export class TigerDecoder {
     const d = this.d, net = this.net;
     const n = dec.length;
     const X = this.embed(dec, net.posDec.data.a, Array.from({ length: n }, (_, i) => i));
-    this.dec.forEach((w, b) => this.block(w, X, n, mem.K[b], mem.V[b], true));
+    this.dec.forEach((w, b) => this.block(w, X, n, [mem.K[b]], [mem.V[b]], true));
     const h = new Float32Array(d);
     layerNorm(X, (n - 1) * d, d, net.decLn.weight.data.a, net.decLn.bias.data.a, net.cfg.lnEps, h, 0);
     const V = net.vocab.codeTokens;

@@ -82,16 +82,22 @@ export function constrainedBeamSearch(trie: IdTrie, width: number, k: number,
   for (let level = 0; level < trie.levels && beams.length > 0; level++) {
     const lp = logProbs(beams, level);
     const last = level === trie.levels - 1;
-    const cand: Beam[] = [];
+    // candidates as parallel arrays (a level may offer beams × codebook of them); beams are made for the survivors only
+    const from: number[] = [], code: number[] = [], node: number[] = [], score: number[] = [];
     beams.forEach((b, i) => {
-      for (const [code, child] of trie.next(b.node)) {
+      for (const [c, child] of trie.next(b.node)) {
         if (last && exclude && exclude(trie.item(child))) continue;
-        const s = b.score + lp[i][code];
-        cand.push({ node: child, codes: [...b.codes, code], score: Number.isNaN(s) ? -Infinity : s });
+        const s = b.score + lp[i][c];
+        from.push(i);
+        code.push(c);
+        node.push(child);
+        score.push(Number.isNaN(s) ? -Infinity : s);
       }
     });
-    cand.sort((a, c) => c.score - a.score || a.node - c.node);
-    beams = cand.slice(0, last ? Math.max(width, k) : width);
+    const order = Array.from({ length: score.length }, (_, j) => j);
+    order.sort((a, c) => score[c] - score[a] || node[a] - node[c]);
+    beams = order.slice(0, last ? Math.max(width, k) : width)
+      .map((j) => ({ node: node[j], codes: [...beams[from[j]].codes, code[j]], score: score[j] }));
   }
   return beams
     .map((b) => ({ item: trie.item(b.node), score: b.score }))
