@@ -15,6 +15,8 @@ const src = join(root, 'src');
 const dist = join(root, 'dist');
 /** File endings copied verbatim from src/ to dist/. */
 const ASSETS = ['.wasm'];
+/** The dashboard's browser files (src/serve/ui/assets.ts reads them beside itself), copied whole. */
+const UI_ASSETS = /^serve[\\/]ui[\\/]assets[\\/][^\\/]+\.(js|css)$/;
 
 rmSync(dist, { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -25,7 +27,7 @@ const walk = (dir) => {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) walk(path);
-    else if (ASSETS.some((ext) => entry.name.endsWith(ext))) {
+    else if (ASSETS.some((ext) => entry.name.endsWith(ext)) || UI_ASSETS.test(relative(src, path))) {
       const to = join(dist, relative(src, path));
       mkdirSync(dirname(to), { recursive: true });
       copyFileSync(path, to);
