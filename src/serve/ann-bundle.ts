@@ -37,11 +37,10 @@ export function annFor(served: ServedModel, settings: Partial<AnnSettings> = {})
   const known = loaded.get(served);
   if (known !== undefined) return known ?? undefined;
   let index: AnnIndex | null = null;
-  const v = itemVectors(served.model);
-  // The bundle has an index only when training decided the catalogue was large enough for it.
-  if (v && existsSync(annPath(served.dir))) {
-    index = AnnIndex.load(annPath(served.dir), v.vectors, served.model.nItems, v.dims, settings);
-  }
+  // The bundle has an index only when training decided the catalogue was large enough for it;
+  // the file is looked for first, so a bundle without one costs the model nothing.
+  const v = existsSync(annPath(served.dir)) ? itemVectors(served.model) : undefined;
+  if (v) index = AnnIndex.load(annPath(served.dir), v.vectors, served.model.nItems, v.dims, settings);
   loaded.set(served, index);
   return index ?? undefined;
 }
