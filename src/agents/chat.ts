@@ -83,6 +83,11 @@ export class ChatRecommender {
     this.template = options.template ?? loadPrompt('chat', undefined, AGENT_PROMPTS_DIR);
   }
 
+  /** Releases the model (local GGUF models hold memory). */
+  async close(): Promise<void> {
+    await this.options.client.close();
+  }
+
   /** A new empty session (for a known user when `user` is a raw user id of the data). */
   newSession(id: string, user?: string): ChatSession {
     if (user !== undefined && this.options.dataset.userIds.get(user) === undefined) throw new Error(`chat: no user with id "${user}" in ${this.options.dataset.name}`);

@@ -38,6 +38,7 @@ import { itemRoutes } from './routes/items.ts';
 import { recommendRoutes } from './routes/recommend.ts';
 import { modelRoutes } from './routes/model.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { chatRoutes, openChatService, type ChatConfig } from './routes/chat.ts';
 import { uiPlugin, type UiOptions } from './ui/plugin.ts';
 import { Retrainer, slotModels, type RetrainControl, type RetrainOptions } from './retrain.ts';
 
@@ -103,6 +104,8 @@ export interface AppOptions {
    * Its data routes require `apiKey` when set.
    */
   ui?: Pick<UiOptions, 'roots' | 'datasets'>;
+  /** Conversational recommendation at /api/chat (docs/agents.md); off when absent. */
+  chat?: ChatConfig;
 }
 
 /** The assembled service. */
@@ -268,6 +271,7 @@ export async function buildApp(options: AppOptions): Promise<Service> {
       recommendRoutes(api, ctx);
       modelRoutes(api, ctx);
       adminRoutes(api, ctx, { apiKey: options.apiKey, adminKey: options.adminKey });
+      if (options.chat) chatRoutes(api, await openChatService(options.chat));
     },
     { prefix: '/api' },
   );

@@ -106,6 +106,10 @@ export function register(program: Command): void {
     .option('--ui', 'also serve the web dashboard at /ui/ over runs/ and docs/results (its data routes need --api-key when set; docs/ui.md)', false)
     .option('--replicas <redis-url>', 'one of several replicas over a shared --db postgres://…: model swaps go to every replica through this Redis (docs/scale.md)')
     .option('--replica-channel <name>', 'the replicas\' channel on that Redis (one per service)', 'reclab:serve')
+    .option('--chat-llm <provider>', 'serve POST /api/chat with this model (openai:…, gguf:…, replay:…, scripted:…; docs/agents.md)')
+    .option('--chat-data <source>', 'dataset whose titles ground chat answers (with --chat-llm)')
+    .option('--chat-format <fmt>', 'reader format of --chat-data', 'auto')
+    .option('--chat-db <path>', 'SQLite file of the chat sessions', 'chat-sessions.db')
     .action(async (o: {
       models: string;
       model?: string;
@@ -137,7 +141,12 @@ export function register(program: Command): void {
       replicas?: string;
       replicaChannel: string;
       ui: boolean;
+      chatLlm?: string;
+      chatData?: string;
+      chatFormat: string;
+      chatDb: string;
     }) => {
+      if (o.chatLlm && !o.chatData) throw new Error('--chat-llm needs --chat-data <dataset> (its titles ground the answers)');
       if (o.replicas && o.workers > 1) throw new Error('--replicas: run one process per replica (--workers 1); the cluster primary already keeps its workers on one model');
       await runServer({
         replicas: o.replicas,
@@ -159,6 +168,7 @@ export function register(program: Command): void {
         retrain: retrainOptions(o),
         onlineWindow: o.onlineWindow,
         ...(o.ui ? { ui: {} } : {}),
+        ...(o.chatLlm ? { chat: { llm: o.chatLlm, data: o.chatData!, format: o.chatFormat, db: o.chatDb } } : {}),
         engine: {
           cacheSize: o.cacheSize,
           cacheBytes: o.cacheMb * 1024 * 1024,

@@ -35,7 +35,6 @@ describe('POST /api/chat', () => {
     // The user's history (Alien, rated 4) reached the prompt.
     expect(a.provider.requests[0].messages.at(-1)!.content).toContain('Alien (1979) | 4');
     await a.server.close();
-    a.sessions.close();
     // A new process on the same database continues the session.
     const b = await app(db);
     const r2 = await b.server.inject({ method: 'POST', url: '/api/chat', payload: { SessionId: b1.SessionId, Message: 'another?' } });
@@ -48,6 +47,5 @@ describe('POST /api/chat', () => {
     expect((await b.server.inject({ method: 'POST', url: '/api/chat', payload: { UserId: 'ghost', Message: 'hi' } })).statusCode).toBe(400);
     expect((await b.server.inject({ method: 'POST', url: '/api/chat', payload: { Message: '' } })).statusCode).toBe(400);
     await b.server.close();
-    b.sessions.close();
   });
 });

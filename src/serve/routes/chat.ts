@@ -45,6 +45,25 @@ export interface ChatService {
   sessions: ChatSessionStore;
 }
 
+/** How `reclab serve --chat-llm …` configures chat (plain data: cluster workers get a copy and build their own service). */
+export interface ChatConfig {
+  /** Provider spec of the chat model (openai:…, gguf:…, replay:…, scripted:…). */
+  llm: string;
+  /** Dataset whose item titles are the catalogue and whose histories inform the answers. */
+  data: string;
+  format: string;
+  /** SQLite file of the sessions. */
+  db: string;
+}
+
+/** Builds the chat service of a config: the client, the catalogue (dataset side table) and the session table. */
+export async function openChatService(config: ChatConfig): Promise<ChatService> {
+  const [{ ChatRecommender: Recommender }, { loadLlmData, clientFromFlags }] = await Promise.all([import('../../agents/chat.ts'), import('../../llmrec/setup.ts'), import('../../agents/scripts.ts')]);
+  const data = await loadLlmData({ data: config.data, format: config.format }, false);
+  const client = clientFromFlags(config.llm, { cache: false, concurrency: '4', priceIn: '0', priceOut: '0', structured: 'json_schema' });
+  return { recommender: new Recommender({ client, dataset: data.dataset, catalogue: data.catalogue, history: data.history }), sessions: await ChatSessionStore.open(config.db) };
+}
+
 const ChatIn = Type.Object(
   {
     SessionId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'continue this session; a new one is started when absent or unknown' })),
@@ -65,6 +84,10 @@ const SessionOut = Type.Object({ SessionId: Type.String(), UserId: Type.Union([T
 
 /** Registers the chat routes on `api`. */
 export function chatRoutes(api: Api, { recommender, sessions }: ChatService): void {
+  api.addHook('onClose', async () => {
+    sessions.close();
+    await recommender.close();
+  });
   const queues = new Map<string, Promise<unknown>>();
   api.post('/chat', { schema: { ...tag('chat'), summary: 'One message of a conversation: a grounded answer', body: ChatIn, response: { 200: ChatOut, ...errors } } }, async (request) => {
     const { SessionId, UserId, Message } = request.body;
