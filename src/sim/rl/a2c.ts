@@ -97,14 +97,15 @@ export class A2cPolicy implements Policy {
   act(obs: Observation, k: number, banned: Uint8Array | null, rng: Rng): Int32Array {
     const s = this.states.build(obs);
     this.lastState = s;
-    this.lastBanned = Int32Array.from(obs.items);
+    // FreeB passes no mask: nothing is banned, in acting and in the update's softmax alike
+    this.lastBanned = banned ? Int32Array.from(obs.items) : new Int32Array(0);
     const { ids, buckets } = packStates([s], this.states.window);
     const logits = this.net.forward(1, ids, buckets).out;
     if (!this.training) return topKAllowed(logits, k, banned);
     const out = new Int32Array(k);
     const taken: number[] = [];
     for (let j = 0; j < k; j++) {
-      const bannedNow = banned ? [...Array.from(this.lastBanned), ...taken] : taken;
+      const bannedNow = [...Array.from(this.lastBanned), ...taken];
       const p = maskedSoftmax(logits, bannedNow);
       let u = rng.next(), pick = -1;
       for (let i = 0; i < p.length; i++) {

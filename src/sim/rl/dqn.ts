@@ -63,6 +63,8 @@ export class DqnPolicy implements Policy {
   private next = 0;
   private readonly rng: Rng;
   private lastState: StateWindow | null = null;
+  /** Whether the environment bans repeats (NX modes: a banned mask was passed to act). */
+  private noRepeats = true;
 
   constructor(private readonly nItems: number, private readonly states: StateBuilder, config: Partial<DqnConfig> = {}) {
     this.config = { ...DQN_DEFAULTS, ...config };
@@ -83,6 +85,7 @@ export class DqnPolicy implements Policy {
   act(obs: Observation, k: number, banned: Uint8Array | null, rng: Rng): Int32Array {
     const s = this.states.build(obs);
     this.lastState = s;
+    this.noRepeats = banned !== null;
     if (this.training && rng.next() < this.epsilon) return randomAllowed(this.nItems, k, banned, rng);
     const { ids, buckets } = packStates([s], this.states.window);
     return topKAllowed(this.online.forward(1, ids, buckets).out, k, banned);
@@ -91,7 +94,7 @@ export class DqnPolicy implements Policy {
   observe(obs: Observation, list: Int32Array, rewards: Float64Array, done: boolean): void {
     if (!this.training || !this.lastState) return;
     const s2 = this.states.build(obs);
-    const banned2 = Int32Array.from(obs.items);
+    const banned2 = this.noRepeats ? Int32Array.from(obs.items) : new Int32Array(0);
     for (let j = 0; j < list.length; j++) {
       if (!Number.isFinite(rewards[j])) continue;
       this.push({ s: this.lastState, a: list[j], r: rewards[j], s2, done, banned2 });

@@ -68,4 +68,13 @@ describe('learning against a user model', () => {
     const s = summarize(playEpisodes(env(3), a2c, 20, 4), cats, [1, 1, 1, 1, 1, 1], 4);
     expect(s.cumulative_reward).toBe(15);
   });
+
+  it('in FreeB nothing is banned: DQN learns to repeat the one rewarding item (15, not 5 + 1 + 1)', () => {
+    const one: RewardMatrix = { nUsers: 4, nItems: 6, values: Float32Array.from({ length: 24 }, (_, c) => (c % 6 === 0 ? 5 : 1)) };
+    const free = (seed: number): SimEnv => new SimEnv(one, cats, { mode: 'FreeB', window: 3, threshold: 5, maxTurns: 3 }, seed);
+    const dqn = new DqnPolicy(6, states, { dims: 8, hidden: 16, batch: 16, warmup: 50, explorationSteps: 600, targetEvery: 20, lr: 5e-3, updateEvery: 1, seed: 2 });
+    playEpisodes(free(1), dqn, 300, 2);
+    dqn.training = false;
+    expect(summarize(playEpisodes(free(3), dqn, 20, 4), cats, [1, 1, 1, 1, 1, 1], 4).cumulative_reward).toBe(15);
+  });
 });
