@@ -28,7 +28,9 @@ import { IdTrie, constrainedBeamSearch, levelLogSoftmax, type Retrieved } from '
 
 /** Hyperparameters (TIGER: d 128, 4 + 4 layers, 6 heads, MLP 1024, dropout 0.1, 20 items of history; smaller defaults for CPU). */
 export const TigerConfigSchema = z.object({
-  ids: z.string().min(1).describe('path of the ID table (JSON from `reclab ids build`)'),
+  // Optional in the schema so `createModel('tiger')` and `reclab models tiger` work without a file;
+  // the model cannot fit or score without one, and says so when it first needs it.
+  ids: z.string().min(1).optional().describe('path of the ID table (JSON from `reclab ids build`); required to fit'),
   maxItems: z.number().int().positive().default(20).describe('history items read (the latest)'),
   hidden: z.number().int().positive().default(64).describe('model width d'),
   heads: z.number().int().positive().default(2).describe('attention heads'),
@@ -75,7 +77,10 @@ export class Tiger extends EngineSequentialModel<TigerNet, TigerConfig> implemen
 
   /** The ID table in use (read from `config.ids` on first use unless given to the constructor). */
   get ids(): IdTable {
-    this.table ??= loadIdTable(this.config.ids);
+    if (!this.table && this.config.ids === undefined) {
+      throw new Error('tiger config: key "ids": required — the path of an ID table made by `reclab ids build`');
+    }
+    this.table ??= loadIdTable(this.config.ids!);
     return this.table;
   }
 
