@@ -15,6 +15,7 @@
  * that quirk is not copied (METHODS.md flags it).
  */
 import { allSteps, type Step, type Trajectory } from './trajectory.ts';
+import { lcsLength, wordTokens } from '../util/text.ts';
 
 /** Options of {@link scoreTrajectory}. */
 export interface RewardOptions {
@@ -26,23 +27,10 @@ export interface RewardOptions {
 
 /** Lowercase word tokens of a text or JSON value. */
 export function tokens(value: unknown): string[] {
-  const text = typeof value === 'string' ? value : JSON.stringify(value ?? '');
-  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  return wordTokens(typeof value === 'string' ? value : JSON.stringify(value ?? ''));
 }
 
-/** Length of the longest common subsequence of two token lists (O(n·m) time, O(m) memory). */
-export function lcsLength(a: readonly string[], b: readonly string[]): number {
-  const row = new Int32Array(b.length + 1);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = 0;
-    for (let j = 1; j <= b.length; j++) {
-      const up = row[j];
-      row[j] = a[i - 1] === b[j - 1] ? diag + 1 : Math.max(up, row[j - 1]);
-      diag = up;
-    }
-  }
-  return row[b.length];
-}
+export { lcsLength };
 
 const FAILURE_TEXT = /\bwrong\b|\berror\b|is empty/i;
 

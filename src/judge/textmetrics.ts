@@ -7,31 +7,16 @@
  *
  * Tokens: lowercase runs of letters and digits (punctuation dropped).
  */
+import { lcsLength, wordTokens } from '../util/text.ts';
 
-/** Lowercase word tokens. */
-export function wordTokens(text: string): string[] {
-  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-}
-
-function lcs(a: readonly string[], b: readonly string[]): number {
-  const row = new Int32Array(b.length + 1);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = 0;
-    for (let j = 1; j <= b.length; j++) {
-      const up = row[j];
-      row[j] = a[i - 1] === b[j - 1] ? diag + 1 : Math.max(up, row[j - 1]);
-      diag = up;
-    }
-  }
-  return row[b.length];
-}
+export { wordTokens };
 
 /** ROUGE-L F1 of `candidate` against `reference`: 2PR/(P+R) with P = LCS/|cand|, R = LCS/|ref|; 0 when either is empty. */
 export function rougeL(candidate: string, reference: string): number {
   const c = wordTokens(candidate);
   const r = wordTokens(reference);
   if (!c.length || !r.length) return 0;
-  const l = lcs(c, r);
+  const l = lcsLength(c, r);
   if (l === 0) return 0;
   const p = l / c.length;
   const rec = l / r.length;
