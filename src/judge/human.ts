@@ -12,6 +12,7 @@ import type { ArenaItem, ArenaRun, ArenaSystem, ArenaUser, MatchRecord, Outcome 
 import { DIMENSIONS } from './arena.ts';
 import { ratings, type RatingOptions, type Ratings } from './summary.ts';
 import { cohenKappa, type CohenKappa } from './stats.ts';
+import { z } from 'zod';
 
 /** What people vote on: the users as the judge saw them and each system's list per user. */
 export interface ArenaPool {
@@ -127,4 +128,40 @@ export function summarizeHuman(systems: readonly string[], votes: readonly Human
 /** Votes as JSON lines (one object per vote), for export. */
 export function votesJsonl(votes: readonly HumanVote[]): string {
   return votes.map((v) => JSON.stringify(v)).join('\n') + (votes.length ? '\n' : '');
+}
+
+const HumanVoteSchema = z.strictObject({
+  voter: z.string().min(1),
+  user: z.number().int().nonnegative(),
+  a: z.string().min(1),
+  b: z.string().min(1),
+  choice: z.enum(['a', 'b', 'tie', 'skip']),
+  left: z.string().min(1),
+  time: z.number().nonnegative(),
+});
+
+/**
+ * Reads votes exported by {@link votesJsonl} (the dashboard's export), so an Arena run can be
+ * compared with people's verdicts on the same pairs. Throws on the first bad line, naming the
+ * file, the line and the field.
+ */
+export function parseVotesJsonl(text: string, file: string): HumanVote[] {
+  const votes: HumanVote[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].trim()) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(lines[i]);
+    } catch (error) {
+      throw new Error(`${file}:${i + 1}: not JSON (${(error as Error).message})`);
+    }
+    const parsed = HumanVoteSchema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new Error(`${file}:${i + 1}: field "${issue.path.join('.') || '(line)'}": ${issue.message}`);
+    }
+    votes.push(parsed.data);
+  }
+  return votes;
 }

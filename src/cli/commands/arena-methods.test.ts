@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Command } from 'commander';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { datasetPath, hasDataset } from '../../../test/shared.ts';
@@ -54,5 +54,34 @@ describe.skipIf(!ok)('reclab arena judge methods on ML-100K (scripted judges)', 
 
   it('cce without --crowd is a clear error', async () => {
     await expect(arena(['--judge', 'scripted:always-a', '--judge-method', 'cce'])).rejects.toThrow('--judge-method cce needs at least one --crowd <provider>');
+  });
+});
+
+describe.skipIf(!ok)('reclab arena --human-votes (scripted judge, hand-built votes)', () => {
+  it("reports the method's Cohen's κ against people's votes on the same pairs, as worked out by hand", async () => {
+    // First run: which users the Arena samples (its pool), so the votes name the same pairs.
+    const first = await arena(['--judge', 'scripted:always-a', '--judge-method', 'reviseval']);
+    const pool = (JSON.parse(readFileSync(join(first.out, 'arena.json'), 'utf8')) as { pool: { users: { user: number }[] } }).pool;
+    const users = pool.users.map((u) => u.user);
+    expect(users).toHaveLength(4);
+    // Always-A under the order swap gives 4 ties. People: tie, a, tie, b (+ one skip, not counted).
+    // By hand: observed agreement 2/4 = 0.5; expected = P_h(tie)·P_llm(tie) = 0.5 · 1 = 0.5; κ = 0.
+    const choices = ['tie', 'a', 'tie', 'b'] as const;
+    const votes = users.map((user, i) => ({ voter: 'v1', user, a: 'pop', b: 'itemknn', choice: choices[i], left: 'pop', time: 1 }));
+    votes.push({ voter: 'v2', user: users[0], a: 'pop', b: 'itemknn', choice: 'skip' as never, left: 'itemknn', time: 2 });
+    const file = join(first.out, 'votes.jsonl');
+    writeFileSync(file, votes.map((v) => JSON.stringify(v)).join('\n') + '\n');
+    const { out, stdout } = await arena(['--judge', 'scripted:always-a', '--judge-method', 'reviseval', '--human-votes', file]);
+    expect(stdout).toContain("human agreement of judge method reviseval: Cohen's κ 0.000, agreement 50.0 % over 4 pairs judged by both (4 votes from 1 voters)");
+    const saved = JSON.parse(readFileSync(join(out, 'human-agreement.json'), 'utf8')) as { agreement: { kappa: number; observed: number; expected: number } };
+    expect(saved.agreement.observed).toBe(0.5);
+    expect(saved.agreement.expected).toBe(0.5);
+  });
+
+  it('a bad votes file is refused before any LLM call, naming file, line and field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reclab-votes-'));
+    const file = join(dir, 'votes.jsonl');
+    writeFileSync(file, '{"voter":"v","user":1,"a":"pop","b":"itemknn","choice":"tie","left":"pop","time":1}\n{"voter":"v","user":2,"a":"pop","b":"itemknn","choice":"maybe","left":"pop","time":1}\n');
+    await expect(arena(['--judge', 'scripted:always-a', '--human-votes', file])).rejects.toThrow(`${file}:2: field "choice"`);
   });
 });

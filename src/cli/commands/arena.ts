@@ -10,7 +10,8 @@
 import type { Command } from 'commander';
 import type { LLMClient } from '../../llm/index.ts';
 import { join } from 'node:path';
-import { DIMENSIONS, JUDGE_METHODS, arenaPool, combineJudges, crowdEval, pairwise, revisEval, summarizeMethod, type JudgeMethod, type MethodSummary, rankingText, ratingWithInterval, runArena, summarize, writeArenaReport, type ArenaItem, type ArenaRun, type ArenaSummary, type ArenaSystem, type ArenaUser, type Panel } from '../../judge/index.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { DIMENSIONS, JUDGE_METHODS, arenaPool, parseVotesJsonl, summarizeHuman, type HumanVote, combineJudges, crowdEval, pairwise, revisEval, summarizeMethod, type JudgeMethod, type MethodSummary, rankingText, ratingWithInterval, runArena, summarize, writeArenaReport, type ArenaItem, type ArenaRun, type ArenaSummary, type ArenaSystem, type ArenaUser, type Panel } from '../../judge/index.ts';
 import '../../judge/scripts.ts';
 import '../../llmrec/scripts.ts';
 import { generateProfile } from '../../llmrec/profile.ts';
@@ -38,6 +39,7 @@ interface ArenaFlags extends DataFlags, LlmFlags {
   crowd: string[];
   reviser?: string;
   reviseScorer: string;
+  humanVotes?: string;
 }
 
 /** Adds the LLM client flags shared by the LLM verbs. */
@@ -96,7 +98,8 @@ export function register(program: Command): void {
     .option('--judge-method <name>', `judging method: ${JUDGE_METHODS.join(', ')} (RevisEval: a revised reference; CCE: crowd comparisons as context)`, 'pairwise')
     .option('--crowd <provider>', 'cce: a crowd model (repeatable; the same spec twice counts once)', collect, [])
     .option('--reviser <provider>', 'reviseval: who revises (default: the judge)')
-    .option('--revise-scorer <scorer>', 'reviseval: who decides the overall verdict — llm (judge with the reference), rouge-l or bleu (metric against it)', 'llm');
+    .option('--revise-scorer <scorer>', 'reviseval: who decides the overall verdict — llm (judge with the reference), rouge-l or bleu (metric against it)', 'llm')
+    .option('--human-votes <file.jsonl>', "people's votes on the same pairs (the dashboard's JSONL export): report this judge method's agreement with them (Cohen's κ)");
   llmOptions(cmd).action(async (o: ArenaFlags) => {
     const seed = int('seed', o.seed);
     const nUsers = int('users', o.users, 1);
@@ -112,6 +115,8 @@ export function register(program: Command): void {
     if (!['llm', 'rouge-l', 'bleu'].includes(o.reviseScorer)) throw new Error(`--revise-scorer: expected llm, rouge-l or bleu, got "${o.reviseScorer}"`);
     if (o.judgeMethod === 'cce' && !o.crowd.length) throw new Error('--judge-method cce needs at least one --crowd <provider>');
     if (o.judgeMethod !== 'cce' && o.crowd.length) throw new Error('--crowd is for --judge-method cce');
+    // Read before any LLM call, so a bad votes file costs nothing.
+    const humanVotes: HumanVote[] | undefined = o.humanVotes !== undefined ? parseVotesJsonl(readFileSync(o.humanVotes, 'utf8'), o.humanVotes) : undefined;
     // Extra clients of the method (reviser, crowd); a spec equal to the first judge's reuses its client.
     const extra = new Map<string, LLMClient>();
     const clientFor = (spec: string): LLMClient => (spec === o.judge[0] ? judge : (extra.get(spec) ?? extra.set(spec, clientFromFlags(spec, o)).get(spec)!));
@@ -204,6 +209,17 @@ export function register(program: Command): void {
       if (summary.agreement) {
         const a = summary.agreement;
         line(`  ndcg@10: ${a.systems.map((s, i) => `${s} ${a.offline[i].toFixed(4)}`).join(', ')}; Kendall τ-b ${a.kendallTauB !== null ? a.kendallTauB.toFixed(3) : a.note}`);
+      }
+      if (humanVotes) {
+        // The judge method's verdicts against people's on the same (user, pair): the figure that
+        // says which method to trust, where the dashboard's human Arena has votes.
+        const human = summarizeHuman(names, humanVotes, run, ratingOptions);
+        const a = human.agreement;
+        const agreement = a && a.n > 0 ? `Cohen's κ ${Number.isFinite(a.kappa) ? a.kappa.toFixed(3) : 'not defined'}, agreement ${(100 * a.percent).toFixed(1)} % over ${a.n} pairs judged by both` : 'no pair judged by both';
+        line(`  human agreement of judge method ${o.judgeMethod}: ${agreement} (${human.votes} votes from ${human.voters} voters)`);
+        const file = join(out, 'human-agreement.json');
+        writeFileSync(file, `${JSON.stringify({ judgeMethod: o.judgeMethod, votesFile: o.humanVotes, ...human }, null, 2)}\n`);
+        files.push(file);
       }
       process.stdout.write(`  ${usage.calls} calls (${usage.cachedCalls} cached), ${usage.promptTokens + usage.completionTokens} tokens, $${usage.costUsd.toFixed(4)}\n`);
       process.stdout.write(`report: ${files.join(', ')}\n`);
