@@ -36,10 +36,8 @@ import {
   type UserRecord,
   type WriteMode,
 } from './store.ts';
+import { MIGRATIONS, SCHEMA_V1, SCHEMA_VERSION } from './store-sqlite-schema.ts';
 import {
-  MIGRATIONS,
-  SCHEMA_V1,
-  SCHEMA_VERSION,
   UNAVAILABLE_CODES,
   sqliteWorkerMain,
   type DebugCommand,
@@ -51,7 +49,7 @@ import {
 } from './store-sqlite-worker.ts';
 import type { HumanVote } from '../judge/human.ts';
 
-export { SCHEMA_VERSION } from './store-sqlite-worker.ts';
+export { SCHEMA_VERSION } from './store-sqlite-schema.ts';
 export type { DebugCommand } from './store-sqlite-worker.ts';
 
 /**
