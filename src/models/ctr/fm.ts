@@ -19,17 +19,7 @@ export class FmInteraction {
     const z = new Float32Array(n);
     const sum = this.sums();
     for (let r = 0; r < n; r++) {
-      // field-major, so X is read in memory order
-      sum.fill(0);
-      let sq = 0;
-      for (let f = 0; f < slots; f++) {
-        const o = (r * slots + f) * d;
-        for (let j = 0; j < d; j++) {
-          const x = X[o + j];
-          sum[j] += x;
-          sq += x * x;
-        }
-      }
+      const sq = this.fieldSums(X, r, slots, sum);
       let s = 0;
       for (let j = 0; j < d; j++) s += sum[j] * sum[j];
       z[r] = 0.5 * (s - sq);
@@ -43,20 +33,11 @@ export class FmInteraction {
    * FM(X ∪ {u, v}) = FM(X) + ⟨u + v, Σ_f x_f⟩ + ⟨u, v⟩ — what serving with pre-stored knowledge computes.
    */
   forwardWith(X: Float32Array, n: number, used: number, U: Float32Array, ui: Int32Array, V: Float32Array, vi: Int32Array): Float32Array {
-    const { slots, d } = this;
+    const { d } = this;
     const z = new Float32Array(n);
     const sum = this.sums();
     for (let r = 0; r < n; r++) {
-      sum.fill(0);
-      let sq = 0;
-      for (let f = 0; f < used; f++) {
-        const o = (r * slots + f) * d;
-        for (let j = 0; j < d; j++) {
-          const x = X[o + j];
-          sum[j] += x;
-          sq += x * x;
-        }
-      }
+      const sq = this.fieldSums(X, r, used, sum);
       const ou = ui[r] * d;
       const ov = vi[r] * d;
       let s = 0;
@@ -68,6 +49,25 @@ export class FmInteraction {
       z[r] = s - 0.5 * sq;
     }
     return z;
+  }
+
+  /**
+   * Σ_f x_f over the first `fields` slots of row r into `sum`, and returns Σ_f ‖x_f‖². Field-major,
+   * so X is read in memory order.
+   */
+  private fieldSums(X: Float32Array, r: number, fields: number, sum: Float64Array): number {
+    const { slots, d } = this;
+    sum.fill(0);
+    let sq = 0;
+    for (let f = 0; f < fields; f++) {
+      const o = (r * slots + f) * d;
+      for (let j = 0; j < d; j++) {
+        const x = X[o + j];
+        sum[j] += x;
+        sq += x * x;
+      }
+    }
+    return sq;
   }
 
   private sumBuf: Float64Array | null = null;
