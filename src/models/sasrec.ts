@@ -103,7 +103,7 @@ export class SASRec extends EngineSequentialModel<SASRecNet, SASRecConfig> imple
       ? warmupCosine(cfg.lr, cfg.warmupSteps, Number.MAX_SAFE_INTEGER, 1)
       : constantLr(cfg.lr);
     const nNeg = cfg.loss === 'ce' ? 0 : cfg.negatives;
-    const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs, modelState: this.savedState(net) });
+    const run = await startTraining({ model: this, net, rng, options, epochs: cfg.epochs, modelState: this.savedState(net), defaults: parseSASRecConfig({}) });
     const report = await runEpochs({
       name: 'sasrec', run, options, epochs: cfg.epochs, steps,
       yieldEachStep: true, // so a server stays responsive and an AbortSignal fired by an event can stop training

@@ -6,7 +6,7 @@
  * depend on the machine) and, where there is one, an lr warm-up that ends inside the resumed
  * epochs (so a lost schedule step counter would show).
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -159,6 +159,21 @@ describe('resumable training: checkpoints, kills and refusals', () => {
       .rejects.toThrow(`${file}: checkpoint has seed = 5, this run 6`);
     // the refused fits left the checkpoint as it was
     expect((await readTrainingState(dir))!.epoch).toBe(1);
+  });
+
+  it('reads a key an older checkpoint lacks as its default: resumes at the default, refuses another value', async () => {
+    const dir = freshDir();
+    await make({ ...config, epochs: 1 }).fit(data, opts({ checkpoint: { dir } }));
+    // rewrite the state as a checkpoint from before the item-knowledge keys existed
+    const file = join(dir, 'training.json');
+    const state = JSON.parse(readFileSync(file, 'utf8')) as { config: Record<string, unknown> };
+    delete state.config.knowledgeDim;
+    delete state.config.knowledgeExperts;
+    writeFileSync(file, `${JSON.stringify(state)}\n`);
+    await expect(make({ ...config, knowledgeExperts: 5, epochs: 2 }).fit(data, opts({ checkpoint: { dir } })))
+      .rejects.toThrow(`${file}: checkpoint has sasrec config knowledgeExperts = 3, this run 5`);
+    await make({ ...config, epochs: 2 }).fit(data, opts({ checkpoint: { dir } }));
+    expect((await readTrainingState(dir))!.epoch).toBe(2);
   });
 
   it('never overwrites a directory that is not a training checkpoint (e.g. a saved model)', async () => {

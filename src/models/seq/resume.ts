@@ -81,6 +81,12 @@ export interface TrainingSpec {
   epochs: number;
   /** Model-specific fields of model.json's `state`, as the model's `save` writes them. */
   modelState?: Record<string, unknown>;
+  /**
+   * The model's config defaults (its schema applied to `{}`). A key a checkpoint lacks (it was
+   * written before the key existed) is read as its default, so adding a config key with a
+   * default that keeps the old behaviour does not orphan older checkpoints.
+   */
+  defaults?: object;
 }
 
 /**
@@ -171,9 +177,10 @@ export async function startTraining(spec: TrainingSpec): Promise<TrainingRun> {
   if (saved.name !== model.name) throw new Error(`${file}: checkpoint of a "${saved.name}" model, cannot resume ${model.name}`);
   if (saved.nItems !== net.nItems) throw new Error(`${file}: checkpoint has nItems = ${saved.nItems}, the training data ${net.nItems}`);
   const config = model.config as Record<string, unknown>;
-  for (const key of new Set([...Object.keys(saved.config), ...Object.keys(config)])) {
+  const savedConfig: Record<string, unknown> = { ...(spec.defaults ?? {}), ...saved.config };
+  for (const key of new Set([...Object.keys(savedConfig), ...Object.keys(config)])) {
     if (key === 'epochs') continue; // the one key a resumed run may change: train longer
-    const a = JSON.stringify(saved.config[key]), b = JSON.stringify(config[key]);
+    const a = JSON.stringify(savedConfig[key]), b = JSON.stringify(config[key]);
     if (a !== b) throw new Error(`${file}: checkpoint has ${model.name} config ${key} = ${a ?? '(absent)'}, this run ${b ?? '(absent)'} (only epochs may change on resume)`);
   }
   if (saved.seed !== spec.options.seed) throw new Error(`${file}: checkpoint has seed = ${saved.seed}, this run ${spec.options.seed}`);
