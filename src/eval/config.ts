@@ -94,6 +94,12 @@ export const experimentSchema = z
     saveModels: z.boolean().default(false),
     /** Item side column (token list such as genres, or a vector) for `ild@k`. */
     features: z.string().optional(),
+    /**
+     * Evaluate a seeded sample of at most this many users per stage (the same users for every
+     * model; validation seeded with the first seed, test with it + 1) instead of all: for models
+     * whose scoring is too dear to run on every user (generative retrieval's beam search).
+     */
+    maxEvalUsers: z.number().int().positive().optional(),
     /** Users per scoring block. */
     blockSize: z.number().int().positive().default(256),
   })

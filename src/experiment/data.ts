@@ -13,7 +13,8 @@
  *   published points were drawn with).
  */
 import { concatInteractions } from '../data/interactions.ts';
-import type { Split } from '../data/types.ts';
+import type { Interactions, Split } from '../data/types.ts';
+import { Rng } from '../util/rng.ts';
 import { usersWithTargets, type EvalData } from '../eval/evaluate.ts';
 import { sampleCandidates, type CandidateLists, type Protocol } from '../eval/protocol.ts';
 
@@ -60,3 +61,15 @@ export function stageCandidates(protocol: Protocol, views: EvalViews, seed: numb
   };
 }
 
+
+/**
+ * Users with a target in `targets`, or a seeded sample of at most `max` of them (sorted): the
+ * experiment's and the law sweep's `maxEvalUsers`, for models whose scoring is too dear to run
+ * on every user (generative retrieval's beam search). Every model of a run ranks the same users.
+ */
+export function sampleEvalUsers(targets: Interactions, max: number | undefined, seed: number): Int32Array {
+  const users = usersWithTargets(targets);
+  if (max === undefined || users.length <= max) return users;
+  const shuffled = new Rng(seed).shuffle(Int32Array.from(users));
+  return Int32Array.from(shuffled.subarray(0, max)).sort();
+}

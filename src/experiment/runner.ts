@@ -109,7 +109,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
   const t0 = performance.now();
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const startedAt = new Date().toISOString();
-  const { dataset, split, views, protocol, candidates, validMetric } = await setUpExperiment(config, options);
+  const { dataset, split, views, protocol, candidates, users, validMetric } = await setUpExperiment(config, options);
   log(`${dataset.name}: ${dataset.nUsers} users, ${dataset.nItems} items, ${dataset.items.length} events; ${split.protocol.description}`);
   const sigMetric = config.significanceMetric ?? validMetric;
   const testMetrics = [...new Set([...config.metrics, sigMetric])];
@@ -134,7 +134,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
     const sel = new BestOnValidation(config.patience, () => model.snapshot?.());
     let validSeconds = 0;
     const validate = async (): Promise<number> => {
-      const r = await evaluate(model, validData, { ...common, metrics: [validMetric], candidates: validCands, progress: false });
+      const r = await evaluate(model, validData, { ...common, metrics: [validMetric], candidates: validCands, users: users.valid, progress: false });
       validSeconds += r.seconds;
       return r.metrics[validMetric];
     };
@@ -200,7 +200,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
         log(`${label}: training ${JSON.stringify(chosen)} (seed ${seed})`);
         ({ model, run } = await trainOne(spec, chosen, seed));
       }
-      const r = await evaluate(model, testData, { ...common, metrics: testMetrics, candidates: testCands, label: `test ${label}` });
+      const r = await evaluate(model, testData, { ...common, metrics: testMetrics, candidates: testCands, users: users.test, label: `test ${label}` });
       run.test = { metrics: r.metrics, seconds: r.seconds };
       seedUsers.push({ users: r.users, values: r.perUser[sigMetric] });
       runs.push(run);

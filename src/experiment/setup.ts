@@ -12,7 +12,7 @@ import type { Dataset, Split } from '../data/types.ts';
 import type { ExperimentConfig } from '../eval/config.ts';
 import { parseMetric, RANK_METRICS } from '../eval/metrics.ts';
 import { parseProtocol, type Protocol } from '../eval/protocol.ts';
-import { evalViews, stageCandidates, type EvalViews, type StageCandidates } from './data.ts';
+import { evalViews, sampleEvalUsers, stageCandidates, type EvalViews, type StageCandidates } from './data.ts';
 
 /** Options of {@link setUpExperiment}. */
 export interface SetupOptions {
@@ -32,6 +32,8 @@ export interface ExperimentSetup {
   /** The candidate protocol, seeded with the experiment's first seed. */
   protocol: Protocol;
   candidates: StageCandidates;
+  /** The users each stage evaluates: all with a target, or the `maxEvalUsers` sample. */
+  users: { valid: Int32Array; test: Int32Array };
   /** The metric selection is made on: `validMetric`, else the first rank metric of `metrics`. */
   validMetric: string;
 }
@@ -67,5 +69,7 @@ export async function setUpExperiment(config: ExperimentConfig, options: SetupOp
   const views = evalViews(split);
   // sampled protocols: drawn once, so every model, grid point and seed ranks the same lists
   const protocol = parseProtocol(config.protocol, config.seeds[0]);
-  return { dataset, split, views, protocol, candidates: stageCandidates(protocol, views, config.seeds[0]), validMetric };
+  const seed = config.seeds[0];
+  const users = { valid: sampleEvalUsers(views.valid.targets, config.maxEvalUsers, seed), test: sampleEvalUsers(views.test.targets, config.maxEvalUsers, seed + 1) };
+  return { dataset, split, views, protocol, candidates: stageCandidates(protocol, views, seed, users), users, validMetric };
 }

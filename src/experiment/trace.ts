@@ -179,7 +179,7 @@ export async function trace(path: string, overrides: readonly string[], options:
   // the same data, views, candidates and validation metric as `reclab bench` has for this config;
   // loo with valid: false (the HSTU repository's split) has no validation targets: the trace then
   // records test only, and the final epoch is the reported one (nothing to select on)
-  const { dataset, split, views, protocol, candidates, validMetric } = await setUpExperiment(config, { baseDir: dirname(resolve(path)) });
+  const { dataset, split, views, protocol, candidates, users, validMetric } = await setUpExperiment(config, { baseDir: dirname(resolve(path)) });
   const { train } = split;
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   log(`${dataset.name}: ${dataset.nUsers} users, ${dataset.nItems} items; ${split.protocol.description}; protocol ${config.protocol}`);
@@ -189,11 +189,11 @@ export async function trace(path: string, overrides: readonly string[], options:
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `${config.name}.trace.jsonl`);
   const common = { protocol, ties: config.ties, blockSize: config.blockSize, progress: false, metrics: config.metrics };
-  const protocolText = `${split.protocol.description}; ${config.protocol}; ties ${config.ties}`;
+  const protocolText = `${split.protocol.description}; ${config.protocol}; ties ${config.ties}${config.maxEvalUsers ? `; ${users.test.length} sampled test users` : ''}`;
   /** The model's validation (none without a validation split) and test metrics. */
   const score = async (model: Recommender): Promise<{ valid: Record<string, number>; test: Record<string, number> }> => ({
-    valid: hasValid ? (await evaluate(model, validData, { ...common, candidates: validCands })).metrics : {},
-    test: (await evaluate(model, testData, { ...common, candidates: testCands })).metrics,
+    valid: hasValid ? (await evaluate(model, validData, { ...common, candidates: validCands, users: users.valid })).metrics : {},
+    test: (await evaluate(model, testData, { ...common, candidates: testCands, users: users.test })).metrics,
   });
   const every = options.checkpointEvery ?? (options.resume ? 1 : undefined);
   const ckptOf = (spec: { name: string; label?: string }): string => checkpointDir(outDir, config.name, spec.label ?? spec.name);

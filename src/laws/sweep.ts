@@ -26,7 +26,7 @@ import { createModel } from '../models/registry.ts';
 import type { Recommender } from '../models/recommender.ts';
 import { evaluate, type EvalResult } from '../eval/evaluate.ts';
 import { parseProtocol } from '../eval/protocol.ts';
-import { evalViews, stageCandidates } from '../experiment/data.ts';
+import { evalViews, sampleEvalUsers, stageCandidates } from '../experiment/data.ts';
 import { BestOnValidation } from '../experiment/select.ts';
 import { Rng } from '../nn/rng.ts';
 import { progress } from '../util/progress.ts';
@@ -180,15 +180,6 @@ export function fractionMask(nUsers: number, fraction: number, seed = 12345): Ui
   return keep;
 }
 
-/** Users with a target in `targets`, optionally a seeded sample of at most `max` of them. */
-function evalUsers(targets: Interactions, max: number | undefined, seed: number): Int32Array {
-  const users: number[] = [];
-  for (let u = 0; u < targets.nUsers; u++) if (targets.offsets[u + 1] > targets.offsets[u]) users.push(u);
-  if (max === undefined || users.length <= max) return Int32Array.from(users);
-  const shuffled = new Rng(seed).shuffle(Int32Array.from(users));
-  return Int32Array.from(shuffled.subarray(0, max)).sort();
-}
-
 /** Trains and evaluates one point; returns the record (not yet written). */
 async function runPoint(
   spec: SweepSpec,
@@ -212,8 +203,8 @@ async function runPoint(
 
   const model: Recommender = createModel(spec.model, { ...spec.config, [spec.layersKey ?? 'layers']: layers, [spec.hiddenKey ?? 'hidden']: hidden });
   const validEvery = spec.validEvery ?? 0;
-  const validUsers = evalUsers(valid, spec.maxEvalUsers, 1);
-  const users = evalUsers(test, spec.maxEvalUsers, 2);
+  const validUsers = sampleEvalUsers(valid, spec.maxEvalUsers, 1);
+  const users = sampleEvalUsers(test, spec.maxEvalUsers, 2);
   // The one data rule: validation negatives are drawn outside train, valid *and* test (the
   // sweep's own rule once left the test item drawable), validation with seed 1, test with 2.
   const views = evalViews({ train, valid, test });
