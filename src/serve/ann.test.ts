@@ -52,6 +52,28 @@ describe('ANN retrieval', () => {
     expect(recall / 40).toBeGreaterThanOrEqual(0.95);
   });
 
+  it('searchMany answers each query as search does (batched on native threads, per-query filters)', () => {
+    const count = 12;
+    const qs = cat.users.slice(0, count * cat.d);
+    const opts = Array.from({ length: count }, (_, u) => {
+      const h = new Set(cat.history[u]);
+      // every third query with a filter rare enough to need the retry or the exact scan
+      return u % 3 === 2 ? { exclude: (i: number) => h.has(i), allow: (i: number) => i % 97 === 0 } : { exclude: (i: number) => h.has(i) };
+    });
+    const many = index.searchMany(qs, count, 10, opts, 2);
+    expect(many.length).toBe(count);
+    for (let u = 0; u < count; u++) {
+      const one = index.search(q(u), 10, opts[u]);
+      expect(Array.from(many[u].items)).toEqual(Array.from(one.items));
+      expect(Array.from(many[u].scores)).toEqual(Array.from(one.scores));
+      expect(many[u].exact).toBe(one.exact);
+    }
+    // one query alone (usearch answers it in its single-query shape) and none
+    expect(Array.from(index.searchMany(q(3), 1, 5)[0].items)).toEqual(Array.from(index.search(q(3), 5).items));
+    expect(index.searchMany(new Float32Array(0), 0, 5)).toEqual([]);
+    expect(() => index.searchMany(new Float32Array(20), 2, 5)).toThrow(/20 floats cannot hold 2 queries × 16 dims/);
+  });
+
   it('answers a filter too rare for the graph by the exact scan', () => {
     const only = new Set([5, 77, 1234]);
     const a = index.search(q(0), 10, { allow: (i) => only.has(i) });

@@ -15,7 +15,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Index, MetricKind, ScalarKind } from 'usearch';
+import { Index, MetricKind, ScalarKind, type BatchMatches, type Matches } from 'usearch';
 
 /** How the index is built and searched. */
 export interface AnnSettings {
@@ -157,33 +157,104 @@ export class AnnIndex {
   /** The best `k` items for `query` (length d), filtered and exactly scored. */
   search(query: Float32Array, k: number, opts: AnnQuery = {}): AnnAnswer {
     if (query.length !== this.d) throw new RangeError(`ann: query has ${query.length} dims, index ${this.d}`);
-    if (!Number.isInteger(k) || k < 1) throw new RangeError(`ann: k must be a positive integer, got ${k}`);
-    const want = Math.min(k, this.n);
-    let c = Math.min(this.n, Math.max(want * this.settings.oversample, want));
+    const want = this.wanted(k);
+    let c = this.firstAsk(want);
     for (;;) {
-      const found = this.index.search(query, c, 0);
-      const kept: number[] = [];
-      for (let r = 0; r < found.keys.length; r++) {
-        const i = Number(found.keys[r]);
-        if (i >= this.n || opts.exclude?.(i) || (opts.allow && !opts.allow(i))) continue;
-        kept.push(i);
-      }
-      const capped = c >= this.settings.maxCandidates || c >= this.n;
-      // Enough when half the oversampled target survived the filters (a selective filter would
-      // otherwise re-score barely k candidates, and recall would suffer), or at the cap.
-      if (kept.length >= want && (2 * kept.length >= want * this.settings.oversample || capped)) return this.rank(query, kept, want, c, false);
+      const found = this.index.search(query, c, 1);
+      const answer = this.settle(query, found.keys, 0, found.keys.length, want, c, opts);
+      if (answer) return answer;
       // Past the cap (or the whole catalogue asked of the graph, which need not return it all).
-      if (capped) return exactTopK(this.vectors, this.n, this.d, query, want, opts);
+      if (this.capped(c)) return exactTopK(this.vectors, this.n, this.d, query, want, opts);
       c = Math.min(this.n, c * 2);
     }
   }
 
-  /** Re-scores candidates exactly and keeps the best `k`. */
-  private rank(query: Float32Array, candidates: number[], k: number, asked: number, exact: boolean): AnnAnswer {
-    const scored = candidates.map((i) => ({ i, s: this.dot(query, i) }));
-    scored.sort((a, b) => b.s - a.s || a.i - b.i);
-    const top = scored.slice(0, k);
-    return { items: Int32Array.from(top, (x) => x.i), scores: Float32Array.from(top, (x) => x.s), candidates: asked, exact };
+  /**
+   * {@link search} for many queries at once ([count × d] row-major, one {@link AnnQuery} per
+   * query or one for all): one call into the graph searches them on `threads` native threads
+   * (usearch's own; 0 = all cores), then each is filtered and re-scored here. A query whose
+   * filters leave too few candidates goes on alone through {@link search}. Same answers as
+   * calling search one query at a time; what it saves is the per-call cost and one core's limit.
+   */
+  searchMany(queries: Float32Array, count: number, k: number, opts: AnnQuery | readonly AnnQuery[] = {}, threads = 0): AnnAnswer[] {
+    if (!Number.isInteger(count) || count < 0 || queries.length < count * this.d) throw new RangeError(`ann: ${queries.length} floats cannot hold ${count} queries × ${this.d} dims`);
+    const want = this.wanted(k);
+    const c = this.firstAsk(want);
+    const optsOf = (r: number): AnnQuery => (Array.isArray(opts) ? (opts as readonly AnnQuery[])[r] : (opts as AnnQuery)) ?? {};
+    if (count === 0) return [];
+    // usearch hands one query's answer back as plain Matches (cut to its count), several as
+    // BatchMatches (k slots per query, `counts` of them filled).
+    const found = this.index.search(queries.subarray(0, count * this.d), c, threads) as Matches | BatchMatches;
+    const counts = 'counts' in found ? found.counts : undefined;
+    const out: AnnAnswer[] = [];
+    for (let r = 0; r < count; r++) {
+      const q = queries.subarray(r * this.d, (r + 1) * this.d);
+      const got = counts ? Number(counts[r]) : found.keys.length;
+      out.push(this.settle(q, found.keys, r * c, got, want, c, optsOf(r)) ?? this.search(q, k, optsOf(r)));
+    }
+    return out;
+  }
+
+  private wanted(k: number): number {
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`ann: k must be a positive integer, got ${k}`);
+    return Math.min(k, this.n);
+  }
+
+  private firstAsk(want: number): number {
+    return Math.min(this.n, Math.max(want * this.settings.oversample, want));
+  }
+
+  private capped(c: number): boolean {
+    return c >= this.settings.maxCandidates || c >= this.n;
+  }
+
+  /**
+   * Filters `found` candidates ([offset, offset + got) of `keys`) and ranks them, or returns
+   * undefined when too few survived for a faithful answer (the caller asks for more).
+   */
+  private settle(query: Float32Array, keys: BigUint64Array, offset: number, got: number, want: number, asked: number, opts: AnnQuery): AnnAnswer | undefined {
+    const kept = new Int32Array(got);
+    let m = 0;
+    const { exclude, allow } = opts;
+    for (let r = 0; r < got; r++) {
+      const i = Number(keys[offset + r]);
+      if (i >= this.n || (exclude && exclude(i)) || (allow && !allow(i))) continue;
+      kept[m++] = i;
+    }
+    // Enough when half the oversampled target survived the filters (a selective filter would
+    // otherwise re-score barely k candidates, and recall would suffer), or at the cap.
+    if (m >= want && (2 * m >= want * this.settings.oversample || this.capped(asked))) return this.rank(query, kept, m, want, asked);
+    return undefined;
+  }
+
+  /**
+   * Re-scores the first `m` candidates exactly and keeps the best `k` (ties by lower id): a
+   * top-k insertion into typed arrays, since k is small next to the candidates and a sort of
+   * objects cost more than the graph search on a 1M catalogue's profile.
+   */
+  private rank(query: Float32Array, candidates: Int32Array, m: number, k: number, asked: number): AnnAnswer {
+    const v = this.vectors;
+    const d = this.d;
+    const items = new Int32Array(k);
+    const scores = new Float32Array(k);
+    let size = 0;
+    for (let r = 0; r < m; r++) {
+      const i = candidates[r];
+      const o = i * d;
+      let x = 0;
+      for (let j = 0; j < d; j++) x += query[j] * v[o + j];
+      const f = Math.fround(x);
+      if (size === k && (f < scores[k - 1] || (f === scores[k - 1] && i > items[k - 1]))) continue;
+      let p = size < k ? size++ : k - 1;
+      while (p > 0 && (scores[p - 1] < f || (scores[p - 1] === f && items[p - 1] > i))) {
+        scores[p] = scores[p - 1];
+        items[p] = items[p - 1];
+        p--;
+      }
+      scores[p] = f;
+      items[p] = i;
+    }
+    return { items: size === k ? items : items.slice(0, size), scores: size === k ? scores : scores.slice(0, size), candidates: asked, exact: false };
   }
 }
 
