@@ -180,10 +180,11 @@ async function build(configPath: string, o: BuildFlags): Promise<void> {
  * model of the experiment file trains on the rest, and Recall@K is reported separately for test
  * events whose target is cold and for the others (one JSON line per model).
  */
-async function coldstart(configPath: string, o: { fraction: string; k: string; seed: string }): Promise<void> {
+async function coldstart(configPath: string, o: { fraction: string; k: string; seed: string; maxWarmUsers?: string }): Promise<void> {
   const config = loadExperiment(configPath, []);
   const { split } = await setUpExperiment(config, { baseDir: dirname(resolve(configPath)) });
   const seed = int('seed', o.seed, 0), k = int('k', o.k);
+  const maxWarm = o.maxWarmUsers === undefined ? undefined : int('max-warm-users', o.maxWarmUsers);
   const cold = pickColdItems(split.test, Number(o.fraction), seed);
   const train = withoutItems(split.train, cold);
   const history = concatInteractions(train, withoutItems(split.valid, cold));
@@ -197,7 +198,7 @@ async function coldstart(configPath: string, o: { fraction: string; k: string; s
     const t1 = performance.now();
     const r = coldRecall(model, history, split.test, cold, k, (done, total) => {
       if (done % 500 === 0 || done === total) process.stderr.write(`coldstart: ${label} scored ${done}/${total} users\n`);
-    });
+    }, { maxWarm, seed });
     process.stdout.write(`${JSON.stringify({ model: label, epochs: fit.epochs, fit_s: (t1 - t0) / 1000, score_s: (performance.now() - t1) / 1000, coldItems: nCold, ...r })}\n`);
   }
 }
@@ -231,6 +232,7 @@ export function register(program: Command): void {
     .option('--fraction <x>', 'fraction of items made cold', '0.05')
     .option('--k <n>', 'cut-off', '10')
     .option('--seed <n>', 'seed of the cold-item draw', '0')
+    .option('--max-warm-users <n>', 'score every user with a cold target but only a seeded sample of this many of the others')
     .action(coldstart);
   ids
     .command('stats <file>')

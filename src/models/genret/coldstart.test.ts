@@ -41,5 +41,15 @@ describe('cold-start experiment', () => {
     const r4 = coldRecall(model, history, test, cold, 4);
     expect(r4.coldRecall).toBe(1);
     expect(r4.warmRecall).toBe(1);
+    // maxWarm 1: the cold user and one of the two warm ones; at K = 2 user 0 hits, user 2 misses
+    for (const seed of [0, 1, 2, 3, 4, 5]) {
+      const r = coldRecall(model, history, test, cold, 2, undefined, { maxWarm: 1, seed });
+      expect(r.coldEvents).toBe(1);
+      expect(r.warmEvents).toBe(1);
+      expect([0, 1]).toContain(r.warmRecall);
+    }
+    const seen = new Set([0, 1, 2, 3, 4, 5, 6, 7].map((seed) => coldRecall(model, history, test, cold, 2, undefined, { maxWarm: 1, seed }).warmRecall));
+    expect(seen).toEqual(new Set([0, 1])); // both warm users get drawn across seeds
+    expect(coldRecall(model, history, test, cold, 2, undefined, { maxWarm: 5 })).toEqual(r2);
   });
 });
