@@ -25,6 +25,7 @@ import { loadIdTable, type IdTable } from './ids.ts';
 import { TigerNet, tigerVocab, type TigerBatch } from './tiger-net.ts';
 import { TigerDecoder, type DecoderState, type TigerMemory } from './tiger-infer.ts';
 import { IdTrie, constrainedBeamSearch, levelLogSoftmax, type Retrieved } from './trie.ts';
+import { BeamDecoder } from './beam.ts';
 
 /** Hyperparameters (TIGER: d 128, 4 + 4 layers, 6 heads, MLP 1024, dropout 0.1, 20 items of history; smaller defaults for CPU). */
 export const TigerConfigSchema = z.object({
@@ -54,6 +55,13 @@ export const TigerConfigSchema = z.object({
 /** TIGER hyperparameters with defaults filled in. */
 export type TigerConfig = z.infer<typeof TigerConfigSchema>;
 
+/**
+ * Users per engine pass of the memory computation: the pass carves activation buffers for the
+ * whole pass (≈ 2.4 MB per user of 20 history items), so a training-sized batch of 256 would
+ * zero ≈ 600 MB the first time — more CPU than the pass itself. 32 users keep the GEMMs large.
+ */
+const MEMORY_CHUNK = 32;
+
 /** The lowest finite float32: the score of items the beam did not retrieve. */
 const NOT_RETRIEVED = -3.4e38;
 
@@ -68,6 +76,7 @@ export class Tiger extends EngineSequentialModel<TigerNet, TigerConfig> implemen
   private table: IdTable | null = null;
   private trie: IdTrie | null = null;
   private decoder: { version: number; dec: TigerDecoder } | null = null;
+  private beamDec: { version: number; dec: BeamDecoder } | null = null;
 
   /** @param config hyperparameters; `ids` is required */
   constructor(config: Record<string, unknown> = {}, table?: IdTable) {
@@ -180,6 +189,22 @@ export class Tiger extends EngineSequentialModel<TigerNet, TigerConfig> implemen
     return this.decoder.dec;
   }
 
+  private fastDecoder(): BeamDecoder {
+    const net = this.network;
+    this.trie ??= new IdTrie(this.ids);
+    if (!this.beamDec || this.beamDec.version !== net.version) this.beamDec = { version: net.version, dec: new BeamDecoder(net, this.trie, this.ids.cardinalities) };
+    return this.beamDec.dec;
+  }
+
+  /**
+   * The top-`k` items of many users at once from their memories (batched incremental beam search
+   * on the engine, ./beam.ts: the same items and scores as {@link retrieveFrom}, several times
+   * faster); `exclude[u]` drops items at user u's leaves.
+   */
+  retrieveMany(mems: TigerMemory[], k: number, beam = this.config.beam, exclude?: ((item: number) => boolean)[]): Retrieved[][] {
+    return this.fastDecoder().search(mems, k, beam, exclude);
+  }
+
   /**
    * The top-`k` items for encoder tokens `enc` by beam search of width `beam` over the ID trie,
    * with log-probability scores; `exclude` drops items at the leaves.
@@ -188,7 +213,10 @@ export class Tiger extends EngineSequentialModel<TigerNet, TigerConfig> implemen
     return this.retrieveFrom(this.jsDecoder().memory(enc), k, beam, exclude);
   }
 
-  /** {@link retrieve} from a user's memory already computed (by the JS decoder or by the engine in a batch). */
+  /**
+   * {@link retrieve} from a user's memory already computed (by the JS decoder or by the engine in a
+   * batch), one prefix at a time in scalar JS: the reference {@link retrieveMany} is tested against.
+   */
   retrieveFrom(mem: TigerMemory, k: number, beam = this.config.beam, exclude?: (item: number) => boolean): Retrieved[] {
     const v = this.network.vocab, dec = this.jsDecoder();
     this.trie ??= new IdTrie(this.ids);
@@ -204,12 +232,13 @@ export class Tiger extends EngineSequentialModel<TigerNet, TigerConfig> implemen
     }), exclude);
   }
 
-  /** The memories of many users' encoder sequences, on the engine in batches of `batchSize`. */
+  /** The memories of many users' encoder sequences, on the engine in passes of up to 32 users. */
   memoriesOf(encs: Int32Array[]): TigerMemory[] {
     const net = this.network, v = net.vocab, m = v.m;
     const out: TigerMemory[] = [];
-    for (let s0 = 0; s0 < encs.length; s0 += this.config.batchSize) {
-      const part = encs.slice(s0, s0 + this.config.batchSize);
+    const chunk = Math.min(this.config.batchSize, MEMORY_CHUNK);
+    for (let s0 = 0; s0 < encs.length; s0 += chunk) {
+      const part = encs.slice(s0, s0 + chunk);
       const n = part.length;
       const encOff = new Int32Array(n + 1);
       part.forEach((e, s) => (encOff[s + 1] = encOff[s] + e.length));
@@ -229,20 +258,23 @@ export class Tiger extends EngineSequentialModel<TigerNet, TigerConfig> implemen
     if (out.length < users.length * n) throw new Error(`tiger: out holds ${out.length} scores, need ${users.length}×${n}`);
     const hist = Array.from(users, (u) => history.items.subarray(history.offsets[u], history.offsets[u + 1]));
     const mems = this.memoriesOf(hist.map((items, r) => this.encoderTokens(users[r], items)));
-    users.forEach((_, r) => this.fillRow(mems[r], hist[r], out, r * n));
+    const seen = hist.map((items) => new Set(items));
+    const top = this.retrieveMany(mems, this.config.beam, this.config.beam, this.config.excludeHistory ? seen.map((s) => (i: number) => s.has(i)) : undefined);
+    top.forEach((rows, r) => this.fillRow(rows, out, r * n));
   }
 
   scoreSequence(sequence: Int32Array, out: Float32Array): void {
     const n = this.network.nItems;
     for (const it of sequence) if (!(it >= 0 && it < n)) throw new RangeError(`tiger: item ${it} outside 0..${n - 1}`);
-    this.fillRow(this.jsDecoder().memory(this.encoderTokens(-1, sequence)), sequence, out, 0);
+    const seen = new Set(sequence);
+    const mem = this.jsDecoder().memory(this.encoderTokens(-1, sequence));
+    const [top] = this.retrieveMany([mem], this.config.beam, this.config.beam, this.config.excludeHistory ? [(i) => seen.has(i)] : undefined);
+    this.fillRow(top, out, 0);
   }
 
-  private fillRow(mem: TigerMemory, items: Int32Array, out: Float32Array, off: number): void {
-    const n = this.network.nItems;
-    const seen = this.config.excludeHistory ? new Set(items) : null;
-    out.fill(NOT_RETRIEVED, off, off + n);
-    const top = this.retrieveFrom(mem, this.config.beam, this.config.beam, seen ? (i) => seen.has(i) : undefined);
+  /** A score row: the retrieved items' log-probabilities, every other item {@link NOT_RETRIEVED}. */
+  private fillRow(top: Retrieved[], out: Float32Array, off: number): void {
+    out.fill(NOT_RETRIEVED, off, off + this.network.nItems);
     for (const r of top) out[off + r.item] = r.score;
   }
 

@@ -6,6 +6,14 @@
  */
 import type { IdTable } from './ids.ts';
 
+/** An {@link IdTrie} as flat arrays (see {@link IdTrie.csr}). */
+export interface TrieArrays {
+  start: Int32Array;
+  code: Int32Array;
+  child: Int32Array;
+  item: Int32Array;
+}
+
 /** A trie over the code tuples of an {@link IdTable}. Node 0 is the root. */
 export class IdTrie {
   /** Children of each node: code → child node. */
@@ -13,6 +21,7 @@ export class IdTrie {
   /** Item at each leaf node (−1 for inner nodes). */
   private readonly leafItem: number[] = [-1];
   readonly levels: number;
+  private flat: TrieArrays | null = null;
 
   /** Builds the trie of the items `items` (default: all) of `table`. */
   constructor(table: IdTable, items?: Iterable<number>) {
@@ -44,6 +53,29 @@ export class IdTrie {
   /** The item at a leaf (−1 for inner nodes). */
   item(node: number): number {
     return this.leafItem[node];
+  }
+
+  /**
+   * The trie as flat arrays (built once): the children of node x are entries
+   * start[x] … start[x + 1] − 1 of `code` and `child`; `item[x]` is the leaf's item (−1 inside).
+   * The beam's hot loop reads these instead of Maps.
+   */
+  csr(): TrieArrays {
+    if (!this.flat) {
+      const n = this.children.length;
+      const start = new Int32Array(n + 1);
+      for (let x = 0; x < n; x++) start[x + 1] = start[x] + this.children[x].size;
+      const code = new Int32Array(start[n]), child = new Int32Array(start[n]);
+      for (let x = 0; x < n; x++) {
+        let j = start[x];
+        for (const [c, ch] of this.children[x]) {
+          code[j] = c;
+          child[j++] = ch;
+        }
+      }
+      this.flat = { start, code, child, item: Int32Array.from(this.leafItem) };
+    }
+    return this.flat;
   }
 
   /** Number of nodes. */
