@@ -89,6 +89,8 @@ export class SASRecNet {
   readonly knowledge: ItemKnowledgeAdaptor | null = null;
   /** Whether the knowledge adaptor's Ẽ = E + f̂(K) matches the current weights. */
   private effectiveValid = false;
+  /** Set only inside {@link forwardBackwardLast} with seeds null: a training pass with dropout off. */
+  private dropoutOff = false;
 
   /** Call after changing parameter values from outside (load, restore). */
   invalidate(): void {
@@ -249,7 +251,7 @@ export class SASRecNet {
   private recordForward(prog: Program, B: Record<string, number>, lay: RaggedLayout, T: number, t0: number,
     training: boolean, seeds: Seeds | null): void {
     const { d, cfg } = this;
-    const p = training ? cfg.dropout : 0;
+    const p = training && !this.dropoutOff ? cfg.dropout : 0;
     const Td = T * d;
     prog.call('embed_fwd', B.X0, this.itemTable().ptr, B.ids, this.pos.data.ptr, B.posIdx, T, d, Math.sqrt(d));
     if (p > 0) prog.call('dropout', B.X0, B.X0, Td, p, seeds!.emb, t0 * d);
@@ -299,8 +301,6 @@ export class SASRecNet {
   private recordBackward(prog: Program, w: number, B: Record<string, number>, lay: RaggedLayout, T: number, t0: number,
     nNeg: number, weight: number, seeds: Seeds): void {
     const { d, cfg } = this;
-    const p = cfg.dropout;
-    const Td = T * d;
     const gE = this.item.grads[w].ptr;
     // ---- loss → dF
     if (cfg.loss === 'bce' || cfg.loss === 'gbce') {
@@ -320,6 +320,14 @@ export class SASRecNet {
         prog.call('gemm', gE + 4 * d, B.Z, B.HF + 4 * c * d, n, d, m, n, d, d, 1, 1, 0, 1 / tau);
       }
     }
+    this.recordBackwardFromH(prog, w, B, lay, T, t0, seeds);
+  }
+
+  /** Records the backward pass of one shard from ∂loss/∂F in B.dH [T×d] down to the embeddings. */
+  private recordBackwardFromH(prog: Program, w: number, B: Record<string, number>, lay: RaggedLayout, T: number, t0: number, seeds: Seeds): void {
+    const d = this.d;
+    const p = this.dropoutOff ? 0 : this.cfg.dropout;
+    const Td = T * d;
     const nb = this.blocks.length;
     let dCur = B.dCur;
     let dNext = B.dNext;
@@ -346,7 +354,7 @@ export class SASRecNet {
       dNext = t;
     }
     if (p > 0) prog.call('dropout', dCur, dCur, Td, p, seeds.emb, t0 * d);
-    prog.call('embed_bwd', gE, this.pos.grads[w].ptr, dCur, B.ids, B.posIdx, T, d, Math.sqrt(d));
+    prog.call('embed_bwd', this.item.grads[w].ptr, this.pos.grads[w].ptr, dCur, B.ids, B.posIdx, T, d, Math.sqrt(d));
   }
 
   /** Records the per-step preparation (weight transposes) shared by all shards. */
@@ -398,6 +406,94 @@ export class SASRecNet {
     // the kernels accumulated dẼ into the item table's gradients; Ẽ = E + f̂(K) passes it to E as is and to the adaptor
     this.knowledge?.backward(this.item.grads, shards.length);
     return { loss, threadsUsed: shards.length };
+  }
+
+  /**
+   * Forward + backward of a batch whose loss reads only the scores after each sequence's last
+   * item (objectives on the next-item distribution, e.g. SPRec's DPO; src/sim/sprec-sasrec.ts).
+   * Sequences: internal ids (dataset id + 1), non-empty, at most maxLen, at [off[s], off[s+1]) of
+   * `inputs`. `head` receives the final hidden states F [nSeq × d] of the last positions and
+   * returns the loss and ∂loss/∂score as sparse triples (sequence, item as dataset id, gradient),
+   * with score_i = F·E[i + 1] (what scoreHidden computes); the net adds the output layer's share
+   * of the item table's gradient, g·F, and backpropagates ∂loss/∂F = Σ g·E[i + 1] through the
+   * blocks. `seeds` null runs the pass with dropout off (as TRL's DPO trainer does by default).
+   * Gradients are left per thread as {@link forwardBackward} leaves them. No item knowledge.
+   */
+  forwardBackwardLast(off: Int32Array, inputs: Int32Array, seeds: Seeds | null, head: LastPositionHead): { loss: number; threadsUsed: number } {
+    if (this.knowledge) throw new Error('sasrec: forwardBackwardLast does not support item knowledge (knowledgeDim > 0)');
+    const d = this.d, nSeq = off.length - 1;
+    for (let s = 0; s < nSeq; s++) {
+      const L = off[s + 1] - off[s];
+      if (L < 1 || L > this.cfg.maxLen) throw new Error(`sasrec: forwardBackwardLast: sequence ${s} has ${L} items (need 1..${this.cfg.maxLen})`);
+    }
+    if (nSeq === 0) return { loss: 0, threadsUsed: 0 };
+    const shards = splitBalanced(off, this.threads, 6 * d);
+    const owner = new Int32Array(nSeq);
+    shards.forEach((sh, w) => owner.fill(w, sh.s0, sh.s1));
+    const used = seeds ?? { emb: 0, att: this.blocks.map(() => 0), ff1: this.blocks.map(() => 0), ff2: this.blocks.map(() => 0) };
+    this.dropoutOff = seeds === null;
+    try {
+      this.engine.run(this.prepare(false));
+      const bufs = shards.map((sh, w) => this.ws[w].carve(this.layout(sh, 0, true)));
+      const lays = shards.map((sh, w) => this.fillShard(bufs[w], sh, off, inputs, null, null, 0));
+      this.engine.runParallel(shards.map((sh, w) => {
+        const prog = this.engine.program();
+        this.recordForward(prog, bufs[w], lays[w], sh.tokens, sh.t0, true, seeds === null ? null : used);
+        return prog;
+      }));
+      // the last position's row of F for each sequence
+      const rowOf = (s: number): number => off[s + 1] - 1 - shards[owner[s]].t0;
+      const F = new Float32Array(nSeq * d);
+      for (let s = 0; s < nSeq; s++) {
+        F.set(new Float32Array(this.engine.memory.buffer, bufs[owner[s]].HF + 4 * rowOf(s) * d, d), s * d);
+      }
+      const out = head(F, nSeq);
+      // views taken after the head ran (it may have grown the engine memory)
+      const mem = this.engine.memory.buffer;
+      const E = this.item.data.a;
+      const dH = shards.map((sh, w) => new Float32Array(mem, bufs[w].dH, sh.tokens * d).fill(0));
+      // repeated (sequence, item) entries are summed first, so +g and −g on one item cancel exactly
+      const sums = new Map<number, number>();
+      for (let k = 0; k < out.grad.length; k++) {
+        const s = out.seq[k], i = out.item[k];
+        if (!(s >= 0 && s < nSeq) || !(i >= 0 && i < this.nItems)) throw new RangeError(`sasrec: forwardBackwardLast: head returned sequence ${s}, item ${i}`);
+        const key = s * this.nItems + i;
+        sums.set(key, (sums.get(key) ?? 0) + out.grad[k]);
+      }
+      for (const [key, g] of sums) {
+        if (g === 0) continue;
+        const s = Math.floor(key / this.nItems), i = (key % this.nItems) + 1;
+        const w = owner[s], r = rowOf(s) * d;
+        const gE = this.item.grads[w].a;
+        for (let c = 0; c < d; c++) {
+          dH[w][r + c] += g * E[i * d + c];
+          gE[i * d + c] += g * F[s * d + c];
+        }
+      }
+      this.engine.runParallel(shards.map((sh, w) => {
+        const prog = this.engine.program();
+        this.recordBackwardFromH(prog, w, bufs[w], lays[w], sh.tokens, sh.t0, used);
+        return prog;
+      }));
+      return { loss: out.loss, threadsUsed: shards.length };
+    } finally {
+      this.dropoutOff = false;
+    }
+  }
+
+  /**
+   * One optimisation step with a last-position loss (see {@link forwardBackwardLast}); every row
+   * of the item table takes the Adam step (as full-softmax training does). Returns the loss.
+   */
+  trainStepLast(off: Int32Array, inputs: Int32Array, head: LastPositionHead, lr: number, seeds: Seeds | null): number {
+    const { loss, threadsUsed } = this.forwardBackwardLast(off, inputs, seeds, head);
+    if (threadsUsed > 0) {
+      const rows = this.touched.a;
+      for (let i = 0; i < this.nItems; i++) rows[i] = i + 1;
+      this.adam.step(lr, threadsUsed, new Map([[this.item, { rows: this.touched, count: this.nItems }]]));
+    }
+    this.invalidate();
+    return loss;
   }
 
   /** One optimisation step on a sampled batch with learning rate `lr`; returns the mean loss. */
@@ -466,6 +562,13 @@ export class SASRecNet {
   }
 
 }
+
+/**
+ * A loss on the scores after each sequence's last item: given the final hidden states F [nSeq × d],
+ * the loss and its gradient with respect to the scores as sparse triples (seq[k], item[k] as a
+ * dataset id, grad[k]); repeated (seq, item) pairs add up.
+ */
+export type LastPositionHead = (F: Float32Array, nSeq: number) => { loss: number; seq: ArrayLike<number>; item: ArrayLike<number>; grad: ArrayLike<number> };
 
 /** gBCE's β = α·(t·(1 − 1/α) + 1/α) with α = negatives / (items − 1). */
 export function gbceBeta(negatives: number, nItems: number, t: number): number {
