@@ -28,11 +28,13 @@ export interface LearnedRerankOptions {
   train: Partial<Omit<TrainOptions, 'seed' | 'lambda' | 'k'>>;
   logs: Partial<ListLogOptions>;
   mmrLambda: number;
+  /** Seeds already run (e.g. read back from an earlier run's log): kept as they are, not rerun. */
+  done: LearnedSeed[];
   /** Called with each seed's figures as soon as they are known. */
   onSeed?: (s: LearnedSeed) => void;
 }
 
-export const LEARNED_DEFAULTS: LearnedRerankOptions = { seeds: 5, k: 10, models: [...LEARNED_RERANKERS], lambdas: [0.1, 0.5], net: { dims: 16, hidden: 32 }, train: { epochs: 8, patience: 2 }, logs: {}, mmrLambda: 0.7 };
+export const LEARNED_DEFAULTS: LearnedRerankOptions = { seeds: 5, k: 10, models: [...LEARNED_RERANKERS], lambdas: [0.1, 0.5], net: { dims: 16, hidden: 32 }, train: { epochs: 8, patience: 2 }, logs: {}, mmrLambda: 0.7, done: [] };
 
 type Figures = { ndcg: number; map: number; clicks: number };
 
@@ -58,6 +60,11 @@ export function runLearnedRerank(rewards: RewardMatrix, ranker: Float32Array, ca
   const o = { ...LEARNED_DEFAULTS, ...options };
   const out: LearnedSeed[] = [];
   for (let s = 0; s < o.seeds; s++) {
+    const prior = o.done.find((r) => r.seed === s);
+    if (prior) {
+      out.push(prior);
+      continue;
+    }
     const logs: ListLog[] = generateListLogs(rewards, ranker, { ...o.logs, seed: s });
     const { train, valid, test } = splitLogs(logs, ranker, rewards.nItems);
     const byUser = new Map(logs.map((l) => [l.user, l]));

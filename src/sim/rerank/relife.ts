@@ -62,7 +62,8 @@ export interface RerankOutput {
 export interface TapeReranker {
   readonly name: string;
   readonly params: ParamStore;
-  forward(t: Tape, x: RerankInput): RerankOutput;
+  /** `patterns` false: logits only (scoring; no InfoNCE term needs the past lists' patterns). */
+  forward(t: Tape, x: RerankInput, patterns?: boolean): RerankOutput;
 }
 
 /** e_i = E[i] + mean of i's genre embeddings. */
@@ -165,7 +166,7 @@ export class Relife implements TapeReranker {
     return { rows: Y, g: t.matmul(t.meanRows(Y), t.param(this.wPattern)) };
   }
 
-  forward(t: Tape, x: RerankInput): RerankOutput {
+  forward(t: Tape, x: RerankInput, patterns = true): RerankOutput {
     const n = x.candidates.length;
     const cand = this.items.forward(t, x.candidates);
     const rPos = this.miner(t, this.interest, cand, pastItems(x, 1));
@@ -174,7 +175,7 @@ export class Relife implements TapeReranker {
     const c = this.pattern(t, x.candidates, new Int32Array(n).fill(UNKNOWN));
     const parts = [cand, c.rows, rPos, ...(rNeg ? [rNeg] : []), rMix, repeatRow(t, c.g, n), t.constant(n, 1, x.scores)];
     const logits = this.scorer.forward(t, t.concatCols(parts));
-    if (x.past.length === 0) return { logits, pattern: c.g };
+    if (!patterns || x.past.length === 0) return { logits, pattern: c.g };
     const past = x.past.map((l) => this.pattern(t, l.items, Int32Array.from(l.clicks, (k) => (k ? 1 : SKIP))).g);
     return { logits, pattern: c.g, userPattern: t.meanRows(t.stackRows(past)) };
   }

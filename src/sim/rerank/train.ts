@@ -70,7 +70,7 @@ export function batchLoss(model: TapeReranker, batch: readonly RerankExample[], 
   const bces: V[] = [], P: V[] = [], U: V[] = [];
   let n = 0;
   for (const x of batch) {
-    const out = model.forward(t, x);
+    const out = model.forward(t, x, lambda > 0);
     bces.push(t.bceWithLogits(out.logits, x.clicks));
     n += x.clicks.length;
     if (out.pattern && out.userPattern) {
@@ -86,7 +86,7 @@ export function batchLoss(model: TapeReranker, batch: readonly RerankExample[], 
 
 /** Positions of a list's candidates by descending logit (ties: ranker order). */
 export function rerankOrder(model: TapeReranker, x: RerankInput): number[] {
-  const z = model.forward(new Tape(), x).logits.data;
+  const z = model.forward(new Tape(), x, false).logits.data;
   return Array.from(x.candidates.keys()).sort((a, b) => z[b] - z[a] || a - b);
 }
 
@@ -117,6 +117,7 @@ export function trainReranker(model: TapeReranker, train: readonly RerankExample
   const byUser = new Map<number, RerankExample[]>();
   for (const x of train) byUser.set(x.user, [...(byUser.get(x.user) ?? []), x]);
   const users = [...byUser.keys()];
+  const slot = new Map(users.map((u, k) => [u, k]));
   const adam = { ...ADAM, lr: o.lr, weightDecay: o.weightDecay };
   const report: TrainReport = { bestEpoch: 0, bestValidNdcg: evaluate((x) => rerankOrder(model, x), valid, o.k).ndcg, epochs: [] };
   let best = model.params.snapshot();
@@ -127,7 +128,7 @@ export function trainReranker(model: TapeReranker, train: readonly RerankExample
     for (let p = 0; p < passes; p++) {
       const us = rng.shuffle([...users]).filter((u) => byUser.get(u)!.length > p);
       for (let b = 0; b < us.length; b += o.batch) {
-        const batch = us.slice(b, b + o.batch).map((u) => order[users.indexOf(u)][p]);
+        const batch = us.slice(b, b + o.batch).map((u) => order[slot.get(u)!][p]);
         const { tape, loss, bce, nce } = batchLoss(model, batch, o.lambda, o.tau);
         tape.backward(loss);
         model.params.step(adam);
