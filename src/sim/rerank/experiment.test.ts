@@ -30,5 +30,8 @@ describe('runLearnedRerank', () => {
     expect(relife).toHaveProperty('vs_initial.ndcg.p');
     expect(relife).toHaveProperty('vs_din.clicks.mean_diff');
     expect(rows.find((x) => x.reranker === 'din')).not.toHaveProperty('vs_din');
+    // resume: a seed already run is kept as it is, not retrained
+    const again = runLearnedRerank(rewards, ranker, cats, { seeds: 1, done: [res[0]], logs });
+    expect(again[0]).toBe(res[0]);
   });
 });
