@@ -76,24 +76,43 @@ export function leaveOneOut(data: Interactions, recordsPerUser: number): { train
   return { train, test };
 }
 
-function banMask(nItems: number, history: Int32Array): Uint8Array {
+/** 1 for every item of `history`: the items a top-K list leaves out. */
+export function banMask(nItems: number, history: Int32Array): Uint8Array {
   const m = new Uint8Array(nItems);
   for (const i of history) m[i] = 1;
   return m;
 }
 
-/** Accuracy and bias of a model's top-K lists on `test`. */
-export function evaluateRound(model: MeanSoftmaxModel, test: readonly SeqRecord[], cats: ItemCategories, k: number): Omit<SprecRound, 'round' | 'dpo_loss' | 'same_pairs'> {
-  const n = model.config.nItems, G = cats.names.length;
-  const z = new Float64Array(n);
+/** Accuracy and bias figures of one round's top-K lists. */
+export interface ListMetrics {
+  hr: number;
+  ndcg: number;
+  div_ratio: number;
+  or_ratio: number;
+  mgu: number;
+  dgu: number;
+  /** Average recommendation popularity: mean training count of the recommended items. */
+  arp: number;
+  /** Distinct recommended items / catalogue size. */
+  coverage: number;
+  /** Gini coefficient of the items' recommendation counts over the whole catalogue (0 = even). */
+  gini: number;
+}
+
+/**
+ * Accuracy and bias of top-K lists (`lists[j]` for `test[j]`, history already excluded);
+ * `counts` = training events per item (for ARP).
+ */
+export function listMetrics(lists: readonly Int32Array[], test: readonly SeqRecord[], cats: ItemCategories, k: number, counts: ArrayLike<number>): ListMetrics {
+  const n = counts.length, G = cats.names.length;
   const recCount = new Float64Array(n);
   const pRec = new Float64Array(G), pHist = new Float64Array(G);
-  let hr = 0, ndcg = 0;
+  let hr = 0, ndcg = 0, pop = 0;
   const addGenres = (i: number, into: Float64Array): void => {
     for (let c = cats.offsets[i]; c < cats.offsets[i + 1]; c++) into[cats.values[c]]++;
   };
-  for (const r of test) {
-    const list = topKAllowed(model.logits(r.history, z), k, banMask(n, r.history));
+  test.forEach((r, j) => {
+    const list = lists[j];
     const rank = list.indexOf(r.target);
     if (rank >= 0) {
       hr++;
@@ -101,10 +120,11 @@ export function evaluateRound(model: MeanSoftmaxModel, test: readonly SeqRecord[
     }
     for (const i of list) {
       recCount[i]++;
+      pop += counts[i];
       addGenres(i, pRec);
     }
     for (const i of r.history) addGenres(i, pHist);
-  }
+  });
   const norm = (p: Float64Array): void => {
     const s = p.reduce((a, b) => a + b, 0);
     if (s > 0) for (let g = 0; g < p.length; g++) p[g] /= s;
@@ -113,15 +133,32 @@ export function evaluateRound(model: MeanSoftmaxModel, test: readonly SeqRecord[
   norm(pHist);
   const diff = Array.from(pRec, (v, g) => v - pHist[g]);
   const total = test.length * k;
-  const top3 = Array.from(recCount).sort((a, b) => b - a).slice(0, 3).reduce((a, b) => a + b, 0);
+  const sorted = Array.from(recCount).sort((a, b) => a - b);
+  const top3 = sorted.slice(-3).reduce((a, b) => a + b, 0);
+  // Gini = Σ_i (2i − n − 1)·x_(i) / (n·Σx) over the ascending counts (i = 1 … n)
+  const sum = sorted.reduce((a, b) => a + b, 0);
+  const gini = sum > 0 ? sorted.reduce((a, x, i) => a + (2 * (i + 1) - n - 1) * x, 0) / (n * sum) : 0;
+  const distinct = recCount.filter((c) => c > 0).length;
   return {
     hr: hr / test.length,
     ndcg: ndcg / test.length,
-    div_ratio: recCount.filter((c) => c > 0).length / total,
+    div_ratio: distinct / total,
     or_ratio: top3 / total,
     mgu: diff.reduce((a, v) => a + Math.abs(v), 0) / G,
     dgu: Math.max(...diff) - Math.min(...diff),
+    arp: pop / total,
+    coverage: distinct / n,
+    gini,
   };
+}
+
+/** Accuracy and bias of a model's top-K lists on `test` (history excluded). */
+export function evaluateRound(model: MeanSoftmaxModel, test: readonly SeqRecord[], cats: ItemCategories, k: number, counts?: ArrayLike<number>): Omit<SprecRound, 'round' | 'dpo_loss' | 'same_pairs'> {
+  const n = model.config.nItems;
+  const z = new Float64Array(n);
+  const lists = test.map((r) => topKAllowed(model.logits(r.history, z), k, banMask(n, r.history)));
+  const m = listMetrics(lists, test, cats, k, counts ?? new Float64Array(n));
+  return { hr: m.hr, ndcg: m.ndcg, div_ratio: m.div_ratio, or_ratio: m.or_ratio, mgu: m.mgu, dgu: m.dgu };
 }
 
 /** One SFT epoch over `records` in a seeded order. */
