@@ -3,10 +3,10 @@
  * changes the result), which is both the queue's job id (a duplicate submission is dropped by the
  * queue) and the results store's primary key (a retried or duplicated run writes nothing twice).
  *
- * Built: `noop` (measures the queue itself) and `law-point` (one grid point of a law sweep: one
- * model size × data fraction × seed, trained and evaluated as `reclab law sweep` does). Not built
- * yet (docs/scale.md): experiment grid points, evaluations, Arena batches, LLM knowledge batches
- * and serving retrains as jobs.
+ * Here: `noop` (measures the queue itself) and `law-point` (one grid point of a law sweep: one
+ * model size × data fraction × seed, trained and evaluated as `reclab law sweep` does). Beside:
+ * `experiment` and `evaluate` (kinds-run.ts), `arena` and `knowledge` (kinds-llm.ts), `retrain`
+ * (kinds-retrain.ts).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,9 @@ import type { SweepFile } from '../laws/spec.ts';
 import { runSweep, type SweepPoint, type SweepSpec } from '../laws/sweep.ts';
 import { canonicalJson, contentHash } from './results.ts';
 import { putArtifact } from './artifacts.ts';
+import { evaluateKind, experimentKind } from './kinds-run.ts';
+import { arenaKind, knowledgeKind } from './kinds-llm.ts';
+import { retrainKind } from './kinds-retrain.ts';
 
 /** What a running job may use. */
 export interface JobContext {
@@ -153,7 +156,9 @@ const lawPoint: JobKind<LawPointData> = {
 };
 
 /** Every kind, by name. */
-export const JOB_KINDS: Record<string, JobKind> = { [noop.name]: noop as JobKind, [lawPoint.name]: lawPoint as JobKind };
+export const JOB_KINDS: Record<string, JobKind> = Object.fromEntries(
+  [noop, lawPoint, experimentKind, evaluateKind, arenaKind, knowledgeKind, retrainKind].map((k) => [k.name, k as JobKind]),
+);
 
 /** The kind called `name`, or an error listing the known ones. */
 export function jobKind(name: string): JobKind {
