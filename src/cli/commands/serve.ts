@@ -147,7 +147,10 @@ export function register(program: Command): void {
       chatDb: string;
     }) => {
       if (o.chatLlm && !o.chatData) throw new Error('--chat-llm needs --chat-data <dataset> (its titles ground the answers)');
-      if (o.replicas && o.workers > 1) throw new Error('--replicas: run one process per replica (--workers 1); the cluster primary already keeps its workers on one model');
+      // With --workers each worker is a replica of its own on the channel (a swap asked of any
+      // worker reaches every worker of every machine); the primary's retrain loop swaps only its
+      // own workers, so retraining there would leave the other replicas behind.
+      if (o.replicas && o.workers > 1 && o.retrainEvery !== undefined) throw new Error('--replicas with --workers > 1: --retrain-every would swap only this machine\'s workers; retrain in a --workers 1 replica, or submit a `retrain` job (docs/scale.md)');
       await runServer({
         replicas: o.replicas,
         replicaChannel: o.replicaChannel,
