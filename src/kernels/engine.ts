@@ -35,6 +35,8 @@ export interface WasmKernels {
     seqIdBase: number, scratch: number, maxL: number, biasLd: number, invN: number, dbias: number, scale: number): void;
   attn_last_fwd(Q: number, K: number, V: number, O: number, ldq: number, ldk: number, ldv: number, ldo: number,
     seqOff: number, s0: number, s1: number, heads: number, dh: number, kind: number, scratch: number): void;
+  attn_beam_fwd(Q: number, ldq: number, O: number, ldo: number, n: number, heads: number, dh: number,
+    MKV: number, memStart: number, memLen: number, CKV: number, anc: number, nAnc: number, ld: number, vOff: number, scratch: number): void;
   expf(x: number): number;
   dropout(Y: number, X: number, n: number, p: number, seed: number, base: number): void;
   relu_dropout_fwd(A: number, H: number, n: number, p: number, seed: number, base: number): void;

@@ -13,3 +13,4 @@ export { bce_neg_loss, sampled_softmax_loss, softmax_ce } from './losses';
 export { gru_fwd, gru_bwd } from './gru';
 export { pack_panels, score_panels, rank_count, count_above } from './score';
 export { gram_rows, rank_update_lower, panel_times, sweep_pack, sweep_unpack, neg_sym_from_lower } from './linalg';
+export { attn_beam_fwd } from './beam';

@@ -23,22 +23,13 @@ import type { IdTrie, Retrieved, TrieArrays } from './trie.ts';
 
 /** Per decoder block: its dense layers as engine Linears over the network's own parameters. */
 interface BlockLayers {
-  qkv: Linear;
+  q: Linear;
+  kv: Linear;
   out: Linear;
   ff1: Linear;
   ff2: Linear;
   ln1: { g: number; b: number };
   ln2: { g: number; b: number };
-}
-
-/** The rows of one decoding level (all users of a chunk): what later levels read back. */
-interface LevelRows {
-  /** Number of rows. */
-  n: number;
-  /** Row index at the previous level (−1 at level 0). */
-  parent: Int32Array;
-  /** Keys and values of each row, per decoder block (n × 2d: keys then values). */
-  kv: Float32Array[];
 }
 
 /**
@@ -74,7 +65,8 @@ export class BeamDecoder {
       return l;
     };
     this.blocks = net.dec.map((blk) => ({
-      qkv: lin(blk.att.inProj, blk.att.inBias, d, 3 * d),
+      q: lin(blk.att.inProj, blk.att.inBias, d, d),
+      kv: lin(blk.att.inProj, blk.att.inBias, d, 2 * d, d),
       out: lin(blk.att.out.weight, blk.att.out.bias, d, d),
       ff1: lin(blk.ff1.weight, blk.ff1.bias, d, f),
       ff2: lin(blk.ff2.weight, blk.ff2.bias, f, d),
@@ -103,46 +95,79 @@ export class BeamDecoder {
   }
 
   private searchChunk(mems: TigerMemory[], k: number, width: number, exclude?: ((item: number) => boolean)[]): Retrieved[][] {
-    const e = this.engine, d = this.d, f = this.f, v = this.net.vocab, m = this.card.length;
+    const e = this.engine, d = this.d, f = this.f, v = this.net.vocab, m = this.card.length, nb = this.blocks.length;
     const nu = mems.length;
     const keep = Math.max(width, k);
     const maxRows = nu * keep;
     const maxCard = Math.max(...this.card);
-    // engine buffers for one level's rows (freed at the end)
+    const cacheRows = nu + nu * keep * (m - 1);
+    let memRows = 0, maxL = 0;
+    const memStartOf = new Int32Array(nu);
+    mems.forEach((mem, u) => {
+      memStartOf[u] = memRows;
+      memRows += mem.L;
+      maxL = Math.max(maxL, mem.L);
+    });
+    // engine buffers for the chunk (freed at the end): one level's rows, each block's memory and
+    // decoded-row keys/values ([K | V] rows of 2d)
     const bufs = {
-      X: e.f32(maxRows * d), H: e.f32(maxRows * d), QKV: e.f32(maxRows * 3 * d), A: e.f32(maxRows * d), X1: e.f32(maxRows * d),
+      X: e.f32(maxRows * d), H: e.f32(maxRows * d), Q: e.f32(maxRows * d), A: e.f32(maxRows * d), X1: e.f32(maxRows * d),
       FA: e.f32(maxRows * f), Z: e.f32(maxRows * maxCard), mean: e.f32(maxRows), rstd: e.f32(maxRows),
-      ids: e.i32(maxRows), pos: e.i32(maxRows),
+      ids: e.i32(maxRows), pos: e.i32(maxRows), memStart: e.i32(maxRows), memLen: e.i32(maxRows), anc: e.i32(maxRows * m),
+      scratch: e.f32(maxL + m),
     };
+    const MKV = Array.from({ length: nb }, () => e.f32(memRows * 2 * d));
+    const CKV = Array.from({ length: nb }, () => e.f32(cacheRows * 2 * d));
     try {
+      for (let b = 0; b < nb; b++) {
+        const a = new Float32Array(e.memory.buffer, MKV[b].ptr, memRows * 2 * d);
+        mems.forEach((mem, u) => {
+          for (let j = 0; j < mem.L; j++) {
+            a.set(mem.K[b].subarray(j * d, (j + 1) * d), (memStartOf[u] + j) * 2 * d);
+            a.set(mem.V[b].subarray(j * d, (j + 1) * d), (memStartOf[u] + j) * 2 * d + d);
+          }
+        });
+      }
       // beam state of the current level: rows of user u are [rowOff[u], rowOff[u + 1])
       let rowOff = new Int32Array(nu + 1);
       for (let u = 0; u < nu; u++) rowOff[u + 1] = u + 1;
       let node = new Int32Array(nu), score = new Float64Array(nu), token = new Int32Array(nu).fill(v.bos);
-      const levels: LevelRows[] = [];
       let parent = new Int32Array(nu).fill(-1);
+      const levelBase: number[] = []; // first cache row of each level
+      const parents: Int32Array[] = []; // row → parent row at the previous level
+      let base = 0, done = 0;
       for (let level = 0; level < m; level++) {
         const n = rowOff[nu];
         if (n === 0) break;
+        levelBase.push(base);
+        parents.push(parent);
         const mem = e.memory.buffer;
         new Int32Array(mem, bufs.ids.ptr, n).set(token.subarray(0, n));
         new Int32Array(mem, bufs.pos.ptr, n).fill(level);
-        const rowUser = new Int32Array(n);
-        for (let u = 0; u < nu; u++) rowUser.fill(u, rowOff[u], rowOff[u + 1]);
-        const cur: LevelRows = { n, parent, kv: [] };
-        levels.push(cur);
-        let prog = e.program();
+        const ms = new Int32Array(mem, bufs.memStart.ptr, n), ml = new Int32Array(mem, bufs.memLen.ptr, n);
+        const anc = new Int32Array(mem, bufs.anc.ptr, n * (level + 1));
+        for (let u = 0; u < nu; u++) {
+          for (let r = rowOff[u]; r < rowOff[u + 1]; r++) {
+            ms[r] = memStartOf[u];
+            ml[r] = mems[u].L;
+            // cache rows of the ancestors (levels 0 … level − 1), then of the row itself
+            let x = r;
+            anc[r * (level + 1) + level] = base + r;
+            for (let l = level; l > 0; l--) {
+              x = parents[l][x];
+              anc[r * (level + 1) + l - 1] = levelBase[l - 1] + x;
+            }
+          }
+        }
+        const prog = e.program();
         prog.call('embed_fwd', bufs.X.ptr, this.net.tok.data.ptr, bufs.ids.ptr, this.net.posDec.data.ptr, bufs.pos.ptr, n, d, Math.sqrt(d));
         this.blocks.forEach((blk, b) => {
           prog.call('layernorm_fwd', bufs.H.ptr, bufs.X.ptr, blk.ln1.g, blk.ln1.b, bufs.mean.ptr, bufs.rstd.ptr, n, d, this.net.cfg.lnEps);
-          blk.qkv.forward(prog, { ptr: bufs.H.ptr, ld: d }, { ptr: bufs.QKV.ptr, ld: 3 * d }, n);
-          e.run(prog);
-          const qkv = new Float32Array(e.memory.buffer, bufs.QKV.ptr, n * 3 * d);
-          const kv = new Float32Array(n * 2 * d);
-          for (let r = 0; r < n; r++) kv.set(qkv.subarray(r * 3 * d + d, (r + 1) * 3 * d), r * 2 * d);
-          cur.kv.push(kv);
-          this.attend(qkv, new Float32Array(e.memory.buffer, bufs.A.ptr, n * d), n, b, levels, rowUser, mems);
-          prog = e.program();
+          blk.q.forward(prog, { ptr: bufs.H.ptr, ld: d }, { ptr: bufs.Q.ptr, ld: d }, n);
+          // the new rows' keys and values go straight into the cache, after the earlier levels'
+          blk.kv.forward(prog, { ptr: bufs.H.ptr, ld: d }, { ptr: CKV[b].ptr + 4 * base * 2 * d, ld: 2 * d }, n);
+          prog.call('attn_beam_fwd', bufs.Q.ptr, d, bufs.A.ptr, d, n, this.net.cfg.heads, d / this.net.cfg.heads,
+            MKV[b].ptr, bufs.memStart.ptr, bufs.memLen.ptr, CKV[b].ptr, bufs.anc.ptr, level + 1, 2 * d, d, bufs.scratch.ptr);
           blk.out.forward(prog, { ptr: bufs.A.ptr, ld: d }, { ptr: bufs.X1.ptr, ld: d }, n, bufs.X.ptr);
           prog.call('layernorm_fwd', bufs.H.ptr, bufs.X1.ptr, blk.ln2.g, blk.ln2.b, bufs.mean.ptr, bufs.rstd.ptr, n, d, this.net.cfg.lnEps);
           blk.ff1.forward(prog, { ptr: bufs.H.ptr, ld: d }, { ptr: bufs.FA.ptr, ld: f }, n);
@@ -153,6 +178,8 @@ export class BeamDecoder {
         prog.call('layernorm_fwd', bufs.H.ptr, bufs.X.ptr, this.decLn.g, this.decLn.b, bufs.mean.ptr, bufs.rstd.ptr, n, d, this.net.cfg.lnEps);
         this.heads[level].forward(prog, { ptr: bufs.H.ptr, ld: d }, { ptr: bufs.Z.ptr, ld: c }, n);
         e.run(prog);
+        base += n;
+        done = level + 1;
         const Z = new Float32Array(e.memory.buffer, bufs.Z.ptr, n * c);
         // select each user's survivors
         const last = level === m - 1;
@@ -175,8 +202,7 @@ export class BeamDecoder {
             }
           }
           const o = nextOff[u];
-          const got = heap.drainSorted(nScore, nNode, nParent, nCode, o);
-          nextOff[u + 1] = o + got;
+          nextOff[u + 1] = o + heap.drainSorted(nScore, nNode, nParent, nCode, o);
         }
         rowOff = nextOff;
         const nn = rowOff[nu];
@@ -189,67 +215,14 @@ export class BeamDecoder {
       const results: Retrieved[][] = [];
       for (let u = 0; u < nu; u++) {
         const res: Retrieved[] = [];
-        if (levels.length === m) for (let r = rowOff[u]; r < rowOff[u + 1]; r++) res.push({ item: this.trie.item(node[r]), score: score[r] });
+        // (the loop stops early when no user has a row left: every user then gets no items)
+        if (done === m) for (let r = rowOff[u]; r < rowOff[u + 1]; r++) res.push({ item: this.trie.item(node[r]), score: score[r] });
         res.sort((a, b) => b.score - a.score || a.item - b.item);
         results.push(res.slice(0, k));
       }
-      // (the loop stops early when no user has a row left: every user then gets no items)
       return results;
     } finally {
-      for (const b of Object.values(bufs)) e.freeBuf(b);
-    }
-  }
-
-  /**
-   * Attention of each new row (queries in `qkv`, n × 3d) over its user's memory keys/values of
-   * block `b`, its ancestors' cached rows and itself; heads concatenated into A (n × d).
-   */
-  private attend(qkv: Float32Array, A: Float32Array, n: number, b: number, levels: LevelRows[], rowUser: Int32Array, mems: TigerMemory[]): void {
-    const d = this.d, H = this.net.cfg.heads, dh = d / H, scale = 1 / Math.sqrt(dh);
-    const cur = levels.length - 1;
-    const anc = new Int32Array(cur + 1);
-    let s = new Float64Array(64);
-    for (let r = 0; r < n; r++) {
-      // ancestors at levels cur−1 … 0, then the row itself at level cur
-      anc[cur] = r;
-      for (let l = cur; l > 0; l--) anc[l - 1] = levels[l].parent[anc[l]];
-      const mem = mems[rowUser[r]];
-      const L = mem.L, Km = mem.K[b], Vm = mem.V[b];
-      const total = L + cur + 1;
-      if (s.length < total) s = new Float64Array(total * 2);
-      for (let h = 0; h < H; h++) {
-        const qo = r * 3 * d + h * dh, ho = h * dh;
-        let mx = -Infinity;
-        for (let j = 0; j < L; j++) {
-          let dot = 0;
-          const ko = j * d + ho;
-          for (let c = 0; c < dh; c++) dot += qkv[qo + c] * Km[ko + c];
-          s[j] = dot * scale;
-          if (s[j] > mx) mx = s[j];
-        }
-        for (let l = 0; l <= cur; l++) {
-          const kv = levels[l].kv[b], ko = anc[l] * 2 * d + ho;
-          let dot = 0;
-          for (let c = 0; c < dh; c++) dot += qkv[qo + c] * kv[ko + c];
-          const t = L + l;
-          s[t] = dot * scale;
-          if (s[t] > mx) mx = s[t];
-        }
-        let sum = 0;
-        for (let t = 0; t < total; t++) sum += s[t] = Math.exp(s[t] - mx);
-        const inv = 1 / sum;
-        const ao = r * d + ho;
-        for (let c = 0; c < dh; c++) A[ao + c] = 0;
-        for (let j = 0; j < L; j++) {
-          const w = s[j] * inv, vo = j * d + ho;
-          for (let c = 0; c < dh; c++) A[ao + c] += w * Vm[vo + c];
-        }
-        for (let l = 0; l <= cur; l++) {
-          const kv = levels[l].kv[b], vo = anc[l] * 2 * d + d + ho;
-          const w = s[L + l] * inv;
-          for (let c = 0; c < dh; c++) A[ao + c] += w * kv[vo + c];
-        }
-      }
+      for (const b of [...Object.values(bufs), ...MKV, ...CKV]) e.freeBuf(b);
     }
   }
 }
