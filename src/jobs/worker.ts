@@ -36,6 +36,8 @@ export interface WorkerOptions {
 /** A running worker. */
 export interface RunningWorker {
   name: string;
+  /** Resolves once the worker's Redis connection is up. */
+  ready(): Promise<void>;
   /** Finishes the running job(s), then stops. */
   close(): Promise<void>;
 }
@@ -68,5 +70,5 @@ export function startWorker(url: string, store: ResultStore, options: WorkerOpti
   });
   worker.on('failed', (job, err) => log(`worker ${name}: ${job?.name ?? '?'} ${job?.id ?? ''} failed: ${err.message}`));
   worker.on('error', (err) => log(`worker ${name}: ${err.message} (reconnecting)`));
-  return { name, close: () => worker.close() };
+  return { name, ready: async () => void (await worker.waitUntilReady()), close: () => worker.close() };
 }

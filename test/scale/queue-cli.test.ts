@@ -3,35 +3,40 @@
  * a worker that lost Redis (restarted under it) reconnects and runs the jobs, `reclab submit`
  * again follows the (deduplicated) jobs and fits the law from the store; a job that fails every
  * attempt lands in the failed list with its error.
+ *
+ * The verbs run in this process (runCli) and the worker is the library's (startWorker, what
+ * `reclab worker` runs): nothing here is about processes — worker processes and kill -9 are
+ * test/scale/sweep-kill.test.ts's — and spawning each verb cost most of this test's time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { reclab, stopChild, testRedis, writeTinySequences, writeTinySweep, type Child, type TestRedis } from './harness.ts';
+import { testRedis, writeTinySequences, writeTinySweep, type TestRedis } from './harness.ts';
+import { runCli } from '../../src/cli/testutil.ts';
+import { startWorker, type RunningWorker } from '../../src/jobs/worker.ts';
+import { openResults, type ResultStore } from '../../src/jobs/results.ts';
 
 let redis: TestRedis | { skip: string };
 const dir = mkdtempSync(join(tmpdir(), 'reclab-queue-cli-'));
-const children: Child[] = [];
+let worker: RunningWorker | undefined;
+let store: ResultStore | undefined;
 
 beforeAll(async () => {
   redis = await testRedis({ own: true });
   if ('skip' in redis) console.warn(`queue-cli: skipped: ${redis.skip}`);
 }, 30_000);
 afterAll(async () => {
-  await Promise.all(children.map((c) => stopChild(c)));
+  await worker?.close();
+  await store?.close();
   if (redis && !('skip' in redis)) await redis.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs a reclab verb to its end; returns exit code, stdout and stderr. */
+/** Runs a reclab verb in this process to its end; returns exit code, stdout and stderr. */
 async function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const c = reclab(args);
-  let out = '';
-  c.proc.stdout!.removeAllListeners('data');
-  c.proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  const code = await c.exited;
-  return { code, out, err: c.stderr() };
+  const r = await runCli(args);
+  return { code: r.code, out: r.out, err: r.err };
 }
 
 describe('reclab submit / jobs / worker', () => {
@@ -42,9 +47,9 @@ describe('reclab submit / jobs / worker', () => {
     const results = `sqlite:${join(dir, 'jobs.db')}`;
     const q = ['--queue', redis.url, '--queue-name', 'clitest'];
 
-    const worker = reclab(['worker', ...q, '--results', results, '--lock-seconds', '3']);
-    children.push(worker);
-    await worker.waitFor(/taking jobs from/);
+    store = await openResults(results);
+    worker = startWorker(redis.url, store, { queue: 'clitest', lockMs: 3000, log: () => {} });
+    await worker.ready();
     await redis.restart(); // the worker's connections drop; it must reconnect by itself
 
     const sub = await run(['submit', spec, ...q, '--results', results, '--no-wait']);
@@ -65,7 +70,7 @@ describe('reclab submit / jobs / worker', () => {
   }, 600_000);
 
   it('lists a job that failed every attempt with its error', async (ctx) => {
-    if ('skip' in redis || children.length === 0) return ctx.skip();
+    if ('skip' in redis || !worker) return ctx.skip();
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, `dataset: { path: ${JSON.stringify(join(dir, 'missing.txt'))}, format: sasrec }\nmodel: sasrec\ngrid: { layers: [1], hidden: [8] }\nout: ${JSON.stringify(join(dir, 'bad.jsonl'))}\n`);
     const q = ['--queue', redis.url, '--queue-name', 'clitest'];
