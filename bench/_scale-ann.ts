@@ -1,16 +1,26 @@
 /**
  * `ann-1m` of `npm run bench -- scale`: the ANN path (src/serve/ann.ts) on a generated catalogue
  * (src/serve/ann-synthetic.ts) of --items items (default 1,000,000) of --dims floats (64).
+ * The JSON line starts with the keys the issue names (recall@10, build_s, peak_rss_mb, rps,
+ * p99_ms), then the rest:
  *
- * - build_s: building the HNSW graph (all cores); the built index is saved under
- *   $RECLAB_BENCH_DIR (default <tmp>/reclab-bench-scale) and reused by a re-run with the same
- *   settings (`index_reused` says so; delete the file to time the build again);
+ * - build_s: building the HNSW graph (usearch's threads, all cores). The built index is saved
+ *   under $RECLAB_BENCH_DIR (default <tmp>/reclab-bench-scale) with the build's figures beside it
+ *   (`<index>.json`: build_s, CPU seconds, RSS, load average, when); a re-run with the same
+ *   settings loads it (`index_reused: true`) and prints the build time measured when it was built
+ *   (delete both files to time the build again);
  * - recall@10: the ANN answers against exact scoring of every item (exactTopK), both with the
  *   user's history excluded, over --recall-users users; `recall@10_category` the same with a
  *   category filter (each user's most frequent category among their history);
- * - rps, p50_ms, p99_ms: --queries recommend calls (user vector → top 10, history excluded),
- *   one after another on one thread (closed loop: rps is what one process sustains);
+ * - rps, p50_ms, p99_ms, cpu_us_per_query: --queries recommend calls (user vector → top 10,
+ *   history excluded), one after another on one thread (closed loop: what one process's event
+ *   loop sustains); cpu_us_per_query is process CPU time per query (load-robust), and
+ *   rps_one_core_cpu_bound = 1e6 / it, the rate of one idle core;
+ * - batched_*: the same queries in batches of --batch (16) through searchMany (usearch's native
+ *   threads on every core), each request's latency being its batch's;
  * - peak_rss_mb: the process's peak resident memory (vectors, graph, everything).
+ *
+ * In process, not through HTTP: the service's own cost per request is `npm run bench -- serve`'s.
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
