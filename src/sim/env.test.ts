@@ -23,6 +23,33 @@ describe('quit rule (W = 3, threshold 1)', () => {
     expect(wouldQuit(cats, [0, 1, 2], 3, 3, 2)).toBe(false); // threshold 2: a twice is allowed
   });
 
+  it("early window (t < W): 'last' reads all t items; 'python-slice' reads EasyRL4Rec's sequence_action[t - W : t]", () => {
+    // Python: [a0, a1][2 - 3 : 2] = [a0, a1][-1 : 2] = [a1]; [a0][1 - 3 : 1] = [a0][-2 : 1] = [a0]
+    expect(wouldQuit(cats, [0, 1], 3, 3, 1)).toBe(true); // last: a, a in the window → a twice
+    expect(wouldQuit(cats, [0, 1], 3, 3, 1, 'python-slice')).toBe(false); // only item 1: a once
+    expect(wouldQuit(cats, [0], 1, 3, 0, 'python-slice')).toBe(true); // t = 1: [a0], a once > 0
+    // W = 5, t = 3: [x0, x1, x2][-2 : 3] = [x1, x2]; t = 4: [x0..x3][-1 : 4] = [x3]
+    expect(wouldQuit(cats, [0, 2, 4], 3, 5, 0, 'python-slice')).toBe(false); // window [b, c]: no a
+    expect(wouldQuit(cats, [0, 2, 4], 3, 5, 0)).toBe(true); // last: [a, b, c]
+    expect(wouldQuit(cats, [0, 1, 2, 4], 5, 5, 0, 'python-slice')).toBe(false); // window [c]: no d
+    expect(wouldQuit(cats, [3, 1, 2, 5], 5, 5, 0, 'python-slice')).toBe(true); // window [d]
+    // from t = W on the two agree
+    expect(wouldQuit(cats, [0, 1, 2], 3, 3, 1, 'python-slice')).toBe(true);
+    // a, a, a, then a: 'last' quits on the third item (window [a, a]); 'python-slice' only on the fourth
+    const quits = (earlyWindow: 'last' | 'python-slice'): boolean[] => {
+      const env = new SimEnv(rewards, cats, { mode: 'NX_0', window: 3, threshold: 1, maxTurns: 6, earlyWindow });
+      env.reset(0);
+      const out: boolean[] = [];
+      for (const i of [0, 1, 3, 6]) {
+        out.push(env.step([i]).quit);
+        if (env.finished) break;
+      }
+      return out;
+    };
+    expect(quits('last')).toEqual([false, false, true]);
+    expect(quits('python-slice')).toEqual([false, false, false, true]);
+  });
+
   it('the environment ends the episode on the item that triggers it, and counts its reward', () => {
     const env = new SimEnv(rewards, cats, { mode: 'NX_0', window: 3, threshold: 1, maxTurns: 6 });
     env.reset(1);

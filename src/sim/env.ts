@@ -40,9 +40,16 @@ export interface EnvConfig {
   maxTurns: number;
   /** Items recommended per turn (default 1). */
   listSize: number;
+  /**
+   * The quit window while fewer than W items were shown (t < W): `'last'` (default) looks at all t
+   * of them; `'python-slice'` reproduces EasyRL4Rec's `sequence_action[t - W : t]`, whose negative
+   * start counts from the end of the list, so the window is items max(0, 2t − W) … t − 1 (with
+   * W = 3: [a₀] at t = 1, only [a₁] at t = 2). From t = W on both are the last W items.
+   */
+  earlyWindow: 'last' | 'python-slice';
 }
 
-export const ENV_DEFAULTS: EnvConfig = { mode: 'NX_0', window: 3, threshold: 1, maxTurns: 20, listSize: 1 };
+export const ENV_DEFAULTS: EnvConfig = { mode: 'NX_0', window: 3, threshold: 1, maxTurns: 20, listSize: 1, earlyWindow: 'last' };
 
 /** What the policy sees. Arrays are the environment's own; do not modify. */
 export interface Observation {
@@ -96,8 +103,10 @@ export function categoriesFromLists(lists: readonly (readonly string[])[]): Item
  * when shown `item`: some category of `item` occurs more than `threshold` times among the
  * categories of the window.
  */
-export function wouldQuit(cats: ItemCategories, recent: readonly number[], item: number, window: number, threshold: number): boolean {
-  const from = Math.max(0, recent.length - window);
+export function wouldQuit(cats: ItemCategories, recent: readonly number[], item: number, window: number, threshold: number,
+  earlyWindow: EnvConfig['earlyWindow'] = 'last'): boolean {
+  const t = recent.length;
+  const from = t >= window ? t - window : earlyWindow === 'python-slice' ? Math.max(0, 2 * t - window) : 0;
   for (let c = cats.offsets[item]; c < cats.offsets[item + 1]; c++) {
     const cat = cats.values[c];
     let count = 0;
@@ -128,6 +137,7 @@ export class SimEnv {
     for (const key of ['window', 'maxTurns', 'listSize'] as const) {
       if (!Number.isInteger(c[key]) || c[key] < 1) throw new Error(`sim config ${key}: expected an integer ≥ 1, got ${c[key]}`);
     }
+    if (c.earlyWindow !== 'last' && c.earlyWindow !== 'python-slice') throw new Error(`sim config earlyWindow: expected last or python-slice, got ${String(c.earlyWindow)}`);
     if (!Number.isInteger(c.threshold) || c.threshold < 0) throw new Error(`sim config threshold: expected an integer ≥ 0, got ${c.threshold}`);
     if (categories.offsets.length !== userModel.nItems + 1) throw new Error(`categories cover ${categories.offsets.length - 1} items, the user model ${userModel.nItems}`);
     if (c.mode !== 'FreeB' && c.listSize * c.maxTurns > userModel.nItems) throw new Error(`${c.mode}: ${c.maxTurns} turns × ${c.listSize} items exceed the ${userModel.nItems} items without repeats`);
@@ -184,7 +194,7 @@ export class SimEnv {
     const row = this.user * this.nItems;
     for (let k = 0; k < list.length; k++) {
       const i = list[k];
-      quit = c.mode !== 'NX_X' && wouldQuit(this.categories, this.items, i, c.window, c.threshold);
+      quit = c.mode !== 'NX_X' && wouldQuit(this.categories, this.items, i, c.window, c.threshold, c.earlyWindow);
       rewards[k] = this.userModel.values[row + i];
       total += rewards[k];
       this.items.push(i);
