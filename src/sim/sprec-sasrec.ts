@@ -24,6 +24,9 @@
  * `holdout: 'valid'` drops every user's last event first, so the "test" item is the validation
  * item and hyperparameters can be chosen without touching the test items.
  */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fromSequences } from '../data/interactions.ts';
 import type { Interactions } from '../data/types.ts';
 import { SASRec, SASRecNet } from '../models/sasrec.ts';
@@ -52,6 +55,12 @@ export interface SprecSasrecOptions {
   batch: number;
   reference: 'sft' | 'round-start';
   holdout: 'test' | 'valid';
+  /**
+   * A folder where each base model is saved and, when already there, loaded instead of trained
+   * (the base is a pure function of the data, the holdout, the SASRec config and the seed, which
+   * name its subfolder), so settings of the rounds can be compared on the same base.
+   */
+  baseCache?: string;
 }
 
 export const SPREC_SASREC_DEFAULTS: SprecSasrecOptions = {
@@ -227,6 +236,21 @@ function itemCounts(data: Interactions): Float64Array {
   return c;
 }
 
+/** The base SASRec: trained on `trainData`, or loaded from (and saved to) `o.baseCache`. */
+async function baseModel(trainData: Interactions, o: SprecSasrecOptions): Promise<{ model: SASRec; lastLoss: number }> {
+  const key = createHash('sha256').update(JSON.stringify([o.holdout, o.seed, o.sasrec, trainData.nUsers, trainData.nItems, trainData.items.length])).digest('hex').slice(0, 16);
+  const dir = o.baseCache ? join(o.baseCache, `base-${o.holdout}-seed${o.seed}-${key}`) : null;
+  if (dir && existsSync(join(dir, 'model.json'))) {
+    const model = await SASRec.load(dir);
+    if (model.nItems !== trainData.nItems) throw new Error(`${dir}: cached base scores ${model.nItems} items, the data has ${trainData.nItems}`);
+    return { model, lastLoss: NaN };
+  }
+  const model = new SASRec(o.sasrec);
+  const report = await model.fit(trainData, { seed: o.seed, progress: false });
+  if (dir) await model.save(dir);
+  return { model, lastLoss: report.history.at(-1)?.loss ?? NaN };
+}
+
 /**
  * Runs the base SASRec and `rounds` SPRec rounds on `data` (every user's whole sequence; the
  * last event is the test target, or with holdout 'valid' the one before it); `onRound` sees each
@@ -241,13 +265,12 @@ export async function runSprecSasrec(data: Interactions, cats: ItemCategories, o
   if (train.length === 0) throw new Error('SPRec (SASRec): no training records (every user needs at least 3 events)');
   const trainData = dropLast(view, 1);
   const counts = itemCounts(trainData);
-  const model = new SASRec(o.sasrec);
-  const report = await model.fit(trainData, { seed: o.seed, progress: false });
+  const { model, lastLoss } = await baseModel(trainData, o);
   const net = model.network;
   const tau = net.cfg.temperature;
   const rng = new Rng(o.seed + 1);
   const evaluate = (): ListMetrics => listMetrics(topLists(net, test, o.k), test, cats, o.k, counts);
-  const rounds: SprecSasrecRound[] = [{ round: 0, ...evaluate(), dpo_loss: NaN, same_pairs: NaN, sft_loss: report.history.at(-1)?.loss ?? NaN }];
+  const rounds: SprecSasrecRound[] = [{ round: 0, ...evaluate(), dpo_loss: NaN, same_pairs: NaN, sft_loss: lastLoss }];
   onRound?.(rounds[0], []);
   for (let round = 1; round <= o.rounds; round++) {
     const sample = rng.shuffle(train.slice()).slice(0, Math.min(o.recordsPerRound, train.length));
