@@ -319,3 +319,31 @@ describe('SASRec training', () => {
     await expect(new SASRec({ hidden: 10, heads: 3 }).fit(data, { seed: 1 })).rejects.toThrow(/divisible/);
   });
 });
+
+describe('SASRec init', () => {
+  /** Sample standard deviation of a parameter's values. */
+  const std = (a: Float32Array): number => {
+    let s = 0, s2 = 0;
+    for (const x of a) { s += x; s2 += x * x; }
+    const m = s / a.length;
+    return Math.sqrt(s2 / a.length - m * m);
+  };
+  it('init normal: N(0, initStd²) embeddings, feed-forward and attention-output weights, zero biases; input projection Xavier', () => {
+    const cfg = parseSASRecConfig({ hidden: 64, blocks: 1, maxLen: 200, init: 'normal', initStd: 0.02, threads: 1 });
+    const net = new SASRecNet(cfg, 3000);
+    net.init(new Rng(1));
+    const p = (name: string): Float32Array => net.params.list.find((q) => q.name === name)!.data.a;
+    expect(std(p('item.weight').subarray(64))).toBeCloseTo(0.02, 3);
+    expect(std(p('pos.weight'))).toBeCloseTo(0.02, 3);
+    expect(std(p('blocks.0.ff.0.weight'))).toBeCloseTo(0.02, 2);
+    expect(std(p('blocks.0.att.out_proj.weight'))).toBeCloseTo(0.02, 2);
+    for (const b of ['blocks.0.ff.0.bias', 'blocks.0.ff.3.bias', 'blocks.0.att.out_proj.bias']) expect(Math.max(...p(b).map(Math.abs))).toBe(0);
+    // Xavier over [3d × d]: √(2 / (d + 3d)) = 0.0884
+    expect(std(p('blocks.0.att.in_proj_weight'))).toBeCloseTo(Math.sqrt(2 / 256), 2);
+    const xavier = new SASRecNet(parseSASRecConfig({ hidden: 64, blocks: 1, maxLen: 200, threads: 1 }), 3000);
+    xavier.init(new Rng(1));
+    const q = (name: string): Float32Array => xavier.params.list.find((r) => r.name === name)!.data.a;
+    expect(std(q('pos.weight'))).toBeCloseTo(Math.sqrt(2 / 264), 2);
+    expect(std(q('blocks.0.ff.0.weight'))).toBeCloseTo(Math.sqrt(2 / 128), 2);
+  });
+});

@@ -45,6 +45,8 @@ export const SASRecConfigSchema = z.object({
   gbceT: z.number().min(0).max(1).default(0.75).describe('gBCE calibration t ∈ [0, 1] (1 = fully calibrated)'),
   threads: z.number().int().nonnegative().default(0).describe('threads; 0 = the machine\'s cores. Results are bit-identical for a given seed and thread count'),
   lnEps: z.number().positive().default(1e-8).describe('layer-norm ε'),
+  init: z.enum(['xavier', 'normal']).default('xavier').describe('weight init: xavier = the SASRec reference (Xavier-normal matrices, Linear biases U(±1/√d)); normal = N(0, initStd²) for embeddings, feed-forward and attention-output weights with zero biases, attention input projection Xavier (the Dross code: HF-style _init_weights over PyTorch MultiheadAttention)'),
+  initStd: z.number().positive().default(0.02).describe('standard deviation of init: normal'),
   knowledgeDim: z.number().int().nonnegative().default(0).describe('item knowledge vectors\' width (0 = none); the vectors are given with setItemKnowledge and enter through a hybrid-expert adaptor added to the item embedding (src/models/seq/item-knowledge.ts)'),
   knowledgeExperts: z.number().int().positive().default(3).describe('experts of the item knowledge adaptor'),
   knowledgeHidden: z.number().int().positive().default(32).describe('hidden width of each knowledge expert MLP'),

@@ -120,6 +120,11 @@ export function xavierNormal(p: Param, rng: Rng): void {
   for (let i = 0; i < p.size; i++) p.data.a[i] = rng.normal() * std;
 }
 
+/** Normal init N(0, std²), the BERT/GPT-2 style `initializer_range` (std 0.02 there). */
+export function normalInit(p: Param, std: number, rng: Rng): void {
+  for (let i = 0; i < p.size; i++) p.data.a[i] = rng.normal() * std;
+}
+
 /** Uniform init U(−bound, bound) (PyTorch's default for Linear biases uses bound = 1/√fanIn). */
 export function uniformInit(p: Param, bound: number, rng: Rng): void {
   for (let i = 0; i < p.size; i++) p.data.a[i] = (2 * rng.next() - 1) * bound;

@@ -35,7 +35,7 @@
 import { defaultThreads } from '../../util/threads.ts';
 import type { SASRecConfig } from '../sasrec.ts';
 import { defaultEngine, type Buf, type Engine, type Program } from '../../kernels/engine.ts';
-import { ParamSet, xavierNormal, type Param } from '../../nn/params.ts';
+import { ParamSet, normalInit, xavierNormal, type Param } from '../../nn/params.ts';
 import { LayerNorm, Linear, MultiheadAttention, linear, type RaggedLayout } from '../../nn/layers.ts';
 import { Adam, type TouchedRows } from '../../nn/optim.ts';
 import { Workspace } from '../../nn/workspace.ts';
@@ -156,17 +156,31 @@ export class SASRecNet {
     this.mark = new Uint32Array(nItems + 1);
   }
 
-  /** Initialises like the reference: Xavier-normal matrices, LN γ = 1, β = 0, Linear biases U(±1/√d). */
+  /**
+   * Initialises like the reference (config init xavier): Xavier-normal matrices, LN γ = 1, β = 0,
+   * Linear biases U(±1/√d). With init normal, as the Dross code (HF-style `_init_weights`):
+   * embeddings, feed-forward and attention-output weights N(0, initStd²), their biases 0; the
+   * attention input projection keeps Xavier (PyTorch's MultiheadAttention owns that parameter, so
+   * `_init_weights` never reaches it).
+   */
   init(rng: Rng): void {
-    xavierNormal(this.item, rng);
+    const normal = this.cfg.init === 'normal';
+    const matrix = (p: Param): void => (normal ? normalInit(p, this.cfg.initStd, rng) : xavierNormal(p, rng));
+    matrix(this.item);
     this.item.data.a.fill(0, 0, this.d); // padding row
-    xavierNormal(this.pos, rng);
+    matrix(this.pos);
     for (const b of this.blocks) {
       b.att.init(rng);
-      xavierNormal(b.ff1.weight, rng);
-      xavierNormal(b.ff2.weight, rng);
-      b.ff1.initBias(rng);
-      b.ff2.initBias(rng);
+      if (normal) normalInit(b.att.out.weight, this.cfg.initStd, rng);
+      matrix(b.ff1.weight);
+      matrix(b.ff2.weight);
+      if (normal) {
+        b.ff1.bias!.data.a.fill(0);
+        b.ff2.bias!.data.a.fill(0);
+      } else {
+        b.ff1.initBias(rng);
+        b.ff2.initBias(rng);
+      }
     }
     this.knowledge?.init(rng);
     this.invalidate();
