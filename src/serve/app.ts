@@ -24,7 +24,7 @@ import * as S from './schemas.ts';
 import type { ItemRecord, Store, VoteStore } from './store.ts';
 import { Catalog } from './catalog.ts';
 import { ENGINE_DEFAULTS, Engine, type EngineOptions } from './engine.ts';
-import { withHistoryCache } from './history-cache.ts';
+import { withHistoryCache, type HistoryCache, type HistoryPeers } from './history-cache.ts';
 import type { ModelSlot } from './slot.ts';
 import type { ServedModel } from './bundle.ts';
 import { ServeMetrics } from './metrics.ts';
@@ -100,6 +100,11 @@ export interface AppOptions {
    */
   historyCache?: boolean;
   /**
+   * The other processes writing the same store (cluster workers, cluster-history.ts): the history
+   * cache tells them of its writes and takes theirs. Used only with `historyCache`.
+   */
+  historyPeers?: { peers: HistoryPeers; attach(cache: HistoryCache): void };
+  /**
    * The web dashboard at /ui/ (`reclab serve --ui`): the folders it shows; votes go to `store`.
    * Its data routes require `apiKey` when set.
    */
@@ -124,7 +129,9 @@ export interface Service {
 /** Builds the Fastify app over `options.store` and `options.slot` (does not listen). */
 export async function buildApp(options: AppOptions): Promise<Service> {
   const { slot } = options;
-  const store = options.historyCache ? withHistoryCache(options.store, { cap: options.engine?.historyLimit ?? ENGINE_DEFAULTS.historyLimit }).store : options.store;
+  const history = options.historyCache ? withHistoryCache(options.store, { cap: options.engine?.historyLimit ?? ENGINE_DEFAULTS.historyLimit }, options.historyPeers?.peers) : undefined;
+  if (history) options.historyPeers?.attach(history.cache);
+  const store = history?.store ?? options.store;
   const metrics = new ServeMetrics();
   const catalog = new Catalog(store);
   const engine = new Engine(store, slot, catalog, options.engine);
@@ -233,7 +240,7 @@ export async function buildApp(options: AppOptions): Promise<Service> {
     ctx.retrainer = retrainer;
     app.addHook('onClose', async () => retrainer.stop());
   }
-  healthRoutes(app, ctx, connections);
+  healthRoutes(app, ctx, connections, history?.cache.stats);
   await app.register(
     async (api) => {
       // Rate limiting first (onRequest), then authentication (preParsing): requests with a wrong
@@ -289,7 +296,7 @@ export async function buildApp(options: AppOptions): Promise<Service> {
 }
 
 /** Liveness, readiness and metrics: outside the API scope (probes and scrapers carry no key). */
-function healthRoutes(app: Api, { store, slot, engine, metrics, online }: ServeContext, connections: ConnectionStats): void {
+function healthRoutes(app: Api, { store, slot, engine, metrics, online }: ServeContext, connections: ConnectionStats, history?: { hits: number; misses: number }): void {
   const tag = { tags: ['health'] };
   // Gorse's probes, at Gorse's paths and shapes; open like ours (Gorse's auth skips /api/health/).
   // Gorse's cache store is this process's memory here: always connected.
@@ -340,6 +347,10 @@ reclab_answer_cache_total{outcome="miss"} ${c.misses}
 # HELP reclab_answer_cache_bytes Estimated bytes held by the answer cache
 # TYPE reclab_answer_cache_bytes gauge
 reclab_answer_cache_bytes ${c.bytes}
+# HELP reclab_history_cache_total Reads of users' histories answered from this process's memory or from the store
+# TYPE reclab_history_cache_total counter
+reclab_history_cache_total{outcome="hit"} ${history?.hits ?? 0}
+reclab_history_cache_total{outcome="miss"} ${history?.misses ?? 0}
 # HELP reclab_connections_open Open HTTP connections
 # TYPE reclab_connections_open gauge
 reclab_connections_open ${connections.open}

@@ -10,7 +10,9 @@
  *   exited 0 (a worker still busy after `drainMs` is killed and the exit is 1);
  * - on SIGHUP reloads the model in every worker, through the same queue as `PUT /api/model`
  *   (cluster-models.ts);
- * - holds the rate-limit counters, so the limit is per cluster, not per worker (cluster-ratelimit.ts).
+ * - holds the rate-limit counters, so the limit is per cluster, not per worker (cluster-ratelimit.ts);
+ * - relays each worker's feedback writes to the others before they start, so every worker can keep
+ *   users' histories in memory (cluster-history.ts).
  *
  * A worker that cannot start (store, model, port) logs why and exits 1; one that loses its
  * channel to the primary (the primary was killed) drains and exits instead of running orphaned.
@@ -27,6 +29,7 @@ import { RestartPolicy, type RestartOptions } from './cluster-restarts.ts';
 import { WindowCounter, clusterRateLimitStore, serveRateLimit } from './cluster-ratelimit.ts';
 import { ModelCoordinator, clusterModelSwapper, resolveModelName, serveModelSwaps, type ModelLabel, type SwapWorker } from './cluster-models.ts';
 import { primaryRetrainer, remoteRetrainer, serveRetrains } from './cluster-retrain.ts';
+import { ClusterHistory, HistoryHub } from './cluster-history.ts';
 
 /** Tuning of cluster mode (defaults suit production; tests shorten them). */
 export interface ClusterSettings {
@@ -79,6 +82,7 @@ export async function runPrimary(options: ServerOptions, log: (line: string) => 
   // The production loop runs here, once for the cluster; workers' admin routes reach it over IPC.
   const retrainer = options.retrain ? primaryRetrainer(options.models, coordinator, options.retrain, log) : undefined;
   const respawns = new Set<NodeJS.Timeout>();
+  const history = new HistoryHub<Member>((member, why) => retire(member, why));
   let announced = false;
   let stopping: { failed: boolean; unclean: string[] } | undefined;
 
@@ -105,6 +109,7 @@ export async function runPrimary(options: ServerOptions, log: (line: string) => 
     rpc.handle<{ name?: string }>('model.swapAll', ({ name }) => coordinator.swapAll(name));
     rpc.handle<ReadyNote>('ready', (note) => onReady(member, note));
     if (retrainer) serveRetrains(rpc, retrainer);
+    history.serve(member);
   };
 
   const onReady = (member: Member, note: ReadyNote) => {
@@ -133,6 +138,7 @@ export async function runPrimary(options: ServerOptions, log: (line: string) => 
 
   const onExit = (member: Member, code: number | null, signal: string | null) => {
     members.delete(member);
+    history.leave(member);
     member.rpc.close(`worker ${member.pid} exited`);
     const how = signal ?? `code ${code}`;
     const now = Date.now();
@@ -256,12 +262,16 @@ export async function runWorker(options: ServerOptions, start: (options: ServerO
   });
 
   const model = (JSON.parse(process.env[MODEL_ENV] ?? '{}') as { name?: string }).name;
+  // Over SQLite every worker keeps users' histories in memory, told of the others' writes.
+  const history = options.db.startsWith('sqlite:') ? new ClusterHistory(rpc) : undefined;
   try {
+    await history?.sync();
     server = await start({
       ...options,
       model,
       modelSwapper: clusterModelSwapper(rpc),
       retrain: undefined,
+      historyPeers: history,
       retrainControl: options.retrain ? remoteRetrainer(rpc) : undefined,
       rateLimitStore: clusterRateLimitStore(rpc, {
         onDegraded: (reason) => log(`${me}: no rate-limit count from the primary (${reason}); counting in this worker for a few seconds`),

@@ -4,9 +4,11 @@
  * history that has not changed. Measured on ML-1M EASE: the per-request `userFeedback` round trip
  * left the event loop idle a third of the time under load.
  *
- * Correct only when every write to the store goes through this object — one `reclab serve`
- * process over SQLite, the default. With several writers (`--workers n`, PostgreSQL replicas)
- * another process's write would not invalidate our copy, so the server does not use it there.
+ * Correct only when every write to the store goes through this object or one of its peers: one
+ * `reclab serve` process over SQLite, or the workers of one `--workers n` cluster over SQLite,
+ * whose caches tell each other of every write before it starts and after it ends (the
+ * {@link HistoryPeers} of cluster-history.ts). With writers outside (PostgreSQL replicas on other
+ * hosts) another process's write would not invalidate our copy, so the server does not use it there.
  *
  * How it stays exact: a user's entry is the store's own answer (the newest `cap` events of every
  * type, in the store's order), and any write that touches the user drops it — when the write
@@ -17,6 +19,19 @@
  * type filter is asked; otherwise they go to the store.
  */
 import type { FeedbackEvent, FeedbackFilter, FeedbackWrite, IdempotencyKey, Store, WriteMode } from './store.ts';
+
+/**
+ * The other processes' caches over the same store (cluster workers). A write here tells them
+ * before it starts — and waits until each has dropped the users and stopped remembering reads —
+ * and again when it has ended, so that no process serves a history from before a write that was
+ * acknowledged anywhere.
+ */
+export interface HistoryPeers {
+  /** The write of `users` is about to start; resolves once every peer has taken {@link HistoryCache.peerBegin}. */
+  begin(users: readonly string[]): Promise<number>;
+  /** The write begun under `token` has ended (committed or not). */
+  end(token: number): void;
+}
 
 /** Bounds of a {@link HistoryCache}. */
 export interface HistoryCacheOptions {
@@ -51,6 +66,8 @@ export class HistoryCache {
     /** The store every call goes to (and the one to close). */
     readonly inner: Store,
     options: Partial<HistoryCacheOptions> = {},
+    /** Caches of other processes writing the same store, told of every write here. */
+    private readonly peers?: HistoryPeers,
   ) {
     this.options = { cap: 1000, maxUsers: 200_000, maxEvents: 5_000_000, ...options };
     if (!(this.options.cap >= 1)) throw new Error(`history cache: cap must be ≥ 1 (got ${this.options.cap})`);
@@ -96,18 +113,40 @@ export class HistoryCache {
     return this.inner.close();
   }
 
-  /** Runs a write, dropping the users' entries when it starts and again when it ends (committed or not). */
-  private async write<T>(users: Iterable<string>, op: () => Promise<T>): Promise<T> {
-    const touched = [...users];
+  /**
+   * Another process is about to write `users`: the same as the start of a write here (their
+   * entries dropped, no read remembered until {@link peerEnd}).
+   */
+  peerBegin(users: readonly string[]): void {
     this.writing++;
     this.epoch++;
-    for (const u of touched) this.forget(u);
+    for (const u of users) this.forget(u);
+  }
+
+  /** The other process's write of `users` (announced by {@link peerBegin}) has ended. */
+  peerEnd(users: readonly string[]): void {
+    this.writing--;
+    this.epoch++;
+    for (const u of users) this.forget(u);
+  }
+
+  /**
+   * Runs a write, dropping the users' entries when it starts and again when it ends (committed or
+   * not), here and — before the write starts — in every peer. A peer that cannot be told fails
+   * the write before it starts (the peers' rule keeps a peer that stopped answering from serving).
+   */
+  private async write<T>(users: Iterable<string>, op: () => Promise<T>): Promise<T> {
+    const touched = [...users];
+    this.peerBegin(touched);
     try {
-      return await op();
+      const token = this.peers ? await this.peers.begin(touched) : undefined;
+      try {
+        return await op();
+      } finally {
+        if (token !== undefined) this.peers!.end(token);
+      }
     } finally {
-      this.writing--;
-      this.epoch++;
-      for (const u of touched) this.forget(u);
+      this.peerEnd(touched);
     }
   }
 
@@ -144,8 +183,8 @@ const OWN = new Set<PropertyKey>(['userFeedback', 'insertFeedback', 'deleteFeedb
  * writes go through a {@link HistoryCache} and every other member is the inner store's own
  * (forwarded, so methods added to the Store interface later need nothing here).
  */
-export function withHistoryCache(inner: Store, options: Partial<HistoryCacheOptions> = {}): { store: Store; cache: HistoryCache } {
-  const cache = new HistoryCache(inner, options);
+export function withHistoryCache(inner: Store, options: Partial<HistoryCacheOptions> = {}, peers?: HistoryPeers): { store: Store; cache: HistoryCache } {
+  const cache = new HistoryCache(inner, options, peers);
   const bound = new Map<PropertyKey, unknown>();
   const store = new Proxy(inner, {
     get(target, prop) {

@@ -55,8 +55,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let url: string;
   let bus: ReplicaBus | undefined;
   try {
-    // One process over SQLite is the store's only writer, so users' histories can stay in memory.
-    const historyCache = options.historyCache ?? (store.kind === 'sqlite' && (options.workers ?? 1) <= 1);
+    // One process over SQLite is the store's only writer, so users' histories can stay in memory;
+    // so can a cluster's workers over SQLite, which tell each other of their writes (cluster-history.ts).
+    const historyCache = options.historyCache ?? (store.kind === 'sqlite' && ((options.workers ?? 1) <= 1 || options.historyPeers !== undefined));
     bus = options.replicas ? await ReplicaBus.connect(options.replicas, { channel: options.replicaChannel, log: options.log }) : undefined;
     service = await buildApp({ ...options, store, slot, historyCache, ...(bus ? { modelSwapper: bus.swapper } : {}) });
     await service.swapModel(options.model);

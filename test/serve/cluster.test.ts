@@ -14,11 +14,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Rpc, RpcFailure, type RpcMessage } from '../../src/serve/cluster-rpc.ts';
+import { RpcFailure } from '../../src/serve/cluster-rpc.ts';
 import { RestartPolicy } from '../../src/serve/cluster-restarts.ts';
 import { WindowCounter, clusterRateLimitStore, serveRateLimit, type Hit } from '../../src/serve/cluster-ratelimit.ts';
 import { ModelCoordinator, type ModelLabel, type SwapWorker } from '../../src/serve/cluster-models.ts';
-import { fixtureData, tempDir, writeFixtureBundle } from './fixtures.ts';
+import { fixtureData, rpcPair, tempDir, writeFixtureBundle } from './fixtures.ts';
 import { createModel } from '../../src/models/registry.ts';
 import { IdMap } from '../../src/data/types.ts';
 import { fromSequences } from '../../src/data/interactions.ts';
@@ -32,27 +32,6 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 // ---------------------------------------------------------------------------------------------
 // In memory
 // ---------------------------------------------------------------------------------------------
-
-/** Two connected endpoints; messages cross asynchronously and as copies, as over a real channel. */
-function rpcPair(): { a: Rpc; b: Rpc; cut(): void } {
-  let open = true;
-  const link = (to: () => Rpc) => (message: RpcMessage, done: (e: Error | null) => void) => {
-    if (!open) return done(new Error('channel closed'));
-    setImmediate(() => open && to().receive(structuredClone(message)));
-    done(null);
-  };
-  const a: Rpc = new Rpc(link(() => b));
-  const b: Rpc = new Rpc(link(() => a));
-  return {
-    a,
-    b,
-    cut() {
-      open = false;
-      a.close('cut');
-      b.close('cut');
-    },
-  };
-}
 
 describe('cluster rpc', () => {
   it('answers requests, carries handler errors, times out and fails pending requests on close', async () => {
@@ -618,6 +597,39 @@ describe('reclab serve --workers 2', () => {
       process.kill(c.workers[0], 'SIGKILL');
       await c.waitFor(new RegExp(`worker \\d+ replaced ${c.workers[0]}`), mark);
       expect(await names()).toEqual(range(20).map(() => 'ease'));
+    } finally {
+      await cleanup(c);
+    }
+  }, 300_000);
+
+  it("keeps users' histories in every worker's memory, and after each acknowledged write every worker answers from the store's new state", async () => {
+    const dir = tempDir();
+    await writeFixtureBundle(join(dir, 'model'), 'pop');
+    let c: Cluster | undefined;
+    try {
+      c = await serveCluster(join(dir, 'model'), `sqlite:${join(dir, 'x.db')}`, ['--cache-size', '0']);
+      const url = c.url;
+      // Fresh connections: the primary hands them to the workers in turn, so 4 reads reach both.
+      const history = async (u: string) => (await Promise.all(range(4).map(() => call(`${url}/api/user/${u}/feedback`)))).map((r) => (r.json as { ItemId: string }[]).map((e) => e.ItemId));
+      const recommended = async (u: string) => (await Promise.all(range(4).map(() => call(`${url}/api/recommend/${u}?n=6`)))).map((r) => r.json as string[]);
+      const stale: string[] = [];
+      await Promise.all(
+        ['h0', 'h1', 'h2'].map(async (u) => {
+          const posted: string[] = [];
+          for (const item of ['a', 'b', 'c', 'd', 'e']) {
+            await history(u); // remembered by both workers (no write under way for u)
+            await recommended(u);
+            expect((await call(`${url}/api/feedback`, 'POST', [{ FeedbackType: 'click', UserId: u, ItemId: item }])).status).toBe(200);
+            posted.push(item);
+            for (const got of await history(u)) if (got.join() !== posted.join()) stale.push(`${u}: ${got.join()} after ${posted.join()}`);
+            for (const got of await recommended(u)) if (got.some((i) => posted.includes(i))) stale.push(`${u}: recommended ${got.join()} after ${posted.join()}`);
+          }
+        }),
+      );
+      expect(stale).toEqual([]);
+      const hits = (await Promise.all(range(4).map(() => call(`${url}/metrics`)))).map((r) => Number(/reclab_history_cache_total\{outcome="hit"\} (\d+)/.exec(String(r.json))?.[1]));
+      console.log(`cluster history cache: hits per /metrics answer ${hits.join(', ')}`);
+      expect(Math.min(...hits)).toBeGreaterThan(0); // both workers answered from memory
     } finally {
       await cleanup(c);
     }

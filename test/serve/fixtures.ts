@@ -15,6 +15,7 @@ import { listModels, registerModel } from '../../src/models/registry.ts';
 import { readCheckpoint, writeCheckpoint } from '../../src/models/checkpoint.ts';
 import { saveBundle } from '../../src/serve/bundle.ts';
 import { Pop } from '../../src/models/pop.ts';
+import { Rpc, type RpcMessage } from '../../src/serve/cluster-rpc.ts';
 
 /** Transition-count model: P(next = j | last = i) ∝ count(i → j). */
 export class Markov implements SequentialRecommender {
@@ -137,4 +138,25 @@ export function spawnServe(models: string, db: string, args: readonly string[] =
     });
     child.once('exit', (code) => fail(new Error(`server exited (${code}) before listening: ${err}`)));
   });
+}
+
+/** Two connected endpoints; messages cross asynchronously and as copies, as over a real channel. */
+export function rpcPair(): { a: Rpc; b: Rpc; cut(): void } {
+  let open = true;
+  const link = (to: () => Rpc) => (message: RpcMessage, done: (e: Error | null) => void) => {
+    if (!open) return done(new Error('channel closed'));
+    setImmediate(() => open && to().receive(structuredClone(message)));
+    done(null);
+  };
+  const a: Rpc = new Rpc(link(() => b));
+  const b: Rpc = new Rpc(link(() => a));
+  return {
+    a,
+    b,
+    cut() {
+      open = false;
+      a.close('cut');
+      b.close('cut');
+    },
+  };
 }
