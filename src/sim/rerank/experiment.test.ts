@@ -29,6 +29,7 @@ describe('runLearnedRerank', () => {
     const relife = rows.find((x) => x.reranker === 'relife')!;
     expect(relife).toHaveProperty('vs_initial.ndcg.p');
     expect(relife).toHaveProperty('vs_din.clicks.mean_diff');
+    expect(relife).toHaveProperty('vs_relife-nodis.ndcg.p');
     expect(rows.find((x) => x.reranker === 'din')).not.toHaveProperty('vs_din');
     // resume: a seed already run is kept as it is, not retrained
     const again = runLearnedRerank(rewards, ranker, cats, { seeds: 1, done: [res[0]], logs });

@@ -95,7 +95,7 @@ export function runLearnedRerank(rewards: RewardMatrix, ranker: Float32Array, ca
   return out;
 }
 
-/** Per re-ranker: means, standard deviations over seeds, paired t-tests against `initial` and `din`. */
+/** Per re-ranker: means, standard deviations over seeds, paired t-tests against `initial` and `din` (RELIFE also against `relife-nodis`). */
 export function summarizeLearned(res: readonly LearnedSeed[]): Record<string, unknown>[] {
   const names = Object.keys(res[0].figures);
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -108,7 +108,8 @@ export function summarizeLearned(res: readonly LearnedSeed[]): Record<string, un
       row[m] = mean(col(name, m));
       row[`${m}_std`] = std(col(name, m));
     }
-    for (const base of ['initial', 'din']) {
+    // RELIFE is also tested against its ablation (the disinterest miner's contribution)
+    for (const base of name === 'relife' ? ['initial', 'din', 'relife-nodis'] : ['initial', 'din']) {
       if (base === name || !names.includes(base) || res.length < 2) continue;
       row[`vs_${base}`] = Object.fromEntries(metrics.map((m) => {
         const t = pairedTTest(col(name, m), col(base, m));
