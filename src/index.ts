@@ -107,6 +107,9 @@ export { runSimExperiment, POLICY_NAMES } from './sim/experiment.ts';
 export type { SimExperimentOptions, SimExperimentResult, PolicyResult } from './sim/experiment.ts';
 export { runSprec, pairRecords, writePairsJsonl, validatePairsJsonl, DpoPairSchema } from './sim/sprec.ts';
 export type { SprecOptions, SprecRound, DpoPairRecord } from './sim/sprec.ts';
+export { runSprecSasrec, SPREC_SASREC_DEFAULTS } from './sim/sprec-sasrec.ts';
+export type { SprecSasrecOptions, SprecSasrecRound } from './sim/sprec-sasrec.ts';
+export { runSprecSasrecExperiment } from './sim/sprec-sasrec-experiment.ts';
 export { mmd2, mmdProblem, mmdWeights, medianBandwidth2, projectSimplex, selectDemonstrations } from './sim/synalign.ts';
 export { runSynAlignExperiment } from './sim/synalign-experiment.ts';
 
