@@ -1,6 +1,6 @@
 /**
- * List logs and re-ranking on them — the harness RELIFE needs (the RELIFE model itself is not
- * built; docs/sim.md).
+ * List logs and re-ranking on them — the harness of RELIFE and the DIN-style re-ranker (those are
+ * in rerank/; docs/sim.md): the logs, the training-free re-rankers and the list metrics.
  *
  * Logs: for each user, a ranker's top `pool` items; `history` past lists of `size` items drawn from
  * the pool without repeats, then one candidate list of `candidateSize` items the same way; each
