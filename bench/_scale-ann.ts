@@ -46,7 +46,7 @@ export async function annCase(): Promise<void> {
   const settings: Partial<AnnSettings> = {
     connectivity: Number(flag('M', '16')),
     expansionAdd: Number(flag('ef-construction', '64')),
-    expansionSearch: Number(flag('ef-search', '128')),
+    expansionSearch: Number(flag('ef-search', '256')),
     quantization: flag('quantization', 'f16') as AnnSettings['quantization'],
     oversample: Number(flag('oversample', '8')),
   };
