@@ -35,6 +35,20 @@ function same(a: V, b: V, op: string): void {
   if (a.rows !== b.rows || a.cols !== b.cols) throw new Error(`tape.${op}: shapes ${a.rows}×${a.cols} and ${b.rows}×${b.cols} differ`);
 }
 
+/** Softmax of each row of a value (max-shifted for stability). */
+function softmaxOfRows(a: V): Float64Array {
+  const { rows, cols } = a;
+  const y = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    let mx = -Infinity;
+    for (let j = 0; j < cols; j++) mx = Math.max(mx, a.data[r * cols + j]);
+    let s = 0;
+    for (let j = 0; j < cols; j++) s += (y[r * cols + j] = Math.exp(a.data[r * cols + j] - mx));
+    for (let j = 0; j < cols; j++) y[r * cols + j] /= s;
+  }
+  return y;
+}
+
 /** One graph: ops record their backward here. */
 export class Tape {
   private readonly back: (() => void)[] = [];
@@ -146,14 +160,7 @@ export class Tape {
   /** Softmax of each row. */
   softmaxRows(a: V): V {
     const { rows, cols } = a;
-    const y = new Float64Array(rows * cols);
-    for (let r = 0; r < rows; r++) {
-      let mx = -Infinity;
-      for (let j = 0; j < cols; j++) mx = Math.max(mx, a.data[r * cols + j]);
-      let s = 0;
-      for (let j = 0; j < cols; j++) s += (y[r * cols + j] = Math.exp(a.data[r * cols + j] - mx));
-      for (let j = 0; j < cols; j++) y[r * cols + j] /= s;
-    }
+    const y = softmaxOfRows(a);
     return this.out(rows, cols, y, (o) => {
       for (let r = 0; r < rows; r++) {
         let dot = 0;
@@ -274,16 +281,9 @@ export class Tape {
   softmaxCrossEntropy(logits: V, targets: ArrayLike<number>): V {
     const { rows, cols } = logits;
     if (targets.length !== rows) throw new Error(`tape.softmaxCrossEntropy: ${rows} rows, ${targets.length} targets`);
-    const p = new Float64Array(rows * cols);
+    const p = softmaxOfRows(logits);
     let loss = 0;
-    for (let r = 0; r < rows; r++) {
-      let mx = -Infinity;
-      for (let j = 0; j < cols; j++) mx = Math.max(mx, logits.data[r * cols + j]);
-      let s = 0;
-      for (let j = 0; j < cols; j++) s += (p[r * cols + j] = Math.exp(logits.data[r * cols + j] - mx));
-      for (let j = 0; j < cols; j++) p[r * cols + j] /= s;
-      loss -= Math.log(p[r * cols + targets[r]]);
-    }
+    for (let r = 0; r < rows; r++) loss -= Math.log(p[r * cols + targets[r]]);
     return this.out(1, 1, Float64Array.of(loss), (o) => {
       for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) logits.grad[r * cols + j] += o.grad[0] * (p[r * cols + j] - (j === targets[r] ? 1 : 0));
     });
