@@ -69,6 +69,6 @@ describe('law-point jobs', () => {
     const kind = jobKind('law-point');
     expect(() => kind.check({ sweep, fraction: 1, layers: 0, hidden: 8, seed: 0 })).toThrow(/field "layers"/);
     expect(() => kind.check({ sweep, fraction: 2, layers: 1, hidden: 8, seed: 0 })).toThrow(/field "fraction"/);
-    expect(() => jobKind('nope')).toThrow(/unknown job kind "nope" \(known: noop, law-point\)/);
+    expect(() => jobKind('nope')).toThrow(/unknown job kind "nope" \(known: noop, law-point, experiment, evaluate, arena, knowledge, retrain\)/);
   });
 });
