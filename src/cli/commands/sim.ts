@@ -11,20 +11,22 @@
  * SPRec rounds (seeds 0 … --seeds − 1, then the means per round).
  */
 import type { Command } from 'commander';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset } from '../../data/load.ts';
 import { createModel, loadModel } from '../../models/registry.ts';
 import { lineChart, type Series } from '../../util/plot.ts';
 import { POLICY_NAMES, runSimExperiment, type PolicyName, type PolicyResult } from '../../sim/experiment.ts';
-import { SIM_MODES, type SimMode } from '../../sim/env.ts';
+import { SIM_MODES, type EnvConfig, type SimMode } from '../../sim/env.ts';
 import { runSynAlignExperiment } from '../../sim/synalign-experiment.ts';
 import { pairRecords, runSprec, validatePairsJsonl, writePairsJsonl, type DpoPairRecord, type SprecRound } from '../../sim/sprec.ts';
 import { categoriesFromSide } from '../../sim/env.ts';
+import { runSprecSasrecExperiment } from '../../sim/sprec-sasrec-experiment.ts';
 import { RERANKERS, runRerankExperiment } from '../../sim/lists.ts';
 import { scoreAllUsers } from '../../sim/experiment.ts';
 import { fitRatingModel } from '../../sim/user-model.ts';
 import { pairedTTest } from '../../eval/significance.ts';
+import { LEARNED_RERANKERS, runLearnedRerank, summarizeLearned, type LearnedName, type LearnedSeed } from '../../sim/rerank/experiment.ts';
 
 interface SimFlags {
   data: string;
@@ -48,6 +50,13 @@ interface SimFlags {
   rounds: string;
   beta: string;
   pairsOut?: string;
+  sprecModel: string;
+  sprecConfig: string;
+  earlyWindow: string;
+  learned: string;
+  lambdas: string;
+  epochs: string;
+  rerankLog?: string;
 }
 
 function int(flag: string, v: string, min: number): number {
@@ -88,6 +97,19 @@ async function sprec(o: SimFlags): Promise<void> {
   const titles = titleCol?.type === 'text' ? titleCol.values.map((t, i) => t ?? data.itemIds.toRaw(i)) : data.itemIds.toArray();
   const records: DpoPairRecord[] = [];
   const seeds = int('seeds', o.seeds, 1);
+  if (o.sprecModel === 'sasrec') {
+    let extra: Record<string, unknown>;
+    try {
+      extra = JSON.parse(o.sprecConfig) as Record<string, unknown>;
+    } catch (error) {
+      throw new Error(`--sprec-config: not JSON (${(error as Error).message})`);
+    }
+    const { pairs } = await runSprecSasrecExperiment(data, cats, titles, seeds, { rounds: int('rounds', o.rounds, 1), beta, ...extra },
+      (line) => process.stdout.write(`${JSON.stringify(line)}\n`), o.pairsOut);
+    if (o.pairsOut) process.stderr.write(`wrote ${pairs} DPO pairs to ${o.pairsOut} (schema-checked on write and read back)\n`);
+    return;
+  }
+  if (o.sprecModel !== 'mean') throw new Error(`--sprec-model: expected mean or sasrec, got "${o.sprecModel}"`);
   const all: SprecRound[][] = [];
   for (let seed = 0; seed < seeds; seed++) {
     all.push(runSprec(data, cats, { rounds: int('rounds', o.rounds, 1), beta, seed }, (r, pairs) => {
@@ -115,6 +137,7 @@ async function rerank(o: SimFlags): Promise<void> {
   const ranker = o.greedyLoad ? await loadModel(o.greedyLoad) : createModel(o.greedyModel);
   if (!o.greedyLoad) await ranker.fit(data, { seed: 0, progress: o.progress });
   const user = fitRatingModel(data, { seed: 0 });
+  if (o.learned.trim() !== '') return learnedRerank(o, user.rewards, scoreAllUsers(ranker, data), cats, seeds);
   const res = runRerankExperiment(user.rewards, scoreAllUsers(ranker, data), cats, seeds, 10);
   for (const r of res) process.stdout.write(`${JSON.stringify(r)}\n`);
   for (const name of RERANKERS) {
@@ -123,6 +146,43 @@ async function rerank(o: SimFlags): Promise<void> {
     const t = pairedTTest(col('ndcg'), res.map((r) => r.figures.initial.ndcg));
     process.stdout.write(`${JSON.stringify({ reranker: name, 'ndcg@10': mean(col('ndcg')), 'map@10': mean(col('map')), 'clicks@10': mean(col('clicks')), ndcg_vs_initial: { mean_diff: t.meanDiff, p: t.p } })}\n`);
   }
+}
+
+/** Seeds of an earlier `--rerank-log` (one JSON object per seed); a line that is not one names the file and line. */
+function readSeedLog(file: string, models: string[]): LearnedSeed[] {
+  return readFileSync(file, 'utf8').split('\n').flatMap((line, k) => {
+    if (line.trim() === '') return [];
+    let r: LearnedSeed;
+    try {
+      r = JSON.parse(line) as LearnedSeed;
+    } catch (error) {
+      throw new Error(`${file}:${k + 1}: not JSON (${(error as Error).message})`);
+    }
+    if (!Number.isInteger(r.seed) || typeof r.figures !== 'object' || r.figures === null) throw new Error(`${file}:${k + 1}: expected a seed line with "seed" and "figures"`);
+    for (const m of ['initial', ...models]) if (typeof r.figures[m]?.ndcg !== 'number') throw new Error(`${file}:${k + 1}: field figures.${m} missing (the log is of another --learned list)`);
+    return [r];
+  });
+}
+
+/** `--experiment rerank --learned …`: RELIFE / its ablation / DIN-style against the initial ranking and MMR; one JSON line per seed, then one per re-ranker. */
+function learnedRerank(o: SimFlags, rewards: Parameters<typeof runLearnedRerank>[0], scores: Float32Array, cats: ReturnType<typeof categoriesFromSide>, seeds: number): void {
+  const models = o.learned.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  for (const m of models) if (!(LEARNED_RERANKERS as readonly string[]).includes(m)) throw new Error(`--learned: unknown re-ranker "${m}"; known: ${LEARNED_RERANKERS.join(', ')}`);
+  const lambdas = o.lambdas.split(',').map((x) => {
+    const v = Number(x);
+    if (x.trim() === '' || !Number.isFinite(v) || v < 0) throw new Error(`--lambdas: expected non-negative numbers, got "${x}"`);
+    return v;
+  });
+  const done = o.rerankLog && existsSync(o.rerankLog) ? readSeedLog(o.rerankLog, models) : [];
+  if (done.length > 0) process.stderr.write(`${o.rerankLog}: seeds ${done.map((r) => r.seed).join(', ')} already run; kept\n`);
+  const res = runLearnedRerank(rewards, scores, cats, {
+    seeds, models: models as LearnedName[], lambdas, train: { epochs: int('epochs', o.epochs, 1), patience: 2 }, done,
+    onSeed: (r) => {
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      if (o.rerankLog) appendFileSync(o.rerankLog, `${JSON.stringify(r)}\n`);
+    },
+  });
+  for (const row of summarizeLearned(res)) process.stdout.write(`${JSON.stringify(row)}\n`);
 }
 
 /** Registers `reclab sim`. */
@@ -142,6 +202,7 @@ export function register(program: Command): void {
     .option('--threshold <n>', 'quit rule: a category more than this many times in the window ends the episode', '1')
     .option('--max-turns <n>', 'turns per episode at most (NX_X: exactly)', '20')
     .option('--list-size <n>', 'items recommended per turn', '1')
+    .option('--early-window <kind>', 'quit window while fewer than W items were shown: last (all of them) or python-slice (EasyRL4Rec\'s sequence_action[t - W : t]; docs/sim.md)', 'last')
     .option('--greedy-model <name>', 'registered model fitted on the data for the greedy policy', 'ease')
     .option('--greedy-load <dir>', 'a saved reclab model for the greedy policy (instead of fitting --greedy-model)')
     .option('--json', 'one JSON object per policy')
@@ -150,6 +211,12 @@ export function register(program: Command): void {
     .option('--experiment <name>', 'policies (the policy comparison), synalign (real / + synthetic / + MMD-weighted synthetic) sprec (self-play DPO rounds) or rerank (re-rankers on list logs); docs/sim.md', 'policies')
     .option('--rounds <n>', 'sprec: self-play rounds', '3')
     .option('--beta <x>', 'sprec: DPO β', '0.1')
+    .option('--learned <list>', `rerank: learned re-rankers to train and compare (${LEARNED_RERANKERS.join(', ')}); empty = the training-free ones only`, '')
+    .option('--lambdas <list>', 'rerank --learned: InfoNCE weights λ tried for RELIFE, picked on the validation lists', '0.1,0.5')
+    .option('--epochs <n>', 'rerank --learned: most training epochs (early stopping on validation, patience 2)', '8')
+    .option('--rerank-log <file>', 'rerank --learned: append each seed\'s figures here; seeds already in the file are kept, not rerun (resume)')
+    .option('--sprec-model <name>', 'sprec: mean (the mean-pooled softmax model) or sasrec (reclab\'s SASRec, full-softmax loss)', 'mean')
+    .option('--sprec-config <json>', 'sprec --sprec-model sasrec: settings as JSON, e.g. {"dpoLr":1e-4,"holdout":"valid","sasrec":{"epochs":60}} (docs/sim.md)', '{}')
     .option('--pairs-out <file>', 'sprec: write every round\'s DPO pairs as JSONL (prompt, chosen, rejected; titles quoted)')
     .action(async (o: SimFlags) => {
       if (o.experiment === 'synalign') return synAlign(o);
@@ -161,7 +228,7 @@ export function register(program: Command): void {
       for (const p of policies) if (!(POLICY_NAMES as readonly string[]).includes(p)) throw new Error(`--policies: unknown policy "${p}"; known: ${POLICY_NAMES.join(', ')}`);
       const seeds = int('seeds', o.seeds, 1), episodes = int('episodes', o.episodes, 1);
       const trainEpisodes = int('train-episodes', o.trainEpisodes, 0), curveEvery = int('curve-every', o.curveEvery, 1);
-      const env = { mode: o.mode as SimMode, window: int('window', o.window, 1), threshold: int('threshold', o.threshold, 0), maxTurns: int('max-turns', o.maxTurns, 1), listSize: int('list-size', o.listSize, 1) };
+      const env = { mode: o.mode as SimMode, window: int('window', o.window, 1), threshold: int('threshold', o.threshold, 0), maxTurns: int('max-turns', o.maxTurns, 1), listSize: int('list-size', o.listSize, 1), earlyWindow: o.earlyWindow as EnvConfig['earlyWindow'] };
       const data = await loadDataset({ source: o.data, format: o.format }, {}, { progress: o.progress });
       process.stderr.write(`${data.name}: ${data.nUsers} users, ${data.nItems} items, ${data.items.length} ratings\n`);
       let greedy;
