@@ -14,6 +14,7 @@
  * bundle, loaded with it and swapped with it, so a served model and its index never disagree.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { Index, MetricKind, ScalarKind, type BatchMatches, type Matches } from 'usearch';
 
@@ -91,7 +92,19 @@ export class AnnIndex {
     readonly n: number,
     readonly d: number,
     readonly settings: AnnSettings,
+    /**
+     * Search contexts usearch reserved: one per thread of the build's `add` (an index built on
+     * 1 thread can serve 1 searching thread) or the machine's cores for a loaded index. A search
+     * on more threads than this fails ("Reserve capacity ahead of searches!") whenever two of them
+     * run at once, so searchMany never asks for more.
+     */
+    private readonly contexts: number,
   ) {}
+
+  /** The thread count usearch takes for 0: the machine's cores. */
+  private static cores(): number {
+    return Math.max(1, Math.min(cpus().length, availableParallelism()));
+  }
 
   private static empty(d: number, s: AnnSettings): Index {
     return new Index({
@@ -125,7 +138,7 @@ export class AnnIndex {
       index.add(keys, vectors.subarray(start * d, end * d), s.threads);
       onProgress?.(end, n);
     }
-    return new AnnIndex(index, vectors, n, d, s);
+    return new AnnIndex(index, vectors, n, d, s, s.threads || AnnIndex.cores());
   }
 
   /** Loads an index saved by {@link save} over the same vectors; checks its size. */
@@ -137,7 +150,7 @@ export class AnnIndex {
     index.load(path);
     if (Number(index.size()) !== n) throw new Error(`${path}: index holds ${index.size()} items but the model has ${n}; rebuild it with the bundle`);
     if (Number(index.dimensions()) !== d) throw new Error(`${path}: index vectors have ${index.dimensions()} dims but the model's have ${d}`);
-    return new AnnIndex(index, vectors, n, d, s);
+    return new AnnIndex(index, vectors, n, d, s, AnnIndex.cores());
   }
 
   /** Writes the index to `path` (beside the bundle: {@link annPath}). */
@@ -184,7 +197,7 @@ export class AnnIndex {
     if (count === 0) return [];
     // usearch hands one query's answer back as plain Matches (cut to its count), several as
     // BatchMatches (k slots per query, `counts` of them filled).
-    const found = this.index.search(queries.subarray(0, count * this.d), c, threads) as Matches | BatchMatches;
+    const found = this.index.search(queries.subarray(0, count * this.d), c, Math.min(threads || AnnIndex.cores(), this.contexts)) as Matches | BatchMatches;
     const counts = 'counts' in found ? found.counts : undefined;
     const out: AnnAnswer[] = [];
     for (let r = 0; r < count; r++) {
