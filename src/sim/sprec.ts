@@ -43,15 +43,9 @@ export interface SprecOptions {
 
 export const SPREC_DEFAULTS: SprecOptions = { rounds: 3, beta: 0.1, recordsPerRound: 2048, recordsPerUser: 5, baseEpochs: 5, k: 10, dims: 32, lr: 2e-3, seed: 0 };
 
-/** Figures of one round (0 = the SFT base). */
-export interface SprecRound {
+/** Figures of one round (0 = the SFT base): the accuracy and bias figures of {@link ListMetrics} it reports, and the round's DPO. */
+export interface SprecRound extends Pick<ListMetrics, 'hr' | 'ndcg' | 'div_ratio' | 'or_ratio' | 'mgu' | 'dgu'> {
   round: number;
-  hr: number;
-  ndcg: number;
-  div_ratio: number;
-  or_ratio: number;
-  mgu: number;
-  dgu: number;
   /** Mean DPO loss of the round's epoch (NaN for round 0) and share of pairs with chosen = rejected. */
   dpo_loss: number;
   same_pairs: number;
