@@ -4,34 +4,17 @@
  * middle; afterwards every event a replica acknowledged (HTTP 200) is in the store. Writers of A
  * see their connection fail — those events were not acknowledged and may or may not be stored.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { testRedis, type TestRedis } from './harness.ts';
-import { freshDatabase, startReplicas, stopReplicas } from './replica-flow.ts';
+import { useReplicas } from './replica-flow.ts';
 
-const pgUrl = process.env.RECLAB_TEST_PG_URL;
-let redis: TestRedis | { skip: string };
-let db: { url: string; drop: () => Promise<void> } | undefined;
-let replicas: Awaited<ReturnType<typeof startReplicas>> | undefined;
-
-beforeAll(async () => {
-  redis = await testRedis();
-  if ('skip' in redis) console.warn(`replica-kill: skipped: ${redis.skip}`);
-  if (!pgUrl) console.warn('replica-kill: skipped: RECLAB_TEST_PG_URL is not set (see test/serve/pg-start.sh)');
-  if ('skip' in redis || !pgUrl) return;
-  db = await freshDatabase(pgUrl);
-  replicas = await startReplicas(db.url, redis.url);
-}, 180_000);
-
-afterAll(async () => {
-  if (replicas) await stopReplicas(replicas.children);
-  await db?.drop();
-  if (redis && !('skip' in redis)) await redis.stop();
-}, 60_000);
+const suite = useReplicas('replica-kill');
 
 describe('replica killed under feedback', () => {
   it('keeps every acknowledged event', async (ctx) => {
-    if (!replicas || !db) return ctx.skip();
+    const set = suite();
+    if (!set) return ctx.skip();
+    const { replicas, db } = set;
     const acked: string[] = [];
     let failed = 0;
     let stop = false;
@@ -50,7 +33,7 @@ describe('replica killed under feedback', () => {
         }
       }
     };
-    const writers = Array.from({ length: 6 }, (_, w) => writer(replicas!.urls[w % 2], w));
+    const writers = Array.from({ length: 6 }, (_, w) => writer(replicas.urls[w % 2], w));
     await new Promise((r) => setTimeout(r, 1500));
     const victim = replicas.children[0];
     victim.proc.kill('SIGKILL');

@@ -4,33 +4,16 @@
  * reaches both under load with no failed request; a replica that loses Redis reconnects and
  * catches up with a swap made while it was away. Needs RECLAB_TEST_PG_URL and a Redis.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testRedis, type TestRedis } from './harness.ts';
-import { freshDatabase, readyModel, replicaChecks, startReplicas, stopReplicas } from './replica-flow.ts';
+import { describe, expect, it } from 'vitest';
+import { readyModel, replicaChecks, useReplicas } from './replica-flow.ts';
 
-const pgUrl = process.env.RECLAB_TEST_PG_URL;
-let redis: TestRedis | { skip: string };
-let db: { url: string; drop: () => Promise<void> } | undefined;
-let replicas: Awaited<ReturnType<typeof startReplicas>> | undefined;
-
-beforeAll(async () => {
-  redis = await testRedis({ own: true });
-  if ('skip' in redis) console.warn(`replicas: skipped: ${redis.skip}`);
-  if (!pgUrl) console.warn('replicas: skipped: RECLAB_TEST_PG_URL is not set (see test/serve/pg-start.sh)');
-  if ('skip' in redis || !pgUrl) return;
-  db = await freshDatabase(pgUrl);
-  replicas = await startReplicas(db.url, redis.url);
-}, 180_000);
-
-afterAll(async () => {
-  if (replicas) await stopReplicas(replicas.children);
-  await db?.drop();
-  if (redis && !('skip' in redis)) await redis.stop();
-}, 60_000);
+const suite = useReplicas('replicas', true);
 
 describe('replicated serving', () => {
   it('shows feedback across replicas within 1 s and swaps both under load with 0 failed requests', async (ctx) => {
-    if (!replicas) return ctx.skip();
+    const set = suite();
+    if (!set) return ctx.skip();
+    const { replicas } = set;
     const before = await Promise.all(replicas.urls.map(readyModel));
     expect(before.every((v) => v.startsWith('m1@'))).toBe(true);
     const r = await replicaChecks(replicas.urls);
@@ -42,9 +25,10 @@ describe('replicated serving', () => {
   }, 120_000);
 
   it('a replica that loses Redis reconnects and catches up with a swap made meanwhile', async (ctx) => {
-    if (!replicas || 'skip' in redis || !redis.restart) return ctx.skip();
-    const [a, b] = replicas.urls;
-    await redis.restart(); // every connection drops; pub/sub messages sent while away are lost
+    const set = suite();
+    if (!set?.redis.restart) return ctx.skip();
+    const [a, b] = set.replicas.urls;
+    await set.redis.restart(); // every connection drops; pub/sub messages sent while away are lost
     // A swaps back to m1 as soon as Redis answers again; B must end on m1 too.
     const deadline = Date.now() + 60_000;
     let put: Response | undefined;
