@@ -16,7 +16,7 @@
  * `server_cpu_ms_per_request` is the server process's CPU time per answered request (load-robust).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,10 +72,19 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** CPU seconds (user + system) of a process so far, from /proc. */
+/** CPU seconds (user + system) so far of a process and its live descendants (a cluster's workers), from /proc. */
 function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (100 Hz)
+  let total = 0;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    total = (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (100 Hz)
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean)) total += cpuSeconds(Number(child));
+    }
+  } catch {
+    // the process ended between the reads: its time is no longer counted
+  }
+  return total;
 }
 
 function cannon(opts: autocannon.Options): Promise<autocannon.Result> {

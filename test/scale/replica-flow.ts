@@ -10,9 +10,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
 import { writeWideBundle, tempDir } from '../serve/fixtures.ts';
-import { reclab, stopChild, testRedis, type Child, type TestRedis } from './harness.ts';
+import { reclab, stopChild, type Child } from './harness.ts';
 
 /** A fresh database on the server at `url` (dropped by the returned function). */
 export async function freshDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
@@ -123,37 +122,4 @@ export async function replicaChecks(urls: string[]): Promise<ReplicaResult> {
 /** Stops replicas. */
 export async function stopReplicas(children: Child[]): Promise<void> {
   await Promise.all(children.map((c) => stopChild(c)));
-}
-
-/** What {@link useReplicas} set up: the Redis, the fresh database and the two replicas. */
-export interface ReplicaSuite {
-  redis: TestRedis;
-  db: { url: string; drop: () => Promise<void> };
-  replicas: Awaited<ReturnType<typeof startReplicas>>;
-}
-
-/**
- * Registers the set-up of a two-replica test file: a Redis (its own when `own`, so the file may
- * restart it), a fresh database on RECLAB_TEST_PG_URL and two replicas, all torn down after. The
- * getter gives undefined when Redis or PostgreSQL is missing (a warning names which).
- */
-export function useReplicas(name: string, own = false): () => ReplicaSuite | undefined {
-  const pgUrl = process.env.RECLAB_TEST_PG_URL;
-  let redis: TestRedis | { skip: string } | undefined;
-  let db: ReplicaSuite['db'] | undefined;
-  let replicas: ReplicaSuite['replicas'] | undefined;
-  beforeAll(async () => {
-    redis = await testRedis(own ? { own: true } : undefined);
-    if ('skip' in redis) console.warn(`${name}: skipped: ${redis.skip}`);
-    if (!pgUrl) console.warn(`${name}: skipped: RECLAB_TEST_PG_URL is not set (see test/serve/pg-start.sh)`);
-    if ('skip' in redis || !pgUrl) return;
-    db = await freshDatabase(pgUrl);
-    replicas = await startReplicas(db.url, redis.url);
-  }, 180_000);
-  afterAll(async () => {
-    if (replicas) await stopReplicas(replicas.children);
-    await db?.drop();
-    if (redis && !('skip' in redis)) await redis.stop();
-  }, 60_000);
-  return () => (redis && !('skip' in redis) && db && replicas ? { redis, db, replicas } : undefined);
 }

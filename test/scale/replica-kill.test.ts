@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { useReplicas } from './replica-flow.ts';
+import { useReplicas } from './replica-suite.ts';
 
 const suite = useReplicas('replica-kill');
 

@@ -5,7 +5,8 @@
  * catches up with a swap made while it was away. Needs RECLAB_TEST_PG_URL and a Redis.
  */
 import { describe, expect, it } from 'vitest';
-import { readyModel, replicaChecks, useReplicas } from './replica-flow.ts';
+import { readyModel, replicaChecks } from './replica-flow.ts';
+import { useReplicas } from './replica-suite.ts';
 
 const suite = useReplicas('replicas', true);
 
