@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { SASRec, SASRecNet, parseSASRecConfig, gbceBeta, type SASRecConfig } from './sasrec.ts';
 import { BatchSampler, type SeqBatch } from './seq/batch.ts';
 import { Rng } from '../nn/rng.ts';
-import { maxRelError, numericGrad } from '../nn/gradcheck.ts';
+import { maxRelError, parameterGradients, weightsByName } from '../nn/gradcheck.ts';
 import { fromSequences } from '../data/interactions.ts';
 import { loadSafetensors } from '../nn/safetensors.ts';
 
@@ -119,10 +119,6 @@ function setup(overrides: Record<string, unknown>, threads = 1) {
   return { cfg, nItems, net, batch };
 }
 
-function weightsOf(net: SASRecNet): Weights {
-  return new Map(net.params.list.map((p) => [p.name, Float64Array.from(p.data.a)]));
-}
-
 describe('SASRec network vs a float64 reference', () => {
   for (const overrides of [
     { loss: 'bce' },
@@ -133,21 +129,12 @@ describe('SASRec network vs a float64 reference', () => {
   ]) {
     it(`loss and every gradient match (${JSON.stringify(overrides)})`, () => {
       const { cfg, nItems, net, batch } = setup(overrides, (overrides as { threads?: number }).threads ?? 1);
-      const W = weightsOf(net);
+      const W = weightsByName(net.params.list);
       const { loss, threadsUsed } = net.forwardBackward(batch, net.drawSeeds(new Rng(1)));
       expect(loss).toBeCloseTo(referenceLoss(cfg, nItems, W, batch), 5);
-      for (const p of net.params.list) {
-        const analytic = new Float64Array(p.size);
-        for (let t = 0; t < threadsUsed; t++) for (let i = 0; i < p.size; i++) analytic[i] += p.grads[t].a[i];
-        const x = W.get(p.name)!;
-        const numeric = numericGrad((z) => {
-          W.set(p.name, z);
-          const v = referenceLoss(cfg, nItems, W, batch);
-          W.set(p.name, x);
-          return v;
-        }, x.slice(), 1e-5);
+      for (const g of parameterGradients(net.params.list, threadsUsed, W, (w) => referenceLoss(cfg, nItems, w, batch))) {
         // float32 forward/backward vs float64 differences: agree to ~1e-4 of the largest entry
-        expect(maxRelError(analytic, numeric, 1e-3), p.name).toBeLessThan(2e-3);
+        expect(maxRelError(g.analytic, g.numeric, 1e-3), g.name).toBeLessThan(2e-3);
       }
     });
   }
@@ -158,7 +145,7 @@ describe('SASRec inference', () => {
     it(`last-position hidden states (inference shortcut, ${blocks} block(s), 2 threads) match the reference`, () => {
       const { cfg, nItems, net, batch } = setup({ blocks }, 2);
       const expected: number[][] = [];
-      referenceLoss(cfg, nItems, weightsOf(net), batch, (s, F) => (expected[s] = F[F.length - 1]));
+      referenceLoss(cfg, nItems, weightsByName(net.params.list), batch, (s, F) => (expected[s] = F[F.length - 1]));
       const seqs = Array.from({ length: batch.off.length - 1 }, (_, s) => batch.inputs.slice(batch.off[s], batch.off[s + 1]));
       const H = new Float32Array(seqs.length * cfg.hidden);
       net.lastHidden(seqs, H);

@@ -4,6 +4,7 @@
  * thing under test, contract its output with a fixed random cotangent R (loss = Σ R ⊙ out), take
  * central differences of that loss, and compare with the engine's float32 backward fed dOut = R.
  */
+import type { Param } from './params.ts';
 
 /** Central-difference gradient of `f` at `x` (x is restored afterwards). Step `eps` (default 1e-6). */
 export function numericGrad(f: (x: Float64Array) => number, x: Float64Array, eps = 1e-6): Float64Array {
@@ -55,4 +56,35 @@ export function keepMask(seed: number, index: number, p: number): boolean {
   x = Math.imul(x, 0x846ca68b) >>> 0;
   x ^= x >>> 16;
   return x >>> 0 >= thr;
+}
+
+/** A net's parameters as float64 copies by name: the weights of a float64 reference forward. */
+export function weightsByName(params: readonly Param[]): Map<string, Float64Array> {
+  return new Map(params.map((p) => [p.name, Float64Array.from(p.data.a)]));
+}
+
+/**
+ * For each parameter: the engine's gradient (its per-thread accumulators `0 … threadsUsed − 1`
+ * summed) beside the central difference of `lossOf(W)` in that parameter's entry of `W` (which
+ * is restored after). The caller compares the two, e.g. with {@link maxRelError}.
+ */
+export function* parameterGradients(
+  params: readonly Param[],
+  threadsUsed: number,
+  W: Map<string, Float64Array>,
+  lossOf: (W: Map<string, Float64Array>) => number,
+  eps = 1e-5,
+): Generator<{ name: string; analytic: Float64Array; numeric: Float64Array }> {
+  for (const p of params) {
+    const analytic = new Float64Array(p.size);
+    for (let t = 0; t < threadsUsed; t++) for (let i = 0; i < p.size; i++) analytic[i] += p.grads[t].a[i];
+    const x = W.get(p.name)!;
+    const numeric = numericGrad((z) => {
+      W.set(p.name, z);
+      const v = lossOf(W);
+      W.set(p.name, x);
+      return v;
+    }, x.slice(), eps);
+    yield { name: p.name, analytic, numeric };
+  }
 }

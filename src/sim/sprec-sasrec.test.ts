@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { fromSequences } from '../data/interactions.ts';
 import { SASRecNet, parseSASRecConfig, type SASRecConfig } from '../models/sasrec.ts';
-import { maxRelError, numericGrad } from '../nn/gradcheck.ts';
+import { maxRelError, parameterGradients, weightsByName } from '../nn/gradcheck.ts';
 import { Rng } from '../util/rng.ts';
 import { categoriesFromLists } from './env.ts';
 import type { DpoPair } from './sprec.ts';
@@ -77,7 +77,6 @@ function referenceDpo(cfg: SASRecConfig, nItems: number, W: Weights, Wref: Weigh
   return total / pairs.length;
 }
 
-const weightsOf = (net: SASRecNet): Weights => new Map(net.params.list.map((p) => [p.name, Float64Array.from(p.data.a)]));
 
 function setup(threads: number, overrides: Record<string, unknown> = {}) {
   const cfg = parseSASRecConfig({ hidden: 8, blocks: 2, heads: 2, maxLen: 5, dropout: 0.3, threads, loss: 'ce', temperature: 0.7, ...overrides });
@@ -104,7 +103,7 @@ describe('DPO through SASRec vs a float64 reference', () => {
   for (const threads of [1, 2]) {
     it(`loss and every parameter's gradient match finite differences (${threads} thread(s), τ = 0.7, β = 0.5)`, () => {
       const { cfg, nItems, net, ref, pairs } = setup(threads);
-      const W = weightsOf(net), Wref = weightsOf(ref);
+      const W = weightsByName(net.params.list), Wref = weightsByName(ref.params.list);
       const beta = 0.5;
       const lp = referenceLogProbs(ref, pairs, cfg.temperature);
       const { loss, threadsUsed } = dpoForwardBackward(net, pairs, lp, beta);
@@ -112,18 +111,9 @@ describe('DPO through SASRec vs a float64 reference', () => {
       const expected = referenceDpo(cfg, nItems, W, Wref, pairs, beta);
       expect(Math.abs(loss - expected)).toBeLessThan(1e-5);
       expect(Math.abs(expected - Math.log(2))).toBeGreaterThan(1e-3); // a point away from Δ = 0
-      for (const p of net.params.list) {
-        const analytic = new Float64Array(p.size);
-        for (let t = 0; t < threadsUsed; t++) for (let i = 0; i < p.size; i++) analytic[i] += p.grads[t].a[i];
-        const x = W.get(p.name)!;
-        const numeric = numericGrad((z) => {
-          W.set(p.name, z);
-          const v = referenceDpo(cfg, nItems, W, Wref, pairs, beta);
-          W.set(p.name, x);
-          return v;
-        }, x.slice(), 1e-5);
+      for (const g of parameterGradients(net.params.list, threadsUsed, W, (w) => referenceDpo(cfg, nItems, w, Wref, pairs, beta))) {
         // the padding row and positions no window reaches have zero gradient on both sides
-        expect(maxRelError(analytic, numeric, 1e-4), p.name).toBeLessThan(2e-3);
+        expect(maxRelError(g.analytic, g.numeric, 1e-4), g.name).toBeLessThan(2e-3);
       }
     });
   }
