@@ -101,10 +101,8 @@ export class AnnIndex {
     private readonly contexts: number,
   ) {}
 
-  /** The thread count usearch takes for 0: the machine's cores. */
-  private static cores(): number {
-    return Math.max(1, Math.min(cpus().length, availableParallelism()));
-  }
+  /** The thread count usearch takes for 0: the machine's cores (read once: `cpus()` builds an array per call). */
+  private static readonly coreCount = Math.max(1, Math.min(cpus().length, availableParallelism()));
 
   private static empty(d: number, s: AnnSettings): Index {
     return new Index({
@@ -138,7 +136,7 @@ export class AnnIndex {
       index.add(keys, vectors.subarray(start * d, end * d), s.threads);
       onProgress?.(end, n);
     }
-    return new AnnIndex(index, vectors, n, d, s, s.threads || AnnIndex.cores());
+    return new AnnIndex(index, vectors, n, d, s, s.threads || AnnIndex.coreCount);
   }
 
   /** Loads an index saved by {@link save} over the same vectors; checks its size. */
@@ -150,7 +148,7 @@ export class AnnIndex {
     index.load(path);
     if (Number(index.size()) !== n) throw new Error(`${path}: index holds ${index.size()} items but the model has ${n}; rebuild it with the bundle`);
     if (Number(index.dimensions()) !== d) throw new Error(`${path}: index vectors have ${index.dimensions()} dims but the model's have ${d}`);
-    return new AnnIndex(index, vectors, n, d, s, AnnIndex.cores());
+    return new AnnIndex(index, vectors, n, d, s, AnnIndex.coreCount);
   }
 
   /** Writes the index to `path` (beside the bundle: {@link annPath}). */
@@ -197,7 +195,7 @@ export class AnnIndex {
     if (count === 0) return [];
     // usearch hands one query's answer back as plain Matches (cut to its count), several as
     // BatchMatches (k slots per query, `counts` of them filled).
-    const found = this.index.search(queries.subarray(0, count * this.d), c, Math.min(threads || AnnIndex.cores(), this.contexts)) as Matches | BatchMatches;
+    const found = this.index.search(queries.subarray(0, count * this.d), c, Math.min(threads || AnnIndex.coreCount, this.contexts)) as Matches | BatchMatches;
     const counts = 'counts' in found ? found.counts : undefined;
     const out: AnnAnswer[] = [];
     for (let r = 0; r < count; r++) {
