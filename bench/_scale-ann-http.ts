@@ -17,10 +17,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { cannon, freePort } from './_http.ts';
 import { emit } from './_util.ts';
 import { fromSequences } from '../src/data/interactions.ts';
 import { IdMap } from '../src/data/types.ts';
@@ -63,14 +63,6 @@ async function writeBundle(dir: string, indexFile: string, n: number, d: number,
   copyFileSync(indexFile, annPath(dir));
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => ok(port));
-    });
-  });
-}
 
 /** CPU seconds (user + system) so far of a process and its live descendants (a cluster's workers), from /proc. */
 function cpuSeconds(pid: number): number {
@@ -87,11 +79,6 @@ function cpuSeconds(pid: number): number {
   return total;
 }
 
-function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((ok, fail) => {
-    autocannon(opts, (err, result) => (err ? fail(err) : ok(result)));
-  });
-}
 
 /** Runs the case and prints its JSON line. */
 export async function annHttpCase(): Promise<void> {

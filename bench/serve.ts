@@ -25,9 +25,9 @@
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { cannon, freePort } from './_http.ts';
 import { emit, hasShared, median, SHARED } from './_util.ts';
 import { cpuMeter } from './serve-cpu.ts';
 import { listModels } from '../src/models/registry.ts';
@@ -59,14 +59,6 @@ if (!hasShared()) {
   process.exit(0);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => ok(port));
-    });
-  });
-}
 
 /** Starts `reclab serve` and waits until /health/ready answers. */
 async function startServer(models: string, db: string, cacheSize: number, retrain = false): Promise<{ child: ChildProcess; url: string }> {
@@ -124,12 +116,6 @@ function cpuFigures(usage: { client_cores: number; server_cores: number | null; 
   };
 }
 
-/** One autocannon run; returns its result. */
-function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((ok, fail) => {
-    autocannon(opts, (err, result) => (err ? fail(err) : ok(result)));
-  });
-}
 
 /**
  * A directory of bundles holding the bench model (a symlink), so the retrain loop can write new
