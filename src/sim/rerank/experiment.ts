@@ -11,8 +11,10 @@ import { pairedTTest } from '../../eval/significance.ts';
 import type { ItemCategories } from '../env.ts';
 import { generateListLogs, rerankMmr, type ListLog, type ListLogOptions } from '../lists.ts';
 import type { RewardMatrix } from '../user-model.ts';
-import { DinReranker, Relife, type RerankNetConfig, type TapeReranker } from './relife.ts';
-import { evaluate, rerankOrder, splitLogs, trainReranker, type TrainOptions, type TrainReport } from './train.ts';
+import { DinReranker } from './din.ts';
+import type { EngineReranker, RerankNetConfig } from './encoder.ts';
+import { Relife } from './relife.ts';
+import { evaluate, evaluateModel, splitLogs, trainReranker, TRAIN_DEFAULTS, type TrainOptions, type TrainReport } from './train.ts';
 
 export const LEARNED_RERANKERS = ['relife', 'relife-nodis', 'din'] as const;
 export type LearnedName = (typeof LEARNED_RERANKERS)[number];
@@ -24,7 +26,7 @@ export interface LearnedRerankOptions {
   models: LearnedName[];
   /** λ grid of the RELIFE variants (selected on valid). */
   lambdas: number[];
-  net: Omit<RerankNetConfig, 'nItems' | 'seed' | 'maxList' | 'maxHistory'>;
+  net: Omit<RerankNetConfig, 'nItems' | 'seed' | 'maxList' | 'maxHistory' | 'batch'>;
   train: Partial<Omit<TrainOptions, 'seed' | 'lambda' | 'k'>>;
   logs: Partial<ListLogOptions>;
   mmrLambda: number;
@@ -45,7 +47,7 @@ export interface LearnedSeed {
   training: Record<string, { lambda: number; validNdcg: number; bestEpoch: number; cpuSeconds: number; grid: { lambda: number; validNdcg: number; bestEpoch: number }[]; epochs: TrainReport['epochs'] }>;
 }
 
-function build(name: LearnedName, cfg: RerankNetConfig, cats: ItemCategories): TapeReranker {
+function build(name: LearnedName, cfg: RerankNetConfig, cats: ItemCategories): EngineReranker {
   if (name === 'din') return new DinReranker(cfg, cats);
   return new Relife(cfg, cats, name === 'relife');
 }
@@ -73,11 +75,11 @@ export function runLearnedRerank(rewards: RewardMatrix, ranker: Float32Array, ca
       mmr: evaluate((x) => rerankMmr(byUser.get(x.user)!, cats, o.mmrLambda), test, o.k),
     };
     const training: LearnedSeed['training'] = {};
-    const cfg: RerankNetConfig = { ...o.net, nItems: rewards.nItems, maxList: Math.max(test[0].candidates.length, valid[0].candidates.length), maxHistory: logs[0].past.length, seed: s };
+    const cfg: RerankNetConfig = { ...o.net, nItems: rewards.nItems, maxList: Math.max(test[0].candidates.length, valid[0].candidates.length), maxHistory: logs[0].past.length, batch: o.train.batch ?? TRAIN_DEFAULTS.batch, seed: s };
     for (const name of o.models) {
       const t0 = cpu();
       const grid = name === 'din' ? [0] : o.lambdas;
-      let best: { model: TapeReranker; lambda: number; report: TrainReport } | null = null;
+      let best: { model: EngineReranker; lambda: number; report: TrainReport } | null = null;
       const tried: { lambda: number; validNdcg: number; bestEpoch: number }[] = [];
       for (const lambda of grid) {
         const model = build(name, cfg, cats);
@@ -85,7 +87,7 @@ export function runLearnedRerank(rewards: RewardMatrix, ranker: Float32Array, ca
         tried.push({ lambda, validNdcg: report.bestValidNdcg, bestEpoch: report.bestEpoch });
         if (!best || report.bestValidNdcg > best.report.bestValidNdcg) best = { model, lambda, report };
       }
-      figures[name] = evaluate((x) => rerankOrder(best!.model, x), test, o.k);
+      figures[name] = evaluateModel(best!.model, test, o.k);
       training[name] = { lambda: best!.lambda, validNdcg: best!.report.bestValidNdcg, bestEpoch: best!.report.bestEpoch, cpuSeconds: cpu() - t0, grid: tried, epochs: best!.report.epochs };
     }
     const r = { seed: s, figures, training };
