@@ -56,6 +56,7 @@ interface SimFlags {
   learned: string;
   lambdas: string;
   epochs: string;
+  patience: string;
   rerankLog?: string;
 }
 
@@ -176,7 +177,7 @@ function learnedRerank(o: SimFlags, rewards: Parameters<typeof runLearnedRerank>
   const done = o.rerankLog && existsSync(o.rerankLog) ? readSeedLog(o.rerankLog, models) : [];
   if (done.length > 0) process.stderr.write(`${o.rerankLog}: seeds ${done.map((r) => r.seed).join(', ')} already run; kept\n`);
   const res = runLearnedRerank(rewards, scores, cats, {
-    seeds, models: models as LearnedName[], lambdas, train: { epochs: int('epochs', o.epochs, 1), patience: 2 }, done,
+    seeds, models: models as LearnedName[], lambdas, train: { epochs: int('epochs', o.epochs, 1), patience: int('patience', o.patience, 1) }, done,
     onSeed: (r) => {
       process.stdout.write(`${JSON.stringify(r)}\n`);
       if (o.rerankLog) appendFileSync(o.rerankLog, `${JSON.stringify(r)}\n`);
@@ -213,7 +214,8 @@ export function register(program: Command): void {
     .option('--beta <x>', 'sprec: DPO β', '0.1')
     .option('--learned <list>', `rerank: learned re-rankers to train and compare (${LEARNED_RERANKERS.join(', ')}); empty = the training-free ones only`, '')
     .option('--lambdas <list>', 'rerank --learned: InfoNCE weights λ tried for RELIFE, picked on the validation lists', '0.1,0.5')
-    .option('--epochs <n>', 'rerank --learned: most training epochs (early stopping on validation, patience 2)', '8')
+    .option('--epochs <n>', 'rerank --learned: most training epochs (early stopping on validation)', '8')
+    .option('--patience <n>', 'rerank --learned: stop after this many epochs without a validation gain', '2')
     .option('--rerank-log <file>', 'rerank --learned: append each seed\'s figures here; seeds already in the file are kept, not rerun (resume)')
     .option('--sprec-model <name>', 'sprec: mean (the mean-pooled softmax model) or sasrec (reclab\'s SASRec, full-softmax loss)', 'mean')
     .option('--sprec-config <json>', 'sprec --sprec-model sasrec: settings as JSON, e.g. {"dpoLr":1e-4,"holdout":"valid","sasrec":{"epochs":60}} (docs/sim.md)', '{}')
