@@ -57,6 +57,13 @@ describe('trace: checkpoints and resume', () => {
     const [ev] = await trace(exp, [], { evaluate: true });
     expect({ epoch: ev.epoch, valid: ev.valid, test: ev.test }).toEqual({ epoch: 4, valid: ref[3].valid, test: ref[3].test });
     expect(readFileSync(join(out, 'tiny.trace.jsonl'), 'utf8')).toBe(before);
+    // each test metric's interval brackets its mean and is no wider than the metric's range
+    for (const [m, [lo, hi]] of Object.entries(ev.testCi95)) {
+      expect(lo).toBeLessThanOrEqual(ev.test[m]);
+      expect(hi).toBeGreaterThanOrEqual(ev.test[m]);
+      expect(hi - lo).toBeLessThanOrEqual(1);
+    }
+    expect(Object.keys(ev.testCi95).sort()).toEqual(Object.keys(ev.test).sort());
     // … under another protocol too (popularity counted on every event draws other negatives)
     const [all] = await trace(exp, ['protocol=pop100:all'], { evaluate: true });
     expect(all.protocol).toMatch(/pop100:all/);

@@ -37,6 +37,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { dirname, join, resolve } from 'node:path';
 import { loadExperiment } from '../eval/config.ts';
 import { evaluate } from '../eval/evaluate.ts';
+import { bootstrapCI } from '../eval/significance.ts';
 import type { Recommender } from '../models/recommender.ts';
 import { createModel } from '../models/registry.ts';
 import { readTrainingState, type TrainingState } from '../models/seq/resume.ts';
@@ -85,6 +86,12 @@ export interface CheckpointEvaluation {
   protocol: string;
   valid: Record<string, number>;
   test: Record<string, number>;
+  /**
+   * 95 % bootstrap interval of each test metric's mean over the test users (1,000 resamples of
+   * users, seed 0): how far the figure could move with another draw of users of the same kind —
+   * the yardstick for comparing one run with a published number.
+   */
+  testCi95: Record<string, [number, number]>;
 }
 
 /**
@@ -207,9 +214,18 @@ export async function trace(path: string, overrides: readonly string[], options:
       // epochs = the saved epoch: the fit loads the state and has no epoch left to train (or save)
       const model = createModel(spec.name, { ...spec.config, epochs: saved.epoch });
       await model.fit(train, { seed: config.seeds[0], progress: false, checkpoint: { dir, every: saved.epoch } });
-      const { valid: v, test: t } = await score(model);
-      log(`${label} checkpoint, epoch ${saved.epoch}: ${hasValid ? `valid ${fmtAll(v)} | ` : ''}test ${fmtAll(t)}`);
-      results.push({ model: label, epoch: saved.epoch, protocol: protocolText, valid: roundAll(v), test: roundAll(t) });
+      const v = hasValid ? (await evaluate(model, validData, { ...common, candidates: validCands, users: users.valid })).metrics : {};
+      const tested = await evaluate(model, testData, { ...common, candidates: testCands, users: users.test });
+      const t = tested.metrics;
+      const ci: Record<string, [number, number]> = {};
+      for (const m of Object.keys(t)) {
+        const values = tested.perUser[m];
+        if (!values) continue;
+        const interval = bootstrapCI(values, { seed: 0 });
+        ci[m] = [roundAll({ v: interval.low }).v, roundAll({ v: interval.high }).v];
+      }
+      log(`${label} checkpoint, epoch ${saved.epoch}: ${hasValid ? `valid ${fmtAll(v)} | ` : ''}test ${fmtAll(t)}; 95 % CI over users ${Object.entries(ci).map(([m, [lo, hi]]) => `${m} [${lo}, ${hi}]`).join(', ')}`);
+      results.push({ model: label, epoch: saved.epoch, protocol: protocolText, valid: roundAll(v), test: roundAll(t), testCi95: ci });
     }
     return results;
   }
