@@ -3,7 +3,7 @@
  * child process (bounded: warm-ups by count, measured runs by time).
  *
  *   npm run bench -- serve [--model sasrec|ease|…] [--runs 3] [--seconds 10] [--connections 32] [--workers 1] [--epochs 3]
- *                         [--cases recommend,recommend_uncached,feedback] [--retrain-every 15s]
+ *                         [--cases recommend,recommend_uncached,feedback] [--retrain-every 15s] [--feedback-users 10000]
  *
  * Cases (medians over --runs, after a warm-up):
  * - `recommend`: GET /api/recommend/{user} cycling over all ML-1M users, answer cache on (the default);
@@ -48,6 +48,8 @@ const connections = Number(flag('connections', '32'));
 const workers = Number(flag('workers', '1'));
 const cases = new Set(flag('cases', 'recommend,recommend_uncached,feedback').split(','));
 const retrainEvery = flag('retrain-every', '10s');
+/** Distinct users the feedback case writes for (round-robin): how spread its index inserts are. */
+const feedbackUsers = Number(flag('feedback-users', '10000'));
 /** Measured runs added (at most) until a scheduled retrain has been swapped in during the load. */
 const maxExtraRuns = Number(flag('max-extra-runs', '12'));
 const KEY = 'bench-key';
@@ -227,6 +229,8 @@ if (cases.has('feedback')) {
   let k = 0;
   let failed = 0;
   const rates: number[] = [];
+  /** Events acknowledged by the end of each measured run: the rate falls as the log grows. */
+  const logged: number[] = [];
   const usage: ReturnType<ReturnType<typeof cpuMeter>['stop']>[] = [];
   let loop = {};
   try {
@@ -244,7 +248,7 @@ if (cases.has('feedback')) {
             headers: { 'content-type': 'application/json', ...auth },
             setupRequest: (req) => {
               const batch = [];
-              for (let e = 0; e < perRequest; e++, k++) batch.push({ FeedbackType: 'click', UserId: `bench-${k % 10_000}`, ItemId: items[k % items.length] });
+              for (let e = 0; e < perRequest; e++, k++) batch.push({ FeedbackType: 'click', UserId: `bench-${k % feedbackUsers}`, ItemId: items[k % items.length] });
               return { ...req, body: JSON.stringify(batch) };
             },
           },
@@ -256,7 +260,10 @@ if (cases.has('feedback')) {
       if (res.non2xx > 0 || res.errors > 0) process.stderr.write(`bench serve: feedback run ${r}: ${res.non2xx} non-2xx, ${res.errors} errors\n`);
       acked += okRequests * perRequest;
       failed += res.non2xx + res.errors + res.timeouts;
-      if (r > 0) rates.push((okRequests * perRequest) / res.duration);
+      if (r > 0) {
+        rates.push((okRequests * perRequest) / res.duration);
+        logged.push(acked);
+      }
       swapped = retrainEvery === '0' || (await loopFigures(url)).swaps > 0;
     }
     loop = { ...(await loopFigures(url)), runs_total: rates.length };
@@ -267,5 +274,5 @@ if (cases.has('feedback')) {
   const stored = await store.countFeedback();
   await store.close();
   rmSync(dir, { recursive: true, force: true });
-  emit('serve', 'feedback', { workers, connections, seconds, runs, events_per_request: perRequest, events_per_s: median(rates), acked, stored, durable: stored >= acked, errors: failed, rate_runs: rates, ...cpuFigures(usage, rates, 'event'), ...loop });
+  emit('serve', 'feedback', { workers, connections, seconds, runs, events_per_request: perRequest, users: feedbackUsers, events_per_s: median(rates), acked, stored, durable: stored >= acked, errors: failed, rate_runs: rates, acked_after_runs: logged, ...cpuFigures(usage, rates, 'event'), ...loop });
 }
