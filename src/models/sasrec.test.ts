@@ -47,7 +47,7 @@ function referenceLoss(cfg: SASRecConfig, nItems: number, W: Weights, batch: Seq
     const a = batch.off[s], L = batch.off[s + 1] - a;
     let x: number[][] = [];
     for (let j = 0; j < L; j++) {
-      const id = batch.inputs[a + j], p = cfg.maxLen - L + j;
+      const id = batch.inputs[a + j], p = cfg.positions === 'start' ? j : cfg.maxLen - L + j;
       x.push(Array.from({ length: d }, (_, c) => E[id * d + c] * Math.sqrt(d) + P[p * d + c]));
     }
     for (let b = 0; b < cfg.blocks; b++) {
@@ -126,6 +126,7 @@ describe('SASRec network vs a float64 reference', () => {
     { loss: 'sampled-softmax', negatives: 3, temperature: 0.5 },
     { loss: 'ce', temperature: 2 },
     { loss: 'bce', heads: 1, blocks: 1, threads: 2 },
+    { loss: 'ce', positions: 'start' },
   ]) {
     it(`loss and every gradient match (${JSON.stringify(overrides)})`, () => {
       const { cfg, nItems, net, batch } = setup(overrides, (overrides as { threads?: number }).threads ?? 1);

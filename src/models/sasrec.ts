@@ -47,6 +47,7 @@ export const SASRecConfigSchema = z.object({
   lnEps: z.number().positive().default(1e-8).describe('layer-norm ε'),
   init: z.enum(['xavier', 'normal']).default('xavier').describe('weight init: xavier = the SASRec reference (Xavier-normal matrices, Linear biases U(±1/√d)); normal = N(0, initStd²) for embeddings, feed-forward and attention-output weights with zero biases, attention input projection Xavier (the Dross code: HF-style _init_weights over PyTorch MultiheadAttention)'),
   initStd: z.number().positive().default(0.02).describe('standard deviation of init: normal'),
+  positions: z.enum(['end', 'start']).default('end').describe('which position embedding each item of a window shorter than maxLen gets: end = counted back from the newest item, which always has position maxLen − 1 (the SASRec reference, left-padded); start = counted from the window\'s oldest item, position 0 (right-padded code such as Dross\'s). Full windows are the same either way'),
   knowledgeDim: z.number().int().nonnegative().default(0).describe('item knowledge vectors\' width (0 = none); the vectors are given with setItemKnowledge and enter through a hybrid-expert adaptor added to the item embedding (src/models/seq/item-knowledge.ts)'),
   knowledgeExperts: z.number().int().positive().default(3).describe('experts of the item knowledge adaptor'),
   knowledgeHidden: z.number().int().positive().default(32).describe('hidden width of each knowledge expert MLP'),

@@ -10,7 +10,8 @@
  * The paper in one page:
  *   E ∈ R^{(|I|+1)×d} item embeddings (row 0 = padding, never read here), P ∈ R^{n×d} learned
  *   positions. For a user's last n items s₁..s_L (right-aligned, so the latest item has position
- *   n−1):  x⁰_t = E[s_t]·√d + P[n−L+t], then dropout.
+ *   n−1):  x⁰_t = E[s_t]·√d + P[n−L+t], then dropout. (Config `positions: start` uses P[t − 1]
+ *   instead, as right-padded code does; the two differ only for windows shorter than n.)
  *   Each of b blocks (pre-LayerNorm, as in the authors' code):
  *       q = LN₁(x);  h = Attention(Q = q·W_Q, K = x·W_K, V = x·W_V) with a causal mask;  x = q + h
  *       x = LN₂(x);  x = x + Dropout(W₂·ReLU(Dropout(W₁x + b₁)) + b₂)       (point-wise FFN)
@@ -237,7 +238,9 @@ export class SASRecNet {
       const L = off[sh.s0 + s + 1] - off[sh.s0 + s];
       seqOff[s + 1] = a + L;
       pOff[s + 1] = pOff[s] + L * L;
-      for (let j = 0; j < L; j++) pos[a + j] = this.cfg.maxLen - L + j;
+      // end: the newest item always at maxLen − 1; start: the oldest at 0 (see config `positions`)
+      const first = this.cfg.positions === 'start' ? 0 : this.cfg.maxLen - L;
+      for (let j = 0; j < L; j++) pos[a + j] = first + j;
     }
     if (targets) {
       const tgt = new Int32Array(mem, ptrs.tgt, T);
