@@ -146,8 +146,8 @@ export class DinReranker implements EngineReranker {
       for (let c = p.cand[b]; c < p.cand[b + 1]; c++) {
         for (let j = 0; j < m; j++) {
           const r = (p.pairs[b] + (c - p.cand[b]) * m + j) * 4 * d, h = H(b, j);
+          const g = dA.a.subarray(r, r + 4 * d); // ∂L/∂[h, q, h − q, h ⊙ q] of this pair
           for (let t = 0; t < d; t++) {
-            const g = dA.a.subarray(r, r + 4 * d);
             dE.a[h + t] += g[t] + g[2 * d + t] + g[3 * d + t] * E.a[c * d + t];
             dE.a[c * d + t] += g[d + t] - g[2 * d + t] + g[3 * d + t] * E.a[h + t];
           }
