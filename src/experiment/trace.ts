@@ -197,11 +197,12 @@ export async function trace(path: string, overrides: readonly string[], options:
   const file = join(outDir, `${config.name}.trace.jsonl`);
   const common = { protocol, ties: config.ties, blockSize: config.blockSize, progress: false, metrics: config.metrics };
   const protocolText = `${split.protocol.description}; ${config.protocol}; ties ${config.ties}${config.maxEvalUsers ? `; ${users.test.length} sampled test users` : ''}`;
-  /** The model's validation (none without a validation split) and test metrics. */
-  const score = async (model: Recommender): Promise<{ valid: Record<string, number>; test: Record<string, number> }> => ({
-    valid: hasValid ? (await evaluate(model, validData, { ...common, candidates: validCands, users: users.valid })).metrics : {},
-    test: (await evaluate(model, testData, { ...common, candidates: testCands, users: users.test })).metrics,
-  });
+  /** The model's validation (none without a validation split) and test metrics, and each test user's values. */
+  const score = async (model: Recommender): Promise<{ valid: Record<string, number>; test: Record<string, number>; testPerUser: Record<string, Float64Array> }> => {
+    const valid = hasValid ? (await evaluate(model, validData, { ...common, candidates: validCands, users: users.valid })).metrics : {};
+    const tested = await evaluate(model, testData, { ...common, candidates: testCands, users: users.test });
+    return { valid, test: tested.metrics, testPerUser: tested.perUser };
+  };
   const every = options.checkpointEvery ?? (options.resume ? 1 : undefined);
   const ckptOf = (spec: { name: string; label?: string }): string => checkpointDir(outDir, config.name, spec.label ?? spec.name);
   if (options.evaluate) {
@@ -214,16 +215,8 @@ export async function trace(path: string, overrides: readonly string[], options:
       // epochs = the saved epoch: the fit loads the state and has no epoch left to train (or save)
       const model = createModel(spec.name, { ...spec.config, epochs: saved.epoch });
       await model.fit(train, { seed: config.seeds[0], progress: false, checkpoint: { dir, every: saved.epoch } });
-      const v = hasValid ? (await evaluate(model, validData, { ...common, candidates: validCands, users: users.valid })).metrics : {};
-      const tested = await evaluate(model, testData, { ...common, candidates: testCands, users: users.test });
-      const t = tested.metrics;
-      const ci: Record<string, [number, number]> = {};
-      for (const m of Object.keys(t)) {
-        const values = tested.perUser[m];
-        if (!values) continue;
-        const interval = bootstrapCI(values, { seed: 0 });
-        ci[m] = [roundAll({ v: interval.low }).v, roundAll({ v: interval.high }).v];
-      }
+      const { valid: v, test: t, testPerUser } = await score(model);
+      const ci = intervalsOverUsers(Object.keys(t), testPerUser);
       log(`${label} checkpoint, epoch ${saved.epoch}: ${hasValid ? `valid ${fmtAll(v)} | ` : ''}test ${fmtAll(t)}; 95 % CI over users ${Object.entries(ci).map(([m, [lo, hi]]) => `${m} [${lo}, ${hi}]`).join(', ')}`);
       results.push({ model: label, epoch: saved.epoch, protocol: protocolText, valid: roundAll(v), test: roundAll(t), testCi95: ci });
     }
@@ -307,8 +300,20 @@ function round(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
+function round4(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
+
 function roundAll(m: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v * 1e4) / 1e4]));
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, round4(v)]));
+}
+
+/** 95 % bootstrap interval of each metric's mean over users (1,000 resamples, seed 0), rounded as the metrics are. */
+function intervalsOverUsers(metrics: readonly string[], perUser: Record<string, Float64Array>): Record<string, [number, number]> {
+  return Object.fromEntries(metrics.filter((m) => perUser[m]).map((m) => {
+    const { low, high } = bootstrapCI(perUser[m], { seed: 0 });
+    return [m, [round4(low), round4(high)]];
+  }));
 }
 
 function fmtAll(m: Record<string, number>): string {

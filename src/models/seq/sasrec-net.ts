@@ -10,7 +10,7 @@
  * The paper in one page:
  *   E ∈ R^{(|I|+1)×d} item embeddings (row 0 = padding, never read here), P ∈ R^{n×d} learned
  *   positions. For a user's last n items s₁..s_L (right-aligned, so the latest item has position
- *   n−1):  x⁰_t = E[s_t]·√d + P[n−L+t], then dropout. (Config `positions: start` uses P[t − 1]
+ *   n−1):  x⁰_t = E[s_t]·√d + P[n−L+t−1], then dropout. (Config `positions: start` uses P[t − 1]
  *   instead, as right-padded code does; the two differ only for windows shorter than n.)
  *   Each of b blocks (pre-LayerNorm, as in the authors' code):
  *       q = LN₁(x);  h = Attention(Q = q·W_Q, K = x·W_K, V = x·W_V) with a causal mask;  x = q + h
