@@ -4,7 +4,7 @@
  * gradient for a loss contract(Rq, out) + contract(Rv, value).
  */
 import { describe, expect, it } from 'vitest';
-import { maxRelError, numericGrad } from '../../nn/gradcheck.ts';
+import { maxRelError, parameterGradients } from '../../nn/gradcheck.ts';
 import { Rng } from '../../util/rng.ts';
 import { TrackerNet } from './net.ts';
 
@@ -58,15 +58,8 @@ describe('TrackerNet', () => {
     g.dOut.set(Rq);
     g.dValue.set(Rv);
     net.backward();
-    for (const p of net.params.list) {
-      const x = W.get(p.name)!;
-      const num = numericGrad((z) => {
-        W.set(p.name, z);
-        const v = loss(W);
-        W.set(p.name, x);
-        return v;
-      }, x.slice());
-      expect(maxRelError(p.grads[0].a, num, 1e-4), p.name).toBeLessThan(2e-3);
+    for (const { name, analytic, numeric } of parameterGradients(net.params.list, 1, W, loss, 1e-6)) {
+      expect(maxRelError(analytic, numeric, 1e-4), name).toBeLessThan(2e-3);
     }
     // padding rows (item 0, bucket 0) get gradient too, as any row; a step moves the parameters
     const before = Float64Array.from(net.head.weight.data.a);
