@@ -11,6 +11,7 @@
  * interactions) plain loops over engine memory.
  */
 import { defaultEngine, type Buf, type Engine } from '../../kernels/engine.ts';
+import { meanBceWithLogits } from '../../nn/bce.ts';
 import { ParamSet } from '../../nn/params.ts';
 import { Adam, type AdamConfig } from '../../nn/optim.ts';
 import { Rng } from '../../nn/rng.ts';
@@ -157,18 +158,11 @@ export class CtrNet {
   step(b: CtrBatch, k?: KnowledgeTables): number {
     const z = this.logits(b, k);
     const dZ = new Float32Array(b.n);
-    let loss = 0;
-    for (let r = 0; r < b.n; r++) {
-      const p = 1 / (1 + Math.exp(-z[r]));
-      const y = b.label[r];
-      // log(1 + e^{-|z|}) form: stable for large |z|
-      loss += Math.max(z[r], 0) - z[r] * y + Math.log1p(Math.exp(-Math.abs(z[r])));
-      dZ[r] = (p - y) / b.n;
-    }
+    const loss = meanBceWithLogits(z, b.label.subarray(0, b.n), dZ);
     this.backward(b, dZ);
     this.opt.step(this.cfg.lr, 1, this.emb.touchedRows());
     this.head.weightsChanged?.();
-    return loss / b.n;
+    return loss;
   }
 
   /** Probabilities of a batch. */

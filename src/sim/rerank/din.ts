@@ -17,7 +17,8 @@ import { ParamSet } from '../../nn/params.ts';
 import { Rng } from '../../nn/rng.ts';
 import { Scratch } from '../../nn/scratch.ts';
 import type { ItemCategories } from '../env.ts';
-import { ItemEncoder, meanBce, offsets, pastItems, type BatchLoss, type EngineReranker, type LabelledList, type RerankInput, type RerankNetConfig } from './encoder.ts';
+import { ItemEncoder, offsets, pastItems, type BatchLoss, type EngineReranker, type LabelledList, type RerankInput, type RerankNetConfig } from './encoder.ts';
+import { meanBceWithLogits } from '../../nn/bce.ts';
 
 /** Index arrays of one batch: encoded rows [candidates | clicked], offsets per example, pair offsets. */
 interface Plan {
@@ -169,7 +170,7 @@ export class DinReranker implements EngineReranker {
     const y = new Uint8Array(z.length);
     batch.forEach((x, b) => y.set(x.clicks, p.cand[b]));
     const dZ = new Float32Array(z.length);
-    const bce = meanBce(z, y, dZ);
+    const bce = meanBceWithLogits(z, y, dZ);
     this.backward(dZ);
     return { loss: bce, bce, nce: 0 };
   }

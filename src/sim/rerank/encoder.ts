@@ -1,6 +1,6 @@
 /**
  * What the engine re-rankers share: their input and config types, the interface the trainer
- * drives, the item encoder, and the batch's binary cross-entropy.
+ * drives and the item encoder (their loss is nn/bce.ts's meanBceWithLogits).
  *
  * Item encoder: e_i = E[i] + mean_{g ∈ genres(i)} G[g] (d dimensions); the genre part lets items
  * seen in few lists still have a usable representation. Parameters `item.emb` [nItems × d] and
@@ -113,20 +113,4 @@ export class ItemEncoder {
       }
     }
   }
-}
-
-/**
- * Σ over candidates of BCE-with-logits(z, y) divided by the number of candidates n, and
- * ∂/∂z = (σ(z) − y)/n written into dZ.
- */
-export function meanBce(z: Float32Array, y: ArrayLike<number>, dZ: Float32Array): number {
-  const n = y.length;
-  let s = 0;
-  for (let i = 0; i < n; i++) {
-    const x = z[i];
-    // log(1 + e^x) − y·x, stable
-    s += Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))) - y[i] * x;
-    dZ[i] = (1 / (1 + Math.exp(-x)) - y[i]) / n;
-  }
-  return s / n;
 }

@@ -35,7 +35,8 @@ import { Rng } from '../../nn/rng.ts';
 import { Scratch } from '../../nn/scratch.ts';
 import { SegmentAttention } from '../../nn/segment-attention.ts';
 import type { ItemCategories } from '../env.ts';
-import { ItemEncoder, meanBce, offsets, pastItems, type BatchLoss, type EngineReranker, type LabelledList, type RerankInput, type RerankNetConfig } from './encoder.ts';
+import { ItemEncoder, offsets, pastItems, type BatchLoss, type EngineReranker, type LabelledList, type RerankInput, type RerankNetConfig } from './encoder.ts';
+import { meanBceWithLogits } from '../../nn/bce.ts';
 
 /** Feedback types of the embedding tables: skip, click, unknown (the candidate list). */
 const UNKNOWN = 2;
@@ -309,7 +310,7 @@ export class Relife implements EngineReranker {
     const y = new Uint8Array(z.length);
     batch.forEach((x, b) => y.set(x.clicks, p.off.cand[b]));
     const dZ = new Float32Array(z.length);
-    const bce = meanBce(z, y, dZ);
+    const bce = meanBceWithLogits(z, y, dZ);
     if (lambda === 0 || p.nce.length < 2) {
       this.backward(dZ, null);
       return { loss: bce, bce, nce: 0 };
