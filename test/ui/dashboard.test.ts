@@ -168,6 +168,31 @@ describe.skipIf(!hasChromium)('dashboard in chromium', () => {
     await page.close();
   });
 
+  it('a voter name typed while the first pair is loading survives the pair arriving', async () => {
+    const page = await browser.context.newPage();
+    const problems = watch(page);
+    // Hold the first ballot until the name is typed, so its arrival re-renders the input mid-edit.
+    let release!: () => void;
+    const typed = new Promise<void>((r) => (release = r));
+    let held = false;
+    await page.route('**/api/arena/ballot?*', async (route) => {
+      if (!held) {
+        held = true;
+        await typed;
+      }
+      await route.continue();
+    });
+    await page.goto(`${ui.url}#/arena`);
+    await page.fill('input[name=voter]', 'typist');
+    release();
+    await page.waitForSelector('.ballot');
+    expect(await page.inputValue('input[name=voter]')).toBe('typist');
+    await page.locator('input[name=voter]').press('Enter');
+    await page.waitForSelector('.ballot[data-voter="typist"]');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('a <script> title from the data shows as text and runs nothing', async () => {
     const page = await browser.context.newPage();
     const problems = watch(page);

@@ -43,6 +43,9 @@ function Item({ it, rating }) {
 
 function Voting({ id }) {
   const [voter, setVoter] = useState(voterName());
+  // What is typed, apart from the voter in use until Enter or blur: a ballot or the ratings
+  // arriving mid-typing re-render the input, and a value bound to `voter` would wipe the text.
+  const [draft, setDraft] = useState(voter);
   const [ballot, setBallot] = useState(null);
   const [status, setStatus] = useState('');
   const [summary, setSummary] = useState(null);
@@ -107,7 +110,7 @@ function Voting({ id }) {
   };
   return html`<section class="card voting">
     <h3>Your vote</h3>
-    <label>Voter <input name="voter" value=${voter} onChange=${(e) => {
+    <label>Voter <input name="voter" value=${draft} onInput=${(e) => setDraft(e.currentTarget.value)} onChange=${(e) => {
       localStorage.setItem(VOTER, e.currentTarget.value);
       setVoter(e.currentTarget.value);
     }} /></label>
