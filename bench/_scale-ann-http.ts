@@ -21,7 +21,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { cannon, freePort } from './_http.ts';
-import { emit } from './_util.ts';
+import { emit, flag } from './_util.ts';
 import { fromSequences } from '../src/data/interactions.ts';
 import { IdMap } from '../src/data/types.ts';
 import { rowFingerprint } from '../src/models/cf/factor.ts';
@@ -31,11 +31,6 @@ import { syntheticCatalogue } from '../src/serve/ann-synthetic.ts';
 import { saveBundle } from '../src/serve/bundle.ts';
 
 /** Value of `--name` or the fallback. */
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
-
 const log = (s: string) => process.stderr.write(`scale ann-http: ${s}\n`);
 
 /** Writes the catalogue as an iALS bundle in `dir` with the cached index beside it. */

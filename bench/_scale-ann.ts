@@ -26,17 +26,12 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { loadavg } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { emit } from './_util.ts';
+import { emit, flag } from './_util.ts';
 import { AnnIndex, exactTopK, recallAt, type AnnSettings } from '../src/serve/ann.ts';
 import { syntheticCatalogue } from '../src/serve/ann-synthetic.ts';
 import { progress } from '../src/util/progress.ts';
 
 /** Value of `--name` or the fallback. */
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
-
 /** Runs the case and prints its JSON line. */
 export async function annCase(): Promise<void> {
   const n = Number(flag('items', '1000000'));

@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import { emit } from './_util.ts';
+import { emit, flag } from './_util.ts';
 import { reclab, stopChild, testRedis, writeTinySequences, writeTinySweep, type Child, type TestRedis } from '../test/scale/harness.ts';
 import { sweepKill } from '../test/scale/sweep-flow.ts';
 import { freshDatabase, startReplicas, stopReplicas } from '../test/scale/replica-flow.ts';
@@ -28,10 +28,6 @@ import { sweepJobs } from '../src/jobs/kinds.ts';
 import { loadSweepFile } from '../src/laws/spec.ts';
 import { redisOptions } from '../src/serve/redis.ts';
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 const log = (s: string) => process.stderr.write(`scale: ${s}\n`);
 const pgUrl = process.env.RECLAB_TEST_PG_URL;
 

@@ -11,6 +11,12 @@ export function hasShared(): boolean {
   return existsSync(join(SHARED, 'datasets'));
 }
 
+/** The value after `--name` on the command line, or `fallback` when absent. */
+export function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
 /** Prints one benchmark record as a JSON line on stdout. */
 export function emit(bench: string, caseName: string, figures: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ bench, case: caseName, ...figures })}\n`);

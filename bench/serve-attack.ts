@@ -15,13 +15,9 @@
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { emit } from './_util.ts';
+import { emit, flag } from './_util.ts';
 import { spawnServe, tempDir, writeWideBundle } from '../test/serve/fixtures.ts';
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 const requests = Number(flag('requests', '20000'));
 const nItems = Number(flag('items', '3000'));
 const slow = Number(flag('slow', '600'));

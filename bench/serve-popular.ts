@@ -31,7 +31,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { emit, median } from './_util.ts';
+import { emit, flag, median } from './_util.ts';
 import { Rng } from '../src/util/rng.ts';
 import { IdMap } from '../src/data/types.ts';
 import { fromSequences } from '../src/data/interactions.ts';
@@ -41,11 +41,6 @@ import { ModelSlot } from '../src/serve/slot.ts';
 import { buildApp } from '../src/serve/app.ts';
 import { SqliteStore } from '../src/serve/store-sqlite.ts';
 import type { FeedbackEvent } from '../src/serve/store.ts';
-
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 
 const nEvents = Number(flag('events', '2000000'));
 const nItems = Number(flag('items', '20000'));

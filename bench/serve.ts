@@ -28,18 +28,13 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cannon, freePort } from './_http.ts';
-import { emit, hasShared, median, SHARED } from './_util.ts';
+import { emit, flag, hasShared, median, SHARED } from './_util.ts';
 import { cpuMeter } from './serve-cpu.ts';
 import { listModels } from '../src/models/registry.ts';
 import { loadDataset } from '../src/data/load.ts';
 import { trainBundle } from '../src/serve/train.ts';
 import { SqliteStore } from '../src/serve/store-sqlite.ts';
 import { isBundleDir } from '../src/serve/bundle.ts';
-
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 
 const modelName = flag('model', listModels().some((m) => m.name === 'sasrec') ? 'sasrec' : 'ease');
 const runs = Number(flag('runs', '3'));
