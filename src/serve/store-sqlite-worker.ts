@@ -192,7 +192,7 @@ export function sqliteWorkerMain(): void {
       if (cfg.path !== ':memory:' && mode !== 'wal') throw Object.assign(new Error(`journal_mode stayed ${String(mode)}`), { code: 'SQLITE_BUSY' });
       // FULL fsyncs the WAL at every commit: a transaction that returned survives power loss.
       d.pragma('synchronous = FULL');
-      // Feedback lands at random places of three indexes (by user, by key, users): once they
+      // Feedback lands at random places of two user-keyed b-trees (feedback_key, users): once they
       // outgrow SQLite's 2 MiB default cache every insert rereads pages (1M events took 225 s
       // through the store with 2 MiB, 74 s with 64 MiB). A cap, allocated as pages are used.
       d.pragma(`cache_size = ${-Math.round(cfg.cacheMb * 1024)}`);

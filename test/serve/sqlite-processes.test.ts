@@ -81,7 +81,7 @@ describe('SQLite store: several processes on one fresh file', () => {
     for (let r = 0; r < ROUNDS; r++) {
       const db = new Database(join(dir, `round-${r}.db`), { readonly: true });
       try {
-        expect(db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get()).toEqual({ value: 3 });
+        expect(db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get()).toEqual({ value: 4 });
         expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
         expect(db.prepare('SELECT count(*) AS n FROM feedback').get()).toEqual({ n: PROCESSES });
         expect(db.prepare('SELECT item_id, type, n FROM item_type_counts').all()).toEqual([{ item_id: 'shared', type: 'click', n: PROCESSES }]);

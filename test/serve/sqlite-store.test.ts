@@ -258,7 +258,7 @@ describe('SQLite store: failures', () => {
     writeV1File(path, 99);
     const s = SqliteStore.open(path);
     const e = await failure(s.ready());
-    expect((e as Error).message).toMatch(/schema version 99 is newer than this reclab supports \(3\)/);
+    expect((e as Error).message).toMatch(/schema version 99 is newer than this reclab supports \(4\)/);
     expect(await failure(s.countFeedback())).toMatchObject({ message: (e as Error).message });
     await s.close();
     // Left as it was.
@@ -293,7 +293,12 @@ describe('SQLite store: schema and keys', () => {
       await Promise.all([s.close(), t.close()]);
     }
     const db = new Database(path, { readonly: true });
-    expect(db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get()).toEqual({ value: 3 });
+    expect(db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get()).toEqual({ value: 4 });
+    // Version 4 keeps one user-keyed index on the event log; a user's history is found through it
+    // (not by scanning the log) and sorted by time.
+    expect(db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'feedback' ORDER BY name`).all()).toEqual([{ name: 'feedback_key' }]);
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN SELECT type FROM feedback WHERE user_id = ? ORDER BY time DESC, seq DESC LIMIT 10`).all('u1') as { detail: string }[]).map((r) => r.detail);
+    expect(plan).toEqual(['SEARCH feedback USING INDEX feedback_key (user_id=?)', 'USE TEMP B-TREE FOR ORDER BY']);
     expect(db.prepare(`SELECT item_id, type, n FROM item_type_counts ORDER BY item_id, type`).all()).toEqual([
       { item_id: 'a', type: 'click', n: 2 },
       { item_id: 'b', type: 'click', n: 2 },

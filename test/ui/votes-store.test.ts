@@ -40,7 +40,7 @@ describe('Arena votes: SQLite store', () => {
 
   it('migrates a schema-2 file: adds the votes table, keeps the rest', async () => {
     const path = join(dir, 'v2.db');
-    // A schema-2 file as the previous release leaves it: open at 3, then strip back to 2.
+    // A schema-2 file as the previous release leaves it: open at the current version, then strip back to 2.
     await (await openStore(`sqlite:${path}`)).close();
     const db = new Database(path);
     db.exec(`DROP TABLE arena_votes; UPDATE meta SET value = 2 WHERE key = 'schema'`);
@@ -53,7 +53,7 @@ describe('Arena votes: SQLite store', () => {
       await s.close();
     }
     const after = new Database(path, { readonly: true });
-    expect(after.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get()).toEqual({ value: 3 });
+    expect(after.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get()).toEqual({ value: 4 });
     after.close();
   });
 });
