@@ -30,7 +30,6 @@ import { ANN_DEFAULTS, annPath } from '../src/serve/ann.ts';
 import { syntheticCatalogue } from '../src/serve/ann-synthetic.ts';
 import { saveBundle } from '../src/serve/bundle.ts';
 
-/** Value of `--name` or the fallback. */
 const log = (s: string) => process.stderr.write(`scale ann-http: ${s}\n`);
 
 /** Writes the catalogue as an iALS bundle in `dir` with the cached index beside it. */
@@ -58,7 +57,6 @@ async function writeBundle(dir: string, indexFile: string, n: number, d: number,
   copyFileSync(indexFile, annPath(dir));
 }
 
-
 /** CPU seconds (user + system) so far of a process and its live descendants (a cluster's workers), from /proc. */
 function cpuSeconds(pid: number): number {
   let total = 0;
@@ -73,7 +71,6 @@ function cpuSeconds(pid: number): number {
   }
   return total;
 }
-
 
 /** Runs the case and prints its JSON line. */
 export async function annHttpCase(): Promise<void> {

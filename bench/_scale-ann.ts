@@ -31,7 +31,6 @@ import { AnnIndex, exactTopK, recallAt, type AnnSettings } from '../src/serve/an
 import { syntheticCatalogue } from '../src/serve/ann-synthetic.ts';
 import { progress } from '../src/util/progress.ts';
 
-/** Value of `--name` or the fallback. */
 /** Runs the case and prints its JSON line. */
 export async function annCase(): Promise<void> {
   const n = Number(flag('items', '1000000'));

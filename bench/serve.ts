@@ -56,7 +56,6 @@ if (!hasShared()) {
   process.exit(0);
 }
 
-
 /** Starts `reclab serve` and waits until /health/ready answers. */
 async function startServer(models: string, db: string, cacheSize: number, retrain = false): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
@@ -112,7 +111,6 @@ function cpuFigures(usage: { client_cores: number; server_cores: number | null; 
     loadavg_runs: usage.map((u) => u.loadavg_1m),
   };
 }
-
 
 /**
  * A directory of bundles holding the bench model (a symlink), so the retrain loop can write new
